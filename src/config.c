@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * config: heraldd.conf parsing and validation (see config.h). inih does the
+ * INI syntax; everything about meaning is here. Not for applying the config.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct parse_ctx {
+	struct config *cfg;
+	FILE *file;
+	const char *dir;     /* directory of the config file, for relative paths */
+	int lineno;          /* line the reader handed out last */
+	int err_line;        /* first error, 0 if none */
+	char err[512];
+};
+
+static __attribute__((format(printf, 2, 3))) int fail(struct parse_ctx *c, const char *fmt, ...)
+{
+	if (c->err_line)
+		return 0;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof c->err, fmt, ap);
+	va_end(ap);
+	c->err_line = c->lineno;
+	return 0;
+}
+
+/* fgets that counts lines and refuses lines inih would silently split. */
+static char *reader(char *str, int num, void *stream)
+{
+	struct parse_ctx *c = stream;
+	if (!fgets(str, num, c->file))
+		return NULL;
+	c->lineno++;
+	size_t n = strlen(str);
+	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(c->file)) {
+		int ch;
+		while ((ch = fgetc(c->file)) != EOF && ch != '\n')
+			;
+		fail(c, "line too long (at most %d characters)", num - 2);
+		str[0] = '\0';
+	}
+	return str;
+}
+
+int config_parse_bool(const char *s, bool *out)
+{
+	static const char *yes[] = {"yes", "true", "on", "1"}, *no[] = {"no", "false", "off", "0"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(s, yes[i]) == 0)
+			return *out = true, 0;
+		if (strcasecmp(s, no[i]) == 0)
+			return *out = false, 0;
+	}
+	return -EINVAL;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* A path relative to the config file's directory becomes absolute-ish. */
+static char *resolve_path(const struct parse_ctx *c, const char *v)
+{
+	if (v[0] == '/' || !c->dir)
+		return strdup(v);
+	size_t n = strlen(c->dir) + strlen(v) + 2;
+	char *p = malloc(n);
+	if (p)
+		snprintf(p, n, "%s/%s", c->dir, v);
+	return p;
+}
+
+static int set_str(struct parse_ctx *c, char **dst, const char *v, bool path)
+{
+	char *s = path ? resolve_path(c, v) : strdup(v);
+	if (!s)
+		return fail(c, "out of memory");
+	free(*dst);
+	*dst = s;
+	return 1;
+}
+
+static int push_str(struct parse_ctx *c, char ***arr, size_t *n, const char *v)
+{
+	char **a = realloc(*arr, (*n + 1) * sizeof *a);
+	if (!a)
+		return fail(c, "out of memory");
+	*arr = a;
+	if (!(a[*n] = strdup(v)))
+		return fail(c, "out of memory");
+	(*n)++;
+	return 1;
+}
+
+static int set_bool(struct parse_ctx *c, bool *dst, const char *key, const char *v)
+{
+	if (config_parse_bool(v, dst))
+		return fail(c, "%s: expected yes or no, got '%s'", key, v);
+	return 1;
+}
+
+static int set_int(struct parse_ctx *c, int *dst, const char *key, const char *v, long min,
+		   long max)
+{
+	long l;
+	if (parse_long(v, min, max, &l))
+		return fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
+	*dst = (int)l;
+	return 1;
+}
+
+static int set_size(struct parse_ctx *c, size_t *dst, const char *key, const char *v, long min,
+		    long max, size_t unit)
+{
+	long l;
+	if (parse_long(v, min, max, &l))
+		return fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
+	*dst = (size_t)l * unit;
+	return 1;
+}
+
+static int daemon_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	if (!strcmp(k, "state_dir"))
+		return set_str(c, &cfg->state_dir, v, true);
+	if (!strcmp(k, "log_level")) {
+		if (log_level_parse(v, &cfg->log_level))
+			return fail(c, "log_level: expected error, warn, info or debug, got '%s'", v);
+		return 1;
+	}
+	if (!strcmp(k, "log_target")) {
+		if (strcmp(v, "stderr") && strcmp(v, "syslog"))
+			return fail(c, "log_target: expected stderr or syslog, got '%s'", v);
+		cfg->log_syslog = !strcmp(v, "syslog");
+		return 1;
+	}
+	if (!strcmp(k, "workers"))
+		return set_int(c, &cfg->workers, k, v, 1, 64);
+	if (!strcmp(k, "api_socket"))
+		return set_str(c, &cfg->api_socket, v, false);
+	if (!strcmp(k, "api_listen")) {
+		const char *colon = strrchr(v, ':');
+		long port;
+		if (!colon || colon == v || parse_long(colon + 1, 1, 65535, &port))
+			return fail(c, "api_listen: expected HOST:PORT, got '%s'", v);
+		return set_str(c, &cfg->api_listen, v, false);
+	}
+	if (!strcmp(k, "print_accepted"))
+		return set_bool(c, &cfg->print_accepted, k, v);
+	if (!strcmp(k, "map_size_mb"))
+		return set_size(c, &cfg->map_size, k, v, 1, 1L << 22, 1u << 20);
+	return fail(c, "unknown key '%s' in [daemon]", k);
+}
+
+static int valid_zmq_address(const char *v)
+{
+	return !strncmp(v, "tcp://", 6) || !strncmp(v, "ipc://", 6) || !strncmp(v, "inproc://", 9);
+}
+
+static int bus_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct config *cfg = c->cfg;
+	if (!strcmp(k, "subscribe"))
+		return push_str(c, &cfg->subscribe, &cfg->n_subscribe, v);
+	if (!strcmp(k, "rcvhwm"))
+		return set_int(c, &cfg->rcvhwm, k, v, 1, 10000000);
+	if (!strcmp(k, "max_message_size"))
+		return set_size(c, &cfg->max_message_size, k, v, 256, 64L << 20, 1);
+	if (!strcmp(k, "replay_timeout_ms"))
+		return set_int(c, &cfg->replay_timeout_ms, k, v, 10, 600000);
+	if (!strcmp(k, "replay_batch"))
+		return set_int(c, &cfg->replay_batch, k, v, 1, 10000);
+	if (!strcmp(k, "dedup_window"))
+		return set_size(c, &cfg->dedup_window, k, v, 1, 100000000L, 1);
+	return fail(c, "unknown key '%s' in [bus]", k);
+}
+
+static struct config_endpoint *endpoint_for(struct parse_ctx *c, const char *name)
+{
+	struct config *cfg = c->cfg;
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		if (!strcmp(cfg->endpoints[i].name, name))
+			return &cfg->endpoints[i];
+	struct config_endpoint *e = realloc(cfg->endpoints, (cfg->n_endpoints + 1) * sizeof *e);
+	if (!e)
+		return NULL;
+	cfg->endpoints = e;
+	e = &e[cfg->n_endpoints];
+	memset(e, 0, sizeof *e);
+	if (!(e->name = strdup(name)))
+		return NULL;
+	cfg->n_endpoints++;
+	return e;
+}
+
+static int endpoint_key(struct parse_ctx *c, const char *name, const char *k, const char *v)
+{
+	if (!*name)
+		return fail(c, "[endpoint] needs a name: [endpoint NAME]");
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
+			return fail(c, "endpoint name '%s': use letters, digits, '.', '_' or '-'", name);
+	struct config_endpoint *e = endpoint_for(c, name);
+	if (!e)
+		return fail(c, "out of memory");
+	if (!valid_zmq_address(v))
+		return fail(c, "%s: expected a tcp://, ipc:// or inproc:// address, got '%s'", k, v);
+	if (!strcmp(k, "connect"))
+		return push_str(c, &e->connect, &e->n_connect, v);
+	if (!strcmp(k, "replay"))
+		return set_str(c, &e->replay, v, false);
+	return fail(c, "unknown key '%s' in [endpoint %s]", k, name);
+}
+
+static int verify_key_(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct verify_config *vc = &c->cfg->verify;
+	if (!strcmp(k, "require_signatures"))
+		return set_bool(c, &vc->require_signatures, k, v);
+	if (!strcmp(k, "ca_file"))
+		return set_str(c, &vc->ca_file, v, true);
+	if (!strcmp(k, "crl_file"))
+		return set_str(c, &vc->crl_file, v, true);
+	if (!strcmp(k, "security_level"))
+		return set_int(c, &vc->security_level, k, v, 0, 5);
+	if (!strcmp(k, "ignore_cert_time"))
+		return set_bool(c, &vc->ignore_cert_time, k, v);
+	if (!strcmp(k, "routing_strict"))
+		return set_bool(c, &vc->routing_strict, k, v);
+	return fail(c, "unknown key '%s' in [verify]", k);
+}
+
+static int routing_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct verify_config *vc = &c->cfg->verify;
+	struct verify_route *r = NULL;
+	for (size_t i = 0; i < vc->n_routes; i++)
+		if (!strcmp(vc->routes[i].pattern, k))
+			r = &vc->routes[i];
+	if (!r) {
+		r = realloc(vc->routes, (vc->n_routes + 1) * sizeof *r);
+		if (!r)
+			return fail(c, "out of memory");
+		vc->routes = r;
+		r = &r[vc->n_routes];
+		memset(r, 0, sizeof *r);
+		if (!(r->pattern = strdup(k)))
+			return fail(c, "out of memory");
+		vc->n_routes++;
+	}
+	char *copy = strdup(v), *save = NULL;
+	if (!copy)
+		return fail(c, "out of memory");
+	int ok = 1;
+	for (char *t = strtok_r(copy, " \t,", &save); t && ok; t = strtok_r(NULL, " \t,", &save))
+		ok = push_str(c, &r->names, &r->n_names, t);
+	free(copy);
+	if (ok && !r->n_names)
+		return fail(c, "routing '%s': expected one or more signer names", k);
+	return ok;
+}
+
+/* An Ed25519 public key: base64 of the 32 raw bytes, or a PEM file. */
+static int load_pubkey(struct parse_ctx *c, const char *v, unsigned char pub[32])
+{
+	size_t vlen = strlen(v);
+	if (vlen == 44 && v[43] == '=') {
+		unsigned char raw[33];
+		if (EVP_DecodeBlock(raw, (const unsigned char *)v, 44) == 33) {
+			memcpy(pub, raw, 32);
+			return 0;
+		}
+	}
+	char *path = resolve_path(c, v);
+	FILE *f = path ? fopen(path, "r") : NULL;
+	EVP_PKEY *pk = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
+	size_t len = 32;
+	int rc = -EINVAL;
+	if (pk && EVP_PKEY_get_base_id(pk) == EVP_PKEY_ED25519 &&
+	    EVP_PKEY_get_raw_public_key(pk, pub, &len) == 1 && len == 32)
+		rc = 0;
+	EVP_PKEY_free(pk);
+	if (f)
+		fclose(f);
+	free(path);
+	return rc;
+}
+
+static int keys_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct verify_config *vc = &c->cfg->verify;
+	for (size_t i = 0; i < vc->n_keys; i++)
+		if (!strcmp(vc->keys[i].name, k))
+			return fail(c, "key '%s' defined twice", k);
+	struct verify_key *key = realloc(vc->keys, (vc->n_keys + 1) * sizeof *key);
+	if (!key)
+		return fail(c, "out of memory");
+	vc->keys = key;
+	key = &key[vc->n_keys];
+	if (load_pubkey(c, v, key->pub))
+		return fail(c, "key '%s': expected the base64 of a 32-byte Ed25519 public key or "
+			       "a readable Ed25519 PEM public key file", k);
+	if (!(key->name = strdup(k)))
+		return fail(c, "out of memory");
+	vc->n_keys++;
+	return 1;
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse_ctx *c = user;
+	if (c->err_line)
+		return 0;
+	if (!*value && strcmp(section, "bus") != 0)
+		return fail(c, "%s: empty value", name);
+	if (!strcmp(section, "daemon"))
+		return daemon_key(c, name, value);
+	if (!strcmp(section, "bus"))
+		return bus_key(c, name, value);
+	if (!strncmp(section, "endpoint", 8) && (section[8] == ' ' || !section[8]))
+		return endpoint_key(c, section + (section[8] ? 9 : 8), name, value);
+	if (!strcmp(section, "verify"))
+		return verify_key_(c, name, value);
+	if (!strcmp(section, "routing"))
+		return routing_key(c, name, value);
+	if (!strcmp(section, "keys"))
+		return keys_key(c, name, value);
+	return fail(c, "unknown section [%s]", section);
+}
+
+static void set_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof *cfg);
+	cfg->log_level = L_INFO;
+	cfg->workers = 2;
+	cfg->map_size = (size_t)1 << 30;
+	cfg->rcvhwm = 100000;
+	cfg->max_message_size = 1 << 20;
+	cfg->replay_timeout_ms = 5000;
+	cfg->replay_batch = 1000;
+	cfg->dedup_window = 1000000;
+	cfg->verify.require_signatures = true;
+	cfg->verify.security_level = 1;
+}
+
+/* Checks that need the whole file; reported against the last line. */
+static int finish(struct parse_ctx *c)
+{
+	struct config *cfg = c->cfg;
+	if (!cfg->state_dir)
+		return fail(c, "[daemon] state_dir is required");
+	if (!cfg->n_endpoints)
+		return fail(c, "at least one [endpoint NAME] section with a connect address is required");
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		if (!cfg->endpoints[i].n_connect)
+			return fail(c, "[endpoint %s] has no connect address", cfg->endpoints[i].name);
+	if (!cfg->api_socket) {
+		size_t n = strlen(cfg->state_dir) + sizeof "/heraldd.sock";
+		if (!(cfg->api_socket = malloc(n)))
+			return fail(c, "out of memory");
+		snprintf(cfg->api_socket, n, "%s/heraldd.sock", cfg->state_dir);
+	} else if (cfg->api_socket[0] != '/') {
+		char *rel = cfg->api_socket;
+		size_t n = strlen(cfg->state_dir) + strlen(rel) + 2;
+		if (!(cfg->api_socket = malloc(n))) {
+			cfg->api_socket = rel;
+			return fail(c, "out of memory");
+		}
+		snprintf(cfg->api_socket, n, "%s/%s", cfg->state_dir, rel);
+		free(rel);
+	}
+	return 1;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+	struct parse_ctx c = {.cfg = cfg};
+	char *dir = NULL;
+	set_defaults(cfg);
+	if (!(cfg->path = strdup(path)) || !(dir = strdup(path))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	c.dir = slash ? (slash == dir ? "/" : dir) : NULL;
+	if (!(c.file = fopen(path, "r"))) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	int line = ini_parse_stream(reader, &c, handler, &c);
+	fclose(c.file);
+	if (line && !c.err_line) {
+		c.err_line = line;
+		snprintf(c.err, sizeof c.err, "syntax error: expected '[section]' or 'key = value'");
+	}
+	if (!c.err_line)
+		finish(&c);
+	if (c.err_line) {
+		snprintf(err, errlen, "%s:%d: %s", path, c.err_line, c.err);
+		goto fail;
+	}
+	free(dir);
+	return 0;
+fail:
+	free(dir);
+	config_release(cfg);
+	return -EINVAL;
+}
+
+static void free_strv(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void config_release(struct config *cfg)
+{
+	free(cfg->path);
+	free(cfg->state_dir);
+	free(cfg->api_socket);
+	free(cfg->api_listen);
+	for (size_t i = 0; i < cfg->n_endpoints; i++) {
+		free(cfg->endpoints[i].name);
+		free_strv(cfg->endpoints[i].connect, cfg->endpoints[i].n_connect);
+		free(cfg->endpoints[i].replay);
+	}
+	free(cfg->endpoints);
+	free_strv(cfg->subscribe, cfg->n_subscribe);
+	verify_config_release(&cfg->verify);
+	memset(cfg, 0, sizeof *cfg);
+}

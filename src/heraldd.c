@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * heraldd: the daemon. main() wires the modules together; the committer
+ * loop here decides what is accepted: it takes verified envelopes in arrival
+ * order from ingest, runs per-source gap tracking (seqtrack), deduplicates by
+ * msg_id and commits each batch in one store transaction. A message counts as
+ * accepted only after that commit. Not for parsing, verifying or I/O details:
+ * those live in their modules.
+ */
+#include "herald_build.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <openssl/evp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "api.h"
+#include "config.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "seqtrack.h"
+#include "store.h"
+#include "verify.h"
+
+#define BATCH_MAX 1024
+
+/* Signal flags: the only mutable globals, set by handlers, read by main. */
+static volatile sig_atomic_t g_stop, g_reload;
+
+struct daemon {
+	struct config cfg;
+	struct store *store;
+	struct metrics metrics;
+	struct ingest *ingest;
+	struct api *api;
+	struct verifier *verifier; /* the one ingest uses; replaced on reload */
+	struct seqtrack *seq;   /* one per ingest source */
+	bool *catch_up;         /* ask for everything after the stored cursor */
+	bool *cursor_dirty;
+	struct log_limit rl_store;
+};
+
+static void on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		g_reload = 1;
+	else
+		g_stop = 1;
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+	sd_notify(0, state);
+#else
+	(void)state;
+#endif
+}
+
+/* 16 bytes that identify a message for deduplication: its msg_id, or its
+ * bytes when it has none. */
+static void message_id(const struct ingest_item *it, unsigned char id[STORE_ID_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	const char *p = it->env.msg_id ? it->env.msg_id : it->raw;
+	size_t len = it->env.msg_id ? strlen(it->env.msg_id) : it->raw_len;
+	EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL);
+	memcpy(id, md, STORE_ID_LEN);
+}
+
+static void print_accepted(const struct ingest_item *it)
+{
+	printf("accepted %s", it->env.topic);
+	if (it->signer)
+		printf(" signer=%s", it->signer);
+	if (it->has_seq)
+		printf(" seq=%llu", (unsigned long long)it->seq);
+	if (it->replayed)
+		printf(" (replayed)");
+	putchar('\n');
+}
+
+/* Sequence bookkeeping for one verified message. Returns false when the
+ * message must not be accepted (an old number that is a duplicate). */
+static void track(struct daemon *d, const struct ingest_item *it, bool is_new)
+{
+	struct seqtrack *st = &d->seq[it->source];
+	uint64_t missing;
+	int ev = seqtrack_observe(st, it->seq, &missing);
+	if (ev == SEQ_GAP) {
+		metric_add(&d->metrics.gaps, 1);
+		metric_add(&d->metrics.gap_missing, missing);
+		log_info("heraldd '%s': gap of %llu before sequence %llu",
+			 ingest_source_get(d->ingest, it->source)->name,
+			 (unsigned long long)missing, (unsigned long long)it->seq);
+	} else if (ev == SEQ_OLD && is_new && !it->replayed) {
+		/* A new message with an old number: the publisher started over. */
+		metric_add(&d->metrics.publisher_restarts, 1);
+		seqtrack_restart(st, it->seq);
+	}
+	d->cursor_dirty[it->source] = true;
+}
+
+static void replay_done(struct daemon *d, const struct ingest_item *it)
+{
+	struct seq_range want;
+	struct seqtrack *st = &d->seq[it->source];
+	bool was_pending = st->pending;
+	uint64_t lost = seqtrack_replay_done(st, it->last_seq, it->more, it->failed, &want);
+	if (lost) {
+		metric_add(&d->metrics.lost, lost);
+		log_warn("heraldd '%s': %llu messages could not be replayed and are lost",
+			 ingest_source_get(d->ingest, it->source)->name, (unsigned long long)lost);
+	}
+	if (was_pending && st->pending)
+		ingest_request_replay(d->ingest, it->source, want.lo, want.hi);
+	d->cursor_dirty[it->source] = true;
+}
+
+/* After a failed commit the in-memory sequence state ran ahead of the
+ * store: go back to the durable cursors and let replay refill. */
+static void rewind_sources(struct daemon *d)
+{
+	for (size_t s = 0; s < ingest_source_count(d->ingest); s++) {
+		uint64_t c;
+		if (!store_cursor_get(d->store, ingest_source_get(d->ingest, s)->key, &c))
+			seqtrack_resume(&d->seq[s], c);
+		else
+			seqtrack_release(&d->seq[s]);
+		d->catch_up[s] = ingest_source_get(d->ingest, s)->sequenced;
+		d->cursor_dirty[s] = false;
+	}
+}
+
+static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_item *it,
+			bool *accept)
+{
+	*accept = false;
+	if (it->kind == INGEST_REPLAY_DONE) {
+		replay_done(d, it);
+		return 0;
+	}
+	if (!it->ok) {
+		/* A relay's number on a bad message: not missing, just bad. */
+		if (it->nparts == 3 && it->has_seq) {
+			uint64_t missing;
+			seqtrack_observe(&d->seq[it->source], it->seq, &missing);
+			d->cursor_dirty[it->source] = true;
+		}
+		return 0;
+	}
+	unsigned char id[STORE_ID_LEN];
+	message_id(it, id);
+	int is_new = store_mark_seen(txn, id);
+	if (is_new < 0)
+		return is_new;
+	if (it->has_seq)
+		track(d, it, is_new);
+	if (!is_new) {
+		metric_add(&d->metrics.duplicates, 1);
+		return 0;
+	}
+	*accept = it->wanted;
+	return 0;
+}
+
+static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
+{
+	struct store_txn *txn;
+	bool accept[BATCH_MAX];
+	int rc = store_begin(d->store, &txn);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = process_item(d, txn, items[i], &accept[i]);
+	for (size_t s = 0; !rc && s < ingest_source_count(d->ingest); s++) {
+		if (!d->cursor_dirty[s] || !d->seq[s].known)
+			continue;
+		if (!ingest_source_get(d->ingest, s)->sequenced) {
+			/* Nowhere to replay from: holes are lost at once. */
+			uint64_t lost = seqtrack_skip_to(&d->seq[s], d->seq[s].max_seen);
+			metric_add(&d->metrics.lost, lost);
+		}
+		rc = store_cursor_put(txn, ingest_source_get(d->ingest, s)->key, d->seq[s].cursor);
+		d->cursor_dirty[s] = false;
+	}
+	if (!rc)
+		rc = store_commit(txn);
+	else if (txn)
+		store_abort(txn);
+	if (rc) {
+		metric_add(&d->metrics.store_errors, 1);
+		log_limited(&d->rl_store, L_ERROR, "heraldd: commit of %zu messages failed (%s); "
+				"they will be replayed", n, store_strerror(rc));
+		rewind_sources(d);
+		return;
+	}
+	metric_add(&d->metrics.commits, 1);
+	for (size_t i = 0; i < n; i++) {
+		if (!accept[i])
+			continue;
+		metric_add(&d->metrics.accepted, 1);
+		if (items[i]->replayed)
+			metric_add(&d->metrics.replayed, 1);
+		if (d->cfg.print_accepted)
+			print_accepted(items[i]);
+	}
+	if (d->cfg.print_accepted)
+		fflush(stdout);
+}
+
+static void request_replays(struct daemon *d)
+{
+	for (size_t s = 0; s < ingest_source_count(d->ingest); s++) {
+		struct seq_range want;
+		if (!ingest_source_get(d->ingest, s)->sequenced)
+			continue;
+		if (seqtrack_next_request(&d->seq[s], d->catch_up[s], &want)) {
+			d->catch_up[s] = false;
+			if (ingest_request_replay(d->ingest, (uint32_t)s, want.lo, want.hi))
+				log_error("heraldd: cannot queue a replay request (%s)", strerror(errno));
+		}
+	}
+}
+
+static void reload(struct daemon *d)
+{
+	struct config fresh;
+	struct verifier *v = NULL;
+	char err[600];
+	g_reload = 0;
+	notify("RELOADING=1");
+	if (config_load(d->cfg.path, &fresh, err, sizeof err)) {
+		log_error("heraldd: reload failed, keeping the running config: %s", err);
+		goto out;
+	}
+	if (verifier_new(&fresh.verify, &v, err, sizeof err)) {
+		log_error("heraldd: reload failed, keeping the running config: %s", err);
+		config_release(&fresh);
+		goto out;
+	}
+	log_setup("heraldd", fresh.log_level, fresh.log_syslog);
+	verifier_free(ingest_set_verifier(d->ingest, v));
+	d->verifier = v;
+	log_info("heraldd: reloaded %s (log level, [verify], [routing], [keys]; other changes "
+		 "need a restart)", d->cfg.path);
+	config_release(&fresh);
+out:
+	notify("READY=1");
+}
+
+static void print_counters(const struct metrics *m)
+{
+	struct buf b = BUF_INIT;
+	if (!metrics_render_json(m, &b))
+		printf("counters %s\n", b.data);
+	buf_release(&b);
+	fflush(stdout);
+}
+
+static int run(struct daemon *d)
+{
+	static struct ingest_item *items[BATCH_MAX];
+	while (!g_stop) {
+		if (g_reload)
+			reload(d);
+		size_t n = ingest_take(d->ingest, items, BATCH_MAX, 200);
+		if (n)
+			commit_batch(d, items, n);
+		ingest_release(d->ingest, n);
+		request_replays(d);
+	}
+	return 0;
+}
+
+static int setup_sources(struct daemon *d)
+{
+	size_t n = ingest_source_count(d->ingest);
+	d->seq = calloc(n, sizeof *d->seq);
+	d->catch_up = calloc(n, sizeof *d->catch_up);
+	d->cursor_dirty = calloc(n, sizeof *d->cursor_dirty);
+	if (!d->seq || !d->catch_up || !d->cursor_dirty)
+		return -ENOMEM;
+	rewind_sources(d);
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: heraldd -c FILE [--foreground] [--check-config]\n"
+		   "  -c, --config FILE   configuration (see heraldd.conf(5))\n"
+		   "  -f, --foreground    do not detach; log to stderr unless log_target = syslog\n"
+		   "  -t, --check-config  validate the configuration and exit (0 ok, 2 bad)\n"
+		   "  -h, --help          this text\n");
+}
+
+static int ensure_state_dir(const char *dir)
+{
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		log_error("heraldd: cannot create state_dir %s (%s)", dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int start(struct daemon *d)
+{
+	char err[600] = "";
+	int rc;
+	if ((rc = ensure_state_dir(d->cfg.state_dir)))
+		return rc;
+	if ((rc = store_open(d->cfg.state_dir, d->cfg.map_size, d->cfg.dedup_window, &d->store, err,
+			     sizeof err)))
+		goto fail;
+	if ((rc = api_start(d->cfg.api_socket, d->cfg.api_listen, &d->metrics, &d->api, err,
+			    sizeof err)))
+		goto fail;
+	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
+		goto fail;
+	if ((rc = setup_sources(d)))
+		goto fail;
+	return 0;
+fail:
+	log_error("heraldd: %s", *err ? err : strerror(-rc));
+	return rc;
+}
+
+static void stop(struct daemon *d)
+{
+	if (d->seq)
+		for (size_t s = 0; s < ingest_source_count(d->ingest); s++)
+			seqtrack_release(&d->seq[s]);
+	ingest_stop(d->ingest);
+	api_stop(d->api);
+	store_close(d->store);
+	verifier_free(d->verifier);
+	free(d->seq);
+	free(d->catch_up);
+	free(d->cursor_dirty);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"foreground", no_argument, NULL, 'f'},
+					     {"check-config", no_argument, NULL, 't'},
+					     {"help", no_argument, NULL, 'h'},
+					     {NULL, 0, NULL, 0}};
+	const char *path = NULL;
+	bool foreground = false, check = false;
+	int c;
+	while ((c = getopt_long(argc, argv, "c:fth", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'f': foreground = true; break;
+		case 't': check = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	struct daemon d = {.rl_store = {.interval_ms = 10000}};
+	char err[600];
+	if (config_load(path, &d.cfg, err, sizeof err)) {
+		fprintf(stderr, "heraldd: %s\n", err);
+		return 2;
+	}
+	if (verifier_new(&d.cfg.verify, &d.verifier, err, sizeof err)) {
+		fprintf(stderr, "heraldd: %s: %s\n", path, err);
+		config_release(&d.cfg);
+		return 2;
+	}
+	if (check) {
+		printf("%s: ok\n", path);
+		verifier_free(d.verifier);
+		config_release(&d.cfg);
+		return 0;
+	}
+	if (!foreground && daemon(1, 0)) {
+		fprintf(stderr, "heraldd: cannot detach (%s)\n", strerror(errno));
+		return 1;
+	}
+	log_setup("heraldd", d.cfg.log_level, d.cfg.log_syslog || !foreground);
+	struct sigaction sa = {.sa_handler = on_signal};
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	int rc = start(&d);
+	if (!rc) {
+		api_set_ready(d.api, true);
+		notify("READY=1");
+		log_info("heraldd: ready (%zu sources, %d workers, state in %s)",
+			 ingest_source_count(d.ingest), d.cfg.workers, d.cfg.state_dir);
+		rc = run(&d);
+		notify("STOPPING=1");
+		log_info("heraldd: stopping");
+	}
+	stop(&d);
+	if (d.cfg.print_accepted)
+		print_counters(&d.metrics);
+	config_release(&d.cfg);
+	return rc ? 1 : 0;
+}

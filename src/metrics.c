@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* metrics: counter names and renderings (see metrics.h). */
+#include "metrics.h"
+
+static const char *const reject_names[REJECT_REASON_COUNT] = {
+	[REJECT_TOO_LARGE] = "too_large",
+	[REJECT_BAD_FRAMES] = "bad_frames",
+	[REJECT_TOPIC_MISMATCH] = "topic_mismatch",
+	[REJECT_BAD_JSON] = "bad_json",
+	[REJECT_BAD_FIELD] = "bad_field",
+	[REJECT_NO_TOPIC] = "no_topic",
+	[REJECT_NO_BODY] = "no_body",
+	[REJECT_UNSIGNED] = "unsigned",
+	[REJECT_UNSUPPORTED_CRYPTO] = "unsupported_crypto",
+	[REJECT_MALFORMED_SIGNATURE] = "malformed_signature",
+	[REJECT_UNKNOWN_SIGNER] = "unknown_signer",
+	[REJECT_BAD_CERTIFICATE] = "bad_certificate",
+	[REJECT_BAD_SIGNATURE] = "bad_signature",
+	[REJECT_POLICY] = "routing_policy",
+};
+
+/* Plain counters in one table so both renderings list the same things. */
+#define PLAIN_COUNTERS(X)                                                                   \
+	X(received, "messages read from the bus, live and replayed")                     \
+	X(accepted, "messages verified, new and committed")                              \
+	X(duplicates, "verified messages already accepted before (by msg_id)")           \
+	X(gaps, "sequence gaps detected")                                                \
+	X(gap_missing, "messages missing in detected gaps")                              \
+	X(replay_requests, "replay requests sent")                                       \
+	X(replay_failures, "replay requests that timed out or were refused")             \
+	X(replayed, "messages accepted from a replay")                                   \
+	X(lost, "missing messages that no replay could fill")                            \
+	X(publisher_restarts, "publishers seen restarting their sequence")               \
+	X(commits, "store transactions committed")                                       \
+	X(store_errors, "store transactions that failed")
+
+const char *metrics_reject_name(enum reject_reason r)
+{
+	return (unsigned)r < REJECT_REASON_COUNT ? reject_names[r] : "unknown";
+}
+
+uint64_t metrics_rejected_total(const struct metrics *m)
+{
+	uint64_t n = 0;
+	for (int r = 0; r < REJECT_REASON_COUNT; r++)
+		n += metric_get(&m->rejected[r]);
+	return n;
+}
+
+int metrics_render_prometheus(const struct metrics *m, struct buf *out)
+{
+	int rc = 0;
+#define PROM(name, help)                                                                          \
+	rc |= buf_printf(out, "# HELP herald_" #name "_total " help "\n# TYPE herald_" #name     \
+			      "_total counter\nherald_" #name "_total %llu\n",                   \
+			 (unsigned long long)metric_get(&m->name));
+	PLAIN_COUNTERS(PROM)
+#undef PROM
+	rc |= buf_puts(out, "# HELP herald_rejected_total messages dropped before acceptance, by "
+			    "reason\n# TYPE herald_rejected_total counter\n");
+	for (int r = 0; r < REJECT_REASON_COUNT; r++)
+		rc |= buf_printf(out, "herald_rejected_total{reason=\"%s\"} %llu\n", reject_names[r],
+				 (unsigned long long)metric_get(&m->rejected[r]));
+	return rc ? -12 : 0;
+}
+
+int metrics_render_json(const struct metrics *m, struct buf *out)
+{
+	int rc = buf_putc(out, '{');
+#define JSONC(name, help)                                                                 \
+	rc |= buf_printf(out, "\"" #name "\":%llu,", (unsigned long long)metric_get(&m->name));
+	PLAIN_COUNTERS(JSONC)
+#undef JSONC
+	rc |= buf_printf(out, "\"rejected\":%llu,\"rejected_by_reason\":{",
+			 (unsigned long long)metrics_rejected_total(m));
+	for (int r = 0; r < REJECT_REASON_COUNT; r++)
+		rc |= buf_printf(out, "%s\"%s\":%llu", r ? "," : "", reject_names[r],
+				 (unsigned long long)metric_get(&m->rejected[r]));
+	rc |= buf_puts(out, "}}");
+	return rc ? -12 : 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * store: heraldd's durable state in one LMDB environment, and the only file
+ * that talks to LMDB for it.
+ *
+ * Today it holds per-source cursors (how far the sequence got) and the set of
+ * recently accepted msg_ids, written together in one transaction per batch
+ * (group commit): a message is accepted only once that transaction commits.
+ * Later issues add users, subscriptions and the outbox to the same env.
+ *
+ * Layout: <state_dir>/herald.mdb (+ -lock). Named DBs: "meta" (schema
+ * version, counters), "cursors" (source key -> [ver][u64 BE seq]), "seen"
+ * (16-byte id -> [u64 BE order]), "seen_order" (u64 BE order -> id), so the
+ * oldest ids beyond the dedup window are pruned in order. Durable by default.
+ *
+ * Threads: one writer (the committer); store_cursor_get may run anywhere.
+ * Errors: 0 or negative errno; MDB_MAP_FULL becomes -ENOSPC.
+ */
+#ifndef HERALD_STORE_H
+#define HERALD_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_ID_LEN 16
+
+struct store;
+struct store_txn;
+
+/* Open or create the store in `dir`. `dedup_window` bounds the seen set. */
+int store_open(const char *dir, size_t map_size, size_t dedup_window, struct store **out,
+	       char *err, size_t errlen);
+void store_close(struct store *s); /* NULL is a no-op */
+
+/* Read a source's cursor. 0, -ENOENT when none was stored, or an error. */
+int store_cursor_get(struct store *s, const char *key, uint64_t *seq);
+
+/* Begin the batch transaction (one at a time). */
+int store_begin(struct store *s, struct store_txn **out);
+/* Remember an id; 1 if it is new, 0 if already seen, negative on error. */
+int store_mark_seen(struct store_txn *t, const unsigned char id[STORE_ID_LEN]);
+int store_cursor_put(struct store_txn *t, const char *key, uint64_t seq);
+/* Commit (durably) and end the transaction; on error nothing was written. */
+int store_commit(struct store_txn *t);
+void store_abort(struct store_txn *t);
+
+/* Text of a store error code, for logs. */
+const char *store_strerror(int rc);
+
+#endif

@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for config: every key validated, errors name file and line. */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+static char dir[] = "/tmp/herald-test-config-XXXXXX";
+
+static const char *write_conf(const char *name, const char *text)
+{
+	static char path[256];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return NULL;
+	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+#define BASE "[daemon]\nstate_dir = state\n[endpoint relay]\nconnect = tcp://127.0.0.1:9940\n"
+
+/* The config must fail, and the error must mention `line` and `needle`. */
+static void bad(const char *what, const char *text, int line, const char *needle)
+{
+	struct config cfg;
+	char err[600] = "", want[64];
+	const char *path = write_conf("bad.conf", text);
+	int rc = config_load(path, &cfg, err, sizeof err);
+	snprintf(want, sizeof want, "bad.conf:%d: ", line);
+	ok(rc < 0 && strstr(err, want) && strstr(err, needle), "%s -> '%s'", what, err);
+}
+
+static void good(void)
+{
+	struct config cfg;
+	char err[600] = "";
+	const char *path = write_conf(
+		"good.conf",
+		"# comment\n[daemon]\nstate_dir = state\nlog_level = debug\nworkers = 3\n"
+		"print_accepted = yes\napi_listen = 127.0.0.1:8470\n"
+		"[bus]\nsubscribe = org.fedoraproject.\nsubscribe = org.release-monitoring.\n"
+		"rcvhwm = 5000\nmax_message_size = 65536\n"
+		"[endpoint relay]\nconnect = tcp://127.0.0.1:9940\nreplay = tcp://127.0.0.1:9941\n"
+		"[endpoint bodhi]\nconnect = tcp://127.0.0.1:3000\nconnect = tcp://127.0.0.1:3001\n"
+		"[verify]\nrequire_signatures = no\nsecurity_level = 0\nignore_cert_time = yes\n"
+		"routing_strict = true\n"
+		"[routing]\norg.fedoraproject.prod.bodhi.* = bodhi01 bodhi02, bodhi03\n"
+		"[keys]\ndemo = 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n");
+	int rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "a full config loads (%s)", err);
+	if (rc)
+		return;
+	char state[300];
+	snprintf(state, sizeof state, "%s/state", dir);
+	ok(!strcmp(cfg.state_dir, state), "state_dir is resolved against the config's directory");
+	ok(cfg.workers == 3 && cfg.log_level == L_DEBUG && cfg.print_accepted, "daemon keys");
+	ok(cfg.n_subscribe == 2 && !strcmp(cfg.subscribe[1], "org.release-monitoring."),
+	   "subscribe is repeatable");
+	ok(cfg.rcvhwm == 5000 && cfg.max_message_size == 65536, "bus numbers");
+	ok(cfg.n_endpoints == 2 && cfg.endpoints[1].n_connect == 2 && cfg.endpoints[0].replay,
+	   "two endpoints, one with two addresses, one with replay");
+	ok(!cfg.verify.require_signatures && cfg.verify.security_level == 0 &&
+		   cfg.verify.ignore_cert_time && cfg.verify.routing_strict,
+	   "verify switches");
+	ok(cfg.verify.n_routes == 1 && cfg.verify.routes[0].n_names == 3, "routing names split on spaces and commas");
+	ok(cfg.verify.n_keys == 1 && cfg.verify.keys[0].pub[0] == 0xd7, "base64 key decoded");
+	ok(cfg.api_socket && strstr(cfg.api_socket, "/state/heraldd.sock"), "api socket defaults into state_dir");
+	config_release(&cfg);
+}
+
+int main(void)
+{
+	if (!mkdtemp(dir))
+		return 1;
+	good();
+	bad("unknown section", BASE "[bogus]\nx = 1\n", 6, "unknown section [bogus]");
+	bad("unknown key", BASE "[daemon]\nworkerz = 2\n", 6, "unknown key 'workerz'");
+	bad("workers out of range", "[daemon]\nworkers = 0\n", 2, "workers: expected an integer from 1 to 64");
+	bad("workers not a number", "[daemon]\nworkers = two\n", 2, "got 'two'");
+	bad("bad bool", BASE "[verify]\nrequire_signatures = maybe\n", 6, "expected yes or no");
+	bad("bad log level", "[daemon]\nlog_level = loud\n", 2, "log_level");
+	bad("bad log target", "[daemon]\nlog_target = file\n", 2, "log_target");
+	bad("bad endpoint address", BASE "[endpoint x]\nconnect = http://a\n", 6, "tcp://");
+	bad("endpoint without name", BASE "[endpoint]\nconnect = tcp://127.0.0.1:1\n", 6, "needs a name");
+	bad("bad endpoint name", BASE "[endpoint a/b]\nconnect = tcp://127.0.0.1:1\n", 6, "endpoint name");
+	bad("bad api_listen", "[daemon]\napi_listen = localhost\n", 2, "HOST:PORT");
+	bad("bad key", BASE "[keys]\nk = not-a-key\n", 6, "Ed25519");
+	bad("duplicate key", BASE "[keys]\nk = 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
+			     "k = 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n", 7, "defined twice");
+	bad("empty routing", BASE "[routing]\na.b = ,\n", 6, "signer names");
+	bad("syntax error", BASE "this is not ini\n", 5, "syntax error");
+	bad("missing state_dir", "[endpoint relay]\nconnect = tcp://127.0.0.1:1\n", 2, "state_dir is required");
+	bad("no endpoint", "[daemon]\nstate_dir = s\n", 2, "at least one [endpoint");
+	bad("security level", BASE "[verify]\nsecurity_level = 9\n", 6, "security_level");
+	bad("empty value", "[daemon]\nstate_dir =\n", 2, "empty value");
+	char longline[400];
+	memset(longline, 'a', sizeof longline);
+	memcpy(longline, "[daemon]\nstate_dir = ", 21);
+	longline[sizeof longline - 2] = '\n';
+	longline[sizeof longline - 1] = '\0';
+	bad("line too long", longline, 2, "line too long");
+	struct config cfg;
+	char err[600];
+	ok(config_load("/nonexistent/heraldd.conf", &cfg, err, sizeof err) < 0 &&
+		   strstr(err, "No such file"),
+	   "missing file -> %s", err);
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("could not remove %s", dir);
+	return tap_done();
+}
