@@ -66,11 +66,14 @@ static enum envelope_error fill(struct envelope *env, const char **detail)
 	}
 	v = json_object_get(root, "i");
 	if (v && !json_is_null(v)) {
-		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+		/* After the big-integer retry every integer reads as a real. */
+		double d = json_is_real(v) ? json_real_value(v) : -1;
+		bool whole = d >= 0 && d < 9007199254740992.0 && d == (double)(int64_t)d;
+		if (!(json_is_integer(v) && json_integer_value(v) >= 0) && !whole) {
 			*detail = "i is not a non-negative integer";
 			return ENVELOPE_BAD_FIELD;
 		}
-		env->i = json_integer_value(v);
+		env->i = json_is_integer(v) ? json_integer_value(v) : (int64_t)d;
 		env->has_i = true;
 	}
 	return ENVELOPE_OK;

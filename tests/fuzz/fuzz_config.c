@@ -12,6 +12,7 @@
 
 #include "config.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int fd = memfd_create("herald-fuzz-config", 0);

@@ -28,6 +28,7 @@ static struct verifier *get_verifier(void)
 	return v;
 }
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct envelope env;

@@ -21,8 +21,15 @@ Each line: {"in": <input text>, "out": <canonical text or null>,
 output is reproducible for a given CPython) after changing it:
 
     python3 tests/data/canon/gen_vectors.py > tests/data/canon/vectors.jsonl
+
+For a longer differential run against CPython, generate a bigger set with
+another seed into a scratch file and hand it to the unit test:
+
+    python3 tests/data/canon/gen_vectors.py --seed 7 --random 100000 \
+        --doubles 100000 > /tmp/v.jsonl && tests/unit/test_canon /tmp/v.jsonl
 """
 
+import argparse
 import json
 import os
 import random
@@ -361,8 +368,8 @@ def rand_value(r, depth):
     return r.choice(["true", "false", "null", "NaN", "Infinity", "-Infinity"])
 
 
-def random_vectors(o, n):
-    r = random.Random(20240601)
+def random_vectors(o, n, seed):
+    r = random.Random(seed)
     for _ in range(n):
         text = ws(r) + rand_value(r, 0) + ws(r)
         if r.random() < 0.7:  # mostly objects, like messages
@@ -370,7 +377,22 @@ def random_vectors(o, n):
         o.ok("random", text, r.choice([0, 0, 0, 1, 2, 3]))
 
 
+def double_vectors(o, n, seed):
+    """Random bit patterns, spelled the shortest way and with 17 and 25 digits."""
+    r = random.Random(seed)
+    for _ in range(n):
+        f = struct.unpack("<d", struct.pack("<Q", r.getrandbits(64)))[0]
+        if f != f or f in (float("inf"), float("-inf")):
+            continue
+        o.ok("float", "[%r,%.16e,%.24e]" % (f, f, f))
+
+
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seed", type=int, default=20240601, help="seed of the random documents")
+    ap.add_argument("--random", type=int, default=2000, help="how many random documents")
+    ap.add_argument("--doubles", type=int, default=0, help="how many random doubles")
+    args = ap.parse_args()
     with open(CORPUS, encoding="utf-8") as f:
         corpus = f.read().splitlines()
     o = Out(sys.stdout)
@@ -384,7 +406,8 @@ def main():
     flag_vectors(o, corpus)
     for line in corpus:
         o.ok("corpus", line)
-    random_vectors(o, 2000)
+    random_vectors(o, args.random, args.seed)
+    double_vectors(o, args.doubles, args.seed)
     print("%d vectors" % o.n, file=sys.stderr)
 
 

@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * bench/ingest: messages/s through heraldd's ingest stage (ZeroMQ receive ->
+ * parse -> canonicalize -> verify) with 2 worker threads, on the corpus
+ * messages signed with Ed25519 and with RSA-2048 X.509, and in the same run
+ * the single-core raw rates: OpenSSL verify on the same canonical bytes,
+ * jansson parse, canonicalization. Prints JSON lines; the last one compares
+ * RSA ingest with the raw RSA verify rate (goal: 1.2x).
+ *
+ * Keys and a throwaway CA are made in memory; the CA goes to a temp file
+ * because the verifier reads it from disk like the daemon does.
+ */
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "canon.h"
+#include "config.h"
+#include "envelope.h"
+#include "ingest.h"
+#include "log.h"
+#include "verify.h"
+
+#define PHASE_US 2000000u /* each raw measurement runs this long */
+
+struct corpus {
+	char **env;     /* signed envelopes, JSON text */
+	size_t *len;
+	char **canon;   /* their canonical bytes */
+	size_t *clen;
+	char **topic;
+	size_t n;
+};
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench/ingest: %s\n", what);
+	exit(1);
+}
+
+static char **read_lines(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "r");
+	if (!f)
+		die("cannot open the corpus (set HERALD_CORPUS)");
+	char **v = NULL, *line = NULL;
+	size_t cap = 0, k = 0;
+	ssize_t len;
+	while ((len = getline(&line, &cap, f)) > 0) {
+		v = realloc(v, (k + 1) * sizeof *v);
+		v[k++] = strndup(line, (size_t)len);
+	}
+	free(line);
+	fclose(f);
+	*n = k;
+	return v;
+}
+
+static X509 *make_cert(EVP_PKEY *key, EVP_PKEY *issuer_key, X509 *issuer, const char *cn)
+{
+	X509 *c = X509_new();
+	X509_set_version(c, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(c), issuer ? 2 : 1);
+	X509_gmtime_adj(X509_getm_notBefore(c), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(c), 86400);
+	X509_set_pubkey(c, key);
+	X509_NAME *name = X509_get_subject_name(c);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(c, issuer ? X509_get_subject_name(issuer) : name);
+	if (!issuer) {
+		X509V3_CTX ctx;
+		X509V3_set_ctx(&ctx, c, c, NULL, NULL, 0);
+		X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+		X509_add_ext(c, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	if (!X509_sign(c, issuer_key, EVP_sha256()))
+		die("cannot sign a certificate");
+	return c;
+}
+
+static char *b64(const unsigned char *p, size_t n)
+{
+	char *out = malloc(4 * ((n + 2) / 3) + 1);
+	EVP_EncodeBlock((unsigned char *)out, p, (int)n);
+	return out;
+}
+
+/* Sign `body` (an envelope without signature) and return the final text. */
+static void sign_one(json_t *env, EVP_PKEY *key, const EVP_MD *md, struct corpus *c, size_t i)
+{
+	char *text = json_dumps(env, JSON_COMPACT);
+	struct buf canon = BUF_INIT;
+	if (canon_json(text, strlen(text), CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, &canon, NULL))
+		die("canon failed");
+	unsigned char sig[512];
+	size_t siglen = sizeof sig;
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (EVP_DigestSignInit(ctx, NULL, md, NULL, key) != 1 ||
+	    EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)canon.data, canon.len) != 1)
+		die("signing failed");
+	EVP_MD_CTX_free(ctx);
+	char *s = b64(sig, siglen);
+	json_object_set_new(env, "signature", json_string(s));
+	free(s);
+	free(text);
+	c->env[i] = json_dumps(env, JSON_COMPACT);
+	c->len[i] = strlen(c->env[i]);
+	c->canon[i] = canon.data;
+	c->clen[i] = canon.len;
+	c->topic[i] = strdup(json_string_value(json_object_get(env, "topic")));
+}
+
+static void build(struct corpus *c, char **lines, size_t n, EVP_PKEY *key, const char *cert_b64)
+{
+	c->n = n;
+	c->env = calloc(n, sizeof *c->env);
+	c->len = calloc(n, sizeof *c->len);
+	c->canon = calloc(n, sizeof *c->canon);
+	c->clen = calloc(n, sizeof *c->clen);
+	c->topic = calloc(n, sizeof *c->topic);
+	for (size_t i = 0; i < n; i++) {
+		json_t *src = json_loads(lines[i], 0, NULL), *env = json_object();
+		json_object_set(env, "topic", json_object_get(src, "topic"));
+		json_object_set(env, "msg", json_object_get(src, "msg"));
+		char id[64];
+		snprintf(id, sizeof id, "2026-bench-%zu", i);
+		json_object_set_new(env, "msg_id", json_string(id));
+		json_object_set_new(env, "i", json_integer((json_int_t)i + 1));
+		json_object_set_new(env, "timestamp", json_real(1763700000.25 + (double)i));
+		json_object_set_new(env, "username", json_string("bench"));
+		if (cert_b64) {
+			json_object_set_new(env, "crypto", json_string("x509"));
+			json_object_set_new(env, "certificate", json_string(cert_b64));
+		} else {
+			json_object_set_new(env, "crypto", json_string("ed25519"));
+			json_object_set_new(env, "signer", json_string("bench"));
+		}
+		sign_one(env, key, cert_b64 ? EVP_sha1() : NULL, c, i);
+		json_decref(env);
+		json_decref(src);
+	}
+}
+
+static void emit(const char *metric, double value, const char *unit)
+{
+	printf("{\"bench\": \"ingest\", \"metric\": \"%s\", \"value\": %.1f, \"unit\": \"%s\"}\n", metric,
+	       value, unit);
+	fflush(stdout);
+}
+
+/* Run `fn` over the corpus round-robin for PHASE_US; return calls/s. */
+static double rate(void (*fn)(const struct corpus *, size_t, void *), const struct corpus *c, void *arg)
+{
+	uint64_t start = now_us(), n = 0;
+	while (now_us() - start < PHASE_US) {
+		for (int k = 0; k < 64; k++, n++)
+			fn(c, n % c->n, arg);
+	}
+	return (double)n * 1e6 / (double)(now_us() - start);
+}
+
+static void do_parse(const struct corpus *c, size_t i, void *arg)
+{
+	json_decref(json_loadb(c->env[i], c->len[i], JSON_REJECT_DUPLICATES, NULL));
+}
+
+static void do_canon(const struct corpus *c, size_t i, void *arg)
+{
+	struct buf *b = arg;
+	buf_reset(b);
+	canon_json(c->env[i], c->len[i], CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, b, NULL);
+}
+
+struct raw_verify {
+	EVP_PKEY *key;
+	const EVP_MD *md;
+	EVP_MD_CTX *ctx;
+	size_t failures;
+};
+
+static void do_verify(const struct corpus *c, size_t i, void *arg)
+{
+	struct raw_verify *rv = arg;
+	const char *sigtext = strstr(c->env[i], "\"signature\":\"") + 13;
+	unsigned char sig[512];
+	int b64len = (int)(strchr(sigtext, '"') - sigtext);
+	int n = EVP_DecodeBlock(sig, (const unsigned char *)sigtext, b64len);
+	/* EVP_DecodeBlock counts '=' padding as zero bytes. */
+	size_t siglen = (size_t)n - (sigtext[b64len - 1] == '=') - (sigtext[b64len - 2] == '=');
+	EVP_MD_CTX_reset(rv->ctx);
+	if (EVP_DigestVerifyInit(rv->ctx, NULL, rv->md, NULL, rv->key) != 1 ||
+	    EVP_DigestVerify(rv->ctx, sig, siglen, (unsigned char *)c->canon[i], c->clen[i]) != 1)
+		rv->failures++;
+}
+
+struct publisher {
+	void *sock;
+	const struct corpus *c;
+	size_t count;
+};
+
+static void *publish_main(void *arg)
+{
+	struct publisher *p = arg;
+	for (size_t k = 0; k < p->count; k++) {
+		size_t i = k % p->c->n;
+		zmq_send(p->sock, p->c->topic[i], strlen(p->c->topic[i]), ZMQ_SNDMORE);
+		zmq_send(p->sock, p->c->env[i], p->c->len[i], 0);
+	}
+	return NULL;
+}
+
+/* The real ingest stage fed over loopback TCP; returns accepted msgs/s. */
+static double pipeline(const struct corpus *c, struct verifier *v, size_t count, int workers)
+{
+	void *zctx = zmq_ctx_new(), *pub = zmq_socket(zctx, ZMQ_XPUB);
+	int zero = 0;
+	char ep[64];
+	size_t eplen = sizeof ep;
+	zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
+	if (zmq_bind(pub, "tcp://127.0.0.1:*") || zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, ep, &eplen))
+		die("cannot bind the publisher");
+	char *connect[] = {ep};
+	struct config_endpoint e = {.name = "bench", .connect = connect, .n_connect = 1};
+	struct config cfg = {.workers = workers, .endpoints = &e, .n_endpoints = 1, .rcvhwm = 0,
+			     .max_message_size = 1 << 20, .replay_timeout_ms = 1000, .replay_batch = 1000};
+	struct metrics m = {0};
+	struct ingest *in;
+	char err[300] = "";
+	if (ingest_start(&cfg, v, &m, &in, err, sizeof err))
+		die(err);
+	char sub[256];
+	if (zmq_recv(pub, sub, sizeof sub, 0) < 0) /* wait for the subscription */
+		die("no subscriber");
+	struct publisher p = {pub, c, count};
+	pthread_t t;
+	uint64_t start = now_us();
+	pthread_create(&t, NULL, publish_main, &p);
+	size_t taken = 0, good = 0;
+	struct ingest_item *items[1024];
+	uint64_t last = now_us();
+	while (taken < count && now_us() - last < 5000000u) {
+		size_t n = ingest_take(in, items, 1024, 100);
+		for (size_t i = 0; i < n; i++)
+			good += items[i]->ok;
+		ingest_release(in, n);
+		taken += n;
+		if (n)
+			last = now_us();
+	}
+	double secs = (double)(now_us() - start) / 1e6;
+	pthread_join(t, NULL);
+	ingest_stop(in);
+	zmq_close(pub);
+	zmq_ctx_term(zctx);
+	if (good != count) {
+		fprintf(stderr, "bench/ingest: %zu of %zu verified\n", good, count);
+		die("pipeline lost or rejected messages");
+	}
+	return (double)count / secs;
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = argc > 1 ? argv[1] : getenv("HERALD_CORPUS");
+	if (!path)
+		path = "tests/data/fedmsg-messages.jsonl";
+	size_t count = argc > 2 ? strtoul(argv[2], NULL, 10) : 100000;
+	size_t nlines;
+	char **lines = read_lines(path, &nlines);
+	log_setup("bench", L_ERROR, false);
+
+	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	EVP_PKEY *ca_key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	EVP_PKEY *rsa = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	X509 *ca = make_cert(ca_key, ca_key, NULL, "herald bench CA");
+	X509 *cert = make_cert(rsa, ca_key, ca, "bench.example.org");
+	char ca_path[] = "/tmp/herald-bench-ca-XXXXXX";
+	int fd = mkstemp(ca_path);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f || !PEM_write_X509(f, ca))
+		die("cannot write the CA file");
+	fclose(f);
+	BIO *mem = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(mem, cert);
+	char *pem;
+	long pemlen = BIO_get_mem_data(mem, &pem);
+	char *cert_b64 = b64((unsigned char *)pem, (size_t)pemlen);
+
+	struct corpus ced, crsa;
+	build(&ced, lines, nlines, ed, NULL);
+	build(&crsa, lines, nlines, rsa, cert_b64);
+
+	struct verify_key key = {.name = "bench"};
+	size_t publen = sizeof key.pub;
+	EVP_PKEY_get_raw_public_key(ed, key.pub, &publen);
+	struct verify_config vcfg = {.require_signatures = true, .ca_file = ca_path,
+				     .security_level = 1, .keys = &key, .n_keys = 1};
+	struct verifier *v;
+	char err[300];
+	if (verifier_new(&vcfg, &v, err, sizeof err))
+		die(err);
+
+	struct buf scratch = BUF_INIT;
+	double parse = rate(do_parse, &crsa, NULL);
+	double canon = rate(do_canon, &crsa, &scratch);
+	struct raw_verify rv_rsa = {rsa, EVP_sha1(), EVP_MD_CTX_new(), 0};
+	struct raw_verify rv_ed = {ed, NULL, EVP_MD_CTX_new(), 0};
+	double raw_rsa = rate(do_verify, &crsa, &rv_rsa);
+	double raw_ed = rate(do_verify, &ced, &rv_ed);
+	if (rv_rsa.failures || rv_ed.failures)
+		die("raw verification failed");
+	emit("raw_parse_msgs_per_s_1_core", parse, "msg/s");
+	emit("raw_canon_msgs_per_s_1_core", canon, "msg/s");
+	emit("raw_rsa2048_verify_per_s_1_core", raw_rsa, "verify/s");
+	emit("raw_ed25519_verify_per_s_1_core", raw_ed, "verify/s");
+
+	int workers = argc > 3 ? atoi(argv[3]) : 2;
+	double ing_ed = pipeline(&ced, v, count, workers);
+	emit("ed25519_ingest_msgs_per_s_2_workers", ing_ed, "msg/s");
+	double ing_rsa = pipeline(&crsa, v, count, workers);
+	emit("rsa2048_ingest_msgs_per_s_2_workers", ing_rsa, "msg/s");
+	printf("{\"bench\": \"ingest\", \"metric\": \"rsa2048_ingest_vs_raw_verify\", \"value\": %.1f, "
+	       "\"baseline\": %.1f, \"ratio\": %.3f, \"goal\": 1.2}\n",
+	       ing_rsa, raw_rsa, ing_rsa / raw_rsa);
+	unlink(ca_path);
+	return 0;
+}
