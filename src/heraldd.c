@@ -133,11 +133,13 @@ static void rewind_sources(struct daemon *d)
 {
 	for (size_t s = 0; s < ingest_source_count(d->ingest); s++) {
 		uint64_t c;
-		if (!store_cursor_get(d->store, ingest_source_get(d->ingest, s)->key, &c))
+		bool stored = !store_cursor_get(d->store, ingest_source_get(d->ingest, s)->key, &c);
+		if (stored)
 			seqtrack_resume(&d->seq[s], c);
 		else
 			seqtrack_release(&d->seq[s]);
-		d->catch_up[s] = ingest_source_get(d->ingest, s)->sequenced;
+		/* Catch up only from where we were: a first contact starts now. */
+		d->catch_up[s] = stored && ingest_source_get(d->ingest, s)->sequenced;
 		d->cursor_dirty[s] = false;
 	}
 }
