@@ -43,6 +43,8 @@ struct daemon {
 	struct ingest *ingest;
 	struct api *api;
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
+	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
+	uint64_t retire_mark;
 	struct seqtrack *seq;   /* one per ingest source */
 	bool *catch_up;         /* ask for everything after the stored cursor */
 	bool *cursor_dirty;
@@ -250,7 +252,7 @@ static void reload(struct daemon *d)
 		goto out;
 	}
 	log_setup("heraldd", fresh.log_level, fresh.log_syslog);
-	verifier_free(ingest_set_verifier(d->ingest, v));
+	d->retired = ingest_set_verifier(d->ingest, v, &d->retire_mark);
 	d->verifier = v;
 	log_info("heraldd: reloaded %s (log level, [verify], [routing], [keys]; other changes "
 		 "need a restart)", d->cfg.path);
@@ -272,13 +274,17 @@ static int run(struct daemon *d)
 {
 	static struct ingest_item *items[BATCH_MAX];
 	while (!g_stop) {
-		if (g_reload)
+		if (g_reload && !d->retired) /* a second reload waits for the first to drain */
 			reload(d);
 		size_t n = ingest_take(d->ingest, items, BATCH_MAX, 200);
 		if (n)
 			commit_batch(d, items, n);
 		ingest_release(d->ingest, n);
 		request_replays(d);
+		if (d->retired && ingest_drained(d->ingest, d->retire_mark)) {
+			verifier_free(d->retired);
+			d->retired = NULL;
+		}
 	}
 	return 0;
 }
@@ -344,6 +350,7 @@ static void stop(struct daemon *d)
 	api_stop(d->api);
 	store_close(d->store);
 	verifier_free(d->verifier);
+	verifier_free(d->retired);
 	free(d->seq);
 	free(d->catch_up);
 	free(d->cursor_dirty);

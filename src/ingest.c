@@ -723,11 +723,22 @@ int ingest_request_replay(struct ingest *in, uint32_t src, uint64_t lo, uint64_t
 	return zmq_send(in->cmd_out, &cmd, sizeof cmd, 0) == (int)sizeof cmd ? 0 : -errno;
 }
 
-struct verifier *ingest_set_verifier(struct ingest *in, struct verifier *v)
+struct verifier *ingest_set_verifier(struct ingest *in, struct verifier *v, uint64_t *mark)
 {
 	pthread_rwlock_wrlock(&in->vlock);
 	struct verifier *old = in->v;
 	in->v = v;
 	pthread_rwlock_unlock(&in->vlock);
+	pthread_mutex_lock(&in->lock);
+	*mark = in->head;
+	pthread_mutex_unlock(&in->lock);
 	return old;
+}
+
+bool ingest_drained(struct ingest *in, uint64_t mark)
+{
+	pthread_mutex_lock(&in->lock);
+	bool done = in->tail >= mark;
+	pthread_mutex_unlock(&in->lock);
+	return done;
 }

@@ -86,8 +86,11 @@ void ingest_release(struct ingest *in, size_t n);
  * answer arrives through ingest_take, ending with an INGEST_REPLAY_DONE. */
 int ingest_request_replay(struct ingest *in, uint32_t src, uint64_t lo, uint64_t hi);
 
-/* Swap the verifier (config reload). The old one is returned so the caller
- * can free it: no worker uses it after this returns. */
-struct verifier *ingest_set_verifier(struct ingest *in, struct verifier *v);
+/* Swap the verifier (config reload). The old one is returned: no worker uses
+ * it after this returns, but finished slots may still point at its signer
+ * names, so free it only once ingest_drained(in, *mark) says so. */
+struct verifier *ingest_set_verifier(struct ingest *in, struct verifier *v, uint64_t *mark);
+/* Has the consumer released every slot filled before `mark` was taken? */
+bool ingest_drained(struct ingest *in, uint64_t mark);
 
 #endif
