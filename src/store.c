@@ -5,26 +5,36 @@
  */
 #include "store.h"
 
+#include "buf.h"
+
 #include <errno.h>
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define VALUE_VERSION 1
+
+static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
 
 struct store {
 	MDB_env *env;
 	MDB_dbi meta, cursors, seen, seen_order;
+	MDB_dbi tables[STORE_TABLE_COUNT];
 	size_t window;
 	uint64_t next_order; /* order number of the next new id */
+	_Atomic uint64_t doc_generation;
 };
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t next_order;
+	bool docs_touched;
 };
 
 static int map_err(int rc)
@@ -84,9 +94,57 @@ static int meta_put_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t val
 	return map_err(mdb_put(txn, dbi, &k, &v, 0));
 }
 
-/* Create the named DBs; stamp or check the schema version. */
-static int init_dbs(struct store *s, char *err, size_t errlen)
+/* The schema version on disk, 0 for a new (empty) store. */
+static int read_version(struct store *s, uint64_t *version)
 {
+	MDB_txn *txn;
+	MDB_dbi meta;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	rc = mdb_dbi_open(txn, "meta", 0, &meta);
+	int r = rc == MDB_NOTFOUND ? -ENOENT : map_err(rc);
+	if (!r)
+		r = meta_get_u64(txn, meta, "schema_version", version);
+	mdb_txn_abort(txn);
+	if (r == -ENOENT) {
+		*version = 0;
+		return 0;
+	}
+	return r;
+}
+
+/* Keep a copy of the old store before a migration touches it. */
+static int backup(struct store *s, const char *dir, uint64_t version, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/herald.mdb.v%llu.bak", dir, (unsigned long long)version);
+	unlink(path);
+	int rc = mdb_env_copy2(s->env, path, MDB_CP_COMPACT);
+	if (rc)
+		snprintf(err, errlen, "store: cannot back up before migrating to %s (%s)", path,
+			 mdb_strerror(rc));
+	return map_err(rc);
+}
+
+/* Create the named DBs; stamp or migrate the schema version. Migrations so
+ * far only add databases: v1 -> v2 adds users, dests and subs. */
+static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
+{
+	uint64_t version;
+	int r = read_version(s, &version);
+	if (r) {
+		snprintf(err, errlen, "store: %s", store_strerror(r));
+		return r;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		snprintf(err, errlen, "store schema version %llu is newer than this heraldd (%d): "
+				      "upgrade herald or restore a backup",
+			 (unsigned long long)version, STORE_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	if (version && version < STORE_SCHEMA_VERSION && (r = backup(s, dir, version, err, errlen)))
+		return r;
 	MDB_txn *txn;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
@@ -96,20 +154,12 @@ static int init_dbs(struct store *s, char *err, size_t errlen)
 	    (rc = mdb_dbi_open(txn, "seen", MDB_CREATE, &s->seen)) ||
 	    (rc = mdb_dbi_open(txn, "seen_order", MDB_CREATE, &s->seen_order)))
 		goto abort;
-	uint64_t version;
-	int r = meta_get_u64(txn, s->meta, "schema_version", &version);
-	if (r == -ENOENT) {
-		if ((r = meta_put_u64(txn, s->meta, "schema_version", STORE_SCHEMA_VERSION)))
-			goto abort_r;
-	} else if (r) {
+	for (int i = 0; i < STORE_TABLE_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->tables[i])))
+			goto abort;
+	if (version != STORE_SCHEMA_VERSION &&
+	    (r = meta_put_u64(txn, s->meta, "schema_version", STORE_SCHEMA_VERSION)))
 		goto abort_r;
-	} else if (version > STORE_SCHEMA_VERSION) {
-		snprintf(err, errlen, "store schema version %llu is newer than this heraldd (%d): "
-				      "upgrade herald or restore a backup",
-			 (unsigned long long)version, STORE_SCHEMA_VERSION);
-		mdb_txn_abort(txn);
-		return -EPROTO;
-	}
 	r = meta_get_u64(txn, s->meta, "seen_next", &s->next_order);
 	if (r == -ENOENT)
 		s->next_order = 0;
@@ -150,7 +200,7 @@ int store_open(const char *dir, size_t map_size, size_t dedup_window, struct sto
 		rc = map_err(rc);
 		goto fail;
 	}
-	if ((rc = init_dbs(s, err, errlen)))
+	if ((rc = init_dbs(s, dir, err, errlen)))
 		goto fail;
 	*out = s;
 	return 0;
@@ -198,6 +248,7 @@ int store_begin(struct store *s, struct store_txn **out)
 	}
 	t->s = s;
 	t->next_order = s->next_order;
+	t->docs_touched = false;
 	*out = t;
 	return 0;
 }
@@ -266,6 +317,8 @@ int store_commit(struct store_txn *t)
 		rc = map_err(mdb_txn_commit(t->txn));
 		if (!rc)
 			t->s->next_order = t->next_order;
+		if (!rc && t->docs_touched)
+			atomic_fetch_add(&t->s->doc_generation, 1);
 	}
 	free(t);
 	return rc;
@@ -277,4 +330,120 @@ void store_abort(struct store_txn *t)
 		return;
 	mdb_txn_abort(t->txn);
 	free(t);
+}
+
+/* ---- documents ---- */
+
+int store_doc_put(struct store_txn *t, enum store_table tab, const void *key, size_t klen,
+		  const char *json, size_t len)
+{
+	MDB_val k = {klen, (void *)key}, v = {len + 1, NULL};
+	int rc = mdb_put(t->txn, t->s->tables[tab], &k, &v, MDB_RESERVE);
+	if (rc)
+		return map_err(rc);
+	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
+	memcpy((char *)v.mv_data + 1, json, len);
+	t->docs_touched = true;
+	return 0;
+}
+
+int store_doc_del(struct store_txn *t, enum store_table tab, const void *key, size_t klen)
+{
+	MDB_val k = {klen, (void *)key};
+	int rc = mdb_del(t->txn, t->s->tables[tab], &k, NULL);
+	if (!rc)
+		t->docs_touched = true;
+	return map_err(rc);
+}
+
+static int doc_value(const MDB_val *v, const char **json, size_t *len)
+{
+	if (v->mv_size < 1 || ((unsigned char *)v->mv_data)[0] != VALUE_VERSION)
+		return -EPROTO;
+	*json = (const char *)v->mv_data + 1;
+	*len = v->mv_size - 1;
+	return 0;
+}
+
+static int get_in(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, struct buf *out)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	const char *json;
+	size_t len;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return map_err(rc);
+	if ((rc = doc_value(&v, &json, &len)))
+		return rc;
+	buf_reset(out);
+	return buf_append(out, json, len);
+}
+
+int store_doc_get_txn(struct store_txn *t, enum store_table tab, const void *key, size_t klen,
+		      struct buf *out)
+{
+	return get_in(t->txn, t->s->tables[tab], key, klen, out);
+}
+
+int store_doc_get(struct store *s, enum store_table tab, const void *key, size_t klen,
+		  struct buf *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	rc = get_in(txn, s->tables[tab], key, klen, out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
+		      store_doc_cb cb, void *arg)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	if ((rc = mdb_cursor_open(txn, s->tables[tab], &cur))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	MDB_val k = {plen, (void *)prefix}, v;
+	int r = 0;
+	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	while (!rc && !r) {
+		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+			break;
+		const char *json;
+		size_t len;
+		r = doc_value(&v, &json, &len);
+		if (!r)
+			r = cb(arg, k.mv_data, k.mv_size, json, len);
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	if (r)
+		return r;
+	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int store_next_id(struct store_txn *t, uint64_t *id)
+{
+	uint64_t next = 1;
+	int rc = meta_get_u64(t->txn, t->s->meta, "next_id", &next);
+	if (rc && rc != -ENOENT)
+		return rc;
+	if (rc == -ENOENT)
+		next = 1;
+	if ((rc = meta_put_u64(t->txn, t->s->meta, "next_id", next + 1)))
+		return rc;
+	*id = next;
+	return 0;
+}
+
+uint64_t store_doc_generation(struct store *s)
+{
+	return atomic_load(&s->doc_generation);
 }
