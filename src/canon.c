@@ -21,6 +21,7 @@
 #include "canon.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -156,7 +157,7 @@ static long hex4(const unsigned char *s, size_t p, size_t end)
 	long v = 0;
 	if (end - p < 4)
 		return -1;
-	for (int i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		unsigned char c = s[p + i];
 		int d;
 		if (is_digit(c))
@@ -615,6 +616,8 @@ static void shortest_digits(double a, int hint, struct digits *best)
 	}
 	if (best_p != lo)
 		try_len(a, lo, best); /* 17 digits always round-trip */
+	/* Never needed so far (a shortest form has no trailing zero), but a
+	 * carry in digits_up() must not be able to print one. */
 	while (best->n > 1 && best->d[best->n - 1] == '0')
 		best->n--;
 }
@@ -682,14 +685,16 @@ int canon_double(double d, struct buf *out)
  * The double a JSON number's text denotes, as Python's float() would give
  * it. The text is rewritten as "[-]DIGITSe[-]EXP" (no decimal point, no
  * leading or trailing zeros) in the spare room of `out` so strtod() gets a
- * terminated string without a malloc; out->len does not move. *sig gets the
- * count of significant digits, a hint for repr.
+ * terminated string without a malloc; out->len does not move. When the text
+ * has at most 17 significant digits, *g gets them (g->n = 0 otherwise, and
+ * for zero).
  */
-static int number_value(const unsigned char *t, size_t len, struct buf *out, double *d, int *sig)
+static int number_value(const unsigned char *t, size_t len, struct buf *out, double *d,
+			struct digits *g)
 {
 	size_t i = 0, first = SIZE_MAX, last = 0, nfrac = 0, ndig = 0;
 	long long exp = 0;
-	bool neg = false, in_frac = false;
+	bool in_frac = false;
 	char *o;
 	int rc;
 
@@ -697,10 +702,8 @@ static int number_value(const unsigned char *t, size_t len, struct buf *out, dou
 	if (rc)
 		return rc;
 	o = out->data + out->len;
-	if (t[0] == '-') {
-		neg = true;
-		i = 1;
-	}
+	o[0] = t[0] == '-' ? '-' : '+';
+	i = t[0] == '-';
 	for (; i < len && t[i] != 'e' && t[i] != 'E'; i++) {
 		if (t[i] == '.') {
 			in_frac = true;
@@ -720,24 +723,27 @@ static int number_value(const unsigned char *t, size_t len, struct buf *out, dou
 		bool eneg = t[++i] == '-';
 		if (t[i] == '-' || t[i] == '+')
 			i++;
-		/* Saturate far beyond any double; keeps the sum below in range. */
+		/* Saturate far beyond any double; keeps the sums below in range. */
 		for (; i < len; i++)
 			if (exp < 100000000000LL)
 				exp = exp * 10 + (t[i] - '0');
 		if (eneg)
 			exp = -exp;
 	}
-	o[0] = neg ? '-' : '+';
+	g->n = 0;
 	if (first == SIZE_MAX) {
-		*sig = 1;
-		*d = neg ? -0.0 : 0.0;
+		*d = o[0] == '-' ? -0.0 : 0.0;
 		return 0;
 	}
 	/* value = digits[first..last] x 10^(exp - nfrac + trailing zeros) */
 	exp += (long long)(ndig - 1 - last) - (long long)nfrac;
 	size_t nsig = last - first + 1;
+	if (nsig <= 17 && exp > -1000 && exp < 1000) {
+		memcpy(g->d, o + 1, nsig);
+		g->n = (int)nsig;
+		g->decpt = (int)(exp + (long long)nsig);
+	}
 	snprintf(o + 1 + nsig, 32, "e%lld", exp);
-	*sig = nsig > 17 ? 18 : (int)nsig;
 	*d = strtod(o, NULL);
 	return 0;
 }
@@ -908,15 +914,24 @@ static int emit_string(struct emitter *e, const struct node *nd)
 	return 0;
 }
 
+/*
+ * Any decimal of at most DBL_DIG (15) significant digits survives the trip
+ * to a normal double and back, so a shorter one cannot exist (it would
+ * survive too, and be this one with trailing zeros). Such text already holds
+ * repr's digits and only needs laying out: the common case, no printf.
+ */
 static int emit_float(struct emitter *e, const struct node *nd)
 {
+	struct digits g;
 	double d;
-	int sig, rc;
+	int rc;
 
-	rc = number_value(e->s + nd->pos, nd->len, e->out, &d, &sig);
+	rc = number_value(e->s + nd->pos, nd->len, e->out, &d, &g);
 	if (rc)
 		return rc;
-	return repr_double(d, sig, e->out);
+	if (g.n >= 1 && g.n <= DBL_DIG && isnormal(d))
+		return put_repr(e->out, signbit(d), &g);
+	return repr_double(d, g.n, e->out);
 }
 
 static int emit_value(struct emitter *e, uint32_t i, unsigned flags);
@@ -996,8 +1011,9 @@ static bool key_is(const struct skey *k, const char *word)
 /* Python truthiness of a value, for "headers". */
 static int is_falsy(struct emitter *e, const struct node *v, bool *falsy)
 {
+	struct digits g;
 	double d;
-	int sig, rc;
+	int rc;
 
 	switch (v->type) {
 	case N_NULL:
@@ -1009,7 +1025,7 @@ static int is_falsy(struct emitter *e, const struct node *v, bool *falsy)
 			 (v->len == 1 || (v->len == 2 && e->s[v->pos] == '-'));
 		return 0;
 	case N_FLOAT: /* 0.0, and anything that underflows to it */
-		rc = number_value(e->s + v->pos, v->len, e->out, &d, &sig);
+		rc = number_value(e->s + v->pos, v->len, e->out, &d, &g);
 		*falsy = d == 0;
 		return rc;
 	case N_STR:
@@ -1028,8 +1044,9 @@ static int is_falsy(struct emitter *e, const struct node *v, bool *falsy)
 /* Python's int() of a numeric "timestamp": truncate toward zero, exactly. */
 static int emit_int_of(struct emitter *e, const struct node *v)
 {
+	struct digits g;
 	double d;
-	int sig, rc;
+	int rc;
 
 	switch (v->type) {
 	case N_TRUE:
@@ -1045,7 +1062,7 @@ static int emit_int_of(struct emitter *e, const struct node *v)
 	default:
 		return emit_value(e, (uint32_t)(v - e->nodes), 0);
 	}
-	rc = number_value(e->s + v->pos, v->len, e->out, &d, &sig);
+	rc = number_value(e->s + v->pos, v->len, e->out, &d, &g);
 	if (rc)
 		return rc;
 	if (!isfinite(d))

@@ -35,6 +35,7 @@ struct store_txn {
 	MDB_txn *txn;
 	uint64_t next_order;
 	bool docs_touched;
+	bool seen_touched; /* only the committer marks ids; API writers must not write seen_next */
 };
 
 static int map_err(int rc)
@@ -249,6 +250,7 @@ int store_begin(struct store *s, struct store_txn **out)
 	t->s = s;
 	t->next_order = s->next_order;
 	t->docs_touched = false;
+	t->seen_touched = false;
 	*out = t;
 	return 0;
 }
@@ -295,6 +297,7 @@ int store_mark_seen(struct store_txn *t, const unsigned char id[STORE_ID_LEN])
 	if (r)
 		return r;
 	t->next_order++;
+	t->seen_touched = true;
 	return 1;
 }
 
@@ -309,13 +312,13 @@ int store_cursor_put(struct store_txn *t, const char *key, uint64_t seq)
 int store_commit(struct store_txn *t)
 {
 	int rc = 0;
-	if (t->next_order != t->s->next_order)
+	if (t->seen_touched)
 		rc = meta_put_u64(t->txn, t->s->meta, "seen_next", t->next_order);
 	if (rc) {
 		mdb_txn_abort(t->txn);
 	} else {
 		rc = map_err(mdb_txn_commit(t->txn));
-		if (!rc)
+		if (!rc && t->seen_touched)
 			t->s->next_order = t->next_order;
 		if (!rc && t->docs_touched)
 			atomic_fetch_add(&t->s->doc_generation, 1);

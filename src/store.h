@@ -13,7 +13,9 @@
  * (16-byte id -> [u64 BE order]), "seen_order" (u64 BE order -> id), so the
  * oldest ids beyond the dedup window are pruned in order. Durable by default.
  *
- * Threads: one writer (the committer); store_cursor_get may run anywhere.
+ * Threads: write transactions may come from several threads (LMDB runs
+ * them one at a time); store_mark_seen only from the committer. Reads may
+ * run anywhere.
  * Errors: 0 or negative errno; MDB_MAP_FULL becomes -ENOSPC.
  */
 #ifndef HERALD_STORE_H

@@ -153,6 +153,37 @@ static void test_string_errors(void)
 		   "\"\\u0080\\u07ff\\u0800\\ud800\\udc00\"");
 }
 
+/* Special bytes at every position of a long plain run (the 8-byte scan). */
+static void test_long_strings(void)
+{
+	static const struct {
+		const char *raw, *want;
+		bool reject;
+	} special[] = {
+		{"\x7f", "\\u007f", false}, {"\xc3\xa9", "\\u00e9", false},
+		{"\\\"", "\\\"", false}, {"\\\\", "\\\\", false},
+		{"\xff", NULL, true}, {"\x01", NULL, true}, {"\x1f", NULL, true}, {"\t", NULL, true},
+	};
+	int bad = 0;
+
+	for (size_t k = 0; k < sizeof special / sizeof special[0]; k++) {
+		for (int i = 0; i < 24; i++) {
+			char in[64], want[64];
+			snprintf(in, sizeof in, "\"%.*s%s%.*s\"", i, "abcdefghijklmnopqrstuvwxyz",
+				 special[k].raw, 23 - i, "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			snprintf(want, sizeof want, "\"%.*s%s%.*s\"", i, "abcdefghijklmnopqrstuvwxyz",
+				 special[k].want ? special[k].want : "", 23 - i,
+				 "ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+			int rc = canon(in, strlen(in), 0, NULL);
+			if (special[k].reject ? rc != -EINVAL : rc != 0 || strcmp(out.data, want) != 0) {
+				if (bad++ < 5)
+					diag("special %zu at %d: rc %d", k, i, rc);
+			}
+		}
+	}
+	ok(bad == 0, "special bytes at every offset of a long string");
+}
+
 static void test_duplicates(void)
 {
 	expect_reject("{\"a\":1,\"a\":2}", 7);
@@ -511,6 +542,7 @@ int main(int argc, char **argv)
 
 	test_syntax_errors();
 	test_string_errors();
+	test_long_strings();
 	test_duplicates();
 	test_depth();
 	test_strings();

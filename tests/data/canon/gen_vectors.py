@@ -142,6 +142,11 @@ def unicode_vectors(o):
     o.ok(g, '"' + "".join("\\u%04X" % c for c in range(0x20)) + '"')
     o.ok(g, json.dumps("".join(chr(c) for c in range(0x20, 0x7F))))
     o.ok(g, json.dumps("".join(chr(c) for c in range(0x80, 0x800, 7)), ensure_ascii=False))
+    # One special character at every position of a long plain run: canon.c
+    # scans plain ASCII eight bytes at a time.
+    for i in range(20):
+        for c in ["\x7f", "\u00e9", "\U0001f600", '"', "\\", "\n"]:
+            o.ok(g, json.dumps("x" * i + c + "y" * (19 - i), ensure_ascii=False))
 
 
 def float_vectors(o):
@@ -228,6 +233,9 @@ def reject_vectors(o):
               "[1e5.0]", "[-]", "[.1]", "[1.]", "//c\n1", "/*c*/1", "[1,,2]", "{\"a\":1 \"b\":2}",
               "\"a\" \"b\"", "True", "None", "[\"a\"\x00]"]:
         o.bad(g, t)
+    for i in range(20):
+        for c in ["\x00", "\x01", "\x1f", "\n", "\t"]:
+            o.bad(g, '"' + "x" * i + c + "y" * (19 - i) + '"')
 
 
 def flag_vectors(o, corpus):
@@ -378,13 +386,14 @@ def random_vectors(o, n, seed):
 
 
 def double_vectors(o, n, seed):
-    """Random bit patterns, spelled the shortest way and with 17 and 25 digits."""
+    """Random bit patterns, spelled the shortest way, with 17 and 25 digits,
+    and rounded to 1-17 digits (a different double, mostly)."""
     r = random.Random(seed)
     for _ in range(n):
         f = struct.unpack("<d", struct.pack("<Q", r.getrandbits(64)))[0]
         if f != f or f in (float("inf"), float("-inf")):
             continue
-        o.ok("float", "[%r,%.16e,%.24e]" % (f, f, f))
+        o.ok("float", "[%r,%.16e,%.24e,%.*e]" % (f, f, f, r.randint(0, 16), f))
 
 
 def main():
