@@ -8,8 +8,11 @@
  * Not for: checking against CPython (the vectors in tests/data/canon do).
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *        tests/fuzz/fuzz_canon.c src/canon.c src/buf.c -o fuzz_canon
- * Seeds: tests/fuzz/seeds/canon/
+ *        tests/fuzz/fuzz_canon.c src/canon.c src/buf.c -lm -o fuzz_canon
+ * Run:   mkdir -p /tmp/canon-corpus && ./fuzz_canon -dict=tests/fuzz/canon.dict \
+ *        /tmp/canon-corpus tests/fuzz/seeds/canon/
+ * (libFuzzer writes new inputs into the first directory: keep that one out
+ * of the tree.) Seeds: tests/fuzz/seeds/canon/
  */
 #include "canon.h"
 
