@@ -66,6 +66,12 @@ int cli_publish(struct cli *cli, int argc, char **argv);
 int cli_tail(struct cli *cli, int argc, char **argv);
 int cli_verify(struct cli *cli, int argc, char **argv);
 int cli_stats(struct cli *cli, int argc, char **argv);
+/* Management, through the daemon's API (cli_http.h). */
+int cli_user(struct cli *cli, int argc, char **argv);
+int cli_dest(struct cli *cli, int argc, char **argv);
+int cli_sub(struct cli *cli, int argc, char **argv);
+int cli_filter(struct cli *cli, int argc, char **argv);
+int cli_describe(struct cli *cli, int argc, char **argv);
 
 /* "herald CMD: message" on stderr. Always printed, even with -q. */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -165,6 +165,12 @@ static int daemon_key(struct parse_ctx *c, const char *k, const char *v)
 			return fail(c, "api_listen: expected HOST:PORT, got '%s'", v);
 		return set_str(c, &cfg->api_listen, v, false);
 	}
+	if (!strcmp(k, "api_tokens"))
+		return set_str(c, &cfg->api_tokens, v, true);
+	if (!strcmp(k, "rules_dir"))
+		return set_str(c, &cfg->rules_dir, v, true);
+	if (!strcmp(k, "identity_map"))
+		return set_str(c, &cfg->identity_map, v, true);
 	if (!strcmp(k, "print_accepted"))
 		return set_bool(c, &cfg->print_accepted, k, v);
 	if (!strcmp(k, "map_size_mb"))
@@ -374,6 +380,8 @@ static int finish(struct parse_ctx *c)
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		if (!cfg->endpoints[i].n_connect)
 			return fail(c, "[endpoint %s] has no connect address", cfg->endpoints[i].name);
+	if (!cfg->rules_dir && !(cfg->rules_dir = strdup(HERALD_RULES_DIR)))
+		return fail(c, "out of memory");
 	if (!cfg->api_socket) {
 		size_t n = strlen(cfg->state_dir) + sizeof "/heraldd.sock";
 		if (!(cfg->api_socket = malloc(n)))
@@ -442,6 +450,9 @@ void config_release(struct config *cfg)
 	free(cfg->state_dir);
 	free(cfg->api_socket);
 	free(cfg->api_listen);
+	free(cfg->api_tokens);
+	free(cfg->rules_dir);
+	free(cfg->identity_map);
 	for (size_t i = 0; i < cfg->n_endpoints; i++) {
 		free(cfg->endpoints[i].name);
 		free_strv(cfg->endpoints[i].connect, cfg->endpoints[i].n_connect);

@@ -9,7 +9,8 @@
  *
  * Sections:
  *   [daemon]   state_dir, log_level, log_target, workers, api_socket,
- *              api_listen, print_accepted, map_size_mb
+ *              api_listen, api_tokens, print_accepted, map_size_mb,
+ *              rules_dir, identity_map
  *   [bus]      subscribe (repeatable), rcvhwm, max_message_size,
  *              replay_timeout_ms, replay_batch, dedup_window
  *   [endpoint NAME]  connect (repeatable), replay
@@ -28,6 +29,11 @@
 #include "log.h"
 #include "verify.h"
 
+/* Where the default schema rules are installed ($(pkgdatadir)/rules). */
+#ifndef HERALD_RULES_DIR
+#define HERALD_RULES_DIR "/usr/local/share/herald/rules"
+#endif
+
 struct config_endpoint {
 	char *name;       /* owned */
 	char **connect;   /* owned; n_connect ZeroMQ addresses */
@@ -44,8 +50,11 @@ struct config {
 	int workers;           /* verify threads, 1..64, default 2 */
 	char *api_socket;      /* path; default <state_dir>/heraldd.sock */
 	char *api_listen;      /* "HOST:PORT" or NULL (no TCP) */
+	char *api_tokens;      /* token file for TCP clients, or NULL (see api_auth.h) */
 	bool print_accepted;   /* print each accepted message's topic on stdout */
 	size_t map_size;       /* LMDB map size in bytes */
+	char *rules_dir;       /* schema rules; default HERALD_RULES_DIR */
+	char *identity_map;    /* alias -> account JSON file, or NULL */
 	/* [bus] */
 	struct config_endpoint *endpoints;
 	size_t n_endpoints;

@@ -33,6 +33,11 @@ static const char usage_text[] =
 	"  tail             print messages from the bus, optionally verified (like fedmsg-tail)\n"
 	"  verify           check one envelope's signature against a heraldd config\n"
 	"  stats            show heraldd's counters over its API socket\n"
+	"  user             add, list, show or remove users (through heraldd)\n"
+	"  dest             add, list, pause, resume or remove a user's destinations\n"
+	"  sub              add, list, show, enable, disable, remove or explain subscriptions\n"
+	"  filter test      does a message match a filter, and why\n"
+	"  describe         print what the schema rules make of messages\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quiet          print only results and errors\n"
@@ -47,7 +52,8 @@ static const struct {
 	int (*run)(struct cli *cli, int argc, char **argv);
 } commands[] = {
 	{"keygen", cli_keygen}, {"publish", cli_publish}, {"tail", cli_tail},
-	{"verify", cli_verify}, {"stats", cli_stats},
+	{"verify", cli_verify}, {"stats", cli_stats}, {"user", cli_user}, {"dest", cli_dest},
+	{"sub", cli_sub}, {"filter", cli_filter}, {"describe", cli_describe},
 };
 
 static void vmessage(const struct cli *cli, const char *fmt, va_list ap)

@@ -27,6 +27,7 @@
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "schema.h"
 #include "seqtrack.h"
 #include "store.h"
 #include "verify.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct metrics metrics;
 	struct ingest *ingest;
 	struct api *api;
+	struct schema *schema;  /* the rules that describe messages; read by the API */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -328,8 +330,11 @@ static int start(struct daemon *d)
 	if ((rc = store_open(d->cfg.state_dir, d->cfg.map_size, d->cfg.dedup_window, &d->store, err,
 			     sizeof err)))
 		goto fail;
-	if ((rc = api_start(d->cfg.api_socket, d->cfg.api_listen, &d->metrics, &d->api, err,
-			    sizeof err)))
+	if ((rc = schema_load(d->cfg.rules_dir, d->cfg.identity_map, &d->schema, err, sizeof err)))
+		goto fail;
+	struct api_deps deps = {.cfg = &d->cfg, .metrics = &d->metrics, .store = d->store,
+				.schema = d->schema};
+	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
 		goto fail;
@@ -348,6 +353,7 @@ static void stop(struct daemon *d)
 			seqtrack_release(&d->seq[s]);
 	ingest_stop(d->ingest);
 	api_stop(d->api);
+	schema_free(d->schema); /* after the API, which reads it */
 	store_close(d->store);
 	verifier_free(d->verifier);
 	verifier_free(d->retired);

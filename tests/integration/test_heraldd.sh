@@ -17,6 +17,7 @@ write_conf() { # write_conf ROUTING-LINE
 	cat > heraldd.conf <<CONF
 [daemon]
 state_dir = state
+rules_dir = $top_srcdir/filters/rules
 workers = 2
 print_accepted = yes
 log_level = info
@@ -167,8 +168,11 @@ start_daemon 2
 wait_for 30 stat_is accepted 1000
 ok $? "after restart all 1,000 are accepted from the relay's replay log (accepted=$(stat accepted))"
 sleep 1
-[ "$(stat accepted)" = 1000 ] && [ "$(grep -c '(replayed)' daemon2.out)" = 1000 ]
-ok $? "exactly once: 1,000 accepted and printed, no more (replayed=$(stat replayed))"
+# The relay may still be logging the tail of the 1,000 when heraldd starts:
+# those arrive live instead. Either way each is accepted exactly once.
+printed=$(grep -c '^accepted org.test.demo.ping' daemon2.out)
+[ "$(stat accepted)" = 1000 ] && [ "$printed" = 1000 ] && [ "$(stat replayed)" -gt 0 ]
+ok $? "exactly once: 1,000 accepted and printed, no more (replayed=$(stat replayed), printed=$printed)"
 [ "$(stat duplicates)" = 0 ] && [ "$(stat lost)" = 0 ]
 ok $? "no duplicates, nothing lost"
 publish 5

@@ -71,6 +71,29 @@ static void good(void)
 	ok(cfg.verify.n_routes == 1 && cfg.verify.routes[0].n_names == 3, "routing names split on spaces and commas");
 	ok(cfg.verify.n_keys == 1 && cfg.verify.keys[0].pub[0] == 0xd7, "base64 key decoded");
 	ok(cfg.api_socket && strstr(cfg.api_socket, "/state/heraldd.sock"), "api socket defaults into state_dir");
+	ok(!cfg.api_tokens && !cfg.identity_map, "no token file, no identity map by default");
+	ok(cfg.rules_dir && !strcmp(cfg.rules_dir, HERALD_RULES_DIR),
+	   "rules_dir defaults to the installed rules (%s)", cfg.rules_dir);
+	config_release(&cfg);
+}
+
+/* The API and schema keys: paths resolved against the config's directory. */
+static void api_and_schema_keys(void)
+{
+	struct config cfg;
+	char err[600] = "", want[300];
+	const char *path = write_conf("keys.conf", BASE "[daemon]\napi_tokens = tokens\n"
+						  "rules_dir = /usr/share/herald/rules\n"
+						  "identity_map = ids.json\n");
+	int rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "api_tokens, rules_dir and identity_map load (%s)", err);
+	if (rc)
+		return;
+	snprintf(want, sizeof want, "%s/tokens", dir);
+	ok(!strcmp(cfg.api_tokens, want), "api_tokens is resolved against the config's directory");
+	snprintf(want, sizeof want, "%s/ids.json", dir);
+	ok(!strcmp(cfg.identity_map, want), "so is identity_map");
+	ok(!strcmp(cfg.rules_dir, "/usr/share/herald/rules"), "an absolute rules_dir is kept");
 	config_release(&cfg);
 }
 
@@ -79,6 +102,10 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	good();
+	api_and_schema_keys();
+	bad("empty api_tokens", BASE "[daemon]\napi_tokens =\n", 6, "api_tokens: empty value");
+	bad("empty rules_dir", BASE "[daemon]\nrules_dir =\n", 6, "rules_dir: empty value");
+	bad("misspelt api key", BASE "[daemon]\napi_token = t\n", 6, "unknown key 'api_token'");
 	bad("unknown section", BASE "[bogus]\nx = 1\n", 6, "unknown section [bogus]");
 	bad("unknown key", BASE "[daemon]\nworkerz = 2\n", 6, "unknown key 'workerz'");
 	bad("workers out of range", "[daemon]\nworkers = 0\n", 2, "workers: expected an integer from 1 to 64");

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * api_v1: the management resources of the control API (doc/herald-api.7):
+ * users, their lists, destinations and subscriptions, filter test and
+ * explain. Maps a method and path to the directory and explain modules and
+ * their results to HTTP statuses. Not for sockets, bodies or tokens
+ * (api.c, api_auth.c) nor for the rules themselves (directory.c).
+ *
+ * Threads: called from the HTTP server's threads; keeps no state.
+ */
+#ifndef HERALD_API_V1_H
+#define HERALD_API_V1_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "api_auth.h"
+
+struct store;
+struct schema;
+
+#define API_MAX_BODY (1u << 20) /* 1 MiB, enforced by api.c */
+
+struct api_v1_request {
+	const char *method;
+	char *const *seg; /* percent-decoded path segments; seg[0] is "v1" */
+	size_t nseg;
+	const char *body; /* raw request body; body_len 0 when there was none */
+	size_t body_len;
+	const struct api_scope *scope; /* already allowed the path (api_scope_allows) */
+	struct store *store;
+	const struct schema *schema;
+};
+
+/*
+ * Serve one request under /v1 (except /v1/stats). Sets *status and *out: the
+ * resource, or {"error": MESSAGE}. 0, or -ENOMEM when no answer could be
+ * built at all.
+ */
+int api_v1_handle(const struct api_v1_request *r, unsigned *status, json_t **out);
+
+#endif
