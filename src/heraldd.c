@@ -26,6 +26,8 @@
 #include "config.h"
 #include "ingest.h"
 #include "log.h"
+#include "match.h"
+#include "meta.h"
 #include "metrics.h"
 #include "schema.h"
 #include "seqtrack.h"
@@ -44,6 +46,9 @@ struct daemon {
 	struct ingest *ingest;
 	struct api *api;
 	struct schema *schema;  /* the rules that describe messages; read by the API */
+	struct matcher *matcher; /* the live subscription index */
+	struct match_scratch *mscratch; /* the committer's */
+	struct match_snapshot *snap;    /* held for one batch */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -51,6 +56,12 @@ struct daemon {
 	bool *catch_up;         /* ask for everything after the stored cursor */
 	bool *cursor_dirty;
 	struct log_limit rl_store;
+};
+
+/* What one accepted message matched, counted once its batch commits. */
+struct matched {
+	uint32_t notifications; /* (user, destination) pairs */
+	uint32_t subscriptions;
 };
 
 static void on_signal(int sig)
@@ -82,7 +93,7 @@ static void message_id(const struct ingest_item *it, unsigned char id[STORE_ID_L
 	memcpy(id, md, STORE_ID_LEN);
 }
 
-static void print_accepted(const struct ingest_item *it)
+static void print_accepted(const struct ingest_item *it, const struct matched *m)
 {
 	printf("accepted %s", it->env.topic);
 	if (it->signer)
@@ -91,11 +102,36 @@ static void print_accepted(const struct ingest_item *it)
 		printf(" seq=%llu", (unsigned long long)it->seq);
 	if (it->replayed)
 		printf(" (replayed)");
+	if (m->notifications)
+		printf(" -> %u notifications (%u subscriptions)", m->notifications, m->subscriptions);
 	putchar('\n');
 }
 
-/* Sequence bookkeeping for one verified message. Returns false when the
- * message must not be accepted (an old number that is a duplicate). */
+/* Understand a new message (schema rules) and match it against every
+ * subscription. Failing to understand is not failing to accept: the
+ * message is still accepted, it just notifies no one. */
+static void understand_and_match(struct daemon *d, struct ingest_item *it, struct matched *out)
+{
+	const json_t *msg = envelope_msg(&it->env);
+	struct meta meta = {0};
+	struct match_result r;
+	*out = (struct matched){0};
+	if (!msg || schema_describe(d->schema, it->env.topic, msg, &meta)) {
+		metric_add(&d->metrics.understand_errors, 1);
+		meta_release(&meta);
+		return;
+	}
+	struct msg_view v = {it->env.topic, msg, &meta};
+	if (match_run(d->snap, &v, d->mscratch, &r) == 0) {
+		out->notifications = (uint32_t)r.n_hits;
+		out->subscriptions = (uint32_t)r.n_matched;
+	} else {
+		metric_add(&d->metrics.understand_errors, 1);
+	}
+	meta_release(&meta);
+}
+
+/* Sequence bookkeeping for one verified message. */
 static void track(struct daemon *d, const struct ingest_item *it, bool is_new)
 {
 	struct seqtrack *st = &d->seq[it->source];
@@ -149,9 +185,10 @@ static void rewind_sources(struct daemon *d)
 }
 
 static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_item *it,
-			bool *accept)
+			bool *accept, struct matched *m)
 {
 	*accept = false;
+	*m = (struct matched){0};
 	if (it->kind == INGEST_REPLAY_DONE) {
 		replay_done(d, it);
 		return 0;
@@ -177,6 +214,8 @@ static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_i
 		return 0;
 	}
 	*accept = it->wanted;
+	if (*accept)
+		understand_and_match(d, it, m);
 	return 0;
 }
 
@@ -184,9 +223,13 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 {
 	struct store_txn *txn;
 	bool accept[BATCH_MAX];
+	struct matched matched[BATCH_MAX];
+	d->snap = matcher_acquire(d->matcher);
 	int rc = store_begin(d->store, &txn);
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = process_item(d, txn, items[i], &accept[i]);
+		rc = process_item(d, txn, items[i], &accept[i], &matched[i]);
+	match_snapshot_unref(d->snap);
+	d->snap = NULL;
 	for (size_t s = 0; !rc && s < ingest_source_count(d->ingest); s++) {
 		if (!d->cursor_dirty[s] || !d->seq[s].known)
 			continue;
@@ -216,8 +259,13 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 		metric_add(&d->metrics.accepted, 1);
 		if (items[i]->replayed)
 			metric_add(&d->metrics.replayed, 1);
+		if (matched[i].notifications) {
+			metric_add(&d->metrics.matched, 1);
+			metric_add(&d->metrics.notifications, matched[i].notifications);
+			metric_add(&d->metrics.subscription_matches, matched[i].subscriptions);
+		}
 		if (d->cfg.print_accepted)
-			print_accepted(items[i]);
+			print_accepted(items[i], &matched[i]);
 	}
 	if (d->cfg.print_accepted)
 		fflush(stdout);
@@ -332,6 +380,12 @@ static int start(struct daemon *d)
 		goto fail;
 	if ((rc = schema_load(d->cfg.rules_dir, d->cfg.identity_map, &d->schema, err, sizeof err)))
 		goto fail;
+	if ((rc = matcher_start(d->store, &d->matcher, err, sizeof err)))
+		goto fail;
+	if (!(d->mscratch = match_scratch_new())) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	struct api_deps deps = {.cfg = &d->cfg, .metrics = &d->metrics, .store = d->store,
 				.schema = d->schema};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
@@ -353,6 +407,8 @@ static void stop(struct daemon *d)
 			seqtrack_release(&d->seq[s]);
 	ingest_stop(d->ingest);
 	api_stop(d->api);
+	matcher_stop(d->matcher);
+	match_scratch_free(d->mscratch);
 	schema_free(d->schema); /* after the API, which reads it */
 	store_close(d->store);
 	verifier_free(d->verifier);

@@ -31,6 +31,10 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(replayed, "messages accepted from a replay")                                   \
 	X(lost, "missing messages that no replay could fill")                            \
 	X(publisher_restarts, "publishers seen restarting their sequence")               \
+	X(matched, "accepted messages that matched at least one subscription")           \
+	X(notifications, "notifications due: one per matched user and destination")      \
+	X(subscription_matches, "subscriptions that matched accepted messages")          \
+	X(understand_errors, "accepted messages the schema rules could not describe")    \
 	X(commits, "store transactions committed")                                       \
 	X(store_errors, "store transactions that failed")
 

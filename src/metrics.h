@@ -45,6 +45,10 @@ struct metrics {
 	_Atomic uint64_t replayed;         /* messages accepted from a replay */
 	_Atomic uint64_t lost;             /* missing messages no replay could fill */
 	_Atomic uint64_t publisher_restarts;
+	_Atomic uint64_t matched;          /* accepted messages that matched a subscription */
+	_Atomic uint64_t notifications;    /* (user, destination) pairs to notify */
+	_Atomic uint64_t subscription_matches; /* subscriptions that matched */
+	_Atomic uint64_t understand_errors; /* accepted messages the rules could not describe */
 	_Atomic uint64_t commits;          /* store transactions */
 	_Atomic uint64_t store_errors;
 };
