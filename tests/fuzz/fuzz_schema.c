@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * fuzz_schema: libFuzzer target for message understanding: schema_describe()
+ * with the default rule set on arbitrary message bodies. An input is
+ * "TOPIC\nBODY": the first line picks the rules (seeds use real topics, so
+ * every rule gets exercised), the rest is the body, given to jansson like
+ * the daemon does; bytes that are not JSON are described with no body.
+ *
+ * The rules come from $HERALD_SCHEMA_RULES, else $top_srcdir/filters/rules
+ * (run_seeds.sh sets top_srcdir), else ./filters/rules; the identity map
+ * from $top_srcdir/tests/data/identity-map.json when it exists.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "schema.h"
+
+static struct schema *get_schema(void)
+{
+	static struct schema *s;
+	char rules[1024], idmap[1024], err[1024];
+	if (s)
+		return s;
+	const char *top = getenv("top_srcdir");
+	const char *dir = getenv("HERALD_SCHEMA_RULES");
+	snprintf(rules, sizeof rules, "%s/filters/rules", top ? top : ".");
+	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top ? top : ".");
+	if (schema_load(dir ? dir : rules, access(idmap, R_OK) ? NULL : idmap, &s, err,
+			sizeof err)) {
+		fprintf(stderr, "fuzz_schema: %s\n", err);
+		abort();
+	}
+	return s;
+}
+
+/* Every field must be a string (or NULL where allowed) and the sets sorted. */
+static void check(const struct meta *m)
+{
+	if (!m->app || !m->title || !m->summary || strchr(m->title, '\n'))
+		abort();
+	for (size_t i = 1; i < m->n_usernames; i++)
+		if (strcmp(m->usernames[i - 1], m->usernames[i]) >= 0)
+			abort();
+	for (size_t i = 1; i < m->n_packages; i++)
+		if (strcmp(m->packages[i - 1], m->packages[i]) >= 0)
+			abort();
+	if (!severity_name(m->severity))
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *text = (const char *)data;
+	const char *nl = memchr(text, '\n', size);
+	size_t topic_len = nl ? (size_t)(nl - text) : size;
+	char *topic = strndup(text, topic_len);
+	if (!topic)
+		return 0;
+	const char *body = nl ? nl + 1 : text + size;
+	size_t body_len = size - (size_t)(body - text);
+	json_t *msg = json_loadb(body, body_len, JSON_DECODE_ANY, NULL);
+	struct meta m;
+	if (!schema_describe(get_schema(), topic, msg, &m)) {
+		check(&m);
+		meta_release(&m);
+	}
+	json_decref(msg);
+	free(topic);
+	return 0;
+}
