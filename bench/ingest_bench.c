@@ -3,9 +3,19 @@
  * bench/ingest: messages/s through heraldd's ingest stage (ZeroMQ receive ->
  * parse -> canonicalize -> verify) with 2 worker threads, on the corpus
  * messages signed with Ed25519 and with RSA-2048 X.509, and in the same run
- * the single-core raw rates: OpenSSL verify on the same canonical bytes,
- * jansson parse, canonicalization. Prints JSON lines; the last one compares
- * RSA ingest with the raw RSA verify rate (goal: 1.2x).
+ * the single-core raw rates on the same bytes: OpenSSL verify two ways (the
+ * one-shot EVP_DigestVerify an application calls, and the fastest we can
+ * write: a pre-fetched digest and EVP_PKEY_verify on a context set up
+ * once), jansson parse, canon parse, canonicalization, and the whole worker
+ * path (envelope + verify) without ZeroMQ. Prints JSON lines; the last one
+ * compares RSA ingest with the faster raw RSA verify rate (goal: 1.2x).
+ *
+ * The pipeline is the real one (ingest_start, 2 workers, the committer's
+ * ingest_take loop) fed over loopback TCP, and once more over ipc:// for
+ * comparison. The publisher shares the machine's cores with it, so it sends
+ * pre-built zero-copy frames (zmq_msg_init_data without a free function):
+ * it stands for a publisher on another host and should cost next to nothing
+ * here. Every message is still received, parsed, canonicalized and verified.
  *
  * Keys and a throwaway CA are made in memory; the CA goes to a temp file
  * because the verifier reads it from disk like the daemon does.
@@ -14,9 +24,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +49,8 @@ struct corpus {
 	size_t *len;
 	char **canon;   /* their canonical bytes */
 	size_t *clen;
+	unsigned char **sig; /* their raw signatures */
+	size_t *siglen;
 	char **topic;
 	size_t n;
 };
@@ -109,6 +123,9 @@ static void sign_one(json_t *env, EVP_PKEY *key, const EVP_MD *md, struct corpus
 	    EVP_DigestSign(ctx, sig, &siglen, (unsigned char *)canon.data, canon.len) != 1)
 		die("signing failed");
 	EVP_MD_CTX_free(ctx);
+	c->sig[i] = malloc(siglen);
+	memcpy(c->sig[i], sig, siglen);
+	c->siglen[i] = siglen;
 	char *s = b64(sig, siglen);
 	json_object_set_new(env, "signature", json_string(s));
 	free(s);
@@ -127,6 +144,8 @@ static void build(struct corpus *c, char **lines, size_t n, EVP_PKEY *key, const
 	c->len = calloc(n, sizeof *c->len);
 	c->canon = calloc(n, sizeof *c->canon);
 	c->clen = calloc(n, sizeof *c->clen);
+	c->sig = calloc(n, sizeof *c->sig);
+	c->siglen = calloc(n, sizeof *c->siglen);
 	c->topic = calloc(n, sizeof *c->topic);
 	for (size_t i = 0; i < n; i++) {
 		json_t *src = json_loads(lines[i], 0, NULL), *env = json_object();
@@ -174,6 +193,11 @@ static void do_parse(const struct corpus *c, size_t i, void *arg)
 	json_decref(json_loadb(c->env[i], c->len[i], JSON_REJECT_DUPLICATES, NULL));
 }
 
+static void do_canon_parse(const struct corpus *c, size_t i, void *arg)
+{
+	canon_parse(arg, c->env[i], c->len[i], NULL);
+}
+
 static void do_canon(const struct corpus *c, size_t i, void *arg)
 {
 	struct buf *b = arg;
@@ -181,26 +205,66 @@ static void do_canon(const struct corpus *c, size_t i, void *arg)
 	canon_json(c->env[i], c->len[i], CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, b, NULL);
 }
 
+/* What a worker does per message, minus ZeroMQ and the ring. */
+struct raw_check {
+	struct verifier *v;
+	struct envelope env;
+	struct buf scratch;
+	size_t failures;
+};
+
+static void do_check(const struct corpus *c, size_t i, void *arg)
+{
+	struct raw_check *rc = arg;
+	if (envelope_reparse(&rc->env, c->env[i], c->len[i], NULL) != ENVELOPE_OK ||
+	    verify_envelope(rc->v, &rc->env, c->env[i], c->len[i], &rc->scratch, NULL, NULL))
+		rc->failures++;
+}
+
+/*
+ * Raw verification of the canonical bytes with their decoded signature.
+ * One-shot: EVP_DigestVerifyInit + EVP_DigestVerify, as an application
+ * writes it. Fast: the digest with a pre-fetched EVP_MD into a reused
+ * EVP_MD_CTX, then EVP_PKEY_verify on a context set up once (RSA only).
+ */
 struct raw_verify {
 	EVP_PKEY *key;
 	const EVP_MD *md;
 	EVP_MD_CTX *ctx;
+	EVP_PKEY_CTX *pctx;
 	size_t failures;
 };
 
 static void do_verify(const struct corpus *c, size_t i, void *arg)
 {
 	struct raw_verify *rv = arg;
-	const char *sigtext = strstr(c->env[i], "\"signature\":\"") + 13;
-	unsigned char sig[512];
-	int b64len = (int)(strchr(sigtext, '"') - sigtext);
-	int n = EVP_DecodeBlock(sig, (const unsigned char *)sigtext, b64len);
-	/* EVP_DecodeBlock counts '=' padding as zero bytes. */
-	size_t siglen = (size_t)n - (sigtext[b64len - 1] == '=') - (sigtext[b64len - 2] == '=');
 	EVP_MD_CTX_reset(rv->ctx);
 	if (EVP_DigestVerifyInit(rv->ctx, NULL, rv->md, NULL, rv->key) != 1 ||
-	    EVP_DigestVerify(rv->ctx, sig, siglen, (unsigned char *)c->canon[i], c->clen[i]) != 1)
+	    EVP_DigestVerify(rv->ctx, c->sig[i], c->siglen[i], (unsigned char *)c->canon[i],
+			     c->clen[i]) != 1)
 		rv->failures++;
+}
+
+static void do_verify_fast(const struct corpus *c, size_t i, void *arg)
+{
+	struct raw_verify *rv = arg;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	if (EVP_DigestInit_ex2(rv->ctx, rv->md, NULL) != 1 ||
+	    EVP_DigestUpdate(rv->ctx, c->canon[i], c->clen[i]) != 1 ||
+	    EVP_DigestFinal_ex(rv->ctx, md, &mdlen) != 1 ||
+	    EVP_PKEY_verify(rv->pctx, c->sig[i], c->siglen[i], md, mdlen) != 1)
+		rv->failures++;
+}
+
+static EVP_PKEY_CTX *rsa_verify_ctx(EVP_PKEY *key, const EVP_MD *md)
+{
+	EVP_PKEY_CTX *p = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	if (!p || EVP_PKEY_verify_init(p) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(p, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(p, md) != 1)
+		die("cannot set up an RSA verify context");
+	return p;
 }
 
 struct publisher {
@@ -209,26 +273,37 @@ struct publisher {
 	size_t count;
 };
 
+/* Zero-copy frames over the corpus: no allocation, no copy per message. */
+static void send_frame(void *sock, const void *p, size_t len, int flags)
+{
+	zmq_msg_t m;
+	zmq_msg_init_data(&m, (void *)p, len, NULL, NULL);
+	if (zmq_msg_send(&m, sock, flags) < 0)
+		die("publisher: send failed");
+}
+
 static void *publish_main(void *arg)
 {
 	struct publisher *p = arg;
 	for (size_t k = 0; k < p->count; k++) {
 		size_t i = k % p->c->n;
-		zmq_send(p->sock, p->c->topic[i], strlen(p->c->topic[i]), ZMQ_SNDMORE);
-		zmq_send(p->sock, p->c->env[i], p->c->len[i], 0);
+		send_frame(p->sock, p->c->topic[i], strlen(p->c->topic[i]), ZMQ_SNDMORE);
+		send_frame(p->sock, p->c->env[i], p->c->len[i], 0);
 	}
 	return NULL;
 }
 
-/* The real ingest stage fed over loopback TCP; returns accepted msgs/s. */
-static double pipeline(const struct corpus *c, struct verifier *v, size_t count, int workers)
+/* The real ingest stage fed through `bind` (tcp:// or ipc://); returns
+ * accepted msgs/s. */
+static double pipeline(const struct corpus *c, struct verifier *v, size_t count, int workers,
+		       const char *bind)
 {
 	void *zctx = zmq_ctx_new(), *pub = zmq_socket(zctx, ZMQ_XPUB);
 	int zero = 0;
-	char ep[64];
+	char ep[256];
 	size_t eplen = sizeof ep;
 	zmq_setsockopt(pub, ZMQ_SNDHWM, &zero, sizeof zero);
-	if (zmq_bind(pub, "tcp://127.0.0.1:*") || zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, ep, &eplen))
+	if (zmq_bind(pub, bind) || zmq_getsockopt(pub, ZMQ_LAST_ENDPOINT, ep, &eplen))
 		die("cannot bind the publisher");
 	char *connect[] = {ep};
 	struct config_endpoint e = {.name = "bench", .connect = connect, .n_connect = 1};
@@ -312,27 +387,47 @@ int main(int argc, char **argv)
 		die(err);
 
 	struct buf scratch = BUF_INIT;
+	struct canon_doc doc = CANON_DOC_INIT;
+	struct raw_check chk = {v, ENVELOPE_INIT, BUF_INIT, 0};
+	EVP_MD *sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
+	struct raw_verify rv_rsa = {rsa, EVP_sha1(), EVP_MD_CTX_new(), NULL, 0};
+	struct raw_verify rv_fast = {rsa, sha1, EVP_MD_CTX_new(), rsa_verify_ctx(rsa, sha1), 0};
+	struct raw_verify rv_ed = {ed, NULL, EVP_MD_CTX_new(), NULL, 0};
 	double parse = rate(do_parse, &crsa, NULL);
+	double cparse = rate(do_canon_parse, &crsa, &doc);
 	double canon = rate(do_canon, &crsa, &scratch);
-	struct raw_verify rv_rsa = {rsa, EVP_sha1(), EVP_MD_CTX_new(), 0};
-	struct raw_verify rv_ed = {ed, NULL, EVP_MD_CTX_new(), 0};
+	double check = rate(do_check, &crsa, &chk);
 	double raw_rsa = rate(do_verify, &crsa, &rv_rsa);
+	double raw_fast = rate(do_verify_fast, &crsa, &rv_fast);
 	double raw_ed = rate(do_verify, &ced, &rv_ed);
-	if (rv_rsa.failures || rv_ed.failures)
+	if (rv_rsa.failures || rv_fast.failures || rv_ed.failures || chk.failures)
 		die("raw verification failed");
 	emit("raw_parse_msgs_per_s_1_core", parse, "msg/s");
+	emit("raw_canon_parse_msgs_per_s_1_core", cparse, "msg/s");
 	emit("raw_canon_msgs_per_s_1_core", canon, "msg/s");
+	emit("raw_rsa2048_envelope_verify_msgs_per_s_1_core", check, "msg/s");
 	emit("raw_rsa2048_verify_per_s_1_core", raw_rsa, "verify/s");
+	emit("raw_rsa2048_verify_fast_per_s_1_core", raw_fast, "verify/s");
 	emit("raw_ed25519_verify_per_s_1_core", raw_ed, "verify/s");
 
 	int workers = argc > 3 ? atoi(argv[3]) : 2;
-	double ing_ed = pipeline(&ced, v, count, workers);
+	double ing_ed = pipeline(&ced, v, count, workers, "tcp://127.0.0.1:*");
 	emit("ed25519_ingest_msgs_per_s_2_workers", ing_ed, "msg/s");
-	double ing_rsa = pipeline(&crsa, v, count, workers);
+	char ipc[64];
+	snprintf(ipc, sizeof ipc, "ipc:///tmp/herald-bench-%d.ipc", (int)getpid());
+	double ing_ipc = pipeline(&crsa, v, count, workers, ipc);
+	unlink(ipc + strlen("ipc://"));
+	emit("rsa2048_ingest_msgs_per_s_2_workers_ipc", ing_ipc, "msg/s");
+	double ing_rsa = pipeline(&crsa, v, count, workers, "tcp://127.0.0.1:*");
 	emit("rsa2048_ingest_msgs_per_s_2_workers", ing_rsa, "msg/s");
+	/* The honest reading of the goal: against the faster raw rate. */
+	bool fast = raw_fast > raw_rsa;
+	double base = fast ? raw_fast : raw_rsa;
 	printf("{\"bench\": \"ingest\", \"metric\": \"rsa2048_ingest_vs_raw_verify\", \"value\": %.1f, "
-	       "\"baseline\": %.1f, \"ratio\": %.3f, \"goal\": 1.2}\n",
-	       ing_rsa, raw_rsa, ing_rsa / raw_rsa);
+	       "\"baseline\": %.1f, \"baseline_metric\": \"%s\", \"ratio\": %.3f, \"goal\": 1.2}\n",
+	       ing_rsa, base,
+	       fast ? "raw_rsa2048_verify_fast_per_s_1_core" : "raw_rsa2048_verify_per_s_1_core",
+	       ing_rsa / base);
 	unlink(ca_path);
 	return 0;
 }

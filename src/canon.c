@@ -4,14 +4,18 @@
  *
  * For: turning one message's raw JSON text into the exact bytes Python's
  * json.dumps(json.loads(s), sort_keys=True, separators=(",", ":")) prints.
- * Two passes: a validating scan records every value as a 12-byte node (a
- * span into the input, nothing copied) in one array, kept on the stack for
- * ordinary messages; then an emitter walks the nodes, sorting each object's
- * keys as it reaches it. Strings that are plain printable ASCII are copied
- * with one memcpy; only strings with escapes or non-ASCII are re-encoded.
+ * Two passes: a validating scan records every value as a 16-byte node (a
+ * span into the input, nothing copied) in one array (a canon_doc); as each
+ * object closes, the scan sorts its keys, refuses duplicates and records the
+ * sorted order in the key nodes. The emitter then only walks the nodes.
+ * Strings that are plain printable ASCII are copied with one memcpy; only
+ * strings with escapes or non-ASCII are re-encoded. The accessors read the
+ * same nodes, so a caller that needs a few fields and the canonical bytes
+ * (the envelope, then verify) scans the message once.
  *
- * Not for: reading values (use jansson), pretty printing, or any extension
- * beyond the three literals Python accepts (NaN, Infinity, -Infinity).
+ * Not for: general JSON reading (use jansson on a value's span), pretty
+ * printing, or any extension beyond the three literals Python accepts (NaN,
+ * Infinity, -Infinity).
  *
  * Numbers never go through the C locale machinery: we hand strtod() digits
  * with an exponent and no decimal point, and read snprintf("%e") output
@@ -20,6 +24,7 @@
  */
 #include "canon.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -29,38 +34,51 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Ordinary messages fit here; bigger ones move to the heap once. */
+/* canon_json's nodes: ordinary messages fit; bigger ones move to the heap once. */
 #define NODES_ON_STACK 512
+/* Keys of one object sorted on the stack; bigger objects sort on the heap. */
 #define KEYS_ON_STACK 256
+/* A doc's first node array; it doubles from there. */
+#define NODES_FIRST 256
 /* Node indices and offsets are 31-bit; a 2 GiB message is not a message. */
 #define MAX_INPUT ((size_t)INT32_MAX - 1)
 /* Objects this small are sorted by insertion; bigger ones by qsort. */
 #define INSERTION_SORT_MAX 16
 
+/* Short names for the public types; containers last: see is_container(). */
 enum ntype {
-	N_NULL,
-	N_FALSE,
-	N_TRUE,
-	N_NAN,
-	N_INF,
-	N_NINF,
-	N_INT,
-	N_FLOAT,
-	N_STR,
-	N_ARR, /* containers last: see is_container() */
-	N_OBJ,
+	N_NULL = CANON_NULL,
+	N_FALSE = CANON_FALSE,
+	N_TRUE = CANON_TRUE,
+	N_NAN = CANON_NAN,
+	N_INF = CANON_INF,
+	N_NINF = CANON_NINF,
+	N_INT = CANON_INT,
+	N_FLOAT = CANON_FLOAT,
+	N_STR = CANON_STRING,
+	N_ARR = CANON_ARRAY,
+	N_OBJ = CANON_OBJECT,
 };
 
 /* String flags. */
 #define S_ESC 1u  /* holds backslash escapes: decode before comparing */
 #define S_WIDE 2u /* holds bytes >= 0x7f: must be \u-escaped on output */
+#define S_NUL 4u  /* holds \u0000: a C string of it would be cut short */
+/* Number flag: an exponent or over 308 digits, so perhaps beyond a double. */
+#define F_BIG 1u
 
-struct node {
+/* Internal doc->ext bit: some number is F_BIG; canon_extensions() looks. */
+#define EXT_MAYBE_RANGE (1u << 8)
+
+struct canon_node {
 	uint32_t pos;  /* input offset; strings: first byte after the quote */
 	uint32_t len;  /* scalars: byte length (strings: without quotes);
 			* containers: index just past the subtree */
+	uint32_t aux;  /* containers: input offset just past the closing bracket;
+			* the i-th key of an object (document order): the node of
+			* the i-th key in sorted order, so emitting never sorts */
 	uint8_t type;  /* enum ntype */
-	uint8_t flags; /* S_* for strings */
+	uint8_t flags; /* S_* for strings, F_* for numbers */
 };
 
 /* An object key while its object is being sorted. */
@@ -75,18 +93,19 @@ struct parser {
 	const unsigned char *s;
 	size_t end;
 	size_t p;
-	struct node *nodes;
-	uint32_t n, cap;
-	uint32_t nkeys; /* object keys seen: bounds the emitter's sort space */
-	struct node *stack_nodes;
+	struct canon_doc *doc; /* nodes go here */
+	struct canon_node *nodes; /* doc->nodes, n and cap, kept here while */
+	uint32_t n, cap;          /* scanning so stores to nodes cannot alias them */
+	unsigned ext;             /* becomes doc->ext */
+	struct skey *keys;     /* sort space for one object's keys */
+	uint32_t keys_cap;
+	struct skey *stack_keys; /* the initial, on-stack keys */
 	struct canon_error *err;
 };
 
 struct emitter {
 	const unsigned char *s;
-	const struct node *nodes;
-	struct skey *keys; /* a stack: each open object sorts its own slice */
-	uint32_t nkeys;
+	const struct canon_node *nodes;
 	struct buf *out;
 	struct canon_error *err;
 };
@@ -129,25 +148,39 @@ static size_t skip_ws(const unsigned char *s, size_t p, size_t end)
 	return p;
 }
 
-static int push_node(struct parser *ps, uint8_t type, size_t pos, uint32_t *idx)
+/* Double the doc's node array; a borrowed one is copied to the heap. */
+static __attribute__((noinline)) int grow_nodes(struct parser *ps)
+{
+	struct canon_doc *d = ps->doc;
+	uint32_t cap = ps->cap ? ps->cap * 2 : NODES_FIRST;
+	struct canon_node *nn;
+
+	if (ps->cap > UINT32_MAX / 2)
+		return -ENOMEM;
+	if (d->borrowed) {
+		nn = malloc((size_t)cap * sizeof *nn);
+		if (nn)
+			memcpy(nn, ps->nodes, (size_t)ps->n * sizeof *nn);
+	} else {
+		nn = realloc(ps->nodes, (size_t)cap * sizeof *nn);
+	}
+	if (!nn)
+		return -ENOMEM;
+	d->nodes = ps->nodes = nn;
+	d->cap = ps->cap = cap;
+	d->borrowed = false;
+	return 0;
+}
+
+static inline int push_node(struct parser *ps, uint8_t type, size_t pos, uint32_t *idx)
 {
 	if (ps->n == ps->cap) {
-		uint32_t cap = ps->cap * 2;
-		struct node *nn;
-		if (ps->nodes == ps->stack_nodes) {
-			nn = malloc(cap * sizeof *nn);
-			if (nn)
-				memcpy(nn, ps->nodes, ps->n * sizeof *nn);
-		} else {
-			nn = realloc(ps->nodes, cap * sizeof *nn);
-		}
-		if (!nn)
-			return -ENOMEM;
-		ps->nodes = nn;
-		ps->cap = cap;
+		int rc = grow_nodes(ps);
+		if (rc)
+			return rc;
 	}
 	*idx = ps->n++;
-	ps->nodes[*idx] = (struct node){.pos = (uint32_t)pos, .type = type};
+	ps->nodes[*idx] = (struct canon_node){.pos = (uint32_t)pos, .type = type};
 	return 0;
 }
 
@@ -172,12 +205,12 @@ static long hex4(const unsigned char *s, size_t p, size_t end)
 }
 
 /*
- * Validate the escape at s[*pp] (a backslash) and step over it. A high
- * surrogate must be followed by an escaped low one: Python would keep a lone
- * surrogate, but it has no UTF-8 form, so such a message cannot be signed
- * reproducibly.
+ * Validate the escape at s[*pp] (a backslash) and step over it; \u0000 adds
+ * S_NUL to *flags. A high surrogate must be followed by an escaped low one:
+ * Python would keep a lone surrogate, but it has no UTF-8 form, so such a
+ * message cannot be signed reproducibly.
  */
-static int scan_escape(struct parser *ps, size_t *pp)
+static int scan_escape(struct parser *ps, size_t *pp, uint8_t *flags)
 {
 	const unsigned char *s = ps->s;
 	size_t p = *pp;
@@ -199,6 +232,8 @@ static int scan_escape(struct parser *ps, size_t *pp)
 		return fail(ps->err, p, "invalid \\u escape in string");
 	if (u >= 0xdc00 && u <= 0xdfff)
 		return fail(ps->err, p, "lone surrogate in string");
+	if (u == 0)
+		*flags |= S_NUL;
 	if (u < 0xd800 || u > 0xdbff) {
 		*pp = p + 6;
 		return 0;
@@ -268,13 +303,12 @@ static size_t skip_plain(const unsigned char *s, size_t p, size_t end)
 	return p;
 }
 
-/* A string starting at the quote at ps->p. */
-static int scan_string(struct parser *ps)
+/* A string starting at the quote at ps->p; *idx gets its node. */
+static int scan_string(struct parser *ps, uint32_t *idx)
 {
 	const unsigned char *s = ps->s;
 	size_t start = ps->p, p = start + 1, end = ps->end;
 	uint8_t flags = 0;
-	uint32_t idx;
 	int rc;
 
 	for (;;) {
@@ -286,7 +320,7 @@ static int scan_string(struct parser *ps)
 			break;
 		if (c == '\\') {
 			flags |= S_ESC;
-			rc = scan_escape(ps, &p);
+			rc = scan_escape(ps, &p, &flags);
 			if (rc)
 				return rc;
 		} else if (c < 0x20) {
@@ -302,11 +336,11 @@ static int scan_string(struct parser *ps)
 			p += n;
 		}
 	}
-	rc = push_node(ps, N_STR, start + 1, &idx);
+	rc = push_node(ps, N_STR, start + 1, idx);
 	if (rc)
 		return rc;
-	ps->nodes[idx].len = (uint32_t)(p - start - 1);
-	ps->nodes[idx].flags = flags;
+	ps->nodes[*idx].len = (uint32_t)(p - start - 1);
+	ps->nodes[*idx].flags = flags;
 	ps->p = p + 1;
 	return 0;
 }
@@ -324,6 +358,8 @@ static int scan_literal(struct parser *ps, const char *word, uint8_t type)
 		return rc;
 	ps->nodes[idx].len = (uint32_t)n;
 	ps->p += n;
+	if (type == N_NAN || type == N_INF || type == N_NINF)
+		ps->ext |= CANON_EXT_NONFINITE;
 	return 0;
 }
 
@@ -336,7 +372,7 @@ static int scan_number(struct parser *ps)
 {
 	const unsigned char *s = ps->s;
 	size_t start = ps->p, p = start, end = ps->end;
-	uint8_t type = N_INT;
+	uint8_t type = N_INT, flags = 0;
 	uint32_t idx;
 	int rc;
 
@@ -352,8 +388,12 @@ static int scan_number(struct parser *ps)
 		if (p < end && is_digit(s[p]))
 			return fail(ps->err, start, "leading zero in number");
 	} else {
+		size_t first = p;
 		while (p < end && is_digit(s[p]))
 			p++;
+		/* 309 integer digits reach 1e308: DBL_MAX is near. */
+		if (p - first > DBL_MAX_10_EXP)
+			flags = F_BIG;
 	}
 	if (p < end && s[p] == '.') {
 		p++;
@@ -372,19 +412,25 @@ static int scan_number(struct parser *ps)
 		while (p < end && is_digit(s[p]))
 			p++;
 		type = N_FLOAT;
+		flags = F_BIG;
 	}
 	rc = push_node(ps, type, start, &idx);
 	if (rc)
 		return rc;
 	ps->nodes[idx].len = (uint32_t)(p - start);
+	ps->nodes[idx].flags = flags;
+	if (flags)
+		ps->ext |= EXT_MAYBE_RANGE;
 	ps->p = p;
 	return 0;
 }
 
 static int scan_scalar(struct parser *ps)
 {
+	uint32_t idx;
+
 	switch (ps->s[ps->p]) {
-	case '"': return scan_string(ps);
+	case '"': return scan_string(ps, &idx);
 	case 't': return scan_literal(ps, "true", N_TRUE);
 	case 'f': return scan_literal(ps, "false", N_FALSE);
 	case 'n': return scan_literal(ps, "null", N_NULL);
@@ -398,17 +444,191 @@ static int scan_scalar(struct parser *ps)
 	}
 }
 
+/* ---- keys: decoding and order (the scan sorts, the emitter reuses) ---- */
+
+/* Decode the escape at s[*pp] (already validated); step over it. */
+static uint32_t decode_escape(const unsigned char *s, size_t *pp)
+{
+	size_t p = *pp;
+	uint32_t u;
+
+	*pp = p + 2;
+	switch (s[p + 1]) {
+	case 'b': return '\b';
+	case 'f': return '\f';
+	case 'n': return '\n';
+	case 'r': return '\r';
+	case 't': return '\t';
+	case 'u': break;
+	default: return s[p + 1]; /* '"', '\\', '/' */
+	}
+	u = (uint32_t)hex4(s, p + 2, p + 6);
+	*pp = p + 6;
+	if (u >= 0xd800 && u <= 0xdbff) {
+		uint32_t lo = (uint32_t)hex4(s, p + 8, p + 12);
+		u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+		*pp = p + 12;
+	}
+	return u;
+}
+
+/* Decode the (validated) UTF-8 sequence at s[*pp]; step over it. */
+static uint32_t decode_utf8(const unsigned char *s, size_t *pp)
+{
+	size_t p = *pp;
+	unsigned char c = s[p];
+
+	if (c < 0x80) {
+		*pp = p + 1;
+		return c;
+	}
+	if (c < 0xe0) {
+		*pp = p + 2;
+		return (uint32_t)(c & 0x1f) << 6 | (s[p + 1] & 0x3f);
+	}
+	if (c < 0xf0) {
+		*pp = p + 3;
+		return (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[p + 1] & 0x3f) << 6 |
+		       (s[p + 2] & 0x3f);
+	}
+	*pp = p + 4;
+	return (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[p + 1] & 0x3f) << 12 |
+	       (uint32_t)(s[p + 2] & 0x3f) << 6 | (s[p + 3] & 0x3f);
+}
+
+/* Next code point of a validated string body, escapes decoded. */
+static uint32_t next_cp(const unsigned char *s, size_t *pp)
+{
+	return s[*pp] == '\\' ? decode_escape(s, pp) : decode_utf8(s, pp);
+}
+
+/* Code-point order of two key bodies, decoding escapes (the slow path). */
+static int cmp_decoded(const struct skey *a, const struct skey *b)
+{
+	size_t i = 0, j = 0;
+
+	while (i < a->len && j < b->len) {
+		uint32_t x = next_cp(a->p, &i), y = next_cp(b->p, &j);
+		if (x != y)
+			return x < y ? -1 : 1;
+	}
+	return (i < a->len) - (j < b->len);
+}
+
+/*
+ * Python sorts str keys by code point; UTF-8 preserves that order byte by
+ * byte, so raw keys without escapes compare with memcmp.
+ */
+static int key_cmp(const struct skey *a, const struct skey *b)
+{
+	if (a->esc || b->esc)
+		return cmp_decoded(a, b);
+	int r = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+	if (r)
+		return r;
+	return (a->len > b->len) - (a->len < b->len);
+}
+
+static int key_cmp_q(const void *a, const void *b)
+{
+	return key_cmp(a, b);
+}
+
+static void sort_keys(struct skey *k, uint32_t n)
+{
+	if (n > INSERTION_SORT_MAX) {
+		qsort(k, n, sizeof *k, key_cmp_q);
+		return;
+	}
+	for (uint32_t i = 1; i < n; i++) {
+		struct skey t = k[i];
+		uint32_t j = i;
+		for (; j > 0 && key_cmp(&k[j - 1], &t) > 0; j--)
+			k[j] = k[j - 1];
+		k[j] = t;
+	}
+}
+
+/* Member `c` (a key node) of an object -> the next key, or the object's end. */
+static uint32_t next_member(const struct canon_node *nodes, uint32_t c)
+{
+	const struct canon_node *v = &nodes[c + 1];
+
+	return is_container(v->type) ? v->len : c + 2;
+}
+
+static struct skey key_of(const unsigned char *s, const struct canon_node *nodes, uint32_t c)
+{
+	return (struct skey){.p = s + nodes[c].pos, .len = nodes[c].len, .node = c,
+			     .esc = (nodes[c].flags & S_ESC) != 0};
+}
+
+/* Double the sort space, keeping what it holds. */
+static int grow_keys(struct parser *ps)
+{
+	uint32_t cap = ps->keys_cap * 2;
+	struct skey *k;
+
+	if (ps->keys == ps->stack_keys) {
+		k = malloc((size_t)cap * sizeof *k);
+		if (k)
+			memcpy(k, ps->keys, (size_t)ps->keys_cap * sizeof *k);
+	} else {
+		k = realloc(ps->keys, (size_t)cap * sizeof *k);
+	}
+	if (!k)
+		return -ENOMEM;
+	ps->keys = k;
+	ps->keys_cap = cap;
+	return 0;
+}
+
+/*
+ * Object `obj` has just closed: sort its keys, refuse duplicates (equal
+ * neighbours once sorted), and record the order for the emitter: the i-th
+ * key in document order gets, in aux, the node of the i-th key in sorted
+ * order. Sorting here, once, lets every later emit be a plain walk.
+ */
+static int close_object(struct parser *ps, uint32_t obj)
+{
+	struct canon_node *nd = ps->nodes;
+	uint32_t end = nd[obj].len, n = 0, c;
+	int rc;
+
+	if (next_member(nd, obj + 1) == end) { /* one member: nothing to sort */
+		nd[obj + 1].aux = obj + 1;
+		return 0;
+	}
+	for (c = obj + 1; c < end; c = next_member(nd, c)) {
+		if (n == ps->keys_cap && (rc = grow_keys(ps)))
+			return rc;
+		ps->keys[n++] = key_of(ps->s, nd, c);
+	}
+	sort_keys(ps->keys, n);
+	for (uint32_t j = 1; j < n; j++)
+		if (key_cmp(&ps->keys[j - 1], &ps->keys[j]) == 0) {
+			uint32_t a = ps->keys[j - 1].node, b = ps->keys[j].node;
+			return fail(ps->err, nd[a > b ? a : b].pos - 1, "duplicate key in object");
+		}
+	n = 0;
+	for (c = obj + 1; c < end; c = next_member(nd, c))
+		nd[c].aux = ps->keys[n++].node;
+	return 0;
+}
+
 /* An object key at ps->p (whitespace skipped), the colon, and the whitespace after it. */
 static int scan_key(struct parser *ps)
 {
+	uint32_t idx;
 	int rc;
 
 	if (ps->p >= ps->end || ps->s[ps->p] != '"')
 		return fail(ps->err, ps->p, "string key expected");
-	rc = scan_string(ps);
+	rc = scan_string(ps, &idx);
 	if (rc)
 		return rc;
-	ps->nkeys++;
+	if (ps->nodes[idx].flags & S_NUL)
+		ps->ext |= CANON_EXT_NUL_KEY;
 	ps->p = skip_ws(ps->s, ps->p, ps->end);
 	if (ps->p >= ps->end || ps->s[ps->p] != ':')
 		return fail(ps->err, ps->p, "':' expected after key");
@@ -442,7 +662,13 @@ static int after_value(struct parser *ps, uint32_t *stack, unsigned *depth)
 			return fail(ps->err, ps->p, obj ? "',' or '}' expected" : "',' or ']' expected");
 		ps->p++;
 		ps->nodes[top].len = ps->n;
+		ps->nodes[top].aux = (uint32_t)ps->p;
 		(*depth)--;
+		if (obj) {
+			int rc = close_object(ps, top);
+			if (rc)
+				return rc;
+		}
 	}
 }
 
@@ -463,13 +689,14 @@ static int open_container(struct parser *ps, uint32_t *stack, unsigned *depth)
 	if (ps->p < ps->end && ps->s[ps->p] == (type == N_OBJ ? '}' : ']')) {
 		ps->p++;
 		ps->nodes[idx].len = ps->n;
+		ps->nodes[idx].aux = (uint32_t)ps->p;
 		return 1;
 	}
 	stack[(*depth)++] = idx;
 	return type == N_OBJ ? scan_key(ps) : 0;
 }
 
-/* The whole input into ps->nodes, in document order. */
+/* The whole input into the doc's nodes, in document order. */
 static int parse(struct parser *ps)
 {
 	uint32_t stack[CANON_MAX_DEPTH];
@@ -681,27 +908,22 @@ int canon_double(double d, struct buf *out)
 	return repr_double(d, 0, out);
 }
 
+/* Scratch that number_text() needs for a number of `len` bytes. */
+#define NUMBER_SCRATCH(len) ((len) + 32)
+
 /*
  * The double a JSON number's text denotes, as Python's float() would give
  * it. The text is rewritten as "[-]DIGITSe[-]EXP" (no decimal point, no
- * leading or trailing zeros) in the spare room of `out` so strtod() gets a
- * terminated string without a malloc; out->len does not move. When the text
- * has at most 17 significant digits, *g gets them (g->n = 0 otherwise, and
- * for zero).
+ * leading or trailing zeros) in `o` (NUMBER_SCRATCH(len) bytes) so strtod()
+ * gets a terminated string without a malloc. When the text has at most 17
+ * significant digits, *g gets them (g->n = 0 otherwise, and for zero).
  */
-static int number_value(const unsigned char *t, size_t len, struct buf *out, double *d,
-			struct digits *g)
+static void number_text(const unsigned char *t, size_t len, char *o, double *d, struct digits *g)
 {
 	size_t i = 0, first = SIZE_MAX, last = 0, nfrac = 0, ndig = 0;
 	long long exp = 0;
 	bool in_frac = false;
-	char *o;
-	int rc;
 
-	rc = buf_reserve(out, len + 32);
-	if (rc)
-		return rc;
-	o = out->data + out->len;
 	o[0] = t[0] == '-' ? '-' : '+';
 	i = t[0] == '-';
 	for (; i < len && t[i] != 'e' && t[i] != 'E'; i++) {
@@ -733,7 +955,7 @@ static int number_value(const unsigned char *t, size_t len, struct buf *out, dou
 	g->n = 0;
 	if (first == SIZE_MAX) {
 		*d = o[0] == '-' ? -0.0 : 0.0;
-		return 0;
+		return;
 	}
 	/* value = digits[first..last] x 10^(exp - nfrac + trailing zeros) */
 	exp += (long long)(ndig - 1 - last) - (long long)nfrac;
@@ -745,6 +967,17 @@ static int number_value(const unsigned char *t, size_t len, struct buf *out, dou
 	}
 	snprintf(o + 1 + nsig, 32, "e%lld", exp);
 	*d = strtod(o, NULL);
+}
+
+/* number_text() with the spare room of `out` as scratch; out->len does not move. */
+static int number_value(const unsigned char *t, size_t len, struct buf *out, double *d,
+			struct digits *g)
+{
+	int rc = buf_reserve(out, NUMBER_SCRATCH(len));
+
+	if (rc)
+		return rc;
+	number_text(t, len, out->data + out->len, d, g);
 	return 0;
 }
 
@@ -775,62 +1008,6 @@ static inline int put1(struct buf *b, char c)
 		return rc;
 	b->data[b->len++] = c;
 	return 0;
-}
-
-/* Decode the escape at s[*pp] (already validated); step over it. */
-static uint32_t decode_escape(const unsigned char *s, size_t *pp)
-{
-	size_t p = *pp;
-	uint32_t u;
-
-	*pp = p + 2;
-	switch (s[p + 1]) {
-	case 'b': return '\b';
-	case 'f': return '\f';
-	case 'n': return '\n';
-	case 'r': return '\r';
-	case 't': return '\t';
-	case 'u': break;
-	default: return s[p + 1]; /* '"', '\\', '/' */
-	}
-	u = (uint32_t)hex4(s, p + 2, p + 6);
-	*pp = p + 6;
-	if (u >= 0xd800 && u <= 0xdbff) {
-		uint32_t lo = (uint32_t)hex4(s, p + 8, p + 12);
-		u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
-		*pp = p + 12;
-	}
-	return u;
-}
-
-/* Decode the (validated) UTF-8 sequence at s[*pp]; step over it. */
-static uint32_t decode_utf8(const unsigned char *s, size_t *pp)
-{
-	size_t p = *pp;
-	unsigned char c = s[p];
-
-	if (c < 0x80) {
-		*pp = p + 1;
-		return c;
-	}
-	if (c < 0xe0) {
-		*pp = p + 2;
-		return (uint32_t)(c & 0x1f) << 6 | (s[p + 1] & 0x3f);
-	}
-	if (c < 0xf0) {
-		*pp = p + 3;
-		return (uint32_t)(c & 0x0f) << 12 | (uint32_t)(s[p + 1] & 0x3f) << 6 |
-		       (s[p + 2] & 0x3f);
-	}
-	*pp = p + 4;
-	return (uint32_t)(c & 0x07) << 18 | (uint32_t)(s[p + 1] & 0x3f) << 12 |
-	       (uint32_t)(s[p + 2] & 0x3f) << 6 | (s[p + 3] & 0x3f);
-}
-
-/* Next code point of a validated string body, escapes decoded. */
-static uint32_t next_cp(const unsigned char *s, size_t *pp)
-{
-	return s[*pp] == '\\' ? decode_escape(s, pp) : decode_utf8(s, pp);
 }
 
 static char *put_u16(char *o, uint32_t u)
@@ -896,7 +1073,7 @@ static int emit_escaped(struct buf *out, const unsigned char *s, size_t len)
 	return 0;
 }
 
-static int emit_string(struct emitter *e, const struct node *nd)
+static int emit_string(struct emitter *e, const struct canon_node *nd)
 {
 	const unsigned char *s = e->s + nd->pos;
 	int rc;
@@ -920,7 +1097,7 @@ static int emit_string(struct emitter *e, const struct node *nd)
  * survive too, and be this one with trailing zeros). Such text already holds
  * repr's digits and only needs laying out: the common case, no printf.
  */
-static int emit_float(struct emitter *e, const struct node *nd)
+static int emit_float(struct emitter *e, const struct canon_node *nd)
 {
 	struct digits g;
 	double d;
@@ -951,53 +1128,6 @@ static int emit_array(struct emitter *e, uint32_t i)
 	return rc ? rc : put1(e->out, ']');
 }
 
-/* Code-point order of two key bodies, decoding escapes (the slow path). */
-static int cmp_decoded(const struct skey *a, const struct skey *b)
-{
-	size_t i = 0, j = 0;
-
-	while (i < a->len && j < b->len) {
-		uint32_t x = next_cp(a->p, &i), y = next_cp(b->p, &j);
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	return (i < a->len) - (j < b->len);
-}
-
-/*
- * Python sorts str keys by code point; UTF-8 preserves that order byte by
- * byte, so raw keys without escapes compare with memcmp.
- */
-static int key_cmp(const struct skey *a, const struct skey *b)
-{
-	if (a->esc || b->esc)
-		return cmp_decoded(a, b);
-	int r = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
-	if (r)
-		return r;
-	return (a->len > b->len) - (a->len < b->len);
-}
-
-static int key_cmp_q(const void *a, const void *b)
-{
-	return key_cmp(a, b);
-}
-
-static void sort_keys(struct skey *k, uint32_t n)
-{
-	if (n > INSERTION_SORT_MAX) {
-		qsort(k, n, sizeof *k, key_cmp_q);
-		return;
-	}
-	for (uint32_t i = 1; i < n; i++) {
-		struct skey t = k[i];
-		uint32_t j = i;
-		for (; j > 0 && key_cmp(&k[j - 1], &t) > 0; j--)
-			k[j] = k[j - 1];
-		k[j] = t;
-	}
-}
-
 /* Does the key spell `word` (ASCII) once decoded? */
 static bool key_is(const struct skey *k, const char *word)
 {
@@ -1009,7 +1139,7 @@ static bool key_is(const struct skey *k, const char *word)
 }
 
 /* Python truthiness of a value, for "headers". */
-static int is_falsy(struct emitter *e, const struct node *v, bool *falsy)
+static int is_falsy(struct emitter *e, const struct canon_node *v, bool *falsy)
 {
 	struct digits g;
 	double d;
@@ -1042,7 +1172,7 @@ static int is_falsy(struct emitter *e, const struct node *v, bool *falsy)
 }
 
 /* Python's int() of a numeric "timestamp": truncate toward zero, exactly. */
-static int emit_int_of(struct emitter *e, const struct node *v)
+static int emit_int_of(struct emitter *e, const struct canon_node *v)
 {
 	struct digits g;
 	double d;
@@ -1080,7 +1210,7 @@ enum action { KEEP, DROP, TO_INT };
 static int top_action(struct emitter *e, const struct skey *k, unsigned flags, bool archive,
 		      enum action *act)
 {
-	const struct node *v = &e->nodes[k->node + 1];
+	const struct canon_node *v = &e->nodes[k->node + 1];
 	bool falsy;
 	int rc;
 
@@ -1103,13 +1233,15 @@ static int top_action(struct emitter *e, const struct skey *k, unsigned flags, b
 }
 
 /* fix_datagrepper_message applies only when both archive fields are there. */
-static bool is_archived(const struct skey *k, uint32_t n)
+static bool is_archived(const struct emitter *e, uint32_t obj)
 {
+	uint32_t end = e->nodes[obj].len;
 	bool name = false, version = false;
 
-	for (uint32_t i = 0; i < n; i++) {
-		name = name || key_is(&k[i], "source_name");
-		version = version || key_is(&k[i], "source_version");
+	for (uint32_t c = obj + 1; c < end; c = next_member(e->nodes, c)) {
+		struct skey k = key_of(e->s, e->nodes, c);
+		name = name || key_is(&k, "source_name");
+		version = version || key_is(&k, "source_version");
 	}
 	return name && version;
 }
@@ -1132,49 +1264,31 @@ static int emit_member(struct emitter *e, const struct skey *k, enum action act,
 }
 
 /*
- * Keys go on the emitter's key stack (above those of enclosing objects),
- * are sorted there, and duplicates show up as equal neighbours.
+ * Members in the order the scan sorted them: the i-th key in document order
+ * names, in aux, the i-th key in sorted order.
  */
 static int emit_object(struct emitter *e, uint32_t i, unsigned flags)
 {
-	uint32_t end = e->nodes[i].len, base = e->nkeys, n = 0;
-	struct skey *k = e->keys + base;
-	bool archive = false, first = true;
-	int rc;
+	uint32_t end = e->nodes[i].len;
+	bool archive = (flags & CANON_FIX_ARCHIVE) && is_archived(e, i), first = true;
+	int rc = put1(e->out, '{');
 
-	for (uint32_t c = i + 1; c < end; n++) {
-		const struct node *kn = &e->nodes[c];
-		k[n] = (struct skey){.p = e->s + kn->pos, .len = kn->len, .node = c,
-				     .esc = (kn->flags & S_ESC) != 0};
-		c++;
-		c = is_container(e->nodes[c].type) ? e->nodes[c].len : c + 1;
-	}
-	sort_keys(k, n);
-	for (uint32_t j = 1; j < n; j++)
-		if (key_cmp(&k[j - 1], &k[j]) == 0) {
-			uint32_t later = k[j].node > k[j - 1].node ? k[j].node : k[j - 1].node;
-			return fail(e->err, e->nodes[later].pos - 1, "duplicate key in object");
-		}
-	if (flags & CANON_FIX_ARCHIVE)
-		archive = is_archived(k, n);
-	e->nkeys += n;
-	rc = put1(e->out, '{');
-	for (uint32_t j = 0; !rc && j < n; j++) {
+	for (uint32_t c = i + 1; !rc && c < end; c = next_member(e->nodes, c)) {
+		struct skey k = key_of(e->s, e->nodes, e->nodes[c].aux);
 		enum action act = KEEP;
 		if (flags)
-			rc = top_action(e, &k[j], flags, archive, &act);
+			rc = top_action(e, &k, flags, archive, &act);
 		if (rc || act == DROP)
 			continue;
-		rc = emit_member(e, &k[j], act, first);
+		rc = emit_member(e, &k, act, first);
 		first = false;
 	}
-	e->nkeys = base;
 	return rc ? rc : put1(e->out, '}');
 }
 
 static int emit_value(struct emitter *e, uint32_t i, unsigned flags)
 {
-	const struct node *nd = &e->nodes[i];
+	const struct canon_node *nd = &e->nodes[i];
 
 	switch (nd->type) {
 	case N_OBJ: return emit_object(e, i, flags);
@@ -1195,49 +1309,294 @@ static int emit_value(struct emitter *e, uint32_t i, unsigned flags)
 	}
 }
 
-/* ---- entry point ------------------------------------------------------- */
+/* ---- entry points ------------------------------------------------------ */
 
-int canon_json(const char *in, size_t len, unsigned flags, struct buf *out,
-	       struct canon_error *err)
+void canon_doc_init(struct canon_doc *doc)
 {
-	struct node stack_nodes[NODES_ON_STACK];
+	*doc = (struct canon_doc)CANON_DOC_INIT;
+}
+
+void canon_doc_release(struct canon_doc *doc)
+{
+	if (!doc->borrowed)
+		free(doc->nodes);
+	canon_doc_init(doc);
+}
+
+void canon_doc_reset(struct canon_doc *doc)
+{
+	doc->in = NULL;
+	doc->len = 0;
+	doc->n = 0;
+	doc->ext = 0;
+}
+
+size_t canon_doc_bytes(const struct canon_doc *doc)
+{
+	return doc->borrowed ? 0 : (size_t)doc->cap * sizeof *doc->nodes;
+}
+
+int canon_parse(struct canon_doc *doc, const char *in, size_t len, struct canon_error *err)
+{
 	struct skey stack_keys[KEYS_ON_STACK];
 	struct canon_error ignored;
 	struct parser ps = {
 		.s = (const unsigned char *)in,
 		.end = len,
-		.nodes = stack_nodes,
-		.cap = NODES_ON_STACK,
-		.stack_nodes = stack_nodes,
+		.doc = doc,
+		.nodes = doc->nodes,
+		.cap = doc->cap,
+		.keys = stack_keys,
+		.keys_cap = KEYS_ON_STACK,
+		.stack_keys = stack_keys,
 		.err = err ? err : &ignored,
 	};
-	struct emitter em = {.s = ps.s, .keys = stack_keys, .out = out, .err = ps.err};
 	int rc;
 
-	if (flags & ~(unsigned)(CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE))
-		return fail(ps.err, 0, "unknown canon flags");
+	canon_doc_reset(doc);
 	if (len > MAX_INPUT)
 		return fail(ps.err, 0, "input too large");
 	rc = parse(&ps);
-	if (rc)
-		goto out;
-	if (ps.nkeys > KEYS_ON_STACK) {
-		em.keys = malloc(ps.nkeys * sizeof *em.keys);
-		if (!em.keys) {
-			rc = -ENOMEM;
-			goto out;
-		}
+	if (ps.keys != stack_keys)
+		free(ps.keys);
+	if (rc) {
+		if (rc == -ENOMEM)
+			fail(ps.err, 0, "out of memory");
+		return rc;
 	}
-	em.nodes = ps.nodes;
-	rc = emit_value(&em, 0, flags);
-out:
+	doc->in = in;
+	doc->len = len;
+	doc->n = ps.n;
+	doc->ext = ps.ext;
+	return 0;
+}
+
+int canon_emit(const struct canon_doc *doc, unsigned flags, struct buf *out,
+	       struct canon_error *err)
+{
+	struct canon_error ignored;
+	struct emitter em = {
+		.s = (const unsigned char *)doc->in,
+		.nodes = doc->nodes,
+		.out = out,
+		.err = err ? err : &ignored,
+	};
+	int rc;
+
+	if (flags & ~(unsigned)(CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE))
+		return fail(em.err, 0, "unknown canon flags");
+	if (!doc->n)
+		return fail(em.err, 0, "no parsed document");
+	rc = emit_value(&em, CANON_ROOT, flags);
 	if (rc == -ENOMEM)
-		fail(ps.err, 0, "out of memory");
+		fail(em.err, 0, "out of memory");
 	if (out->data)
 		out->data[out->len] = '\0';
-	if (em.keys != stack_keys)
-		free(em.keys);
-	if (ps.nodes != stack_nodes)
-		free(ps.nodes);
 	return rc;
+}
+
+int canon_json(const char *in, size_t len, unsigned flags, struct buf *out,
+	       struct canon_error *err)
+{
+	struct canon_node stack_nodes[NODES_ON_STACK];
+	struct canon_doc doc = {.nodes = stack_nodes, .cap = NODES_ON_STACK, .borrowed = true};
+	struct canon_error ignored;
+	int rc;
+
+	if (!err)
+		err = &ignored;
+	if (flags & ~(unsigned)(CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE))
+		return fail(err, 0, "unknown canon flags");
+	rc = canon_parse(&doc, in, len, err);
+	if (!rc)
+		rc = canon_emit(&doc, flags, out, err);
+	else if (out->data)
+		out->data[out->len] = '\0';
+	canon_doc_release(&doc);
+	return rc;
+}
+
+/* ---- accessors --------------------------------------------------------- */
+
+enum canon_type canon_type(const struct canon_doc *doc, uint32_t val)
+{
+	assert(val < doc->n);
+	return (enum canon_type)doc->nodes[val].type;
+}
+
+/* One code point as UTF-8. */
+static char *put_utf8(char *o, uint32_t cp)
+{
+	if (cp < 0x80) {
+		*o++ = (char)cp;
+	} else if (cp < 0x800) {
+		*o++ = (char)(0xc0 | cp >> 6);
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else if (cp < 0x10000) {
+		*o++ = (char)(0xe0 | cp >> 12);
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	} else {
+		*o++ = (char)(0xf0 | cp >> 18);
+		*o++ = (char)(0x80 | (cp >> 12 & 0x3f));
+		*o++ = (char)(0x80 | (cp >> 6 & 0x3f));
+		*o++ = (char)(0x80 | (cp & 0x3f));
+	}
+	return o;
+}
+
+/* Does key node `c` spell key[0..keylen) once decoded? */
+static bool key_equals(const struct canon_doc *doc, uint32_t c, const char *key, size_t keylen)
+{
+	const struct canon_node *k = &doc->nodes[c];
+	const unsigned char *s = (const unsigned char *)doc->in + k->pos;
+	size_t p = 0, at = 0;
+
+	if (!(k->flags & S_ESC))
+		return k->len == keylen && memcmp(s, key, keylen) == 0;
+	while (p < k->len) {
+		char u8[4];
+		size_t n = (size_t)(put_utf8(u8, next_cp(s, &p)) - u8);
+		if (keylen - at < n || memcmp(key + at, u8, n) != 0)
+			return false;
+		at += n;
+	}
+	return at == keylen;
+}
+
+int canon_find(const struct canon_doc *doc, uint32_t obj, const char *key, size_t keylen,
+	       uint32_t *val)
+{
+	assert(obj < doc->n);
+	if (doc->nodes[obj].type != N_OBJ)
+		return -EINVAL;
+	for (uint32_t c = obj + 1, end = doc->nodes[obj].len; c < end;
+	     c = next_member(doc->nodes, c))
+		if (key_equals(doc, c, key, keylen)) {
+			*val = c + 1;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+void canon_span(const struct canon_doc *doc, uint32_t val, size_t *off, size_t *len)
+{
+	const struct canon_node *nd = &doc->nodes[val];
+
+	assert(val < doc->n);
+	if (is_container(nd->type)) {
+		*off = nd->pos;
+		*len = nd->aux - nd->pos;
+	} else if (nd->type == N_STR) {
+		*off = nd->pos - 1;
+		*len = (size_t)nd->len + 2;
+	} else {
+		*off = nd->pos;
+		*len = nd->len;
+	}
+}
+
+size_t canon_string_max(const struct canon_doc *doc, uint32_t val)
+{
+	assert(val < doc->n);
+	/* Decoding never grows a string: an escape is longer than its UTF-8. */
+	return (size_t)doc->nodes[val].len + 1;
+}
+
+int canon_string(const struct canon_doc *doc, uint32_t val, char *dst, size_t cap, size_t *len,
+		 bool *nul)
+{
+	const struct canon_node *nd = &doc->nodes[val];
+	const unsigned char *s = (const unsigned char *)doc->in + nd->pos;
+	char *o = dst;
+
+	assert(val < doc->n);
+	if (nd->type != N_STR)
+		return -EINVAL;
+	if (cap < (size_t)nd->len + 1)
+		return -ENOBUFS;
+	if (!(nd->flags & S_ESC)) {
+		memcpy(dst, s, nd->len);
+		o += nd->len;
+	} else {
+		for (size_t p = 0; p < nd->len;)
+			if (s[p] == '\\')
+				o = put_utf8(o, decode_escape(s, &p));
+			else
+				*o++ = (char)s[p++];
+	}
+	*o = '\0';
+	*len = (size_t)(o - dst);
+	if (nul)
+		*nul = (nd->flags & S_NUL) != 0;
+	return 0;
+}
+
+int canon_int64(const struct canon_doc *doc, uint32_t val, int64_t *out)
+{
+	const struct canon_node *nd = &doc->nodes[val];
+	const unsigned char *t = (const unsigned char *)doc->in + nd->pos;
+	bool neg = t[0] == '-';
+	uint64_t v = 0, limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+
+	assert(val < doc->n);
+	if (nd->type != N_INT)
+		return -EINVAL;
+	for (size_t i = neg; i < nd->len; i++) {
+		unsigned d = t[i] - '0';
+		if (v > (limit - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	/* -v without overflow, even for INT64_MIN. */
+	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
+	return 0;
+}
+
+/* The double of number node `nd`; its scratch is on the stack unless it is long. */
+static int node_double(const struct canon_doc *doc, const struct canon_node *nd, double *d)
+{
+	char small[128], *o = small;
+	struct digits g;
+
+	if (NUMBER_SCRATCH((size_t)nd->len) > sizeof small &&
+	    !(o = malloc(NUMBER_SCRATCH((size_t)nd->len))))
+		return -ENOMEM;
+	number_text((const unsigned char *)doc->in + nd->pos, nd->len, o, d, &g);
+	if (o != small)
+		free(o);
+	return 0;
+}
+
+int canon_number(const struct canon_doc *doc, uint32_t val, double *out)
+{
+	const struct canon_node *nd = &doc->nodes[val];
+
+	assert(val < doc->n);
+	switch (nd->type) {
+	case N_INT:
+	case N_FLOAT: return node_double(doc, nd, out);
+	case N_NAN: *out = NAN; return 0;
+	case N_INF: *out = INFINITY; return 0;
+	case N_NINF: *out = -INFINITY; return 0;
+	default: return -EINVAL;
+	}
+}
+
+unsigned canon_extensions(const struct canon_doc *doc)
+{
+	unsigned ext = doc->ext & ~EXT_MAYBE_RANGE;
+
+	/* Only numbers with an exponent or 309+ digits can overflow, and
+	 * they are rare: look at those alone, and only when there are some. */
+	for (uint32_t i = 0; (doc->ext & EXT_MAYBE_RANGE) && i < doc->n; i++) {
+		const struct canon_node *nd = &doc->nodes[i];
+		double d = 0;
+		if ((nd->type == N_INT || nd->type == N_FLOAT) && (nd->flags & F_BIG) &&
+		    node_double(doc, nd, &d) == 0 && isinf(d)) {
+			ext |= CANON_EXT_RANGE;
+			break;
+		}
+	}
+	return ext;
 }

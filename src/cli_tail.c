@@ -185,7 +185,7 @@ static int put_safe(struct buf *b, const char *s, size_t len)
 	return rc;
 }
 
-static int put_body(struct tailer *t, json_t *msg)
+static int put_body(struct tailer *t, const json_t *msg)
 {
 	size_t flags = JSON_ENCODE_ANY | (t->o->pretty ? JSON_INDENT(2) : JSON_COMPACT);
 	char *s = json_dumps(msg, flags);
@@ -256,8 +256,10 @@ static int describe(struct tailer *t, zmq_msg_t *frames, int n)
 		rc = buf_puts(&t->line, " invalid: topic_mismatch (the envelope says another topic)");
 	else
 		rc = put_status(t, &env, raw, len);
-	if (!rc)
-		rc = put_body(t, env.msg);
+	if (!rc) {
+		const json_t *msg = envelope_msg(&env);
+		rc = msg ? put_body(t, msg) : -ENOMEM;
+	}
 	envelope_release(&env);
 	return rc;
 }

@@ -1,24 +1,47 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * envelope: typed access to a fedmsg envelope (see envelope.h). jansson
- * parses; this file only decides which shapes are acceptable.
+ * envelope: typed access to a fedmsg envelope (see envelope.h). canon's
+ * scanner parses, once; this file only decides which shapes are acceptable
+ * and copies the string fields out. jansson meets only the body, and only
+ * when someone asks for it.
  */
 #include "envelope.h"
 
+#include <errno.h>
 #include <string.h>
 
-/* An optional string field: absent/null is fine, anything else must be a
- * string without NUL bytes (they would truncate it silently in C). */
-static int opt_string(json_t *root, const char *key, const char **out)
+/* What envelope_clear() may keep for the next message; a slot that once
+ * held a big message gives the memory back. */
+#define KEEP_BYTES (32 * 1024)
+
+/* The string fields, topic first: errors are reported in this order. */
+enum { S_TOPIC, S_MSG_ID, S_USERNAME, S_CRYPTO, S_SIGNATURE, S_CERTIFICATE, S_SIGNER, S_COUNT };
+
+static const char *const string_key[S_COUNT] = {
+	"topic", "msg_id", "username", "crypto", "signature", "certificate", "signer",
+};
+
+/* Top-level member `key`, or 0 (the root, never a member) when absent. */
+static uint32_t member(const struct envelope *env, const char *key)
 {
-	json_t *v = json_object_get(root, key);
-	*out = NULL;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v))
-		return -1;
-	*out = json_string_value(v);
-	return 0;
+	uint32_t v;
+	return canon_find(&env->doc, CANON_ROOT, key, strlen(key), &v) ? 0 : v;
+}
+
+static bool absent_or_null(const struct envelope *env, uint32_t v)
+{
+	return !v || canon_type(&env->doc, v) == CANON_NULL;
+}
+
+/* Decode string `v` into env->text (room was reserved, so earlier fields
+ * do not move). */
+static const char *decode(struct envelope *env, uint32_t v, size_t *len, bool *nul)
+{
+	char *dst = env->text.data + env->text.len;
+	if (canon_string(&env->doc, v, dst, env->text.cap - env->text.len, len, nul))
+		return NULL;
+	env->text.len += *len + 1;
+	return dst;
 }
 
 static int valid_topic(const char *t, size_t len)
@@ -31,83 +54,212 @@ static int valid_topic(const char *t, size_t len)
 	return 1;
 }
 
-static enum envelope_error fill(struct envelope *env, const char **detail)
+/* Find the string fields and make room for all of them at once. */
+static int find_strings(struct envelope *env, uint32_t val[S_COUNT])
 {
-	json_t *root = env->root, *v;
-	v = json_object_get(root, "topic");
-	if (!v || !json_is_string(v) || !json_string_length(v)) {
+	size_t need = 0;
+	buf_reset(&env->text);
+	for (int f = 0; f < S_COUNT; f++) {
+		val[f] = member(env, string_key[f]);
+		if (val[f] && canon_type(&env->doc, val[f]) == CANON_STRING)
+			need += canon_string_max(&env->doc, val[f]);
+	}
+	return buf_reserve(&env->text, need);
+}
+
+/* An optional string field: absent/null is fine, anything else must be a
+ * string without NUL bytes (they would truncate it silently in C). */
+static int opt_string(struct envelope *env, uint32_t v, const char **out)
+{
+	size_t len;
+	bool nul;
+	*out = NULL;
+	if (absent_or_null(env, v))
+		return 0;
+	if (canon_type(&env->doc, v) != CANON_STRING)
+		return -1;
+	*out = decode(env, v, &len, &nul);
+	return *out && !nul ? 0 : -1;
+}
+
+static enum envelope_error strings(struct envelope *env, const uint32_t val[S_COUNT],
+				   const char **detail)
+{
+	const char **field[S_COUNT] = {
+		NULL, &env->msg_id, &env->username, &env->crypto, &env->signature,
+		&env->certificate, &env->signer,
+	};
+	bool nul;
+	if (!val[S_TOPIC] || canon_type(&env->doc, val[S_TOPIC]) != CANON_STRING ||
+	    !(env->topic = decode(env, val[S_TOPIC], &env->topic_len, &nul)) || !env->topic_len) {
 		*detail = "topic missing or not a string";
 		return ENVELOPE_NO_TOPIC;
 	}
-	env->topic = json_string_value(v);
-	env->topic_len = json_string_length(v);
 	if (!valid_topic(env->topic, env->topic_len)) {
 		*detail = "topic has spaces, control characters or is over 1024 bytes";
 		return ENVELOPE_BAD_FIELD;
 	}
-	if (!(env->msg = json_object_get(root, "msg"))) {
+	uint32_t msg = member(env, "msg");
+	if (!msg) {
 		*detail = "msg missing";
 		return ENVELOPE_NO_BODY;
 	}
-	if (opt_string(root, "msg_id", &env->msg_id) || opt_string(root, "username", &env->username) ||
-	    opt_string(root, "crypto", &env->crypto) || opt_string(root, "signature", &env->signature) ||
-	    opt_string(root, "certificate", &env->certificate) ||
-	    opt_string(root, "signer", &env->signer)) {
+	canon_span(&env->doc, msg, &env->msg_off, &env->msg_len);
+	for (int f = S_MSG_ID; f < S_COUNT; f++) {
+		if (!opt_string(env, val[f], field[f]))
+			continue;
 		*detail = "msg_id, username, crypto, signature, certificate or signer is not a string";
 		return ENVELOPE_BAD_FIELD;
 	}
-	v = json_object_get(root, "timestamp");
-	if (v && !json_is_null(v)) {
-		if (!json_is_number(v)) {
+	return ENVELOPE_OK;
+}
+
+static bool is_number(enum canon_type t)
+{
+	return t == CANON_INT || t == CANON_FLOAT;
+}
+
+/* "i": a non-negative integer that fits int64_t. A float that is whole and
+ * exact (below 2^53) is read too, as jansson's reals were. */
+static int read_i(struct envelope *env, uint32_t v)
+{
+	double d;
+	switch (canon_type(&env->doc, v)) {
+	case CANON_INT:
+		return canon_int64(&env->doc, v, &env->i) || env->i < 0 ? -1 : 0;
+	case CANON_FLOAT:
+		if (canon_number(&env->doc, v, &d) || !(d >= 0 && d < 9007199254740992.0) ||
+		    d != (double)(int64_t)d)
+			return -1;
+		env->i = (int64_t)d;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static enum envelope_error numbers(struct envelope *env, const char **detail)
+{
+	uint32_t v = member(env, "timestamp");
+	if (!absent_or_null(env, v)) {
+		if (!is_number(canon_type(&env->doc, v)) ||
+		    canon_number(&env->doc, v, &env->timestamp)) {
 			*detail = "timestamp is not a number";
 			return ENVELOPE_BAD_FIELD;
 		}
-		env->timestamp = json_number_value(v);
 	}
-	v = json_object_get(root, "i");
-	if (v && !json_is_null(v)) {
-		/* After the big-integer retry every integer reads as a real. */
-		double d = json_is_real(v) ? json_real_value(v) : -1;
-		bool whole = d >= 0 && d < 9007199254740992.0 && d == (double)(int64_t)d;
-		if (!(json_is_integer(v) && json_integer_value(v) >= 0) && !whole) {
+	v = member(env, "i");
+	if (!absent_or_null(env, v)) {
+		if (read_i(env, v)) {
 			*detail = "i is not a non-negative integer";
 			return ENVELOPE_BAD_FIELD;
 		}
-		env->i = json_is_integer(v) ? json_integer_value(v) : (int64_t)d;
 		env->has_i = true;
 	}
 	return ENVELOPE_OK;
 }
 
+/* Is the parsed envelope one jansson would have read, as an object? */
+static enum envelope_error shape(const struct envelope *env, const char **detail)
+{
+	unsigned ext = canon_extensions(&env->doc);
+	if (ext & CANON_EXT_NONFINITE)
+		*detail = "NaN or Infinity is not JSON";
+	else if (ext & CANON_EXT_RANGE)
+		*detail = "number beyond the range of a double";
+	else if (ext & CANON_EXT_NUL_KEY)
+		*detail = "NUL in an object key";
+	else if (canon_type(&env->doc, CANON_ROOT) != CANON_OBJECT)
+		*detail = "envelope is not a JSON object";
+	else
+		return ENVELOPE_OK;
+	return ENVELOPE_BAD_JSON;
+}
+
+/* Drop the fields of the last message; keep the memory. */
+static void forget(struct envelope *env)
+{
+	struct canon_doc doc = env->doc;
+	struct buf text = env->text;
+	json_decref(env->msg_json);
+	canon_doc_reset(&doc);
+	buf_reset(&text);
+	*env = (struct envelope){.doc = doc, .text = text};
+}
+
+enum envelope_error envelope_reparse(struct envelope *env, const char *data, size_t len,
+				     const char **detail)
+{
+	struct canon_error cerr = {0, "not valid JSON"};
+	uint32_t val[S_COUNT];
+	const char *dummy;
+	enum envelope_error e;
+	if (!detail)
+		detail = &dummy;
+	forget(env);
+	/* Duplicate keys are refused (by canon, at any depth): the signed
+	 * bytes and what we read must agree. */
+	int rc = canon_parse(&env->doc, data, len, &cerr);
+	if (rc) {
+		*detail = rc == -ENOMEM ? "out of memory" : cerr.what;
+		return ENVELOPE_BAD_JSON;
+	}
+	env->raw = data;
+	env->raw_len = len;
+	if ((e = shape(env, detail)))
+		goto out;
+	if (find_strings(env, val)) {
+		*detail = "out of memory";
+		e = ENVELOPE_BAD_JSON;
+		goto out;
+	}
+	if (!(e = strings(env, val, detail)))
+		e = numbers(env, detail);
+out:
+	if (e)
+		forget(env);
+	return e;
+}
+
 enum envelope_error envelope_parse(struct envelope *env, const char *data, size_t len,
 				   const char **detail)
 {
-	const char *dummy;
-	json_error_t jerr;
-	if (!detail)
-		detail = &dummy;
-	memset(env, 0, sizeof *env);
-	/* Duplicate keys are refused: the signed bytes and what we read must agree. */
-	size_t flags = JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
-	env->root = json_loadb(data, len, flags, &jerr);
-	if (!env->root && strstr(jerr.text, "too big"))
-		/* Integers beyond 64 bits are legal JSON and signed exactly by
-		 * canon; read them approximately rather than refuse the message. */
-		env->root = json_loadb(data, len, flags | JSON_DECODE_INT_AS_REAL, &jerr);
-	if (!env->root || !json_is_object(env->root)) {
-		*detail = env->root ? "envelope is not a JSON object" : "not valid JSON";
-		json_decref(env->root);
-		env->root = NULL;
-		return ENVELOPE_BAD_JSON;
-	}
-	enum envelope_error e = fill(env, detail);
-	if (e != ENVELOPE_OK)
+	*env = (struct envelope)ENVELOPE_INIT;
+	enum envelope_error e = envelope_reparse(env, data, len, detail);
+	if (e)
 		envelope_release(env);
 	return e;
 }
 
+const json_t *envelope_msg(struct envelope *env)
+{
+	json_error_t jerr;
+	if (env->msg_json || !env->raw)
+		return env->msg_json;
+	/* JSON_DECODE_ANY: the body may be any value, "msg": 1 included. */
+	size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
+	const char *p = env->raw + env->msg_off;
+	env->msg_json = json_loadb(p, env->msg_len, flags, &jerr);
+	if (!env->msg_json && strstr(jerr.text, "too big"))
+		/* Integers beyond 64 bits are legal JSON and signed exactly by
+		 * canon; read them approximately rather than not at all. */
+		env->msg_json = json_loadb(p, env->msg_len, flags | JSON_DECODE_INT_AS_REAL, &jerr);
+	return env->msg_json;
+}
+
+void envelope_clear(struct envelope *env)
+{
+	if (canon_doc_bytes(&env->doc) + env->text.cap > KEEP_BYTES) {
+		envelope_release(env);
+		return;
+	}
+	forget(env);
+}
+
 void envelope_release(struct envelope *env)
 {
-	json_decref(env->root);
-	memset(env, 0, sizeof *env);
+	json_decref(env->msg_json);
+	canon_doc_release(&env->doc);
+	buf_release(&env->text);
+	*env = (struct envelope)ENVELOPE_INIT;
 }

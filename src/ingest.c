@@ -3,6 +3,13 @@
  * ingest: ZeroMQ I/O thread, ordered ring, verify workers (see ingest.h).
  * Not for deciding what is accepted: that is the committer's job (heraldd.c)
  * once it has seen sequence numbers and the store.
+ *
+ * Each ring slot owns its envelope, and with it the parse (canon nodes) and
+ * the decoded fields: the committer reads those after the worker has moved
+ * on, so a per-worker parse would not live long enough. A slot keeps that
+ * memory between messages (envelope_clear), so the hot path does not
+ * allocate once every slot has been used; a big message's memory is given
+ * back when its slot is released.
  */
 #include "ingest.h"
 
@@ -80,7 +87,7 @@ static struct ingest_item *ring_reserve(struct ingest *in)
 		it = ring_slot(in, in->head);
 	pthread_mutex_unlock(&in->lock);
 	if (it) {
-		memset(&it->env, 0, sizeof it->env);
+		/* it->env was cleared when the slot was released. */
 		it->nparts = 0;
 		it->replayed = it->has_seq = it->ok = it->wanted = it->more = it->failed = false;
 		it->seq = it->last_seq = 0;
@@ -124,8 +131,7 @@ size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, in
 
 static void slot_clear(struct ingest_item *it)
 {
-	if (it->env.root)
-		envelope_release(&it->env);
+	envelope_clear(&it->env);
 	for (int i = 0; i < it->nparts && i < 3; i++)
 		zmq_msg_close(&it->part[i]);
 	it->nparts = 0;
@@ -204,7 +210,7 @@ static int check_slot(struct ingest *in, struct ingest_item *it, struct buf *scr
 	if (it->nparts == 3 && parse_meta(&it->part[2], &it->seq))
 		return (*detail = "relay meta frame without a valid seq"), REJECT_BAD_FRAMES;
 	it->has_seq = it->nparts == 3;
-	enum envelope_error ee = envelope_parse(&it->env, it->raw, it->raw_len, detail);
+	enum envelope_error ee = envelope_reparse(&it->env, it->raw, it->raw_len, detail);
 	if (ee != ENVELOPE_OK)
 		return from_envelope(ee);
 	size_t tlen = zmq_msg_size(&it->part[0]);
@@ -239,8 +245,7 @@ static void process_slot(struct ingest *in, struct ingest_item *it, struct buf *
 	metric_add(&in->m->rejected[why], 1);
 	log_limited(rl, L_WARN, "ingest '%s': message rejected: %s (%s)",
 		    in->src[it->source].pub.name, metrics_reject_name(it->why), detail);
-	if (it->env.root)
-		envelope_release(&it->env);
+	envelope_clear(&it->env);
 }
 
 static void *worker_main(void *arg)
@@ -680,9 +685,12 @@ void ingest_stop(struct ingest *in)
 		pthread_join(in->io, NULL);
 	for (int i = 0; i < in->started_workers; i++)
 		pthread_join(in->workers[i], NULL);
-	if (in->ring)
+	if (in->ring) {
 		for (uint64_t i = in->tail; i != in->head; i++)
 			slot_clear(ring_slot(in, i));
+		for (size_t i = 0; i < RING_SIZE; i++)
+			envelope_release(&in->ring[i].env);
+	}
 	for (size_t s = 0; s < in->nsrc; s++) {
 		if (in->src[s].sub)
 			zmq_close(in->src[s].sub);

@@ -4,14 +4,20 @@
  * verify.h), on OpenSSL 3 libcrypto through the EVP and X509 APIs only.
  * Everything is prepared in verifier_new() (trust store, Ed25519 keys,
  * digests), so the hot path does no file I/O (but a stat of the CA/CRL files
- * once a minute) and no PEM parsing once a certificate is cached; its memory
- * is the caller's scratch buffer plus the contexts OpenSSL allocates per call.
+ * once a minute) and no PEM parsing once a certificate is cached. The
+ * canonical bytes come from the envelope's own parse (canon_emit), not from
+ * a second scan. An RSA check is one EVP_Digest with a pre-fetched digest
+ * and one EVP_PKEY_verify on a context kept, ready, with the cached
+ * certificate: setting a verify context up in OpenSSL 3 (provider fetches,
+ * locks, allocations) costs a fifth of the RSA-2048 operation itself.
+ * Its memory is the caller's scratch buffer plus what OpenSSL allocates.
  *
  * Not for parsing envelopes (envelope.c), canonical JSON (canon.c) nor for
  * sequence numbers and replay (ingest).
  */
 #include "verify.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -40,6 +46,9 @@
 
 #define CACHE_MAX 1024      /* cached certificates; oldest evicted beyond */
 #define CACHE_BUCKETS 2048  /* power of two */
+/* Idle verify contexts kept per certificate and digest: one per thread
+ * verifying with it at the same moment is all that is ever needed. */
+#define CTX_POOL 8
 
 /* A chain failure re-reads CA/CRL only if the files changed on disk, and at
  * most this often, so a flood of bad certificates cannot make us re-parse. */
@@ -75,6 +84,10 @@ struct cert_entry {
 	bool ok;                      /* result of that check */
 	const char *detail;           /* static reason when !ok */
 	_Atomic int md_hint;          /* digest that matched last: try it first */
+	/* Idle EVP_PKEY_verify contexts for pkey, set up (padding, digest),
+	 * reusable: a user takes one under cache_mu and gives it back. */
+	EVP_PKEY_CTX *idle[MD_COUNT][CTX_POOL];
+	int n_idle[MD_COUNT];
 	struct cert_entry *next;      /* chain in buckets (by id) */
 	struct cert_entry *tnext;     /* chain in tbuckets (by text) */
 };
@@ -227,17 +240,29 @@ static enum verify_result check_policy(const struct verifier *v, const char *top
 
 /* ---- base64 ---- */
 
-/* The 6-bit value of a base64 character, or -1. */
-static int b64_val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
+/*
+ * Each byte's meaning in base64 text: its 6-bit value, or B64_PAD ('='),
+ * B64_SKIP (CR, LF) or B64_BAD.
+ */
+enum { B64_BAD = -1, B64_PAD = -2, B64_SKIP = -3 };
+static const signed char b64_table[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -3, -1, -1, -3, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -2, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
 
 /*
  * Append the bytes encoded by base64 text `s` to `out`; *off and *n say
@@ -245,45 +270,41 @@ static int b64_val(unsigned char c)
  * and LF are skipped. Anything else outside the alphabet, padding before the
  * end, a truncated quantum, or set bits after the last byte (so each byte
  * string has one spelling) is refused: EVP_DecodeUpdate would stop quietly
- * at a '-' and EVP_DecodeBlock reads '=' as zero bits, so we check first,
- * compact into `out`, then let EVP_DecodeBlock do the arithmetic.
+ * at a '-' and EVP_DecodeBlock reads '=' as zero bits, so we decode here,
+ * checking as we go, in one pass over the text (a signature per message).
  * 0, -EINVAL or -ENOMEM.
  */
 static int b64_decode(const char *s, size_t max, struct buf *out, size_t *off, size_t *n)
 {
-	size_t len = strnlen(s, max + 1);
+	size_t len = strnlen(s, max + 1), tlen = 0, pad = 0;
+	uint32_t acc = 0;
 	if (len > max)
 		return -EINVAL;
-	/* Room for the compacted text, then the bytes behind it. */
-	int rc = buf_reserve(out, len + len / 4 * 3 + 8);
+	int rc = buf_reserve(out, len / 4 * 3 + 3);
 	if (rc)
 		return rc;
-	char *text = out->data + out->len;
-	size_t tlen = 0, pad = 0;
+	unsigned char *start = (unsigned char *)out->data + out->len, *o = start;
 	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '\n' || c == '\r')
+		int v = b64_table[(unsigned char)s[i]];
+		if (v == B64_SKIP)
 			continue;
-		if (c == '=')
-			pad++;
-		else if (b64_val(c) < 0 || pad)
+		if (v == B64_BAD || (v >= 0 && pad))
 			return -EINVAL;
-		text[tlen++] = (char)c;
+		pad += v == B64_PAD;
+		acc = acc << 6 | (uint32_t)(v >= 0 ? v : 0);
+		if (++tlen % 4 == 0) {
+			*o++ = (unsigned char)(acc >> 16);
+			*o++ = (unsigned char)(acc >> 8);
+			*o++ = (unsigned char)acc;
+			acc = 0;
+		}
 	}
 	if (!tlen || tlen % 4 || pad > 2)
 		return -EINVAL;
-	/* One '=': the last character carries 2 unused bits; two: 4. */
-	if (pad && (b64_val((unsigned char)text[tlen - pad - 1]) & (pad == 1 ? 0x3 : 0xf)))
+	/* The padded bytes, and so the unused bits before them, must be 0. */
+	if ((pad >= 1 && o[-1]) || (pad == 2 && o[-2]))
 		return -EINVAL;
-	unsigned char *bin = (unsigned char *)text + tlen;
-	int got = EVP_DecodeBlock(bin, (const unsigned char *)text, (int)tlen);
-	if (got < 0 || (size_t)got < pad) {
-		ERR_clear_error();
-		return -EINVAL;
-	}
-	/* Move the bytes over the text we no longer need. */
-	*n = (size_t)got - pad;
-	memmove(text, bin, *n);
+	*n = (size_t)(o - start) - pad;
 	*off = out->len;
 	out->len += *n;
 	out->data[out->len] = '\0';
@@ -512,6 +533,7 @@ struct cert_view {
 	bool ok;
 	const char *detail;
 	X509 *stale;      /* a reference, when the chain must be checked again */
+	EVP_PKEY_CTX *ctx[MD_COUNT]; /* verify contexts on loan (give_back) */
 };
 
 static uint64_t text_hash(const char *s, size_t len)
@@ -550,6 +572,9 @@ static void entry_free(struct cert_entry *e)
 {
 	if (!e)
 		return;
+	for (int md = 0; md < MD_COUNT; md++)
+		for (int i = 0; i < e->n_idle[md]; i++)
+			EVP_PKEY_CTX_free(e->idle[md][i]);
 	X509_free(e->cert);
 	EVP_PKEY_free(e->pkey);
 	free(e->text);
@@ -619,6 +644,10 @@ static bool take(struct verifier *v, const struct cert_key *k, unsigned gen, tim
 			out->stale = e->cert;
 			X509_up_ref(out->stale);
 		}
+		/* A ready context for the digest that will be tried first. */
+		int h = out->hint;
+		if (e->ok && !out->stale && e->n_idle[h])
+			out->ctx[h] = e->idle[h][--e->n_idle[h]];
 	}
 	pthread_mutex_unlock(&v->cache_mu);
 	return e != NULL;
@@ -799,43 +828,88 @@ static enum verify_result cert_lookup(struct verifier *v, struct cert_key *k,
 	if (r != VERIFY_OK) {
 		EVP_PKEY_free(out->pkey);
 		out->pkey = NULL;
+		for (int md = 0; md < MD_COUNT; md++) {
+			EVP_PKEY_CTX_free(out->ctx[md]);
+			out->ctx[md] = NULL;
+		}
 	}
 	return r;
 }
 
-/* Record the digest that matched, so the common scheme costs one RSA
- * operation per message. */
-static void remember_hint(struct verifier *v, const struct cert_key *k, int md)
+/*
+ * After a check: record the digest that matched (so the common scheme
+ * costs one RSA operation per message) and return the verify contexts to
+ * the entry's pool, or free them if it is full or was evicted meanwhile.
+ */
+static void give_back(struct verifier *v, const struct cert_key *k, struct cert_view *cv,
+		      int matched)
 {
 	pthread_mutex_lock(&v->cache_mu);
 	struct cert_entry *e = find_locked(v, k);
-	if (e)
-		atomic_store_explicit(&e->md_hint, md, memory_order_relaxed);
+	if (e && matched >= 0 && matched != cv->hint)
+		atomic_store_explicit(&e->md_hint, matched, memory_order_relaxed);
+	for (int md = 0; md < MD_COUNT; md++) {
+		if (!cv->ctx[md])
+			continue;
+		if (e && e->pkey == cv->pkey && e->n_idle[md] < CTX_POOL)
+			e->idle[md][e->n_idle[md]++] = cv->ctx[md];
+		else
+			EVP_PKEY_CTX_free(cv->ctx[md]);
+		cv->ctx[md] = NULL;
+	}
 	pthread_mutex_unlock(&v->cache_mu);
 }
 
 /* ---- signatures ---- */
 
-/* 1 if `sig` is a valid signature of `tbs` by `pkey` with `md` (NULL for
- * Ed25519), 0 if not. */
-static int digest_verify(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const EVP_MD *md,
-			 const unsigned char *sig, size_t siglen, const unsigned char *tbs,
-			 size_t tbslen)
+/* 1 if `sig` is a valid Ed25519 signature of `tbs` by `pkey`, 0 if not. */
+static int digest_verify(EVP_MD_CTX *ctx, EVP_PKEY *pkey, const unsigned char *sig,
+			 size_t siglen, const unsigned char *tbs, size_t tbslen)
 {
-	EVP_PKEY_CTX *pctx = NULL;
-	int ok = EVP_DigestVerifyInit(ctx, &pctx, md, NULL, pkey) == 1;
-	if (ok && md)
-		ok = EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) == 1;
-	if (ok)
-		ok = EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1;
+	int ok = EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+		 EVP_DigestVerify(ctx, sig, siglen, tbs, tbslen) == 1;
 	EVP_MD_CTX_reset(ctx);
 	ERR_clear_error();
 	return ok;
 }
 
+/* A context ready for EVP_PKEY_verify(): PKCS#1 v1.5 over an `md` digest. */
+static EVP_PKEY_CTX *rsa_ctx_new(EVP_PKEY *pkey, const EVP_MD *md)
+{
+	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	if (!c || EVP_PKEY_verify_init(c) != 1 ||
+	    EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+		EVP_PKEY_CTX_free(c);
+		ERR_clear_error();
+		return NULL;
+	}
+	return c;
+}
+
+/*
+ * 1 if `sig` is a valid RSA PKCS#1 v1.5 signature of `tbs` with digest `md`
+ * by the view's key, 0 if not. The same check EVP_DigestVerify() makes, in
+ * its two halves, on a context that outlives the call: borrowed from the
+ * certificate's pool by take(), or made here and pooled by give_back().
+ */
+static int rsa_verify(const struct verifier *v, struct cert_view *cv, int md,
+		      const unsigned char *sig, size_t siglen, const unsigned char *tbs,
+		      size_t tbslen)
+{
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	if (!cv->ctx[md] && !(cv->ctx[md] = rsa_ctx_new(cv->pkey, v->md[md])))
+		return 0;
+	int ok = EVP_Digest(tbs, tbslen, dgst, &dlen, v->md[md], NULL) == 1 &&
+		 EVP_PKEY_verify(cv->ctx[md], sig, siglen, dgst, dlen) == 1;
+	if (!ok)
+		ERR_clear_error();
+	return ok;
+}
+
 static enum verify_result verify_x509(struct verifier *v, const struct envelope *env,
-				      const char *raw, size_t len, struct buf *scratch,
-				      const char **signer, const char **detail)
+				      struct buf *scratch, const char **signer, const char **detail)
 {
 	if (!v->ca_file) {
 		*detail = "x509 signatures need a ca_file";
@@ -854,7 +928,7 @@ static enum verify_result verify_x509(struct verifier *v, const struct envelope 
 	k.hash = text_hash(k.text, k.len);
 	size_t sig_off, sig_len;
 	struct canon_error cerr = {0, NULL};
-	int rc = canon_json(raw, len, CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, scratch, &cerr);
+	int rc = canon_emit(&env->doc, CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, scratch, &cerr);
 	if (rc) {
 		*detail = rc == -ENOMEM ? "out of memory" : cerr.what ? cerr.what : "not canonicalizable";
 		return VERIFY_MALFORMED;
@@ -864,7 +938,7 @@ static enum verify_result verify_x509(struct verifier *v, const struct envelope 
 		*detail = rc == -ENOMEM ? "out of memory" : "signature is not valid base64";
 		return VERIFY_MALFORMED;
 	}
-	struct cert_view cv = {NULL, NULL, MD_SHA1, false, NULL, NULL};
+	struct cert_view cv = {NULL, NULL, MD_SHA1, false, NULL, NULL, {NULL}};
 	enum verify_result r = cert_lookup(v, &k, scratch, &cv, detail);
 	if (r != VERIFY_OK)
 		return r;
@@ -872,35 +946,27 @@ static enum verify_result verify_x509(struct verifier *v, const struct envelope 
 	const unsigned char *tbs = (const unsigned char *)scratch->data;
 	const unsigned char *sig = tbs + sig_off;
 
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (!ctx) {
-		EVP_PKEY_free(cv.pkey);
-		*detail = "out of memory";
-		return VERIFY_MALFORMED;
-	}
 	/* fedmsg signs with SHA-1, newer signers with SHA-256: try the one
 	 * this certificate used last, then the other. */
 	int first = cv.hint == MD_SHA256 ? MD_SHA256 : MD_SHA1, matched = -1;
 	for (int i = 0; i < MD_COUNT && matched < 0; i++) {
 		int md = i ? !first : first;
-		if (digest_verify(ctx, cv.pkey, v->md[md], sig, sig_len, tbs, tbs_len))
+		if (rsa_verify(v, &cv, md, sig, sig_len, tbs, tbs_len))
 			matched = md;
 	}
-	EVP_MD_CTX_free(ctx);
+	give_back(v, &k, &cv, matched);
 	EVP_PKEY_free(cv.pkey);
 	if (matched < 0) {
 		*detail = "rsa signature does not match";
 		return VERIFY_BAD_SIGNATURE;
 	}
-	if (matched != cv.hint)
-		remember_hint(v, &k, matched);
 	*signer = cv.cn;
 	return VERIFY_OK;
 }
 
 static enum verify_result verify_ed25519(struct verifier *v, const struct envelope *env,
-					 const char *raw, size_t len, struct buf *scratch,
-					 const char **signer, const char **detail)
+					 struct buf *scratch, const char **signer,
+					 const char **detail)
 {
 	const struct vkey *key = NULL;
 	if (!env->signer) {
@@ -927,7 +993,7 @@ static enum verify_result verify_ed25519(struct verifier *v, const struct envelo
 	}
 	size_t tbs_off = scratch->len;
 	struct canon_error cerr = {0, NULL};
-	rc = canon_json(raw, len, CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, scratch, &cerr);
+	rc = canon_emit(&env->doc, CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, scratch, &cerr);
 	if (rc) {
 		*detail = rc == -ENOMEM ? "out of memory" : cerr.what ? cerr.what : "not canonicalizable";
 		return VERIFY_MALFORMED;
@@ -939,7 +1005,7 @@ static enum verify_result verify_ed25519(struct verifier *v, const struct envelo
 		*detail = "out of memory";
 		return VERIFY_MALFORMED;
 	}
-	int ok = digest_verify(ctx, key->pkey, NULL, sig, 64, tbs, scratch->len - tbs_off);
+	int ok = digest_verify(ctx, key->pkey, sig, 64, tbs, scratch->len - tbs_off);
 	EVP_MD_CTX_free(ctx);
 	if (!ok) {
 		*detail = "ed25519 signature does not match";
@@ -955,15 +1021,19 @@ enum verify_result verify_envelope(struct verifier *v, const struct envelope *en
 {
 	const char *who = NULL, *why = NULL;
 	enum verify_result r;
+	/* The canonical bytes come from env's parse of these same bytes. */
+	assert(raw == env->raw && len == env->raw_len);
+	(void)raw;
+	(void)len;
 	buf_reset(scratch);
 	if (!env->signature) {
 		/* Whatever "crypto" says: nothing to check. */
 		r = v->require_signatures ? VERIFY_UNSIGNED : VERIFY_OK;
 		why = "message is not signed";
 	} else if (env->crypto ? !strcmp(env->crypto, "x509") : env->certificate != NULL) {
-		r = verify_x509(v, env, raw, len, scratch, &who, &why);
+		r = verify_x509(v, env, scratch, &who, &why);
 	} else if (env->crypto && !strcmp(env->crypto, "ed25519")) {
-		r = verify_ed25519(v, env, raw, len, scratch, &who, &why);
+		r = verify_ed25519(v, env, scratch, &who, &why);
 	} else if (env->crypto) {
 		r = VERIFY_UNSUPPORTED;
 		why = "unknown crypto scheme";

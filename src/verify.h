@@ -79,12 +79,13 @@ int verifier_new(const struct verify_config *cfg, struct verifier **out, char *e
 void verifier_free(struct verifier *v); /* NULL is a no-op */
 
 /*
- * Verify one envelope. `raw`/`len` are the exact bytes it was parsed from.
- * `scratch` is a caller-owned buffer reused between calls (one per thread) to
- * avoid allocation. On VERIFY_OK, `signer` (may be NULL) receives the signer
- * name, valid until the verifier is freed, or NULL for an unsigned message
- * accepted because signatures are not required. On failure, `detail` (may be
- * NULL) receives a short static reason for logs.
+ * Verify one envelope. `raw`/`len` are the exact bytes it was parsed from
+ * (the canonical bytes are printed from env's own parse of them, so they are
+ * not scanned again). `scratch` is a caller-owned buffer reused between
+ * calls (one per thread) to avoid allocation. On VERIFY_OK, `signer` (may be
+ * NULL) receives the signer name, valid until the verifier is freed, or NULL
+ * for an unsigned message accepted because signatures are not required. On
+ * failure, `detail` (may be NULL) receives a short static reason for logs.
  */
 enum verify_result verify_envelope(struct verifier *v, const struct envelope *env,
 				   const char *raw, size_t len, struct buf *scratch,

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * fuzz_canon: libFuzzer target for canon_json().
+ * fuzz_canon: libFuzzer target for canon_json() and the parse-once API.
  *
- * For: crashes, sanitizer reports, and two properties no input may break:
+ * For: crashes, sanitizer reports, and properties no input may break:
  * canonical output is a fixed point (canon(canon(x, f), g) == canon(x, f)
- * for g = 0 and g = f), and it is printable ASCII only. Any violation aborts.
+ * for g = 0 and g = f), it is printable ASCII only, and canon_parse into a
+ * reused doc then canon_emit gives canon_json's verdict and bytes, with the
+ * root's span inside the input. Any violation aborts.
  * Not for: checking against CPython (the vectors in tests/data/canon do).
  *
  * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
@@ -28,7 +30,8 @@ static void check(int cond, const char *what, const struct buf *b)
 {
 	if (cond)
 		return;
-	fprintf(stderr, "fuzz_canon: %s\noutput: %.*s\n", what, (int)b->len, b->data ? b->data : "");
+	fprintf(stderr, "fuzz_canon: %s\noutput: %.*s\n", what, b ? (int)b->len : 0,
+		b && b->data ? b->data : "");
 	abort();
 }
 
@@ -59,9 +62,37 @@ out:
 	buf_release(&again);
 }
 
+/* Parse once, emit with every flag combination: as canon_json does. */
+static void parse_once(const uint8_t *data, size_t size)
+{
+	static struct canon_doc doc = CANON_DOC_INIT;
+	struct canon_error e1 = {0, NULL}, e2 = {0, NULL};
+	int prc = canon_parse(&doc, (const char *)data, size, &e2);
+	size_t off, len;
+
+	if (!prc) {
+		canon_span(&doc, CANON_ROOT, &off, &len);
+		check(off + len <= size, "root span outside the input", NULL);
+		(void)canon_extensions(&doc);
+	}
+	for (unsigned flags = 0; flags <= (CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE); flags++) {
+		struct buf a = BUF_INIT, b = BUF_INIT;
+		int ra = canon_json((const char *)data, size, flags, &a, &e1);
+		int rb = prc ? prc : canon_emit(&doc, flags, &b, &e2);
+		check(ra == rb, "canon_parse + canon_emit verdict differs from canon_json", &a);
+		check(ra || (a.len == b.len && !memcmp(a.data, b.data, a.len)),
+		      "canon_parse + canon_emit bytes differ from canon_json", &b);
+		check(ra != -EINVAL || (e1.offset == e2.offset && !strcmp(e1.what, e2.what)),
+		      "canon_parse + canon_emit error differs from canon_json", &a);
+		buf_release(&a);
+		buf_release(&b);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	for (unsigned flags = 0; flags <= (CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE); flags++)
 		one(data, size, flags);
+	parse_once(data, size);
 	return 0;
 }

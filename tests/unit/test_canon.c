@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * test_canon: canon_json() and canon_double() against CPython's output.
+ * test_canon: canon_json() and canon_double() against CPython's output, and
+ * the parse-once API (canon_parse, canon_emit, the accessors).
  *
  * For: the vectors in tests/data/canon/vectors.jsonl, whose expected bytes
  * CPython produced (gen_vectors.py), plus what CPython cannot tell us: the
  * inputs canon.c refuses on purpose (duplicate keys, lone surrogates, bad
- * UTF-8), error offsets, the heap fallback, and the flag edge cases.
+ * UTF-8), error offsets, the heap fallback, and the flag edge cases. Every
+ * vector also goes through canon_parse + canon_emit on one reused doc,
+ * which must agree with canon_json byte for byte.
  * Not for: speed (see the timing loop in bench/) or fuzzing (tests/fuzz/).
  *
  * Usage: test_canon [vectors.jsonl]; without an argument the file is found
@@ -25,6 +28,8 @@
 #define VECTORS "tests/data/canon/vectors.jsonl"
 
 static struct buf out = BUF_INIT;
+/* One doc for every parse-once check: it is reused, as the daemon does. */
+static struct canon_doc doc = CANON_DOC_INIT;
 
 /* Canonicalise into the shared buffer; its text is out.data. */
 static int canon(const char *in, size_t len, unsigned flags, struct canon_error *err)
@@ -431,6 +436,244 @@ static void test_buffers(void)
 	buf_release(&want);
 }
 
+/* ---- parse once ------------------------------------------------------- */
+
+/* canon_parse into the shared doc, then canon_emit: same verdict and bytes as canon_json. */
+static bool parse_once_agrees(const char *in, size_t len, unsigned flags)
+{
+	static struct buf emitted = BUF_INIT;
+	struct canon_error e1 = {0, NULL}, e2 = {0, NULL};
+	int rc1 = canon(in, len, flags, &e1), rc2;
+
+	buf_reset(&emitted);
+	rc2 = canon_parse(&doc, in, len, &e2);
+	if (!rc2)
+		rc2 = canon_emit(&doc, flags, &emitted, &e2);
+	if (rc1 || rc2)
+		return rc1 == rc2 && (rc1 != -EINVAL || (e1.offset == e2.offset && !strcmp(e1.what, e2.what)));
+	return out.len == emitted.len && memcmp(out.data, emitted.data, out.len) == 0;
+}
+
+static uint32_t find(const char *key)
+{
+	uint32_t v = 0;
+
+	return canon_find(&doc, CANON_ROOT, key, strlen(key), &v) ? 0 : v;
+}
+
+static void test_emit(void)
+{
+	static const char env[] = "{\"topic\":\"t\",\"signature\":\"s\",\"b\":[1,{\"y\":2,\"x\":1}],"
+				  "\"source_name\":\"a\",\"source_version\":\"1\",\"timestamp\":5.7}";
+	struct buf a = BUF_INIT, b = BUF_INIT;
+	struct canon_error err = {0, NULL};
+
+	ok(canon_parse(&doc, env, strlen(env), &err) == 0, "parse an envelope");
+	ok(canon_emit(&doc, 0, &a, NULL) == 0 &&
+		   canon_emit(&doc, CANON_STRIP_CREDENTIALS | CANON_FIX_ARCHIVE, &b, NULL) == 0 &&
+		   !strcmp(a.data, "{\"b\":[1,{\"x\":1,\"y\":2}],\"signature\":\"s\",\"source_name\":"
+				   "\"a\",\"source_version\":\"1\",\"timestamp\":5.7,\"topic\":\"t\"}") &&
+		   !strcmp(b.data, "{\"b\":[1,{\"x\":1,\"y\":2}],\"timestamp\":5,\"topic\":\"t\"}"),
+	   "one parse, emitted with and without flags");
+	buf_reset(&a);
+	ok(canon_emit(&doc, 1u << 5, &a, &err) == -EINVAL && err.what, "emit: unknown flag");
+	/* A failed parse leaves no document, and keeps the memory. */
+	size_t bytes = canon_doc_bytes(&doc);
+	ok(canon_parse(&doc, "{\"a\":1,\"a\":2}", 13, &err) == -EINVAL && err.offset == 7 &&
+		   canon_emit(&doc, 0, &a, &err) == -EINVAL && canon_doc_bytes(&doc) == bytes,
+	   "after a failed parse (a duplicate key) nothing is emitted, memory kept");
+	static const char deep[] = "[{},{\"b\":[{\"c\":1,\"c\":1}]}]";
+	ok(canon_parse(&doc, deep, strlen(deep), &err) == -EINVAL && err.offset == 17,
+	   "duplicates refused at parse time, at any depth");
+
+	/* A document bigger than any before: the nodes grow, then stay. */
+	struct canon_doc big = CANON_DOC_INIT;
+	buf_reset(&a);
+	buf_putc(&a, '[');
+	for (int i = 0; i < 5000; i++)
+		buf_printf(&a, "%s{\"k\":%d,\"j\":\"\\u00e9\"}", i ? "," : "", i);
+	buf_putc(&a, ']');
+	buf_reset(&b);
+	int rc = canon_parse(&big, a.data, a.len, &err);
+	size_t grown = canon_doc_bytes(&big);
+	rc = rc ? rc : canon_parse(&big, a.data, a.len, &err);
+	rc = rc ? rc : canon_emit(&big, 0, &b, &err);
+	ok(rc == 0 && grown >= 15001 * 16 && canon_doc_bytes(&big) == grown &&
+		   canon(a.data, a.len, 0, NULL) == 0 && !strcmp(out.data, b.data),
+	   "15001 nodes: the doc grows once, is reused, and emits what canon_json does");
+	canon_doc_release(&big);
+	ok(canon_doc_bytes(&big) == 0 && canon_emit(&big, 0, &b, NULL) == -EINVAL,
+	   "a released doc is empty");
+	buf_release(&a);
+	buf_release(&b);
+}
+
+static void test_find(void)
+{
+	static const char in[] = " { \"a\" : 1 , \"\\u0074opic\":\"x\", \"caf\\u00e9\":2, \"caf\xc3\xa9s\":3,"
+				 " \"k\\u0000z\":4, \"\\ud83d\\ude00\":5, \"o\":{\"a\":6}, \"\":7 } ";
+	uint32_t v = 0, o;
+
+	ok(canon_parse(&doc, in, strlen(in), NULL) == 0, "parse for find");
+	ok(find("a") && canon_type(&doc, find("a")) == CANON_INT, "find a plain key");
+	ok(find("topic") && canon_type(&doc, find("topic")) == CANON_STRING,
+	   "find a key spelled with an escape");
+	ok(find("caf\xc3\xa9") && find("caf\xc3\xa9s") && find("caf\xc3\xa9") != find("caf\xc3\xa9s"),
+	   "escaped and raw UTF-8 keys, one a prefix of the other");
+	ok(canon_find(&doc, CANON_ROOT, "k\0z", 3, &v) == 0 && !find("k"), "a key holding U+0000");
+	ok(find("\xf0\x9f\x98\x80") != 0, "a key from a surrogate pair, found by its UTF-8");
+	ok(find("") != 0 && !find("b") && !find("topi") && !find("topics"),
+	   "the empty key; absent, prefix and longer keys are not found");
+	o = find("o");
+	ok(canon_find(&doc, o, "a", 1, &v) == 0 && canon_type(&doc, v) == CANON_INT &&
+		   v != find("a"), "find in a nested object");
+	ok(canon_find(&doc, find("a"), "a", 1, &v) == -EINVAL, "find in a number: -EINVAL");
+	ok(canon_parse(&doc, "[1]", 3, NULL) == 0 && canon_find(&doc, CANON_ROOT, "a", 1, &v) == -EINVAL,
+	   "find in an array root: -EINVAL");
+	ok(canon_parse(&doc, "{}", 2, NULL) == 0 && canon_find(&doc, CANON_ROOT, "a", 1, &v) == -ENOENT,
+	   "find in an empty object: -ENOENT");
+}
+
+static void test_types_spans(void)
+{
+	static const char in[] = "{\"n\":null,\"f\":false,\"t\":true,\"nan\":NaN,\"inf\":Infinity,"
+				 "\"ninf\":-Infinity,\"i\":-12,\"d\":1.5e3,\"s\":\"a\\\"b\","
+				 "\"arr\":[ 1 , [ ] ],\"obj\": { \"x\" : { } } , \"e\":{}}";
+	static const struct {
+		const char *key, *span;
+		enum canon_type type;
+	} want[] = {
+		{"n", "null", CANON_NULL}, {"f", "false", CANON_FALSE}, {"t", "true", CANON_TRUE},
+		{"nan", "NaN", CANON_NAN}, {"inf", "Infinity", CANON_INF},
+		{"ninf", "-Infinity", CANON_NINF}, {"i", "-12", CANON_INT},
+		{"d", "1.5e3", CANON_FLOAT}, {"s", "\"a\\\"b\"", CANON_STRING},
+		{"arr", "[ 1 , [ ] ]", CANON_ARRAY}, {"obj", "{ \"x\" : { } }", CANON_OBJECT},
+		{"e", "{}", CANON_OBJECT},
+	};
+	size_t off, len;
+	int bad = 0;
+
+	ok(canon_parse(&doc, in, strlen(in), NULL) == 0, "parse every type");
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+		uint32_t v = find(want[i].key);
+		canon_span(&doc, v, &off, &len);
+		if (!v || canon_type(&doc, v) != want[i].type || len != strlen(want[i].span) ||
+		    memcmp(in + off, want[i].span, len) != 0) {
+			diag("%s: type %d, span '%.*s'", want[i].key, v ? (int)canon_type(&doc, v) : -1,
+			     (int)len, in + off);
+			bad++;
+		}
+	}
+	ok(!bad, "type and exact span of each kind of value");
+	canon_span(&doc, CANON_ROOT, &off, &len);
+	ok(off == 0 && len == strlen(in), "the root's span is the whole text");
+	ok(canon_type(&doc, CANON_ROOT) == CANON_OBJECT, "the root is an object");
+}
+
+static void test_strings_numbers(void)
+{
+	static const char in[] = "{\"plain\":\"abc\",\"esc\":\"a\\n\\u00e9\\ud83d\\ude00\\/\\\"\","
+				 "\"nul\":\"x\\u0000y\",\"wide\":\"\xc3\xa9\x7f\",\"num\":1,"
+				 "\"max\":9223372036854775807,\"min\":-9223372036854775808,"
+				 "\"over\":9223372036854775808,\"under\":-9223372036854775809,"
+				 "\"huge\":123456789012345678901234567890,\"mz\":-0,\"fl\":2.5,"
+				 "\"e\":1e400,\"tiny\":1e-400,\"nan\":NaN}";
+	char s[64];
+	size_t len = 0;
+	bool nul = true;
+	int64_t i = 0;
+	double d = 0;
+
+	ok(canon_parse(&doc, in, strlen(in), NULL) == 0, "parse strings and numbers");
+	ok(canon_string(&doc, find("plain"), s, sizeof s, &len, &nul) == 0 && len == 3 &&
+		   !strcmp(s, "abc") && !nul, "a plain string");
+	ok(canon_string(&doc, find("esc"), s, sizeof s, &len, &nul) == 0 &&
+		   len == 1 + 1 + 2 + 4 + 2 && !memcmp(s, "a\n\xc3\xa9\xf0\x9f\x98\x80/\"", len + 1) &&
+		   !nul, "escapes decoded to UTF-8");
+	ok(canon_string(&doc, find("nul"), s, sizeof s, &len, &nul) == 0 && len == 3 &&
+		   !memcmp(s, "x\0y", 4) && nul, "U+0000 decoded and reported");
+	ok(canon_string(&doc, find("wide"), s, sizeof s, &len, NULL) == 0 && len == 3 &&
+		   !strcmp(s, "\xc3\xa9\x7f"), "raw UTF-8 and DEL copied as they are");
+	ok(canon_string_max(&doc, find("esc")) <= sizeof s &&
+		   canon_string(&doc, find("esc"), s, canon_string_max(&doc, find("esc")) - 1, &len,
+				NULL) == -ENOBUFS, "-ENOBUFS below canon_string_max()");
+	ok(canon_string(&doc, find("num"), s, sizeof s, &len, NULL) == -EINVAL,
+	   "a number is not a string");
+	ok(canon_int64(&doc, find("num"), &i) == 0 && i == 1, "an integer");
+	ok(canon_int64(&doc, find("max"), &i) == 0 && i == INT64_MAX, "INT64_MAX");
+	ok(canon_int64(&doc, find("min"), &i) == 0 && i == INT64_MIN, "INT64_MIN");
+	ok(canon_int64(&doc, find("over"), &i) == -ERANGE &&
+		   canon_int64(&doc, find("under"), &i) == -ERANGE &&
+		   canon_int64(&doc, find("huge"), &i) == -ERANGE, "overflow either way is -ERANGE");
+	ok(canon_int64(&doc, find("mz"), &i) == 0 && i == 0, "-0 is 0");
+	ok(canon_int64(&doc, find("fl"), &i) == -EINVAL &&
+		   canon_int64(&doc, find("plain"), &i) == -EINVAL, "a float or a string is not an integer");
+	ok(canon_number(&doc, find("fl"), &d) == 0 && d == 2.5 &&
+		   canon_number(&doc, find("huge"), &d) == 0 && d == 123456789012345678901234567890.0,
+	   "numbers as doubles, huge integers rounded");
+	ok(canon_number(&doc, find("e"), &d) == 0 && isinf(d) &&
+		   canon_number(&doc, find("tiny"), &d) == 0 && d == 0 &&
+		   canon_number(&doc, find("nan"), &d) == 0 && isnan(d), "overflow, underflow, NaN");
+	ok(canon_number(&doc, find("plain"), &d) == -EINVAL, "a string is not a number");
+
+	/* A number too long for the on-stack scratch. */
+	struct buf b = BUF_INIT;
+	buf_puts(&b, "[0.");
+	for (int k = 0; k < 300; k++)
+		buf_putc(&b, '0');
+	buf_puts(&b, "15]");
+	ok(canon_parse(&doc, b.data, b.len, NULL) == 0 && canon_number(&doc, 1, &d) == 0 &&
+		   d == 1.5e-301, "a 300-digit fraction");
+	buf_release(&b);
+}
+
+static void test_extensions(void)
+{
+	static const struct {
+		const char *in;
+		unsigned ext;
+	} cases[] = {
+		{"{\"a\":[1,2.5,\"x\",1e308,-1e-400,1E+2]}", 0},
+		{"[NaN]", CANON_EXT_NONFINITE},
+		{"{\"a\":-Infinity}", CANON_EXT_NONFINITE},
+		{"[1e309]", CANON_EXT_RANGE},
+		{"[-1.8e308]", CANON_EXT_RANGE},
+		{"[1.7e308]", 0},
+		{"{\"a\\u0000\":1}", CANON_EXT_NUL_KEY},
+		{"{\"a\":\"\\u0000\"}", 0},
+		{"[NaN,{\"\\u0000\":1e999}]",
+		 CANON_EXT_NONFINITE | CANON_EXT_NUL_KEY | CANON_EXT_RANGE},
+	};
+	struct buf b = BUF_INIT;
+	int bad = 0;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		unsigned got = ~0u;
+		if (canon_parse(&doc, cases[i].in, strlen(cases[i].in), NULL) == 0)
+			got = canon_extensions(&doc);
+		if (got != cases[i].ext) {
+			diag("%s: extensions %#x, want %#x", cases[i].in, got, cases[i].ext);
+			bad++;
+		}
+	}
+	ok(!bad, "extensions: non-finite literals, doubles out of range, NUL in keys");
+	/* Integers: 309 digits may overflow a double, 308 never do. */
+	buf_putc(&b, '[');
+	for (int k = 0; k < 308; k++)
+		buf_putc(&b, '9');
+	buf_putc(&b, ']');
+	ok(canon_parse(&doc, b.data, b.len, NULL) == 0 && canon_extensions(&doc) == 0,
+	   "a 308-digit integer is in range");
+	buf_reset(&b);
+	buf_puts(&b, "[2");
+	for (int k = 0; k < 308; k++)
+		buf_putc(&b, '0');
+	buf_putc(&b, ']');
+	ok(canon_parse(&doc, b.data, b.len, NULL) == 0 && canon_extensions(&doc) == CANON_EXT_RANGE,
+	   "2e308 written as an integer is out of range");
+	buf_release(&b);
+}
+
 /* ---- vectors ----------------------------------------------------------- */
 
 struct group {
@@ -460,6 +703,11 @@ static int run_vector(json_t *v, long lineno)
 
 	if (!json_is_string(jin)) {
 		diag("line %ld: no \"in\"", lineno);
+		return 0;
+	}
+	if (!parse_once_agrees(json_string_value(jin), json_string_length(jin), flags)) {
+		diag("line %ld: canon_parse + canon_emit differs from canon_json: %s", lineno,
+		     show(json_string_value(jin), json_string_length(jin)));
 		return 0;
 	}
 	rc = canon(json_string_value(jin), json_string_length(jin), flags, &err);
@@ -550,7 +798,13 @@ int main(int argc, char **argv)
 	test_double();
 	test_flags();
 	test_buffers();
+	test_emit();
+	test_find();
+	test_types_spans();
+	test_strings_numbers();
+	test_extensions();
 	test_vectors(path);
 	buf_release(&out);
+	canon_doc_release(&doc);
 	return tap_done();
 }
