@@ -161,6 +161,12 @@ struct match_snapshot {
 	uint32_t n_globs, cap_globs;
 	struct postings slow;
 	size_t n_never, n_keys;
+	/* An overlay: this snapshot holds only the users in overlay_users and
+	 * sits on a full `base` whose subscriptions of those users are hidden. */
+	struct match_snapshot *base;  /* referenced; NULL for a full snapshot */
+	uint8_t *base_masked;         /* per base user: hidden? */
+	char **overlay_users;         /* owned */
+	size_t n_overlay_users;
 };
 
 struct match_builder {
@@ -178,6 +184,8 @@ static void user_free(struct muser *u)
 	free(u->lists);
 	free(u->name);
 }
+
+void match_snapshot_unref(struct match_snapshot *s);
 
 static void snapshot_free(struct match_snapshot *s)
 {
@@ -198,6 +206,11 @@ static void snapshot_free(struct match_snapshot *s)
 	free(s->globs);
 	free(s->glob_post);
 	free(s->slow.v);
+	for (size_t i = 0; i < s->n_overlay_users; i++)
+		free(s->overlay_users[i]);
+	free(s->overlay_users);
+	free(s->base_masked);
+	match_snapshot_unref(s->base);
 	free(s);
 }
 
@@ -426,6 +439,15 @@ void match_snapshot_stats(const struct match_snapshot *s, struct match_stats *ou
 {
 	*out = (struct match_stats){.users = s->n_users, .subscriptions = s->n_subs,
 				    .slow = s->slow.n, .never = s->n_never, .keys = s->n_keys};
+	if (s->base) { /* approximate: the hidden base users still count */
+		struct match_stats b;
+		match_snapshot_stats(s->base, &b);
+		out->users += b.users;
+		out->subscriptions += b.subscriptions;
+		out->slow += b.slow;
+		out->never += b.never;
+		out->keys += b.keys;
+	}
 	out->indexed = out->subscriptions - out->slow - out->never;
 }
 
@@ -434,18 +456,19 @@ bool match_snapshot_is_slow(const struct match_snapshot *s, uint64_t id)
 	for (uint32_t i = 0; i < s->n_subs; i++)
 		if (s->subs[i].id == id)
 			return s->subs[i].kind == 1;
-	return false;
+	return s->base ? match_snapshot_is_slow(s->base, id) : false;
 }
 
 /* ---- matching ---- */
 
 struct pending_hit {
-	uint32_t user;
+	const char *user; /* the owning snapshot's copy: one per user */
 	uint64_t dest, sub;
 };
 
 /* Per-topic answer of "which globs match", cached per scratch. */
 struct topic_cache_entry {
+	const struct match_snapshot *snap;
 	char *topic;
 	uint32_t *globs;
 	uint32_t n;
@@ -517,13 +540,18 @@ static int grow(void **p, uint32_t *cap, uint32_t need, size_t size)
 	return 0;
 }
 
+static uint32_t total_subs(const struct match_snapshot *s)
+{
+	return s->n_subs + (s->base ? s->base->n_subs : 0);
+}
+
 /* Make the scratch fit this snapshot (a new snapshot resets its caches). */
 static int scratch_bind(struct match_scratch *sc, const struct match_snapshot *s)
 {
 	if (sc->snap == s)
 		return 0;
 	cache_clear(sc);
-	if (grow((void **)&sc->stamp, &sc->cap_stamp, s->n_subs + 1, sizeof *sc->stamp))
+	if (grow((void **)&sc->stamp, &sc->cap_stamp, total_subs(s) + 1, sizeof *sc->stamp))
 		return -ENOMEM;
 	memset(sc->stamp, 0, (size_t)sc->cap_stamp * sizeof *sc->stamp);
 	sc->epoch = 0;
@@ -531,33 +559,36 @@ static int scratch_bind(struct match_scratch *sc, const struct match_snapshot *s
 	return 0;
 }
 
-static int queue(struct match_scratch *sc, const struct postings *p)
+/* Queue a posting list's subscriptions once each; `off` keeps the stamps of
+ * a base snapshot and its overlay apart. */
+static int queue(struct match_scratch *sc, const struct postings *p, uint32_t off)
 {
 	if (grow((void **)&sc->cand, &sc->cap_cand, sc->n_cand + p->n, sizeof *sc->cand))
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->n; i++) {
 		uint32_t v = p->v[i];
-		if (sc->stamp[v] == sc->epoch)
+		if (sc->stamp[v + off] == sc->epoch)
 			continue;
-		sc->stamp[v] = sc->epoch;
+		sc->stamp[v + off] = sc->epoch;
 		sc->cand[sc->n_cand++] = v;
 	}
 	return 0;
 }
 
 static int queue_key(const struct match_snapshot *s, struct match_scratch *sc, enum index_kind ix,
-		     const char *key)
+		     const char *key, uint32_t off)
 {
 	uint32_t post = strmap_get(&s->ix[ix], key);
-	return post == UINT32_MAX ? 0 : queue(sc, &s->posts[post]);
+	return post == UINT32_MAX ? 0 : queue(sc, &s->posts[post], off);
 }
 
-/* The globs matching `topic`, computed once per distinct topic. */
+/* The globs of `s` matching `topic`, computed once per distinct topic. */
 static const struct topic_cache_entry *globs_for(const struct match_snapshot *s,
 						 struct match_scratch *sc, const char *topic)
 {
-	struct topic_cache_entry *e = &sc->cache[hash_str(topic) & (TOPIC_CACHE - 1)];
-	if (e->topic && !strcmp(e->topic, topic))
+	uint64_t h = hash_str(topic) ^ ((uintptr_t)s >> 4) * 0x9e3779b97f4a7c15ull;
+	struct topic_cache_entry *e = &sc->cache[h & (TOPIC_CACHE - 1)];
+	if (e->topic && e->snap == s && !strcmp(e->topic, topic))
 		return e;
 	free(e->topic);
 	free(e->globs);
@@ -570,31 +601,33 @@ static const struct topic_cache_entry *globs_for(const struct match_snapshot *s,
 	for (uint32_t k = 0; k < s->n_globs; k++)
 		if (filter_glob_match(s->globs[k], topic))
 			v[n++] = s->glob_post[k];
+	e->snap = s;
 	e->globs = v;
 	e->n = n;
 	return e;
 }
 
 static int collect_candidates(const struct match_snapshot *s, const struct msg_view *m,
-			      struct match_scratch *sc)
+			      struct match_scratch *sc, uint32_t off)
 {
 	int rc = 0;
 	const struct meta *meta = m->meta;
+	sc->n_cand = 0;
 	for (size_t i = 0; !rc && meta && i < meta->n_packages; i++)
-		rc = queue_key(s, sc, IX_PACKAGE, meta->packages[i]);
+		rc = queue_key(s, sc, IX_PACKAGE, meta->packages[i], off);
 	for (size_t i = 0; !rc && meta && i < meta->n_usernames; i++)
-		rc = queue_key(s, sc, IX_USERNAME, meta->usernames[i]);
+		rc = queue_key(s, sc, IX_USERNAME, meta->usernames[i], off);
 	if (!rc)
-		rc = queue_key(s, sc, IX_TOPIC, m->topic);
+		rc = queue_key(s, sc, IX_TOPIC, m->topic, off);
 	if (!rc && s->n_globs) {
 		const struct topic_cache_entry *e = globs_for(s, sc, m->topic);
 		if (!e)
 			return -ENOMEM;
 		for (uint32_t k = 0; !rc && k < e->n; k++)
-			rc = queue(sc, &s->posts[e->globs[k]]);
+			rc = queue(sc, &s->posts[e->globs[k]], off);
 	}
 	if (!rc)
-		rc = queue(sc, &s->slow);
+		rc = queue(sc, &s->slow, off);
 	return rc;
 }
 
@@ -602,25 +635,26 @@ static int cmp_pending(const void *a, const void *b)
 {
 	const struct pending_hit *x = a, *y = b;
 	if (x->user != y->user)
-		return x->user < y->user ? -1 : 1;
+		return (uintptr_t)x->user < (uintptr_t)y->user ? -1 : 1;
 	if (x->dest != y->dest)
 		return x->dest < y->dest ? -1 : 1;
 	return x->sub < y->sub ? -1 : x->sub > y->sub;
 }
 
-/* Record that subscription `i` matched: one pending hit per destination. */
+/* Record that subscription `i` of `s` matched: one pending hit per destination. */
 static int record(const struct match_snapshot *s, struct match_scratch *sc, uint32_t i)
 {
 	const struct msub *sub = &s->subs[i];
 	if (grow((void **)&sc->pend, &sc->cap_pend, sc->n_pend + sub->n_dests, sizeof *sc->pend))
 		return -ENOMEM;
 	for (uint32_t d = 0; d < sub->n_dests; d++)
-		sc->pend[sc->n_pend++] = (struct pending_hit){sub->user, sub->dests[d], sub->id};
+		sc->pend[sc->n_pend++] =
+			(struct pending_hit){s->users[sub->user].name, sub->dests[d], sub->id};
 	return 0;
 }
 
 /* Group pending hits by (user, destination) into the result. */
-static int group(const struct match_snapshot *s, struct match_scratch *sc, struct match_result *out)
+static int group(struct match_scratch *sc, struct match_result *out)
 {
 	if (sc->n_pend > 1)
 		qsort(sc->pend, sc->n_pend, sizeof *sc->pend, cmp_pending);
@@ -635,19 +669,18 @@ static int group(const struct match_snapshot *s, struct match_scratch *sc, struc
 			sc->hits[n - 1].n_subs++;
 			continue;
 		}
-		sc->hits[n++] = (struct match_hit){s->users[p->user].name, p->dest, &sc->hit_subs[i], 1};
+		sc->hits[n++] = (struct match_hit){p->user, p->dest, &sc->hit_subs[i], 1};
 	}
 	out->hits = sc->hits;
 	out->n_hits = n;
 	return 0;
 }
 
-static int evaluate(const struct match_snapshot *s, const struct msg_view *m,
+/* Run the filters of the queued candidates of `s`; `masked` (may be NULL)
+ * hides users whose subscriptions an overlay replaced. */
+static int evaluate(const struct match_snapshot *s, const uint8_t *masked, const struct msg_view *m,
 		    struct match_scratch *sc, struct match_result *out)
 {
-	out->n_candidates = sc->n_cand;
-	out->n_matched = 0;
-	sc->n_pend = 0;
 	for (uint32_t c = 0; c < sc->n_cand; c++) {
 		/* Candidates are scattered over a large index: fetch ahead, in
 		 * two steps because the filter's address is in the subscription. */
@@ -659,13 +692,16 @@ static int evaluate(const struct match_snapshot *s, const struct msg_view *m,
 			__builtin_prefetch(&s->users[ahead->user]);
 		}
 		const struct msub *sub = &s->subs[sc->cand[c]];
+		if (masked && masked[sub->user])
+			continue;
+		out->n_candidates++;
 		if (!filter_eval(sub->f, m, &s->users[sub->user].fu, sc->fs))
 			continue;
 		out->n_matched++;
 		if (record(s, sc, sc->cand[c]))
 			return -ENOMEM;
 	}
-	return group(s, sc, out);
+	return 0;
 }
 
 static int start(const struct match_snapshot *s, struct match_scratch *sc, struct match_result *out)
@@ -678,6 +714,7 @@ static int start(const struct match_snapshot *s, struct match_scratch *sc, struc
 		sc->epoch = 1;
 	}
 	sc->n_cand = 0;
+	sc->n_pend = 0;
 	return 0;
 }
 
@@ -685,20 +722,63 @@ int match_run(const struct match_snapshot *s, const struct msg_view *m, struct m
 	      struct match_result *out)
 {
 	int rc = start(s, sc, out);
+	if (!rc && s->base) {
+		rc = collect_candidates(s->base, m, sc, 0);
+		if (!rc)
+			rc = evaluate(s->base, s->base_masked, m, sc, out);
+	}
 	if (!rc)
-		rc = collect_candidates(s, m, sc);
-	return rc ? rc : evaluate(s, m, sc, out);
+		rc = collect_candidates(s, m, sc, s->base ? s->base->n_subs : 0);
+	if (!rc)
+		rc = evaluate(s, NULL, m, sc, out);
+	return rc ? rc : group(sc, out);
+}
+
+static int queue_all(const struct match_snapshot *s, struct match_scratch *sc)
+{
+	sc->n_cand = 0;
+	if (grow((void **)&sc->cand, &sc->cap_cand, s->n_subs + 1, sizeof *sc->cand))
+		return -ENOMEM;
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		sc->cand[sc->n_cand++] = i;
+	return 0;
 }
 
 int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
 		     struct match_scratch *sc, struct match_result *out)
 {
 	int rc = start(s, sc, out);
-	if (rc || grow((void **)&sc->cand, &sc->cap_cand, s->n_subs, sizeof *sc->cand))
-		return -ENOMEM;
-	for (uint32_t i = 0; i < s->n_subs; i++)
-		sc->cand[sc->n_cand++] = i;
-	return evaluate(s, m, sc, out);
+	if (!rc && s->base && !(rc = queue_all(s->base, sc)))
+		rc = evaluate(s->base, s->base_masked, m, sc, out);
+	if (!rc && !(rc = queue_all(s, sc)))
+		rc = evaluate(s, NULL, m, sc, out);
+	return rc ? rc : group(sc, out);
+}
+
+/* ---- overlays: small changes without a full rebuild ---- */
+
+static struct match_snapshot *match_snapshot_overlay(struct match_snapshot *base,
+					      struct match_snapshot *overlay, char **users,
+					      size_t n_users)
+{
+	if (base->base) { /* always layer on the full snapshot underneath */
+		struct match_snapshot *full = base->base;
+		base = full;
+	}
+	uint8_t *masked = calloc(base->n_users + 1, 1);
+	if (!masked)
+		return NULL;
+	for (size_t i = 0; i < n_users; i++) {
+		uint32_t u = strmap_get(&base->user_by_name, users[i]);
+		if (u != UINT32_MAX)
+			masked[u] = 1;
+	}
+	match_snapshot_ref(base);
+	overlay->base = base;
+	overlay->base_masked = masked;
+	overlay->overlay_users = users;
+	overlay->n_overlay_users = n_users;
+	return overlay;
 }
 
 /* ---- loading from the store ---- */
@@ -774,6 +854,35 @@ static int load_sub(void *arg, const void *key, size_t klen, const char *json, s
 	return rc;
 }
 
+/* Build a snapshot of just these users (the overlay of a small change). */
+static int load_users(struct store *st, char **users, size_t n, struct match_snapshot **out)
+{
+	struct load_ctx c = {match_builder_new(), 0, NULL, 0};
+	struct buf doc = BUF_INIT, prefix = BUF_INIT;
+	int rc = c.b ? 0 : -ENOMEM;
+	for (size_t i = 0; !rc && i < n; i++) {
+		rc = store_doc_get(st, STORE_USERS, users[i], strlen(users[i]), &doc);
+		if (rc == -ENOENT) { /* deleted: the overlay just hides them */
+			rc = 0;
+			continue;
+		}
+		if (!rc)
+			rc = load_user(&c, users[i], strlen(users[i]), doc.data, doc.len);
+		buf_reset(&prefix);
+		if (!rc)
+			rc = buf_append(&prefix, users[i], strlen(users[i]) + 1);
+		if (!rc)
+			rc = store_doc_foreach(st, STORE_SUBS, prefix.data, prefix.len, load_sub, &c);
+	}
+	buf_release(&doc);
+	buf_release(&prefix);
+	if (rc) {
+		match_builder_free(c.b);
+		return rc;
+	}
+	return (*out = match_builder_finish(c.b)) ? 0 : -ENOMEM;
+}
+
 int match_snapshot_load(struct store *st, struct match_snapshot **out, char *err, size_t errlen)
 {
 	struct load_ctx c = {match_builder_new(), 0, err, errlen};
@@ -814,6 +923,83 @@ static void swap_in(struct matcher *m, struct match_snapshot *s, uint64_t gen)
 	match_snapshot_unref(old);
 }
 
+#define OVERLAY_MAX 2000 /* users changed since the last full rebuild */
+
+/* `a` plus the names in `b` not already there, as a fresh owned array. */
+static char **merge_names(char *const *a, size_t na, char *const *b, size_t nb, size_t *n)
+{
+	char **v = calloc(na + nb + 1, sizeof *v);
+	size_t k = 0;
+	for (size_t i = 0; v && i < na + nb; i++) {
+		const char *name = i < na ? a[i] : b[i - na];
+		bool dup = false;
+		for (size_t j = 0; j < k && !dup; j++)
+			dup = !strcmp(v[j], name);
+		if (dup)
+			continue;
+		if (!(v[k] = strdup(name))) {
+			while (k)
+				free(v[--k]);
+			free(v);
+			return NULL;
+		}
+		k++;
+	}
+	*n = k;
+	return v;
+}
+
+/* A change of a few users: rebuild only them, layered on the full index.
+ * Returns NULL when a full rebuild is the better answer. */
+static struct match_snapshot *small_change(struct matcher *m, char **changed, size_t n)
+{
+	pthread_mutex_lock(&m->lock);
+	struct match_snapshot *cur = m->current;
+	match_snapshot_ref(cur);
+	pthread_mutex_unlock(&m->lock);
+	struct match_snapshot *full = cur->base ? cur->base : cur, *overlay = NULL, *out = NULL;
+	size_t nu = 0;
+	char **users = merge_names(cur->overlay_users, cur->n_overlay_users, changed, n, &nu);
+	if (users && nu <= OVERLAY_MAX && !load_users(m->store, users, nu, &overlay) &&
+	    (out = match_snapshot_overlay(full, overlay, users, nu)))
+		users = NULL; /* the overlay owns them now */
+	else
+		match_snapshot_unref(overlay);
+	for (size_t i = 0; users && i < nu; i++)
+		free(users[i]);
+	free(users);
+	match_snapshot_unref(cur);
+	return out;
+}
+
+/* Bring the index up to date with the store: small changes as an overlay,
+ * anything bigger (or "everything") as a full rebuild. */
+static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
+{
+	char **changed, err[256];
+	size_t n;
+	bool all;
+	uint64_t t0 = now_us();
+	store_take_changed(m->store, &changed, &n, &all);
+	struct match_snapshot *s = all ? NULL : small_change(m, changed, n);
+	bool partial = s != NULL;
+	if (!s && match_snapshot_load(m->store, &s, err, sizeof err)) {
+		log_limited(rl, L_ERROR, "%s", err);
+		s = NULL;
+	}
+	if (s) {
+		struct match_stats st;
+		match_snapshot_stats(s, &st);
+		swap_in(m, s, gen);
+		log_info("match: index %s: %zu changed users, %zu subscriptions (%zu slow) in %llu ms",
+			 partial ? "updated" : "rebuilt", n, st.subscriptions, st.slow,
+			 (unsigned long long)(now_us() - t0) / 1000);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(changed[i]);
+	free(changed);
+}
+
 static void *refresher(void *arg)
 {
 	struct matcher *m = arg;
@@ -832,19 +1018,7 @@ static void *refresher(void *arg)
 		if (m->stopping || gen == m->generation)
 			continue;
 		pthread_mutex_unlock(&m->lock);
-		struct match_snapshot *s;
-		char err[256];
-		uint64_t t0 = now_us();
-		if (match_snapshot_load(m->store, &s, err, sizeof err) == 0) {
-			struct match_stats st;
-			match_snapshot_stats(s, &st);
-			swap_in(m, s, gen);
-			log_info("match: index rebuilt: %zu subscriptions (%zu slow) of %zu users in %llu ms",
-				 st.subscriptions, st.slow, st.users,
-				 (unsigned long long)(now_us() - t0) / 1000);
-		} else {
-			log_limited(&rl, L_ERROR, "%s", err);
-		}
+		refresh(m, gen, &rl);
 		pthread_mutex_lock(&m->lock);
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -860,6 +1034,13 @@ int matcher_start(struct store *s, struct matcher **out, char *err, size_t errle
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->wake, NULL);
 	m->generation = store_doc_generation(s);
+	char **changed;
+	size_t n;
+	bool all;
+	store_take_changed(s, &changed, &n, &all); /* the full load below covers them */
+	for (size_t i = 0; i < n; i++)
+		free(changed[i]);
+	free(changed);
 	int rc = match_snapshot_load(s, &m->current, err, errlen);
 	if (!rc && (rc = -pthread_create(&m->thread, NULL, refresher, m)))
 		snprintf(err, errlen, "match: cannot start the index thread (%s)", strerror(-rc));

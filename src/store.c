@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/stat.h>
@@ -28,13 +29,22 @@ struct store {
 	size_t window;
 	uint64_t next_order; /* order number of the next new id */
 	_Atomic uint64_t doc_generation;
+	pthread_mutex_t changed_lock; /* guards the changed-users list */
+	char **changed;
+	size_t n_changed;
+	bool changed_all;
 };
+
+#define CHANGED_MAX 4096 /* beyond this, readers rebuild everything */
 
 struct store_txn {
 	struct store *s;
 	MDB_txn *txn;
 	uint64_t next_order;
 	bool docs_touched;
+	char **touched;    /* users whose documents this transaction wrote */
+	size_t n_touched;
+	bool touched_all;
 	bool seen_touched; /* only the committer marks ids; API writers must not write seen_next */
 };
 
@@ -189,6 +199,7 @@ int store_open(const char *dir, size_t map_size, size_t dedup_window, struct sto
 	if (!s)
 		return -ENOMEM;
 	s->window = dedup_window;
+	pthread_mutex_init(&s->changed_lock, NULL);
 	if (snprintf(path, sizeof path, "%s/herald.mdb", dir) >= (int)sizeof path) {
 		snprintf(err, errlen, "store: state_dir path too long");
 		rc = -ENAMETOOLONG;
@@ -216,6 +227,10 @@ void store_close(struct store *s)
 		return;
 	if (s->env)
 		mdb_env_close(s->env);
+	for (size_t i = 0; i < s->n_changed; i++)
+		free(s->changed[i]);
+	free(s->changed);
+	pthread_mutex_destroy(&s->changed_lock);
 	free(s);
 }
 
@@ -250,6 +265,9 @@ int store_begin(struct store *s, struct store_txn **out)
 	t->s = s;
 	t->next_order = s->next_order;
 	t->docs_touched = false;
+	t->touched = NULL;
+	t->n_touched = 0;
+	t->touched_all = false;
 	t->seen_touched = false;
 	*out = t;
 	return 0;
@@ -309,6 +327,79 @@ int store_cursor_put(struct store_txn *t, const char *key, uint64_t seq)
 	return map_err(mdb_put(t->txn, t->s->cursors, &k, &v, 0));
 }
 
+static void touched_free(struct store_txn *t)
+{
+	for (size_t i = 0; i < t->n_touched; i++)
+		free(t->touched[i]);
+	free(t->touched);
+}
+
+/* Hand this transaction's touched users to readers, then bump the
+ * generation they poll (in that order, so a reader that sees the new
+ * generation finds the names). */
+static void publish_changes(struct store_txn *t)
+{
+	struct store *s = t->s;
+	pthread_mutex_lock(&s->changed_lock);
+	if (t->touched_all || s->n_changed + t->n_touched > CHANGED_MAX) {
+		s->changed_all = true;
+	} else {
+		char **v = realloc(s->changed, (s->n_changed + t->n_touched + 1) * sizeof *v);
+		if (!v) {
+			s->changed_all = true;
+		} else {
+			s->changed = v;
+			for (size_t i = 0; i < t->n_touched; i++) {
+				bool dup = false;
+				for (size_t j = 0; j < s->n_changed && !dup; j++)
+					dup = !strcmp(v[j], t->touched[i]);
+				if (dup)
+					continue;
+				v[s->n_changed++] = t->touched[i];
+				t->touched[i] = NULL;
+			}
+		}
+	}
+	pthread_mutex_unlock(&s->changed_lock);
+	atomic_fetch_add(&s->doc_generation, 1);
+}
+
+int store_take_changed(struct store *s, char ***users, size_t *n, bool *all)
+{
+	pthread_mutex_lock(&s->changed_lock);
+	*users = s->changed;
+	*n = s->n_changed;
+	*all = s->changed_all;
+	s->changed = NULL;
+	s->n_changed = 0;
+	s->changed_all = false;
+	pthread_mutex_unlock(&s->changed_lock);
+	return 0;
+}
+
+/* Remember which user a document key belongs to: users are keyed by name,
+ * destinations and subscriptions by "name\0id". */
+static void touch(struct store_txn *t, const void *key, size_t klen)
+{
+	t->docs_touched = true;
+	if (t->touched_all)
+		return;
+	size_t len = strnlen(key, klen);
+	for (size_t i = 0; i < t->n_touched; i++)
+		if (strlen(t->touched[i]) == len && !memcmp(t->touched[i], key, len))
+			return;
+	char **v = realloc(t->touched, (t->n_touched + 1) * sizeof *v);
+	char *name = v ? strndup(key, len) : NULL;
+	if (v)
+		t->touched = v;
+	if (!name || t->n_touched >= CHANGED_MAX) {
+		free(name);
+		t->touched_all = true;
+		return;
+	}
+	t->touched[t->n_touched++] = name;
+}
+
 int store_commit(struct store_txn *t)
 {
 	int rc = 0;
@@ -321,8 +412,9 @@ int store_commit(struct store_txn *t)
 		if (!rc && t->seen_touched)
 			t->s->next_order = t->next_order;
 		if (!rc && t->docs_touched)
-			atomic_fetch_add(&t->s->doc_generation, 1);
+			publish_changes(t);
 	}
+	touched_free(t);
 	free(t);
 	return rc;
 }
@@ -332,6 +424,7 @@ void store_abort(struct store_txn *t)
 	if (!t)
 		return;
 	mdb_txn_abort(t->txn);
+	touched_free(t);
 	free(t);
 }
 
@@ -346,7 +439,7 @@ int store_doc_put(struct store_txn *t, enum store_table tab, const void *key, si
 		return map_err(rc);
 	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
 	memcpy((char *)v.mv_data + 1, json, len);
-	t->docs_touched = true;
+	touch(t, key, klen);
 	return 0;
 }
 
@@ -355,7 +448,7 @@ int store_doc_del(struct store_txn *t, enum store_table tab, const void *key, si
 	MDB_val k = {klen, (void *)key};
 	int rc = mdb_del(t->txn, t->s->tables[tab], &k, NULL);
 	if (!rc)
-		t->docs_touched = true;
+		touch(t, key, klen);
 	return map_err(rc);
 }
 

@@ -21,6 +21,7 @@
 #ifndef HERALD_STORE_H
 #define HERALD_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -83,6 +84,14 @@ int store_next_id(struct store_txn *t, uint64_t *id);
 /* Bumped by every commit that touched documents: readers poll it to know
  * when to rebuild what they derived (the match index). */
 uint64_t store_doc_generation(struct store *s);
+
+/*
+ * The users whose documents (user, destinations, subscriptions) committed
+ * transactions touched since the last call, as a malloc'd array of malloc'd
+ * names the caller frees. *all is set instead when too many changed to list
+ * (then: assume everything changed). 0 or -ENOMEM.
+ */
+int store_take_changed(struct store *s, char ***users, size_t *n, bool *all);
 
 /* Text of a store error code, for logs. */
 const char *store_strerror(int rc);

@@ -128,8 +128,8 @@ wait_for 10 stat_is accepted $((base + 4 + n))
 sleep 0.3
 [ "$(stat notifications)" = "$before" ]
 ok $? "after disabling bob's subscriptions a release-monitoring message notifies no one"
-grep -q "match: index rebuilt" daemon.err
-ok $? "the index was rebuilt in the background (log line)"
+grep -q "match: index updated" daemon.err
+ok $? "the index was updated in the background, without a full rebuild (log line)"
 kill -TERM "$DPID"
 wait "$DPID"
 ok $? "clean exit"

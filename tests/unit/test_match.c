@@ -5,9 +5,12 @@
 #include "match.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
 #include "tap.h"
 
 static struct meta mk_meta(const char **pkgs, size_t np, const char **users, size_t nu,
@@ -63,8 +66,102 @@ static const struct match_hit *hit_for(const struct match_result *r, const char 
 	return NULL;
 }
 
+/* ---- the live matcher over a real store ---- */
+
+/* Write in `bulk` when given, else in a transaction of its own. */
+static struct store_txn *bulk;
+
+static void put_user(struct store *st, const char *name, const char *mine)
+{
+	struct store_txn *t = bulk;
+	char json[512];
+	snprintf(json, sizeof json, "{\"name\":\"%s\",\"lists\":{\"mine\":[\"%s\"]}}", name, mine);
+	if (t || !store_begin(st, &t)) {
+		store_doc_put(t, STORE_USERS, name, strlen(name), json, strlen(json));
+		if (!bulk)
+			store_commit(t);
+	}
+}
+
+static void put_sub(struct store *st, const char *user, uint64_t id, const char *filter, bool on)
+{
+	struct store_txn *t = bulk;
+	char key[128], json[512];
+	size_t ul = strlen(user);
+	memcpy(key, user, ul + 1);
+	for (int i = 0; i < 8; i++)
+		key[ul + 1 + i] = (char)(id >> (56 - 8 * i));
+	snprintf(json, sizeof json, "{\"id\":%llu,\"user\":\"%s\",\"filter\":\"%s\","
+		 "\"destinations\":[%llu],\"mode\":\"instant\",\"enabled\":%s}",
+		 (unsigned long long)id, user, filter, (unsigned long long)id * 10, on ? "true" : "false");
+	if (t || !store_begin(st, &t)) {
+		store_doc_put(t, STORE_SUBS, key, ul + 9, json, strlen(json));
+		if (!bulk)
+			store_commit(t);
+	}
+}
+
+/* Matches of a kernel message, after waiting up to 5 s for `want`. */
+static size_t hits_when(struct matcher *m, struct match_scratch *sc, size_t want)
+{
+	const char *pk[] = {"kernel"};
+	struct meta mm = mk_meta(pk, 1, NULL, 0, "x");
+	struct msg_view v = {"org.x.prod.koji.build", NULL, &mm};
+	struct match_result r = {0};
+	for (int i = 0; i < 100; i++) {
+		struct match_snapshot *s = matcher_acquire(m);
+		match_run(s, &v, sc, &r);
+		match_snapshot_unref(s);
+		if (r.n_hits == want)
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return r.n_hits;
+}
+
+static void live(void)
+{
+	char dir[] = "/tmp/herald-test-match-XXXXXX", err[256];
+	struct store *st;
+	struct matcher *m = NULL;
+	if (!mkdtemp(dir) || store_open(dir, 1 << 26, 1000, &st, err, sizeof err))
+		return;
+	put_user(st, "alice", "kernel");
+	put_sub(st, "alice", 1, "packages & @mine", true);
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts on a store (%s)", err);
+	struct match_scratch *sc = match_scratch_new();
+	ok(hits_when(m, sc, 1) == 1, "alice's stored subscription matches");
+	put_user(st, "bob", "bash");
+	put_sub(st, "bob", 2, "package == \\\"kernel\\\"", true);
+	ok(hits_when(m, sc, 2) == 2, "bob's new subscription applies without a restart");
+	put_sub(st, "alice", 1, "packages & @mine", false);
+	ok(hits_when(m, sc, 1) == 1, "disabling alice's applies too");
+	char name[32];
+	if (store_begin(st, &bulk))
+		return;
+	for (int i = 0; i < 2100; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		put_user(st, name, "kernel");
+		put_sub(st, name, 100 + (uint64_t)i, "packages & @mine", true);
+	}
+	store_commit(bulk);
+	bulk = NULL;
+	ok(hits_when(m, sc, 2101) == 2101, "2,100 new users at once (a full rebuild) all match");
+	put_sub(st, "bob", 2, "package == \\\"kernel\\\"", false);
+	ok(hits_when(m, sc, 2100) == 2100, "and a small change after the rebuild still applies");
+	match_scratch_free(sc);
+	matcher_stop(m);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("cleanup failed");
+}
+
 int main(void)
 {
+	live();
 	struct match_snapshot *s = fixture();
 	struct match_stats st;
 	match_snapshot_stats(s, &st);

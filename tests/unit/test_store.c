@@ -175,6 +175,18 @@ static void documents(const char *dir)
 	store_cursor_put(t, "k", 1);
 	store_commit(t);
 	ok(store_doc_generation(s) == gen + 2, "the delete bumped the generation, a cursor-only commit did not");
+	char **names;
+	size_t n;
+	bool all;
+	store_take_changed(s, &names, &n, &all);
+	ok(n == 2 && !all && !strcmp(names[0], "alice") && !strcmp(names[1], "bob"),
+	   "the changed users are alice (two subscriptions) and bob, once each");
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	store_take_changed(s, &names, &n, &all);
+	ok(n == 0 && !all, "taking them again gives nothing");
+	free(names);
 	buf_release(&b);
 	store_close(s);
 }
