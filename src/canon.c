@@ -33,6 +33,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* canon_json's nodes: ordinary messages fit; bigger ones move to the heap once. */
 #define NODES_ON_STACK 512
@@ -84,6 +87,7 @@ struct canon_node {
 /* An object key while its object is being sorted. */
 struct skey {
 	const unsigned char *p; /* raw text between the quotes */
+	uint64_t head;      /* its first 8 bytes, big-endian, zero-padded */
 	uint32_t len;
 	uint32_t node : 31; /* the key's node; its value is node + 1 */
 	uint32_t esc : 1;   /* S_ESC: compare decoded code points */
@@ -280,15 +284,31 @@ static size_t utf8_len(const unsigned char *s, size_t avail)
 }
 
 /*
- * Step over plain bytes (see plain[]), eight at a time while no byte in the
- * word is special: < 0x20, '"', '\\', or >= 0x7f. The word tests are the
- * classic "has zero byte" / "has byte less than" tricks; a false answer is
- * exact, so a word they pass is all plain.
+ * Step over plain bytes (see plain[]): sixteen at a time with SSE2 (every
+ * x86-64 has it), then eight at a time while no byte in the word is
+ * special: < 0x20, '"', '\\', or >= 0x7f. The word tests are the classic
+ * "has zero byte" / "has byte less than" tricks; a false answer is exact, so
+ * a word they pass is all plain. Base64 certificates and signatures are
+ * most of an envelope's bytes, and all plain.
  */
 static size_t skip_plain(const unsigned char *s, size_t p, size_t end)
 {
 	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
 
+#ifdef __SSE2__
+	const __m128i space = _mm_set1_epi8(0x20), quote = _mm_set1_epi8('"');
+	const __m128i bslash = _mm_set1_epi8('\\'), del = _mm_set1_epi8(0x7f);
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + p));
+		/* Signed compare: bytes >= 0x80 are negative, so "< 0x20" has them too. */
+		__m128i bad = _mm_or_si128(_mm_or_si128(_mm_cmplt_epi8(v, space), _mm_cmpeq_epi8(v, quote)),
+					   _mm_or_si128(_mm_cmpeq_epi8(v, bslash), _mm_cmpeq_epi8(v, del)));
+		unsigned m = (unsigned)_mm_movemask_epi8(bad);
+		if (m)
+			return p + (size_t)__builtin_ctz(m);
+		p += 16;
+	}
+#endif
 	while (end - p >= 8) {
 		uint64_t w, q, b;
 		memcpy(&w, s + p, 8);
@@ -515,17 +535,37 @@ static int cmp_decoded(const struct skey *a, const struct skey *b)
 	return (i < a->len) - (j < b->len);
 }
 
+/* A key's first 8 bytes as a big-endian number, zero-padded. */
+static uint64_t key_head(const unsigned char *p, uint32_t len)
+{
+	unsigned char b[8] = {0};
+	uint64_t h;
+
+	memcpy(b, p, len < 8 ? len : 8);
+	memcpy(&h, b, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	h = __builtin_bswap64(h);
+#endif
+	return h;
+}
+
 /*
  * Python sorts str keys by code point; UTF-8 preserves that order byte by
- * byte, so raw keys without escapes compare with memcmp.
+ * byte, so raw keys without escapes compare as bytes: first their heads (a
+ * raw key has no NUL byte, so the zero padding sorts a shorter key first,
+ * as memcmp would), which settles most pairs without a call, then memcmp.
  */
 static int key_cmp(const struct skey *a, const struct skey *b)
 {
 	if (a->esc || b->esc)
 		return cmp_decoded(a, b);
-	int r = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
-	if (r)
-		return r;
+	if (a->head != b->head)
+		return a->head < b->head ? -1 : 1;
+	if (a->len > 8 && b->len > 8) {
+		int r = memcmp(a->p + 8, b->p + 8, (a->len < b->len ? a->len : b->len) - 8);
+		if (r)
+			return r;
+	}
 	return (a->len > b->len) - (a->len < b->len);
 }
 
@@ -559,8 +599,10 @@ static uint32_t next_member(const struct canon_node *nodes, uint32_t c)
 
 static struct skey key_of(const unsigned char *s, const struct canon_node *nodes, uint32_t c)
 {
-	return (struct skey){.p = s + nodes[c].pos, .len = nodes[c].len, .node = c,
-			     .esc = (nodes[c].flags & S_ESC) != 0};
+	const unsigned char *p = s + nodes[c].pos;
+
+	return (struct skey){.p = p, .head = key_head(p, nodes[c].len), .len = nodes[c].len,
+			     .node = c, .esc = (nodes[c].flags & S_ESC) != 0};
 }
 
 /* Double the sort space, keeping what it holds. */
@@ -1132,6 +1174,8 @@ static int emit_array(struct emitter *e, uint32_t i)
 static bool key_is(const struct skey *k, const char *word)
 {
 	struct skey w = {.p = (const unsigned char *)word, .len = (uint32_t)strlen(word)};
+
+	w.head = key_head(w.p, w.len);
 
 	if (!k->esc && k->len != w.len)
 		return false;

@@ -424,7 +424,7 @@ static void test_buffers(void)
 	rc = canon(in.data, in.len, 0, &err);
 	ok(rc == 0 && strcmp(out.data, want.data) == 0, "3000 keys, 12000 nodes on the heap");
 
-	/* Nested objects each sorting their own keys on the shared key stack. */
+	/* Nested objects, each sorting its own keys as it closes. */
 	buf_reset(&in);
 	buf_reset(&want);
 	buf_puts(&in, "{\"z\":{\"y\":{\"x\":1,\"w\":2},\"v\":3},\"u\":[{\"t\":4,\"s\":5}],\"r\":6}");
