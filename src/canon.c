@@ -1171,15 +1171,20 @@ static int emit_array(struct emitter *e, uint32_t i)
 }
 
 /* Does the key spell `word` (ASCII) once decoded? */
-static bool key_is(const struct skey *k, const char *word)
+static bool key_is_n(const struct skey *k, const char *word, uint32_t len)
 {
-	struct skey w = {.p = (const unsigned char *)word, .len = (uint32_t)strlen(word)};
+	struct skey w = {.p = (const unsigned char *)word, .len = len};
 
+	if (!k->esc)
+		return k->len == len && memcmp(k->p, word, len) == 0;
 	w.head = key_head(w.p, w.len);
-
-	if (!k->esc && k->len != w.len)
-		return false;
 	return key_cmp(k, &w) == 0;
+}
+
+/* Inlined, so strlen() of the literal is a constant. */
+static inline bool key_is(const struct skey *k, const char *word)
+{
+	return key_is_n(k, word, (uint32_t)strlen(word));
 }
 
 /* Python truthiness of a value, for "headers". */
@@ -1251,10 +1256,11 @@ static int emit_int_of(struct emitter *e, const struct canon_node *v)
 /* What the top-level flags do to one member. */
 enum action { KEEP, DROP, TO_INT };
 
-static int top_action(struct emitter *e, const struct skey *k, unsigned flags, bool archive,
+static int top_action(struct emitter *e, uint32_t key, unsigned flags, bool archive,
 		      enum action *act)
 {
-	const struct canon_node *v = &e->nodes[k->node + 1];
+	const struct canon_node *v = &e->nodes[key + 1];
+	struct skey kv = key_of(e->s, e->nodes, key), *k = &kv;
 	bool falsy;
 	int rc;
 
@@ -1290,21 +1296,22 @@ static bool is_archived(const struct emitter *e, uint32_t obj)
 	return name && version;
 }
 
-static int emit_member(struct emitter *e, const struct skey *k, enum action act, bool first)
+/* Key node `key` and its value. */
+static int emit_member(struct emitter *e, uint32_t key, enum action act, bool first)
 {
 	int rc = 0;
 
 	if (!first)
 		rc = put1(e->out, ',');
 	if (!rc)
-		rc = emit_string(e, &e->nodes[k->node]);
+		rc = emit_string(e, &e->nodes[key]);
 	if (!rc)
 		rc = put1(e->out, ':');
 	if (rc)
 		return rc;
 	if (act == TO_INT)
-		return emit_int_of(e, &e->nodes[k->node + 1]);
-	return emit_value(e, k->node + 1, 0);
+		return emit_int_of(e, &e->nodes[key + 1]);
+	return emit_value(e, key + 1, 0);
 }
 
 /*
@@ -1318,13 +1325,13 @@ static int emit_object(struct emitter *e, uint32_t i, unsigned flags)
 	int rc = put1(e->out, '{');
 
 	for (uint32_t c = i + 1; !rc && c < end; c = next_member(e->nodes, c)) {
-		struct skey k = key_of(e->s, e->nodes, e->nodes[c].aux);
+		uint32_t key = e->nodes[c].aux;
 		enum action act = KEEP;
 		if (flags)
-			rc = top_action(e, &k, flags, archive, &act);
+			rc = top_action(e, key, flags, archive, &act);
 		if (rc || act == DROP)
 			continue;
-		rc = emit_member(e, &k, act, first);
+		rc = emit_member(e, key, act, first);
 		first = false;
 	}
 	return rc ? rc : put1(e->out, '}');
