@@ -509,7 +509,7 @@ int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix,
 	int r = 0;
 	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
 	while (!rc && !r) {
-		if (k.mv_size < plen || memcmp(k.mv_data, prefix, plen))
+		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
 			break;
 		const char *json;
 		size_t len;
