@@ -1496,15 +1496,14 @@ static char *put_utf8(char *o, uint32_t cp)
 	return o;
 }
 
-/* Does key node `c` spell key[0..keylen) once decoded? */
-static bool key_equals(const struct canon_doc *doc, uint32_t c, const char *key, size_t keylen)
+/* Does key node `c`, which has escapes, spell key[0..keylen) once decoded? */
+static bool key_equals_escaped(const struct canon_doc *doc, uint32_t c, const char *key,
+			       size_t keylen)
 {
 	const struct canon_node *k = &doc->nodes[c];
 	const unsigned char *s = (const unsigned char *)doc->in + k->pos;
 	size_t p = 0, at = 0;
 
-	if (!(k->flags & S_ESC))
-		return k->len == keylen && memcmp(s, key, keylen) == 0;
 	while (p < k->len) {
 		char u8[4];
 		size_t n = (size_t)(put_utf8(u8, next_cp(s, &p)) - u8);
@@ -1513,6 +1512,16 @@ static bool key_equals(const struct canon_doc *doc, uint32_t c, const char *key,
 		at += n;
 	}
 	return at == keylen;
+}
+
+static inline bool key_equals(const struct canon_doc *doc, uint32_t c, const char *key,
+			      size_t keylen)
+{
+	const struct canon_node *k = &doc->nodes[c];
+
+	if (k->flags & S_ESC)
+		return key_equals_escaped(doc, c, key, keylen);
+	return k->len == keylen && memcmp(doc->in + k->pos, key, keylen) == 0;
 }
 
 int canon_find(const struct canon_doc *doc, uint32_t obj, const char *key, size_t keylen,
@@ -1528,6 +1537,28 @@ int canon_find(const struct canon_doc *doc, uint32_t obj, const char *key, size_
 			return 0;
 		}
 	return -ENOENT;
+}
+
+int canon_find_all(const struct canon_doc *doc, uint32_t obj, const char *const *keys, size_t n,
+		   uint32_t *vals)
+{
+	size_t lens[32];
+
+	assert(obj < doc->n && n <= sizeof lens / sizeof lens[0]);
+	if (doc->nodes[obj].type != N_OBJ)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		lens[i] = strlen(keys[i]);
+		vals[i] = 0;
+	}
+	for (uint32_t c = obj + 1, end = doc->nodes[obj].len; c < end;
+	     c = next_member(doc->nodes, c))
+		for (size_t i = 0; i < n; i++)
+			if (key_equals(doc, c, keys[i], lens[i])) {
+				vals[i] = c + 1;
+				break;
+			}
+	return 0;
 }
 
 void canon_span(const struct canon_doc *doc, uint32_t val, size_t *off, size_t *len)

@@ -161,6 +161,14 @@ enum canon_type canon_type(const struct canon_doc *doc, uint32_t val);
 int canon_find(const struct canon_doc *doc, uint32_t obj, const char *key, size_t keylen,
 	       uint32_t *val);
 
+/*
+ * canon_find for several keys (NUL-terminated UTF-8; at most 32) in one pass
+ * over object `obj`: vals[i] gets the value of keys[i], or 0 (the root, never
+ * a member) when absent. 0, or -EINVAL when `obj` is not an object.
+ */
+int canon_find_all(const struct canon_doc *doc, uint32_t obj, const char *const *keys, size_t n,
+		   uint32_t *vals);
+
 /* The value's exact bytes in the input (strings with their quotes). */
 void canon_span(const struct canon_doc *doc, uint32_t val, size_t *off, size_t *len);
 

@@ -14,19 +14,18 @@
  * held a big message gives the memory back. */
 #define KEEP_BYTES (32 * 1024)
 
-/* The string fields, topic first: errors are reported in this order. */
-enum { S_TOPIC, S_MSG_ID, S_USERNAME, S_CRYPTO, S_SIGNATURE, S_CERTIFICATE, S_SIGNER, S_COUNT };
-
-static const char *const string_key[S_COUNT] = {
-	"topic", "msg_id", "username", "crypto", "signature", "certificate", "signer",
+/* The fields read, the string ones first, topic first: errors are reported
+ * in this order. Found in one pass over the top-level members. */
+enum {
+	F_TOPIC, F_MSG_ID, F_USERNAME, F_CRYPTO, F_SIGNATURE, F_CERTIFICATE, F_SIGNER,
+	F_MSG, F_TIMESTAMP, F_I, F_COUNT,
+	F_STRINGS = F_MSG
 };
 
-/* Top-level member `key`, or 0 (the root, never a member) when absent. */
-static uint32_t member(const struct envelope *env, const char *key)
-{
-	uint32_t v;
-	return canon_find(&env->doc, CANON_ROOT, key, strlen(key), &v) ? 0 : v;
-}
+static const char *const field_key[F_COUNT] = {
+	"topic", "msg_id", "username", "crypto", "signature", "certificate", "signer",
+	"msg", "timestamp", "i",
+};
 
 static bool absent_or_null(const struct envelope *env, uint32_t v)
 {
@@ -54,16 +53,15 @@ static int valid_topic(const char *t, size_t len)
 	return 1;
 }
 
-/* Find the string fields and make room for all of them at once. */
-static int find_strings(struct envelope *env, uint32_t val[S_COUNT])
+/* Find the fields (0: absent) and make room for all the strings at once. */
+static int find_fields(struct envelope *env, uint32_t val[F_COUNT])
 {
 	size_t need = 0;
 	buf_reset(&env->text);
-	for (int f = 0; f < S_COUNT; f++) {
-		val[f] = member(env, string_key[f]);
+	canon_find_all(&env->doc, CANON_ROOT, field_key, F_COUNT, val);
+	for (int f = 0; f < F_STRINGS; f++)
 		if (val[f] && canon_type(&env->doc, val[f]) == CANON_STRING)
 			need += canon_string_max(&env->doc, val[f]);
-	}
 	return buf_reserve(&env->text, need);
 }
 
@@ -82,16 +80,16 @@ static int opt_string(struct envelope *env, uint32_t v, const char **out)
 	return *out && !nul ? 0 : -1;
 }
 
-static enum envelope_error strings(struct envelope *env, const uint32_t val[S_COUNT],
+static enum envelope_error strings(struct envelope *env, const uint32_t val[F_COUNT],
 				   const char **detail)
 {
-	const char **field[S_COUNT] = {
+	const char **field[F_STRINGS] = {
 		NULL, &env->msg_id, &env->username, &env->crypto, &env->signature,
 		&env->certificate, &env->signer,
 	};
 	bool nul;
-	if (!val[S_TOPIC] || canon_type(&env->doc, val[S_TOPIC]) != CANON_STRING ||
-	    !(env->topic = decode(env, val[S_TOPIC], &env->topic_len, &nul)) || !env->topic_len) {
+	if (!val[F_TOPIC] || canon_type(&env->doc, val[F_TOPIC]) != CANON_STRING ||
+	    !(env->topic = decode(env, val[F_TOPIC], &env->topic_len, &nul)) || !env->topic_len) {
 		*detail = "topic missing or not a string";
 		return ENVELOPE_NO_TOPIC;
 	}
@@ -99,13 +97,12 @@ static enum envelope_error strings(struct envelope *env, const uint32_t val[S_CO
 		*detail = "topic has spaces, control characters or is over 1024 bytes";
 		return ENVELOPE_BAD_FIELD;
 	}
-	uint32_t msg = member(env, "msg");
-	if (!msg) {
+	if (!val[F_MSG]) {
 		*detail = "msg missing";
 		return ENVELOPE_NO_BODY;
 	}
-	canon_span(&env->doc, msg, &env->msg_off, &env->msg_len);
-	for (int f = S_MSG_ID; f < S_COUNT; f++) {
+	canon_span(&env->doc, val[F_MSG], &env->msg_off, &env->msg_len);
+	for (int f = F_MSG_ID; f < F_STRINGS; f++) {
 		if (!opt_string(env, val[f], field[f]))
 			continue;
 		*detail = "msg_id, username, crypto, signature, certificate or signer is not a string";
@@ -138,9 +135,10 @@ static int read_i(struct envelope *env, uint32_t v)
 	}
 }
 
-static enum envelope_error numbers(struct envelope *env, const char **detail)
+static enum envelope_error numbers(struct envelope *env, const uint32_t val[F_COUNT],
+				   const char **detail)
 {
-	uint32_t v = member(env, "timestamp");
+	uint32_t v = val[F_TIMESTAMP];
 	if (!absent_or_null(env, v)) {
 		if (!is_number(canon_type(&env->doc, v)) ||
 		    canon_number(&env->doc, v, &env->timestamp)) {
@@ -148,7 +146,7 @@ static enum envelope_error numbers(struct envelope *env, const char **detail)
 			return ENVELOPE_BAD_FIELD;
 		}
 	}
-	v = member(env, "i");
+	v = val[F_I];
 	if (!absent_or_null(env, v)) {
 		if (read_i(env, v)) {
 			*detail = "i is not a non-negative integer";
@@ -191,7 +189,7 @@ enum envelope_error envelope_reparse(struct envelope *env, const char *data, siz
 				     const char **detail)
 {
 	struct canon_error cerr = {0, "not valid JSON"};
-	uint32_t val[S_COUNT];
+	uint32_t val[F_COUNT];
 	const char *dummy;
 	enum envelope_error e;
 	if (!detail)
@@ -208,13 +206,13 @@ enum envelope_error envelope_reparse(struct envelope *env, const char *data, siz
 	env->raw_len = len;
 	if ((e = shape(env, detail)))
 		goto out;
-	if (find_strings(env, val)) {
+	if (find_fields(env, val)) {
 		*detail = "out of memory";
 		e = ENVELOPE_BAD_JSON;
 		goto out;
 	}
 	if (!(e = strings(env, val, detail)))
-		e = numbers(env, detail);
+		e = numbers(env, val, detail);
 out:
 	if (e)
 		forget(env);

@@ -524,10 +524,18 @@ static void test_find(void)
 	ok(find("\xf0\x9f\x98\x80") != 0, "a key from a surrogate pair, found by its UTF-8");
 	ok(find("") != 0 && !find("b") && !find("topi") && !find("topics"),
 	   "the empty key; absent, prefix and longer keys are not found");
+	static const char *const keys[] = {"topic", "zz", "a", "caf\xc3\xa9s", "", "o"};
+	uint32_t vals[6];
+	ok(canon_find_all(&doc, CANON_ROOT, keys, 6, vals) == 0 && vals[0] == find("topic") &&
+		   vals[1] == 0 && vals[2] == find("a") && vals[3] == find("caf\xc3\xa9s") &&
+		   vals[4] == find("") && vals[5] == find("o") && vals[0] && vals[5],
+	   "canon_find_all finds what canon_find does, in one pass");
 	o = find("o");
 	ok(canon_find(&doc, o, "a", 1, &v) == 0 && canon_type(&doc, v) == CANON_INT &&
 		   v != find("a"), "find in a nested object");
-	ok(canon_find(&doc, find("a"), "a", 1, &v) == -EINVAL, "find in a number: -EINVAL");
+	ok(canon_find(&doc, find("a"), "a", 1, &v) == -EINVAL &&
+		   canon_find_all(&doc, find("a"), keys, 1, vals) == -EINVAL,
+	   "find in a number: -EINVAL");
 	ok(canon_parse(&doc, "[1]", 3, NULL) == 0 && canon_find(&doc, CANON_ROOT, "a", 1, &v) == -EINVAL,
 	   "find in an array root: -EINVAL");
 	ok(canon_parse(&doc, "{}", 2, NULL) == 0 && canon_find(&doc, CANON_ROOT, "a", 1, &v) == -ENOENT,
