@@ -10,9 +10,12 @@
 #include <stdlib.h>
 
 static const char *const field_names[] = {
-    [F_TOPIC] = "topic",       [F_APP] = "app",           [F_TITLE] = "title",       [F_SUMMARY] = "summary",
-    [F_LINK] = "link",         [F_AGENT] = "agent",       [F_SEVERITY] = "severity", [F_USERNAMES] = "usernames",
-    [F_PACKAGES] = "packages", [F_USERNAME] = "username", [F_PACKAGE] = "package",   [F_MSG] = "msg",
+    [F_TOPIC] = "topic",       [F_APP] = "app",
+    [F_TITLE] = "title",       [F_SUMMARY] = "summary",
+    [F_LINK] = "link",	       [F_AGENT] = "agent",
+    [F_SEVERITY] = "severity", [F_USERNAMES] = "usernames",
+    [F_PACKAGES] = "packages", [F_USERNAME] = "username",
+    [F_PACKAGE] = "package",   [F_MSG] = "msg",
 };
 
 const char *field_name(enum field fl)
@@ -23,18 +26,13 @@ const char *field_name(enum field fl)
 enum field_type field_type(enum field fl)
 {
 	switch (fl) {
-	case F_SEVERITY:
-		return FT_LEVEL;
+	case F_SEVERITY: return FT_LEVEL;
 	case F_USERNAMES:
-	case F_PACKAGES:
-		return FT_LIST;
+	case F_PACKAGES: return FT_LIST;
 	case F_USERNAME:
-	case F_PACKAGE:
-		return FT_EACH;
-	case F_MSG:
-		return FT_JSON;
-	default:
-		return FT_TEXT;
+	case F_PACKAGE: return FT_EACH;
+	case F_MSG: return FT_JSON;
+	default: return FT_TEXT;
 	}
 }
 

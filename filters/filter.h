@@ -27,10 +27,10 @@
 
 /* Limits, each with its own compile error. */
 #define FILTER_MAX_SOURCE 4096 /* bytes of source */
-#define FILTER_MAX_DEPTH 64    /* nested '(' and 'not' */
-#define FILTER_MAX_NODES 256   /* conditions plus and/or/not */
-#define FILTER_MAX_LIST 1024   /* items in one [...] list */
-#define FILTER_MAX_PATH 32     /* components in one msg.PATH */
+#define FILTER_MAX_DEPTH  64   /* nested '(' and 'not' */
+#define FILTER_MAX_NODES  256  /* conditions plus and/or/not */
+#define FILTER_MAX_LIST	  1024 /* items in one [...] list */
+#define FILTER_MAX_PATH	  32   /* components in one msg.PATH */
 
 struct filter; /* compiled, immutable */
 

@@ -56,18 +56,10 @@ static void val_json(const json_t *j, struct val *v)
 		v->num.is_int = false;
 		v->num.d = json_real_value(j);
 		break;
-	case JSON_TRUE:
-		v->t = VT_TRUE;
-		break;
-	case JSON_FALSE:
-		v->t = VT_FALSE;
-		break;
-	case JSON_NULL:
-		v->t = VT_NULL;
-		break;
-	default:
-		v->t = VT_OTHER;
-		break;
+	case JSON_TRUE: v->t = VT_TRUE; break;
+	case JSON_FALSE: v->t = VT_FALSE; break;
+	case JSON_NULL: v->t = VT_NULL; break;
+	default: v->t = VT_OTHER; break;
 	}
 }
 
@@ -152,7 +144,8 @@ static bool sorted_meet(const char *const *a, size_t na, const char *const *b, s
 	return false;
 }
 
-static bool lit_meet(const struct filter *f, const struct lit_list *l, const char *const *items, size_t n)
+static bool lit_meet(const struct filter *f, const struct lit_list *l, const char *const *items,
+		     size_t n)
 {
 	const struct strref *r = AT(f, l->strs, struct strref);
 
@@ -192,18 +185,12 @@ const char *eval_text(const struct msg_view *m, enum field fl)
 	if (!mt)
 		return NULL;
 	switch (fl) {
-	case F_APP:
-		return mt->app;
-	case F_TITLE:
-		return mt->title;
-	case F_SUMMARY:
-		return mt->summary;
-	case F_LINK:
-		return mt->link;
-	case F_AGENT:
-		return mt->agent;
-	default:
-		return NULL;
+	case F_APP: return mt->app;
+	case F_TITLE: return mt->title;
+	case F_SUMMARY: return mt->summary;
+	case F_LINK: return mt->link;
+	case F_AGENT: return mt->agent;
+	default: return NULL;
 	}
 }
 
@@ -238,19 +225,14 @@ static bool val_eq(const struct eval *e, const struct node *n, const struct val 
 {
 	switch (n->rhs) {
 	case RV_STR:
-		return v->t == VT_STR && v->len == n->v.str.len && !memcmp(v->s, str_at(e->f, n->v.str.off), v->len);
-	case RV_NUM:
-		return v->t == VT_NUM && num_cmp(&v->num, &n->v.num) == 0;
-	case RV_TRUE:
-		return v->t == VT_TRUE;
-	case RV_FALSE:
-		return v->t == VT_FALSE;
-	case RV_NULL:
-		return v->t == VT_NULL;
-	case RV_ME:
-		return me(e) && v->t == VT_STR && cmp_counted(v->s, v->len, me(e)) == 0;
-	default:
-		return false;
+		return v->t == VT_STR && v->len == n->v.str.len &&
+		       !memcmp(v->s, str_at(e->f, n->v.str.off), v->len);
+	case RV_NUM: return v->t == VT_NUM && num_cmp(&v->num, &n->v.num) == 0;
+	case RV_TRUE: return v->t == VT_TRUE;
+	case RV_FALSE: return v->t == VT_FALSE;
+	case RV_NULL: return v->t == VT_NULL;
+	case RV_ME: return me(e) && v->t == VT_STR && cmp_counted(v->s, v->len, me(e)) == 0;
+	default: return false;
 	}
 }
 
@@ -266,14 +248,10 @@ static bool val_order(const struct eval *e, const struct node *n, const struct v
 	else
 		return false;
 	switch (n->op) {
-	case OP_LT:
-		return c < 0;
-	case OP_LE:
-		return c <= 0;
-	case OP_GT:
-		return c > 0;
-	default:
-		return c >= 0;
+	case OP_LT: return c < 0;
+	case OP_LE: return c <= 0;
+	case OP_GT: return c > 0;
+	default: return c >= 0;
 	}
 }
 
@@ -309,16 +287,12 @@ static bool scalar(struct eval *e, const struct node *n, const struct val *v)
 	if (v->t == VT_ABSENT)
 		return false;
 	switch (n->op) {
-	case OP_EQ:
-		return val_eq(e, n, v);
+	case OP_EQ: return val_eq(e, n, v);
 	case OP_GLOB:
 		return v->t == VT_STR && glob_match_n(str_at(e->f, n->v.str.off), v->s, v->len);
-	case OP_REGEX:
-		return val_regex(e, n, v);
-	case OP_IN:
-		return val_in(e, n, v);
-	default:
-		return val_order(e, n, v);
+	case OP_REGEX: return val_regex(e, n, v);
+	case OP_IN: return val_in(e, n, v);
+	default: return val_order(e, n, v);
 	}
 }
 
@@ -330,23 +304,18 @@ static bool level_op(const struct eval *e, const struct node *n)
 		return false;
 	lv = (unsigned)e->m->meta->severity;
 	switch (n->op) {
-	case OP_IN:
-		return lv < 32 && (n->v.levels >> lv) & 1;
-	case OP_EQ:
-		return lv == n->v.level;
-	case OP_LT:
-		return lv < n->v.level;
-	case OP_LE:
-		return lv <= n->v.level;
-	case OP_GT:
-		return lv > n->v.level;
-	default:
-		return lv >= n->v.level;
+	case OP_IN: return lv < 32 && (n->v.levels >> lv) & 1;
+	case OP_EQ: return lv == n->v.level;
+	case OP_LT: return lv < n->v.level;
+	case OP_LE: return lv <= n->v.level;
+	case OP_GT: return lv > n->v.level;
+	default: return lv >= n->v.level;
 	}
 }
 
 /* `& @list` or `& [...]` against a names array. */
-static bool names_meet(const struct eval *e, const struct node *n, const char *const *items, size_t count)
+static bool names_meet(const struct eval *e, const struct node *n, const char *const *items,
+		       size_t count)
 {
 	const struct filter_list *l;
 
@@ -397,7 +366,8 @@ static bool each_op(struct eval *e, const struct node *n)
 
 /* One array element: `has` wants it equal to the value, `&` in the list
  * (l: the user's list, looked up once for the whole array). */
-static bool element_passes(struct eval *e, const struct node *n, const struct filter_list *l, const struct val *v)
+static bool element_passes(struct eval *e, const struct node *n, const struct filter_list *l,
+			   const struct val *v)
 {
 	if (n->op == OP_HAS)
 		return val_eq(e, n, v);
@@ -416,9 +386,11 @@ static bool json_array_op(struct eval *e, const struct node *n, const json_t *ar
 
 	if (!json_is_array(arr))
 		return false;
-	if (n->op == OP_AND_LIST && n->rhs == RV_NAMED && !(l = eval_find_list(e->user, str_at(e->f, n->v.str.off))))
+	if (n->op == OP_AND_LIST && n->rhs == RV_NAMED &&
+	    !(l = eval_find_list(e->user, str_at(e->f, n->v.str.off))))
 		return false;
-	json_array_foreach (arr, i, x) {
+	json_array_foreach(arr, i, x)
+	{
 		val_json(x, &v);
 		if (element_passes(e, n, l, &v))
 			return true;
@@ -449,18 +421,10 @@ bool eval_cmp(struct eval *e, const struct node *n)
 		val_text(eval_text(e->m, (enum field)n->field), &v);
 		r = scalar(e, n, &v);
 		break;
-	case FT_LEVEL:
-		r = level_op(e, n);
-		break;
-	case FT_LIST:
-		r = list_op(e, n);
-		break;
-	case FT_EACH:
-		r = each_op(e, n);
-		break;
-	default:
-		r = json_op(e, n);
-		break;
+	case FT_LEVEL: r = level_op(e, n); break;
+	case FT_LIST: r = list_op(e, n); break;
+	case FT_EACH: r = each_op(e, n); break;
+	default: r = json_op(e, n); break;
 	}
 	return r != (bool)n->neg;
 }
@@ -484,10 +448,8 @@ bool eval_node(struct eval *e, const struct node *n)
 			if (!k->next)
 				return false;
 		}
-	case NK_NOT:
-		return !eval_node(e, node_at(e->f, n->kid));
-	default:
-		return eval_cmp(e, n);
+	case NK_NOT: return !eval_node(e, node_at(e->f, n->kid));
+	default: return eval_cmp(e, n);
 	}
 }
 

@@ -146,7 +146,9 @@ static void put_path(struct ex *x, const struct node *n)
 		const char *key = s[i].key.off ? str_at(x->e.f, s[i].key.off) : NULL;
 		bool plain =
 		    key && *key &&
-		    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") == s[i].key.len &&
+		    strspn(key,
+			   "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_0123456789") ==
+			s[i].key.len &&
 		    !(key[0] >= '0' && key[0] <= '9');
 		if (!key) {
 			put(x, "[%u]", s[i].index);
@@ -276,7 +278,8 @@ int filter_explain(const struct filter *f, const struct msg_view *m, const struc
 				break;
 		}
 		if (!*matched)
-			why = root->kind == NK_AND ? " (every clause must be true)" : " (no clause is true)";
+			why = root->kind == NK_AND ? " (every clause must be true)"
+						   : " (no clause is true)";
 	} else {
 		explain_node(&x, root, 0);
 	}

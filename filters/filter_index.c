@@ -55,13 +55,10 @@ static bool keyed(const struct node *n)
 	case F_TOPIC:
 		return (n->op == OP_EQ || n->op == OP_GLOB || n->op == OP_IN) && n->rhs != RV_ME;
 	case F_PACKAGES:
-	case F_USERNAMES:
-		return n->op == OP_HAS || n->op == OP_AND_LIST;
+	case F_USERNAMES: return n->op == OP_HAS || n->op == OP_AND_LIST;
 	case F_PACKAGE:
-	case F_USERNAME:
-		return n->op == OP_EQ || n->op == OP_IN;
-	default:
-		return false;
+	case F_USERNAME: return n->op == OP_EQ || n->op == OP_IN;
+	default: return false;
 	}
 }
 
@@ -73,17 +70,13 @@ static struct plan plan_cmp(const struct ctx *c, const struct node *n)
 	if (!keyed(n))
 		return slow;
 	switch (n->rhs) {
-	case RV_STR:
-		return keys(1, topic);
-	case RV_ME:
-		return keys(c->u && c->u->name ? 1 : 0, topic);
-	case RV_LIST:
-		return keys(AT(c->f, n->v.list, struct lit_list)->n_str, topic);
+	case RV_STR: return keys(1, topic);
+	case RV_ME: return keys(c->u && c->u->name ? 1 : 0, topic);
+	case RV_LIST: return keys(AT(c->f, n->v.list, struct lit_list)->n_str, topic);
 	case RV_NAMED:
 		l = eval_find_list(c->u, str_at(c->f, n->v.str.off));
 		return keys(l ? l->n : 0, topic);
-	default:
-		return slow;
+	default: return slow;
 	}
 }
 
@@ -107,7 +100,8 @@ static struct plan plan_chain(const struct ctx *c, const struct node *n, const s
 		if (n->kind == NK_AND) {
 			if (p.status == FILTER_NEVER)
 				return p;
-			if (p.status == FILTER_INDEXED && (acc.status == FILTER_SLOW || better(&p, &acc))) {
+			if (p.status == FILTER_INDEXED &&
+			    (acc.status == FILTER_SLOW || better(&p, &acc))) {
 				acc = p;
 				if (best)
 					*best = k;
@@ -128,12 +122,9 @@ static struct plan plan_node(const struct ctx *c, const struct node *n, const st
 {
 	switch (n->kind) {
 	case NK_AND:
-	case NK_OR:
-		return plan_chain(c, n, best);
-	case NK_NOT:
-		return slow;
-	default:
-		return plan_cmp(c, n);
+	case NK_OR: return plan_chain(c, n, best);
+	case NK_NOT: return slow;
+	default: return plan_cmp(c, n);
 	}
 }
 

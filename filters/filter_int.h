@@ -67,7 +67,7 @@ enum rhs {
 	RV_TRUE,
 	RV_FALSE,
 	RV_NULL,
-	RV_ME,    /* the user's name */
+	RV_ME,	  /* the user's name */
 	RV_LEVEL, /* v.level (ordering ops) or v.levels (in: one bit per level) */
 	RV_REGEX, /* v.regex: index into the program's regex table */
 	RV_LIST,  /* v.list: a struct lit_list */
@@ -87,11 +87,11 @@ struct strref {
 
 struct node {
 	uint8_t kind, op, field, rhs;
-	uint8_t neg;               /* NK_CMP: negate (the '!=' operator) */
-	uint8_t n_path;            /* F_MSG: components at `path` */
+	uint8_t neg;		   /* NK_CMP: negate (the '!=' operator) */
+	uint8_t n_path;		   /* F_MSG: components at `path` */
 	uint16_t src_off, src_len; /* the clause's source text, for explain */
-	ref next;                  /* next sibling under an and/or */
-	ref kid;                   /* and/or/not: first child; F_MSG: path components */
+	ref next;		   /* next sibling under an and/or */
+	ref kid;		   /* and/or/not: first child; F_MSG: path components */
 	union {
 		struct strref str;
 		struct num num;
@@ -166,7 +166,8 @@ bool eval_names(const struct msg_view *m, enum field fl, char *const **items, si
 
 /* filter_scratch.c */
 /* 1 match, 0 no match, < 0 a PCRE2 error (limits hit, bad UTF-8, ...). */
-int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject, size_t len);
+int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject,
+			size_t len);
 
 /* filter_glob.c: glob over a counted string (JSON strings may hold NUL). */
 bool glob_match_n(const char *pattern, const char *s, size_t n);

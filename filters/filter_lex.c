@@ -85,7 +85,7 @@ static const struct {
 	const char *word;
 	enum tok kind;
 } keywords[] = {
-    {"and", T_AND}, {"or", T_OR},     {"not", T_NOT},     {"in", T_IN},     {"has", T_HAS},
+    {"and", T_AND}, {"or", T_OR},     {"not", T_NOT},	  {"in", T_IN},	    {"has", T_HAS},
     {"me", T_ME},   {"true", T_TRUE}, {"false", T_FALSE}, {"null", T_NULL},
 };
 
@@ -96,7 +96,8 @@ static void lex_word(struct lexer *lx, struct token *t)
 	t->kind = T_WORD;
 	t->len = (uint32_t)(lx->pos - t->off);
 	for (size_t i = 0; i < sizeof keywords / sizeof keywords[0]; i++) {
-		if (strlen(keywords[i].word) == t->len && !memcmp(keywords[i].word, lx->src + t->off, t->len)) {
+		if (strlen(keywords[i].word) == t->len &&
+		    !memcmp(keywords[i].word, lx->src + t->off, t->len)) {
 			t->kind = keywords[i].kind;
 			return;
 		}
@@ -118,14 +119,16 @@ static int lex_number(struct lexer *lx, struct token *t)
 	char text[64];
 
 	if (i < lx->len && is_word_start(lx->src[i]))
-		return filter_fail(lx->err, lx->src, t->off,
-				   "unexpected '-' (a key containing '-' needs quotes: msg[\"build-id\"])");
+		return filter_fail(
+		    lx->err, lx->src, t->off,
+		    "unexpected '-' (a key containing '-' needs quotes: msg[\"build-id\"])");
 	if (i >= lx->len || !is_digit(lx->src[i]))
 		return filter_fail(lx->err, lx->src, t->off, "expected a digit after '-'");
 	i = digits(lx, i);
 	if (i < lx->len && lx->src[i] == '.') {
 		if (i + 1 >= lx->len || !is_digit(lx->src[i + 1]))
-			return filter_fail(lx->err, lx->src, i + 1, "expected a digit after '.' in a number");
+			return filter_fail(lx->err, lx->src, i + 1,
+					   "expected a digit after '.' in a number");
 		i = digits(lx, i + 1);
 		is_int = false;
 	}
@@ -134,12 +137,14 @@ static int lex_number(struct lexer *lx, struct token *t)
 		if (e < lx->len && (lx->src[e] == '+' || lx->src[e] == '-'))
 			e++;
 		if (e >= lx->len || !is_digit(lx->src[e]))
-			return filter_fail(lx->err, lx->src, e, "expected a digit in the exponent of a number");
+			return filter_fail(lx->err, lx->src, e,
+					   "expected a digit in the exponent of a number");
 		i = digits(lx, e);
 		is_int = false;
 	}
 	if (i < lx->len && is_word_char(lx->src[i]))
-		return filter_fail(lx->err, lx->src, i, "unexpected '%c' after a number", lx->src[i]);
+		return filter_fail(lx->err, lx->src, i, "unexpected '%c' after a number",
+				   lx->src[i]);
 	t->kind = T_NUMBER;
 	t->len = (uint32_t)(i - t->off);
 	if (t->len >= sizeof text)
@@ -218,9 +223,10 @@ static int lex_unicode(struct lexer *lx, size_t i, unsigned *cp, size_t *used)
 	if (hi >= 0xdc00 && hi <= 0xdfff)
 		return filter_fail(lx->err, lx->src, i, "lone low surrogate \\u%04x in string", hi);
 	if (hi >= 0xd800 && hi <= 0xdbff) {
-		if (i + 12 > lx->len || lx->src[i + 6] != '\\' || lx->src[i + 7] != 'u' || hex4(lx->src + i + 8, &lo) ||
-		    lo < 0xdc00 || lo > 0xdfff)
-			return filter_fail(lx->err, lx->src, i, "high surrogate \\u%04x must be followed by a low one",
+		if (i + 12 > lx->len || lx->src[i + 6] != '\\' || lx->src[i + 7] != 'u' ||
+		    hex4(lx->src + i + 8, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			return filter_fail(lx->err, lx->src, i,
+					   "high surrogate \\u%04x must be followed by a low one",
 					   hi);
 		hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
 		*used = 12;
@@ -247,7 +253,8 @@ static int lex_escape(struct lexer *lx, size_t i, size_t *o, size_t *used)
 	}
 	if (c != 'u') {
 		if ((unsigned char)c >= 0x20 && (unsigned char)c < 0x7f)
-			return filter_fail(lx->err, lx->src, i, "unknown escape '\\%c' in string", c);
+			return filter_fail(lx->err, lx->src, i, "unknown escape '\\%c' in string",
+					   c);
 		return filter_fail(lx->err, lx->src, i, "unknown escape in string");
 	}
 	rc = lex_unicode(lx, i, &cp, used);
@@ -265,16 +272,19 @@ static int lex_string(struct lexer *lx, struct token *t)
 
 	for (;;) {
 		if (i >= lx->len)
-			return filter_fail(lx->err, lx->src, t->off, "unterminated string (missing '\"')");
+			return filter_fail(lx->err, lx->src, t->off,
+					   "unterminated string (missing '\"')");
 		unsigned char c = (unsigned char)lx->src[i];
 		if (c == '"')
 			break;
 		if (c == '\n')
-			return filter_fail(lx->err, lx->src, t->off,
-					   "unterminated string (missing '\"' before the end of the line)");
+			return filter_fail(
+			    lx->err, lx->src, t->off,
+			    "unterminated string (missing '\"' before the end of the line)");
 		if (c < 0x20)
-			return filter_fail(lx->err, lx->src, i,
-					   "control character in string (use an escape such as \\t)");
+			return filter_fail(
+			    lx->err, lx->src, i,
+			    "control character in string (use an escape such as \\t)");
 		if (c == '\\') {
 			rc = lex_escape(lx, i, &o, &used);
 			if (rc)
@@ -301,8 +311,9 @@ static int lex_punct(struct lexer *lx, struct token *t)
 	char c = lx->src[t->off];
 	char d = t->off + 1 < lx->len ? lx->src[t->off + 1] : '\0';
 	static const char single[] = "()[],.@~&<>";
-	static const enum tok single_kind[] = {T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK, T_COMMA, T_DOT,
-					       T_AT,     T_GLOB,   T_AMP,    T_LT,     T_GT};
+	static const enum tok single_kind[] = {T_LPAREN, T_RPAREN, T_LBRACK, T_RBRACK,
+					       T_COMMA,	 T_DOT,	   T_AT,     T_GLOB,
+					       T_AMP,	 T_LT,	   T_GT};
 
 	t->len = 2;
 	if (c == '=' && d == '=')
@@ -318,20 +329,25 @@ static int lex_punct(struct lexer *lx, struct token *t)
 	else if (c == '&' && d == '&')
 		return filter_fail(lx->err, lx->src, t->off, "unexpected '&&' (write 'and')");
 	else if (c == '|')
-		return filter_fail(lx->err, lx->src, t->off, "unexpected '%s' (write 'or')", d == '|' ? "||" : "|");
+		return filter_fail(lx->err, lx->src, t->off, "unexpected '%s' (write 'or')",
+				   d == '|' ? "||" : "|");
 	else if (c == '=')
-		return filter_fail(lx->err, lx->src, t->off, "unexpected '=' (write '==' to compare)");
+		return filter_fail(lx->err, lx->src, t->off,
+				   "unexpected '=' (write '==' to compare)");
 	else if (c == '!')
-		return filter_fail(lx->err, lx->src, t->off, "unexpected '!' (write 'not', or '!=' to compare)");
+		return filter_fail(lx->err, lx->src, t->off,
+				   "unexpected '!' (write 'not', or '!=' to compare)");
 	else if (c == '\'')
-		return filter_fail(lx->err, lx->src, t->off, "unexpected \"'\" (strings use double quotes)");
+		return filter_fail(lx->err, lx->src, t->off,
+				   "unexpected \"'\" (strings use double quotes)");
 	else if (c && strchr(single, c)) {
 		t->kind = single_kind[strchr(single, c) - single];
 		t->len = 1;
 	} else if ((unsigned char)c > 0x20 && (unsigned char)c < 0x7f)
 		return filter_fail(lx->err, lx->src, t->off, "unexpected character '%c'", c);
 	else
-		return filter_fail(lx->err, lx->src, t->off, "unexpected byte 0x%02x", (unsigned char)c);
+		return filter_fail(lx->err, lx->src, t->off, "unexpected byte 0x%02x",
+				   (unsigned char)c);
 	lx->pos = t->off + t->len;
 	return 0;
 }
@@ -368,18 +384,14 @@ const char *tok_describe(const struct lexer *lx, const struct token *t, char *bu
 	int len = (int)t->len;
 
 	switch (t->kind) {
-	case T_EOF:
-		snprintf(buf, n, "end of input");
-		break;
+	case T_EOF: snprintf(buf, n, "end of input"); break;
 	case T_STRING:
 		if (len > 32)
 			snprintf(buf, n, "string %.28s...\"", text);
 		else
 			snprintf(buf, n, "string %.*s", len, text);
 		break;
-	case T_NUMBER:
-		snprintf(buf, n, "number %.*s", len, text);
-		break;
+	case T_NUMBER: snprintf(buf, n, "number %.*s", len, text); break;
 	default:
 		if (len > 32)
 			snprintf(buf, n, "'%.29s...'", text);

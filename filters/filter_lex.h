@@ -50,8 +50,8 @@ enum tok {
 struct token {
 	enum tok kind;
 	uint32_t off, len; /* the token's source text */
-	struct num num;    /* T_NUMBER */
-	const char *s;     /* T_STRING: decoded, NUL-terminated */
+	struct num num;	   /* T_NUMBER */
+	const char *s;	   /* T_STRING: decoded, NUL-terminated */
 	uint32_t slen;
 };
 

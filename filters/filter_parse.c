@@ -29,7 +29,7 @@ struct sort_str {
 /* Small state first: compile() zeroes only that much (the arrays after
  * `lx` are ~45 KiB that need no initialisation). */
 struct parser {
-	struct token tok;            /* the current token */
+	struct token tok;	     /* the current token */
 	uint32_t prev_off, prev_end; /* the token before it, for "after 'and'" */
 	struct filter_error *err;
 	char *base; /* the program block being built; moves on growth */
@@ -128,8 +128,8 @@ static int expected(struct parser *p, const char *what, const char *hint)
 	describe(p, got, sizeof got);
 	if (p->prev_end == 0)
 		return fail_at(p, p->tok.off, "expected %s, got %s%s", what, got, hint);
-	return fail_at(p, p->tok.off, "expected %s after '%.*s', got %s%s", what, plen > 24 ? 24 : plen,
-		       src + p->prev_off, got, hint);
+	return fail_at(p, p->tok.off, "expected %s after '%.*s', got %s%s", what,
+		       plen > 24 ? 24 : plen, src + p->prev_off, got, hint);
 }
 
 /* ---- nodes ---- */
@@ -137,7 +137,8 @@ static int expected(struct parser *p, const char *what, const char *hint)
 static int new_node(struct parser *p, enum node_kind kind, uint32_t start, ref *out)
 {
 	if (++p->n_nodes > FILTER_MAX_NODES)
-		return fail_at(p, start, "filter has more than %d conditions and operators", FILTER_MAX_NODES);
+		return fail_at(p, start, "filter has more than %d conditions and operators",
+			       FILTER_MAX_NODES);
 	*out = alloc_in(p, sizeof(struct node), _Alignof(struct node));
 	if (!*out)
 		return -ENOMEM;
@@ -159,13 +160,17 @@ static const struct {
 	const char *name;
 	enum field fl;
 } field_words[] = {
-    {"topic", F_TOPIC},       {"app", F_APP},           {"title", F_TITLE},       {"summary", F_SUMMARY},
-    {"link", F_LINK},         {"agent", F_AGENT},       {"severity", F_SEVERITY}, {"usernames", F_USERNAMES},
-    {"packages", F_PACKAGES}, {"username", F_USERNAME}, {"package", F_PACKAGE},   {"msg", F_MSG},
+    {"topic", F_TOPIC},	      {"app", F_APP},
+    {"title", F_TITLE},	      {"summary", F_SUMMARY},
+    {"link", F_LINK},	      {"agent", F_AGENT},
+    {"severity", F_SEVERITY}, {"usernames", F_USERNAMES},
+    {"packages", F_PACKAGES}, {"username", F_USERNAME},
+    {"package", F_PACKAGE},   {"msg", F_MSG},
 };
 #define N_FIELD_WORDS (sizeof field_words / sizeof field_words[0])
-#define FIELD_LIST                                                                                    \
-	"topic, app, title, summary, link, agent, severity, usernames, packages, username, package, " \
+#define FIELD_LIST                                                                                 \
+	"topic, app, title, summary, link, agent, severity, usernames, packages, username, "       \
+	"package, "                                                                                \
 	"msg.PATH"
 
 /* Edit distance up to a small bound, for "did you mean". */
@@ -212,8 +217,9 @@ static int unknown_field(struct parser *p)
 	if (wl > 40)
 		wl = 40;
 	if (best)
-		return fail_at(p, p->tok.off, "unknown field '%.*s' (did you mean '%s'? fields: " FIELD_LIST ")", wl, w,
-			       best);
+		return fail_at(p, p->tok.off,
+			       "unknown field '%.*s' (did you mean '%s'? fields: " FIELD_LIST ")",
+			       wl, w, best);
 	return fail_at(p, p->tok.off, "unknown field '%.*s' (fields: " FIELD_LIST ")", wl, w);
 }
 
@@ -227,7 +233,9 @@ static int parse_segment(struct parser *p, struct seg *s)
 		if ((rc = advance(p)))
 			return rc;
 		if (!tok_is_word(&p->tok))
-			return expected(p, "a key", p->tok.kind == T_NUMBER ? " (write [N] for an array index)" : "");
+			return expected(p, "a key",
+					p->tok.kind == T_NUMBER ? " (write [N] for an array index)"
+								: "");
 		rc = add_string(p, p->lx.src + p->tok.off, p->tok.len, &s->key);
 		return rc ? rc : advance(p);
 	}
@@ -235,7 +243,8 @@ static int parse_segment(struct parser *p, struct seg *s)
 		return rc;
 	if (p->tok.kind == T_NUMBER) {
 		if (!p->tok.num.is_int || p->tok.num.i < 0 || p->tok.num.i > (int64_t)UINT32_MAX)
-			return fail_at(p, p->tok.off, "array index must be an integer from 0 to %u", UINT32_MAX);
+			return fail_at(p, p->tok.off, "array index must be an integer from 0 to %u",
+				       UINT32_MAX);
 		s->index = (uint32_t)p->tok.num.i;
 	} else if (p->tok.kind == T_STRING) {
 		if ((rc = add_string(p, p->tok.s, p->tok.slen, &s->key)))
@@ -261,12 +270,14 @@ static int parse_path(struct parser *p, ref node)
 		return rc;
 	while (p->tok.kind == T_DOT || p->tok.kind == T_LBRACK) {
 		if (n == FILTER_MAX_PATH)
-			return fail_at(p, p->tok.off, "path has more than %d components", FILTER_MAX_PATH);
+			return fail_at(p, p->tok.off, "path has more than %d components",
+				       FILTER_MAX_PATH);
 		if ((rc = parse_segment(p, &segs[n++])))
 			return rc;
 	}
 	if (n == 0)
-		return expected(p, "'.' or '[' (a path into the message body, such as msg.build.state)", "");
+		return expected(
+		    p, "'.' or '[' (a path into the message body, such as msg.build.state)", "");
 	ref off = alloc_in(p, n * sizeof segs[0], _Alignof(struct seg));
 	if (!off)
 		return -ENOMEM;
@@ -280,9 +291,10 @@ static int parse_path(struct parser *p, ref node)
 static int parse_field(struct parser *p, ref node)
 {
 	if (p->tok.kind != T_WORD) {
-		const char *hint = p->tok.kind == T_ME || p->tok.kind == T_STRING || p->tok.kind == T_NUMBER
-				       ? " (the field comes first, e.g. 'usernames has me')"
-				       : "";
+		const char *hint =
+		    p->tok.kind == T_ME || p->tok.kind == T_STRING || p->tok.kind == T_NUMBER
+			? " (the field comes first, e.g. 'usernames has me')"
+			: "";
 		return expected(p, "a field name", hint);
 	}
 	for (size_t i = 0; i < N_FIELD_WORDS; i++) {
@@ -302,17 +314,16 @@ static int parse_field(struct parser *p, ref node)
 static const char *type_hint(enum field_type t)
 {
 	switch (t) {
-	case FT_TEXT:
-		return "text: use ==, !=, <, <=, >, >=, ~, =~ or in";
-	case FT_LEVEL:
-		return "a severity: use ==, !=, <, <=, >, >= or in";
+	case FT_TEXT: return "text: use ==, !=, <, <=, >, >=, ~, =~ or in";
+	case FT_LEVEL: return "a severity: use ==, !=, <, <=, >, >= or in";
 	case FT_LIST:
-		return "a list: use 'has', '&', or the singular field (package, username) for one element";
+		return "a list: use 'has', '&', or the singular field (package, username) for one "
+		       "element";
 	case FT_EACH:
-		return "one element at a time: use ==, !=, <, <=, >, >=, ~, =~ or in (or the plural field with "
+		return "one element at a time: use ==, !=, <, <=, >, >=, ~, =~ or in (or the "
+		       "plural field with "
 		       "'has' or '&')";
-	default:
-		return "a value from the message body";
+	default: return "a value from the message body";
 	}
 }
 
@@ -320,13 +331,10 @@ static bool op_applies(enum op op, enum field_type t)
 {
 	switch (op) {
 	case OP_HAS:
-	case OP_AND_LIST:
-		return t == FT_LIST || t == FT_JSON;
+	case OP_AND_LIST: return t == FT_LIST || t == FT_JSON;
 	case OP_GLOB:
-	case OP_REGEX:
-		return t == FT_TEXT || t == FT_EACH || t == FT_JSON;
-	default:
-		return t != FT_LIST;
+	case OP_REGEX: return t == FT_TEXT || t == FT_EACH || t == FT_JSON;
+	default: return t != FT_LIST;
 	}
 }
 
@@ -337,9 +345,10 @@ static int parse_op(struct parser *p, ref node, const char *fname, int flen)
 		enum op op;
 		bool neg;
 	} ops[] = {
-	    {T_EQ, OP_EQ, false}, {T_NE, OP_EQ, true},    {T_LT, OP_LT, false},        {T_LE, OP_LE, false},
-	    {T_GT, OP_GT, false}, {T_GE, OP_GE, false},   {T_GLOB, OP_GLOB, false},    {T_REGEX, OP_REGEX, false},
-	    {T_IN, OP_IN, false}, {T_HAS, OP_HAS, false}, {T_AMP, OP_AND_LIST, false},
+	    {T_EQ, OP_EQ, false},     {T_NE, OP_EQ, true},	   {T_LT, OP_LT, false},
+	    {T_LE, OP_LE, false},     {T_GT, OP_GT, false},	   {T_GE, OP_GE, false},
+	    {T_GLOB, OP_GLOB, false}, {T_REGEX, OP_REGEX, false},  {T_IN, OP_IN, false},
+	    {T_HAS, OP_HAS, false},   {T_AMP, OP_AND_LIST, false},
 	};
 	struct node *n = wr(p, node);
 	enum field_type t = field_type((enum field)n->field);
@@ -349,8 +358,9 @@ static int parse_op(struct parser *p, ref node, const char *fname, int flen)
 		if (ops[i].t != p->tok.kind)
 			continue;
 		if (!op_applies(ops[i].op, t))
-			return fail_at(p, p->tok.off, "'%.*s' does not apply to '%.*s', which is %s", (int)p->tok.len,
-				       p->lx.src + p->tok.off, flen, fname, type_hint(t));
+			return fail_at(
+			    p, p->tok.off, "'%.*s' does not apply to '%.*s', which is %s",
+			    (int)p->tok.len, p->lx.src + p->tok.off, flen, fname, type_hint(t));
 		n->op = (uint8_t)ops[i].op;
 		n->neg = ops[i].neg;
 		return advance(p);
@@ -358,9 +368,10 @@ static int parse_op(struct parser *p, ref node, const char *fname, int flen)
 	describe(p, got, sizeof got);
 	if (flen > 40)
 		flen = 40;
-	return fail_at(p, p->tok.off,
-		       "expected an operator (==, !=, <, <=, >, >=, ~, =~, in, has, &) after '%.*s', got %s", flen,
-		       fname, got);
+	return fail_at(
+	    p, p->tok.off,
+	    "expected an operator (==, !=, <, <=, >, >=, ~, =~, in, has, &) after '%.*s', got %s",
+	    flen, fname, got);
 }
 
 /* ---- values ---- */
@@ -370,16 +381,11 @@ enum { A_STR = 1, A_NUM = 2, A_BOOL = 4, A_NULL = 8, A_ME = 16, A_LEVEL = 32 };
 static const char *allowed_text(unsigned a)
 {
 	switch (a) {
-	case A_STR:
-		return "a string";
-	case A_STR | A_ME:
-		return "a string or 'me'";
-	case A_STR | A_NUM:
-		return "a number or a string";
-	case A_LEVEL:
-		return "a severity (debug, info, notice, warning, error or critical)";
-	default:
-		return "a value";
+	case A_STR: return "a string";
+	case A_STR | A_ME: return "a string or 'me'";
+	case A_STR | A_NUM: return "a number or a string";
+	case A_LEVEL: return "a severity (debug, info, notice, warning, error or critical)";
+	default: return "a value";
 	}
 }
 
@@ -398,8 +404,10 @@ static int parse_level(struct parser *p, uint8_t *level)
 			return 0;
 		}
 	}
-	return fail_at(p, p->tok.off, "unknown severity '%.*s' (one of debug, info, notice, warning, error, critical)",
-		       n > 32 ? 32 : (int)n, s);
+	return fail_at(
+	    p, p->tok.off,
+	    "unknown severity '%.*s' (one of debug, info, notice, warning, error, critical)",
+	    n > 32 ? 32 : (int)n, s);
 }
 
 /* A single value for ==, <, has and friends. */
@@ -468,11 +476,12 @@ static int parse_item(struct parser *p, ref node, enum field_type t)
 	} else if (t == FT_JSON && p->tok.kind == T_NUMBER) {
 		p->nums[p->n_nums++] = p->tok.num;
 	} else {
-		return expected(p,
-				t == FT_LEVEL  ? "a severity in the list"
-				: t == FT_JSON ? "a string or a number in the list"
-					       : "a string in the list",
-				p->tok.kind == T_WORD && t != FT_LEVEL ? " (strings need double quotes)" : "");
+		return expected(
+		    p,
+		    t == FT_LEVEL  ? "a severity in the list"
+		    : t == FT_JSON ? "a string or a number in the list"
+				   : "a string in the list",
+		    p->tok.kind == T_WORD && t != FT_LEVEL ? " (strings need double quotes)" : "");
 	}
 	return advance(p);
 }
@@ -563,15 +572,16 @@ static int compile_regex(struct parser *p, ref node)
 	PCRE2_SIZE where;
 	PCRE2_UCHAR msg[160];
 	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)p->tok.s, p->tok.slen, opts, &code, &where, NULL);
+	pcre2_code *re =
+	    pcre2_compile((PCRE2_SPTR)p->tok.s, p->tok.slen, opts, &code, &where, NULL);
 	size_t size = 0;
 
 	if (!re) {
 		if (code == PCRE2_ERROR_NOMEMORY)
 			return -ENOMEM;
 		pcre2_get_error_message(code, msg, sizeof msg);
-		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, where), "invalid regular expression: %s",
-			       (const char *)msg);
+		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, where),
+			       "invalid regular expression: %s", (const char *)msg);
 	}
 	p->re[p->n_re] = re;
 	pcre2_pattern_info(re, PCRE2_INFO_SIZE, &size);
@@ -590,14 +600,19 @@ static int parse_rhs(struct parser *p, ref node)
 
 	switch (n->op) {
 	case OP_EQ:
-		return parse_scalar(p, node, t == FT_LEVEL ? A_LEVEL : t == FT_JSON ? any : A_STR | A_ME);
+		return parse_scalar(p, node,
+				    t == FT_LEVEL  ? A_LEVEL
+				    : t == FT_JSON ? any
+						   : A_STR | A_ME);
 	case OP_LT:
 	case OP_LE:
 	case OP_GT:
 	case OP_GE:
-		return parse_scalar(p, node, t == FT_LEVEL ? A_LEVEL : t == FT_JSON ? A_STR | A_NUM : A_STR);
-	case OP_HAS:
-		return parse_scalar(p, node, t == FT_JSON ? any : A_STR | A_ME);
+		return parse_scalar(p, node,
+				    t == FT_LEVEL  ? A_LEVEL
+				    : t == FT_JSON ? A_STR | A_NUM
+						   : A_STR);
+	case OP_HAS: return parse_scalar(p, node, t == FT_JSON ? any : A_STR | A_ME);
 	case OP_GLOB:
 		if (p->tok.kind != T_STRING)
 			return expected(p, "a glob pattern in double quotes", "");
@@ -606,10 +621,8 @@ static int parse_rhs(struct parser *p, ref node)
 		if (p->tok.kind != T_STRING)
 			return expected(p, "a regular expression in double quotes", "");
 		return compile_regex(p, node);
-	case OP_IN:
-		return parse_set(p, node, t, "a list [...] or a named list @name");
-	default:
-		return parse_set(p, node, t, "a named list @name or a list [...]");
+	case OP_IN: return parse_set(p, node, t, "a list [...] or a named list @name");
+	default: return parse_set(p, node, t, "a named list @name or a list [...]");
 	}
 }
 
@@ -649,7 +662,8 @@ static int parse_group(struct parser *p, ref *out)
 	if (p->tok.kind != T_RPAREN) {
 		char what[64];
 		filter_position(p->lx.src, open, &line, &col);
-		snprintf(what, sizeof what, "'and', 'or' or ')' to close the '(' at %d:%d", line, col);
+		snprintf(what, sizeof what, "'and', 'or' or ')' to close the '(' at %d:%d", line,
+			 col);
 		return expected_here(p, what);
 	}
 	p->depth--;
@@ -727,7 +741,8 @@ static int parse_all(struct parser *p, ref *root)
 	if (rc)
 		return rc;
 	if (p->tok.kind == T_EOF)
-		return fail_at(p, p->tok.off, "empty filter (write a condition such as topic ~ \"*.koji.*\")");
+		return fail_at(p, p->tok.off,
+			       "empty filter (write a condition such as topic ~ \"*.koji.*\")");
 	if ((rc = parse_or(p, root)))
 		return rc;
 	if (p->tok.kind == T_RPAREN)
@@ -794,7 +809,8 @@ int filter_compile(const char *src, struct filter **out, struct filter_error *er
 		return -EINVAL;
 	len = strnlen(src, FILTER_MAX_SOURCE + 1);
 	if (len > FILTER_MAX_SOURCE)
-		return filter_fail(err, src, FILTER_MAX_SOURCE, "filter is longer than %d bytes", FILTER_MAX_SOURCE);
+		return filter_fail(err, src, FILTER_MAX_SOURCE, "filter is longer than %d bytes",
+				   FILTER_MAX_SOURCE);
 	p = malloc(sizeof *p);
 	if (p)
 		memset(p, 0, offsetof(struct parser, lx));

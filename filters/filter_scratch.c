@@ -23,14 +23,14 @@
  * bytes) and need a few thousand steps at most. An exponential pattern
  * such as (a+)+$ stops at the match limit after about 0.1 ms (measured on
  * a 4000-byte subject), so it can slow matching down but never hang it. */
-#define MATCH_LIMIT 10000   /* calls of the internal match() */
-#define DEPTH_LIMIT 5000    /* nested backtracking points */
-#define HEAP_LIMIT_KIB 1024 /* backtracking frames: ~200 bytes per depth */
+#define MATCH_LIMIT    10000 /* calls of the internal match() */
+#define DEPTH_LIMIT    5000  /* nested backtracking points */
+#define HEAP_LIMIT_KIB 1024  /* backtracking frames: ~200 bytes per depth */
 /* Frames grow by doubling from 20 KiB up to the heap limit, and the old
  * vector is freed after the new one is allocated, so at most about three
  * times the limit is ever handed out; plus the contexts and match data. */
 #define ARENA_SIZE (3 * HEAP_LIMIT_KIB * 1024 + 16 * 1024)
-#define NO_BLOCK UINT32_MAX
+#define NO_BLOCK   UINT32_MAX
 
 struct block {
 	uint32_t size; /* including this header */
@@ -118,7 +118,8 @@ void filter_scratch_free(struct filter_scratch *s)
 	free(s);
 }
 
-int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject, size_t len)
+int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject,
+			size_t len)
 {
 	int rc;
 

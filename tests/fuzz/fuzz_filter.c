@@ -36,7 +36,8 @@ struct world {
 static char *pkgs0[] = {"glibc", "kernel"}, *users0[] = {"alice", "bob"};
 static char *pkgs1[] = {"bash"}, *users1[] = {"carol"};
 static const char *mine[] = {"bash", "glibc", "zsh"}, *watched[] = {"alice", "kernel"};
-static const struct filter_list lists[] = {{"mine", mine, 3}, {"watched", watched, 2}, {"empty", NULL, 0}};
+static const struct filter_list lists[] = {
+    {"mine", mine, 3}, {"watched", watched, 2}, {"empty", NULL, 0}};
 
 static void fail(const char *what, const char *src)
 {
@@ -54,15 +55,26 @@ static struct world *world(void)
 	w.body[0] = json_loads(
 	    "{\"new\": 3, \"old\": 1.5, \"name\": \"kernel\", \"owner\": \"alice\","
 	    " \"tags\": [\"security\", 2, true, null, {\"a\": [1]}], \"build\": {\"state\": 1,"
-	    " \"nvr\": \"kernel-6.1-1.fc39\"}, \"weird key\": \"x\", \"aaaa\": \"aaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}",
+	    " \"nvr\": \"kernel-6.1-1.fc39\"}, \"weird key\": \"x\", \"aaaa\": "
+	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}",
 	    0, NULL);
 	w.body[1] = json_loads("[1, \"two\", {\"three\": 3}]", 0, NULL);
-	w.meta[0] = (struct meta){
-	    "koji", "buildsys.build.state.change", "alice's build failed", NULL, "bob", SEV_WARNING, users0, 2, pkgs0,
-	    2};
-	w.meta[1] = (struct meta){"bodhi", "t", "s", "https://x", NULL, SEV_DEBUG, users1, 1, pkgs1, 1};
-	w.view[0] = (struct msg_view){"org.fedoraproject.prod.buildsys.build.state.change", w.body[0], &w.meta[0]};
-	w.view[1] = (struct msg_view){"org.fedoraproject.stg.bodhi.update.comment", w.body[1], &w.meta[1]};
+	w.meta[0] = (struct meta){"koji",
+				  "buildsys.build.state.change",
+				  "alice's build failed",
+				  NULL,
+				  "bob",
+				  SEV_WARNING,
+				  users0,
+				  2,
+				  pkgs0,
+				  2};
+	w.meta[1] =
+	    (struct meta){"bodhi", "t", "s", "https://x", NULL, SEV_DEBUG, users1, 1, pkgs1, 1};
+	w.view[0] = (struct msg_view){"org.fedoraproject.prod.buildsys.build.state.change",
+				      w.body[0], &w.meta[0]};
+	w.view[1] =
+	    (struct msg_view){"org.fedoraproject.stg.bodhi.update.comment", w.body[1], &w.meta[1]};
 	w.view[2] = (struct msg_view){"x", NULL, NULL};
 	w.user[0] = (struct filter_user){"alice", lists, 3};
 	w.user[1] = (struct filter_user){NULL, lists + 2, 1};
@@ -102,8 +114,8 @@ static int check_key(void *arg, const struct filter_key *k)
 	return 0;
 }
 
-static void check_one(struct world *w, const struct filter *f, const struct msg_view *m, const struct filter_user *u,
-		      const char *src)
+static void check_one(struct world *w, const struct filter *f, const struct msg_view *m,
+		      const struct filter_user *u, const char *src)
 {
 	struct buf b = BUF_INIT;
 	struct keycheck kc = {m, 0};
@@ -143,7 +155,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(src, data, size);
 	src[size] = '\0';
 	if (filter_compile(src, &f, &err) != 0) {
-		if (err.line < 1 || err.col < 1 || !err.msg[0] || !memchr(err.msg, '\0', sizeof err.msg))
+		if (err.line < 1 || err.col < 1 || !err.msg[0] ||
+		    !memchr(err.msg, '\0', sizeof err.msg))
 			fail("compile error without a position or message", src);
 		free(src);
 		return 0;

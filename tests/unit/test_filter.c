@@ -116,7 +116,8 @@ static const struct filter_list alice_lists[] = {
 static const struct filter_user alice = {"alice", alice_lists, 3};
 
 static const char *carol_watched[] = {"kernel"};
-static const struct filter_list carol_lists[] = {{"watched", carol_watched, 1}, {"mine", carol_watched, 1}};
+static const struct filter_list carol_lists[] = {{"watched", carol_watched, 1},
+						 {"mine", carol_watched, 1}};
 static const struct filter_user carol = {"carol", carol_lists, 2};
 static const struct filter_user nameless = {NULL, alice_lists, 3};
 
@@ -126,21 +127,25 @@ static void setup(void)
 {
 	json_error_t je;
 
-	bodhi_body = json_loads("{\"agent\": \"bob\", \"update\": {\"title\": \"kernel-6.1.1-200.fc39\","
-				" \"builds\": [{\"nvr\": \"kernel-6.1.1-200.fc39\"}], \"critpath\": true}}",
-				0, &je);
-	koji_body = json_loads("{\"name\": \"kernel\", \"new\": 3, \"old\": 0, \"owner\": \"alice\","
-			       " \"tags\": [\"security\", \"f39\", 7], \"weird key\": \"w\", \"ratio\": 2.5,"
-			       " \"flag\": true, \"off\": false, \"nothing\": null, \"big\": 9007199254740993,"
-			       " \"nested\": {\"a\": {\"b\": [10, {\"c\": \"deep\"}]}}, \"nul\": \"a\\u0000b\","
-			       " \"in\": \"keyword key\", \"neg\": -4}",
-			       JSON_ALLOW_NUL, &je);
+	bodhi_body =
+	    json_loads("{\"agent\": \"bob\", \"update\": {\"title\": \"kernel-6.1.1-200.fc39\","
+		       " \"builds\": [{\"nvr\": \"kernel-6.1.1-200.fc39\"}], \"critpath\": true}}",
+		       0, &je);
+	koji_body = json_loads(
+	    "{\"name\": \"kernel\", \"new\": 3, \"old\": 0, \"owner\": \"alice\","
+	    " \"tags\": [\"security\", \"f39\", 7], \"weird key\": \"w\", \"ratio\": 2.5,"
+	    " \"flag\": true, \"off\": false, \"nothing\": null, \"big\": 9007199254740993,"
+	    " \"nested\": {\"a\": {\"b\": [10, {\"c\": \"deep\"}]}}, \"nul\": \"a\\u0000b\","
+	    " \"in\": \"keyword key\", \"neg\": -4}",
+	    JSON_ALLOW_NUL, &je);
 	if (!bodhi_body || !koji_body) {
 		diag("bad test JSON: %s", je.text);
 		exit(1);
 	}
-	bodhi = (struct msg_view){"org.fedoraproject.prod.bodhi.update.request.stable", bodhi_body, &bodhi_meta};
-	koji = (struct msg_view){"org.fedoraproject.prod.buildsys.build.state.change", koji_body, &koji_meta};
+	bodhi = (struct msg_view){"org.fedoraproject.prod.bodhi.update.request.stable", bodhi_body,
+				  &bodhi_meta};
+	koji = (struct msg_view){"org.fedoraproject.prod.buildsys.build.state.change", koji_body,
+				 &koji_meta};
 	scratch = filter_scratch_new();
 	if (!scratch)
 		exit(1);
@@ -186,8 +191,8 @@ static struct filter *compile_ok(const char *src)
 	return f;
 }
 
-static void expect_as(const char *src, const struct msg_view *m, const struct filter_user *u, bool want,
-		      const char *who)
+static void expect_as(const char *src, const struct msg_view *m, const struct filter_user *u,
+		      bool want, const char *who)
 {
 	struct filter *f = compile_ok(src);
 
@@ -213,7 +218,8 @@ static void expect_error(const char *src, int line, int col, const char *msg)
 
 	if (!ok(rc == -EINVAL && !f && err.line == line && err.col == col && !strcmp(err.msg, msg),
 		"error %d:%d for: %s", line, col, show(src)))
-		diag("rc %d, got %d:%d: %s\n#   want %d:%d: %s", rc, err.line, err.col, err.msg, line, col, msg);
+		diag("rc %d, got %d:%d: %s\n#   want %d:%d: %s", rc, err.line, err.col, err.msg,
+		     line, col, msg);
 	if (rc == 0)
 		filter_free(f);
 }
@@ -221,7 +227,9 @@ static void expect_error(const char *src, int line, int col, const char *msg)
 /* ---- the examples ----------------------------------------------------- */
 
 #define EX1 "topic ~ \"*.bodhi.update.request.stable\" and packages & @mine"
-#define EX2 "topic ~ \"*.buildsys.build.state.change\" and msg.new == 3 and package in [\"kernel\", \"glibc\"]"
+#define EX2                                                                                        \
+	"topic ~ \"*.buildsys.build.state.change\" and msg.new == 3 and package in [\"kernel\", "  \
+	"\"glibc\"]"
 #define EX3 "agent != me and (usernames has me or packages & @watched)"
 
 static void test_examples(void)
@@ -240,8 +248,9 @@ static void test_examples(void)
 	/* 2 */
 	expect_as(EX2, &koji, &alice, true, "koji(new=3)");
 	expect_as(EX2, &bodhi, &alice, false, "bodhi (wrong topic)");
-	expect_as("topic ~ \"*.buildsys.build.state.change\" and msg.old == 3 and package in [\"kernel\"]", &koji,
-		  &alice, false, "koji (old != 3)");
+	expect_as("topic ~ \"*.buildsys.build.state.change\" and msg.old == 3 and package in "
+		  "[\"kernel\"]",
+		  &koji, &alice, false, "koji (old != 3)");
 	/* 3: bob acted, alice is concerned; alice herself acted on koji. */
 	expect_as(EX3, &bodhi, &alice, true, "bodhi/alice");
 	expect_as(EX3, &koji, &alice, false, "koji/alice (her own action)");
@@ -314,8 +323,9 @@ static void test_operators(void)
 	expect("msg.name in [\"glibc\", \"kernel\", \"kernel\"]", true);
 	expect("agent in @mine", false);
 	expect_as("agent in @mine", &bodhi,
-		  &(struct filter_user){"x", (struct filter_list[]){{"mine", (const char *[]){"bob"}, 1}}, 1}, true,
-		  "bodhi/bob-in-mine");
+		  &(struct filter_user){
+		      "x", (struct filter_list[]){{"mine", (const char *[]){"bob"}, 1}}, 1},
+		  true, "bodhi/bob-in-mine");
 	expect("usernames has \"alice\"", true);
 	expect("usernames has \"bob\"", false);
 	expect("usernames has me", true);
@@ -336,11 +346,12 @@ static void test_operators(void)
 	expect("msg.tags & [\"f38\"]", false);
 	expect("msg.tags & @mine", false);
 	expect_as("msg.tags & @l", &koji,
-		  &(struct filter_user){"x", (struct filter_list[]){{"l", (const char *[]){"f39"}, 1}}, 1}, true,
-		  "koji/tags&@l");
+		  &(struct filter_user){
+		      "x", (struct filter_list[]){{"l", (const char *[]){"f39"}, 1}}, 1},
+		  true, "koji/tags&@l");
 	expect("package == \"kernel\"", true);
 	expect("package == \"bash\"", false);
-	expect("package != \"bash\"", true);    /* no element equals bash */
+	expect("package != \"bash\"", true);	/* no element equals bash */
 	expect("package != \"kernel\"", false); /* some element does */
 	expect("package ~ \"kern*\"", true);
 	expect("package ~ \"x*\"", false);
@@ -362,7 +373,7 @@ static void test_paths(void)
 	expect("msg.nested.a.b[2] == 10", false);
 	expect("msg.tags[0] == \"security\"", true);
 	expect("msg.in == \"keyword key\"", true); /* keywords are keys after '.' */
-	expect("msg.nul == \"a\"", false);         /* JSON strings may hold NUL */
+	expect("msg.nul == \"a\"", false);	   /* JSON strings may hold NUL */
 	expect("msg.nul != \"a\"", true);
 	expect_as("msg.update.builds[0].nvr ~ \"kernel-*\"", &bodhi, &alice, true, "bodhi");
 	expect_as("msg.update.critpath == true", &bodhi, &alice, true, "bodhi");
@@ -450,7 +461,7 @@ static void test_syntax_sugar(void)
 	expect("not not msg.new == 3", true);
 	expect("not msg.new == 3", false);
 	/* precedence: not > and > or */
-	expect("not msg.new == 3 and msg.old == 0", false);             /* (not A) and B */
+	expect("not msg.new == 3 and msg.old == 0", false);		/* (not A) and B */
 	expect("msg.new == 1 or msg.new == 3 and msg.old == 1", false); /* A or (B and C) */
 	expect("(msg.new == 1 or msg.new == 3) and msg.old == 0", true);
 	expect("msg.new == 3 or msg.x == 1 and msg.y == 1", true);
@@ -461,11 +472,12 @@ static void test_syntax_sugar(void)
 	m.title = "a \"quoted\" \\ word\n\t/ caf\xc3\xa9 \xf0\x9f\x98\x80";
 	m.summary = "A\xc3\xa9\xe2\x82\xac";
 	v.meta = &m;
-	expect_as("summary == \"\\u0041\\u00E9\\u20ac\"", &v, &alice, true, "1-, 2- and 3-byte \\u escapes");
-	expect_as("title == \"a \\\"quoted\\\" \\\\ word\\n\\t\\/ caf\\u00e9 \\ud83d\\ude00\"", &v, &alice, true,
-		  "escapes");
-	expect_as("title == \"a \\\"quoted\\\" \\\\ word\\n\\t\\/ caf\\u00e8 \\ud83d\\ude00\"", &v, &alice, false,
-		  "escapes");
+	expect_as("summary == \"\\u0041\\u00E9\\u20ac\"", &v, &alice, true,
+		  "1-, 2- and 3-byte \\u escapes");
+	expect_as("title == \"a \\\"quoted\\\" \\\\ word\\n\\t\\/ caf\\u00e9 \\ud83d\\ude00\"", &v,
+		  &alice, true, "escapes");
+	expect_as("title == \"a \\\"quoted\\\" \\\\ word\\n\\t\\/ caf\\u00e8 \\ud83d\\ude00\"", &v,
+		  &alice, false, "escapes");
 	expect_as("title ~ \"*caf? ?\"", &v, &alice, true, "? is one UTF-8 character");
 	expect_as("title ~ \"*caf?? ?\"", &v, &alice, false, "? is one UTF-8 character");
 }
@@ -489,7 +501,8 @@ static void test_regex_limits(void)
 	expect_as("title =~ \"^a+b$\"", &v, &alice, true, "sane regex on aaaa...b");
 	f = compile_ok("title =~ \"(a+)+$\"");
 	if (f && filter_explain(f, &v, &alice, scratch, &b, &matched) == 0)
-		ok(!matched && strstr(b.data, "regex gave up: match limit exceeded"), "explain says the regex gave up");
+		ok(!matched && strstr(b.data, "regex gave up: match limit exceeded"),
+		   "explain says the regex gave up");
 	/* the scratch still works afterwards */
 	expect_as("title =~ \"^a{40}b$\"", &v, &alice, true, "regex after a limit hit");
 	filter_free(f);
@@ -509,48 +522,66 @@ static void test_regex_limits(void)
 	buf_release(&b);
 	m.title = subject;
 	/* A pattern may lower its limits, never raise them. */
-	expect_as("title =~ \"(*LIMIT_MATCH=100000000)(a+)+$\"", &v, &alice, false, "in-pattern limit cannot raise");
+	expect_as("title =~ \"(*LIMIT_MATCH=100000000)(a+)+$\"", &v, &alice, false,
+		  "in-pattern limit cannot raise");
 }
 
 /* ---- syntax errors ---------------------------------------------------- */
 
-#define FIELDS "topic, app, title, summary, link, agent, severity, usernames, packages, username, package, msg.PATH"
+#define FIELDS                                                                                     \
+	"topic, app, title, summary, link, agent, severity, usernames, packages, username, "       \
+	"package, msg.PATH"
 #define OPS "(==, !=, <, <=, >, >=, ~, =~, in, has, &)"
 
 static void test_errors(void)
 {
 	expect_error("", 1, 1, "empty filter (write a condition such as topic ~ \"*.koji.*\")");
-	expect_error("  # only a comment\n", 2, 1, "empty filter (write a condition such as topic ~ \"*.koji.*\")");
-	expect_error("topic ~ \"x\" and msg.new ==", 1, 27, "expected a value after '==', got end of input");
+	expect_error("  # only a comment\n", 2, 1,
+		     "empty filter (write a condition such as topic ~ \"*.koji.*\")");
+	expect_error("topic ~ \"x\" and msg.new ==", 1, 27,
+		     "expected a value after '==', got end of input");
 	expect_error("topic", 1, 6, "expected an operator " OPS " after 'topic', got end of input");
-	expect_error("msg.a.b 3", 1, 9, "expected an operator " OPS " after 'msg.a.b', got number 3");
-	expect_error("topic == bob", 1, 10,
-		     "expected a string or 'me' after '==', got 'bob' (strings need double quotes)");
+	expect_error("msg.a.b 3", 1, 9,
+		     "expected an operator " OPS " after 'msg.a.b', got number 3");
+	expect_error(
+	    "topic == bob", 1, 10,
+	    "expected a string or 'me' after '==', got 'bob' (strings need double quotes)");
 	expect_error("topic == 3", 1, 10, "expected a string or 'me' after '==', got number 3");
-	expect_error("pakages & @mine", 1, 1, "unknown field 'pakages' (did you mean 'packages'? fields: " FIELDS ")");
+	expect_error("pakages & @mine", 1, 1,
+		     "unknown field 'pakages' (did you mean 'packages'? fields: " FIELDS ")");
 	expect_error("foo == 1", 1, 1, "unknown field 'foo' (fields: " FIELDS ")");
 	expect_error("packages < 3", 1, 10,
-		     "'<' does not apply to 'packages', which is a list: use 'has', '&', or the singular field "
+		     "'<' does not apply to 'packages', which is a list: use 'has', '&', or the "
+		     "singular field "
 		     "(package, username) for one element");
 	expect_error("topic has \"x\"", 1, 7,
-		     "'has' does not apply to 'topic', which is text: use ==, !=, <, <=, >, >=, ~, =~ or in");
+		     "'has' does not apply to 'topic', which is text: use ==, !=, <, <=, >, >=, ~, "
+		     "=~ or in");
 	expect_error("package & @mine", 1, 9,
-		     "'&' does not apply to 'package', which is one element at a time: use ==, !=, <, <=, >, >=, ~, =~ "
+		     "'&' does not apply to 'package', which is one element at a time: use ==, !=, "
+		     "<, <=, >, >=, ~, =~ "
 		     "or in (or the plural field with 'has' or '&')");
 	expect_error("severity ~ \"w*\"", 1, 10,
-		     "'~' does not apply to 'severity', which is a severity: use ==, !=, <, <=, >, >= or in");
+		     "'~' does not apply to 'severity', which is a severity: use ==, !=, <, <=, >, "
+		     ">= or in");
 	expect_error("packages & \"x\"", 1, 12,
 		     "expected a named list @name or a list [...] after '&', got string \"x\"");
-	expect_error("packages & ", 1, 12, "expected a named list @name or a list [...] after '&', got end of input");
-	expect_error("(topic ~ \"a\"", 1, 13, "expected 'and', 'or' or ')' to close the '(' at 1:1, got end of input");
+	expect_error("packages & ", 1, 12,
+		     "expected a named list @name or a list [...] after '&', got end of input");
+	expect_error("(topic ~ \"a\"", 1, 13,
+		     "expected 'and', 'or' or ')' to close the '(' at 1:1, got end of input");
 	expect_error("topic ~ \"a\")", 1, 12, "unexpected ')' (no '(' to close)");
-	expect_error("topic ~ \"a\" topic ~ \"b\"", 1, 13, "expected 'and', 'or' or end of input, got 'topic'");
+	expect_error("topic ~ \"a\" topic ~ \"b\"", 1, 13,
+		     "expected 'and', 'or' or end of input, got 'topic'");
 	expect_error("topic ~ \"abc", 1, 9, "unterminated string (missing '\"')");
-	expect_error("title == \"ab\ncd\"", 1, 10, "unterminated string (missing '\"' before the end of the line)");
-	expect_error("title == \"a\tb\"", 1, 12, "control character in string (use an escape such as \\t)");
+	expect_error("title == \"ab\ncd\"", 1, 10,
+		     "unterminated string (missing '\"' before the end of the line)");
+	expect_error("title == \"a\tb\"", 1, 12,
+		     "control character in string (use an escape such as \\t)");
 	expect_error("title == \"a\\qb\"", 1, 12, "unknown escape '\\q' in string");
 	expect_error("title == \"\\u12\"", 1, 11, "expected four hex digits after '\\u'");
-	expect_error("title == \"x\\ud800\"", 1, 12, "high surrogate \\ud800 must be followed by a low one");
+	expect_error("title == \"x\\ud800\"", 1, 12,
+		     "high surrogate \\ud800 must be followed by a low one");
 	expect_error("title == \"\\udc00\"", 1, 11, "lone low surrogate \\udc00 in string");
 	expect_error("title == \"\\u0000\"", 1, 11, "\\u0000 is not allowed in strings");
 	expect_error("msg.new == 1.", 1, 14, "expected a digit after '.' in a number");
@@ -566,55 +597,79 @@ static void test_errors(void)
 	expect_error("! topic ~ \"a\"", 1, 1, "unexpected '!' (write 'not', or '!=' to compare)");
 	expect_error("title == 'x'", 1, 10, "unexpected \"'\" (strings use double quotes)");
 	expect_error("topic ~ \"a\" $", 1, 13, "unexpected character '$'");
-	expect_error("topic ~ \"\xc3\xa9\" and \xc3\xa9", 1, 17, "unexpected byte 0xc3"); /* columns count characters */
-	expect_error(
-	    "msg == 3", 1, 5,
-	    "expected '.' or '[' (a path into the message body, such as msg.build.state) after 'msg', got '=='");
+	expect_error("topic ~ \"\xc3\xa9\" and \xc3\xa9", 1, 17,
+		     "unexpected byte 0xc3"); /* columns count characters */
+	expect_error("msg == 3", 1, 5,
+		     "expected '.' or '[' (a path into the message body, such as msg.build.state) "
+		     "after 'msg', got '=='");
 	expect_error("msg. == 3", 1, 6, "expected a key after '.', got '=='");
-	expect_error("msg.3 == 3", 1, 5, "expected a key after '.', got number 3 (write [N] for an array index)");
-	expect_error("msg.a[x] == 1", 1, 7, "expected an array index or a quoted key after '[', got 'x'");
+	expect_error("msg.3 == 3", 1, 5,
+		     "expected a key after '.', got number 3 (write [N] for an array index)");
+	expect_error("msg.a[x] == 1", 1, 7,
+		     "expected an array index or a quoted key after '[', got 'x'");
 	expect_error("msg.a[-1] == 1", 1, 7, "array index must be an integer from 0 to 4294967295");
 	expect_error("msg.a[0 == 1", 1, 9, "expected ']' after '0', got '=='");
-	expect_error("severity >= warn", 1, 13,
-		     "unknown severity 'warn' (one of debug, info, notice, warning, error, critical)");
-	expect_error("severity in [warning, loud]", 1, 23,
-		     "unknown severity 'loud' (one of debug, info, notice, warning, error, critical)");
+	expect_error(
+	    "severity >= warn", 1, 13,
+	    "unknown severity 'warn' (one of debug, info, notice, warning, error, critical)");
+	expect_error(
+	    "severity in [warning, loud]", 1, 23,
+	    "unknown severity 'loud' (one of debug, info, notice, warning, error, critical)");
 	expect_error("severity >= 3", 1, 13,
-		     "expected a severity (debug, info, notice, warning, error or critical) after '>=', got number 3");
-	expect_error("severity in @mine", 1, 13, "expected a list of severities [...] after 'in', got '@'");
-	expect_error("title =~ \"(ab\"", 1, 14, "invalid regular expression: missing closing parenthesis");
-	expect_error("title =~ \"\\\\d+(a\"", 1, 17, "invalid regular expression: missing closing parenthesis");
-	expect_error("title =~ \"a{2,1}\"", 1, 16, "invalid regular expression: numbers out of order in {} quantifier");
+		     "expected a severity (debug, info, notice, warning, error or critical) after "
+		     "'>=', got number 3");
+	expect_error("severity in @mine", 1, 13,
+		     "expected a list of severities [...] after 'in', got '@'");
+	expect_error("title =~ \"(ab\"", 1, 14,
+		     "invalid regular expression: missing closing parenthesis");
+	expect_error("title =~ \"\\\\d+(a\"", 1, 17,
+		     "invalid regular expression: missing closing parenthesis");
+	expect_error("title =~ \"a{2,1}\"", 1, 16,
+		     "invalid regular expression: numbers out of order in {} quantifier");
 	/* the column counts source characters, escapes included */
 	expect_error("title =~ \"\\u00e9\\ud83d\\ude00\\\\w(ab\"", 1, 35,
 		     "invalid regular expression: missing closing parenthesis");
 	expect_error("title == \"\\\x01\"", 1, 11, "unknown escape in string");
-	expect_error("msg.x == 12345678901234567890123456789012345678901234567890123456789012345", 1, 10,
-		     "number too long");
-	expect_error("topic ~ \"x\" \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", 1, 13,
-		     "expected 'and', 'or' or end of input, got string \"aaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
-	expect_error("topic ~ \"x\" bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 1, 13,
-		     "expected 'and', 'or' or end of input, got 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbb...'");
-	expect_error("topic ~ \"a\"\nand\n  packages & @", 3, 15, "expected a list name after '@', got end of input");
-	expect_error("package in [\"a\", 3]", 1, 18, "expected a string in the list after ',', got number 3");
-	expect_error("package in [a]", 1, 13,
-		     "expected a string in the list after '[', got 'a' (strings need double quotes)");
-	expect_error("msg.x in [1 2]", 1, 13, "expected ',' or ']' in the list after '1', got number 2");
-	expect_error("msg.x in [1, true]", 1, 14, "expected a string or a number in the list after ',', got 'true'");
+	expect_error("msg.x == 12345678901234567890123456789012345678901234567890123456789012345",
+		     1, 10, "number too long");
+	expect_error(
+	    "topic ~ \"x\" \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"", 1, 13,
+	    "expected 'and', 'or' or end of input, got string \"aaaaaaaaaaaaaaaaaaaaaaaaaaa...\"");
+	expect_error(
+	    "topic ~ \"x\" bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 1, 13,
+	    "expected 'and', 'or' or end of input, got 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbb...'");
+	expect_error("topic ~ \"a\"\nand\n  packages & @", 3, 15,
+		     "expected a list name after '@', got end of input");
+	expect_error("package in [\"a\", 3]", 1, 18,
+		     "expected a string in the list after ',', got number 3");
+	expect_error(
+	    "package in [a]", 1, 13,
+	    "expected a string in the list after '[', got 'a' (strings need double quotes)");
+	expect_error("msg.x in [1 2]", 1, 13,
+		     "expected ',' or ']' in the list after '1', got number 2");
+	expect_error("msg.x in [1, true]", 1, 14,
+		     "expected a string or a number in the list after ',', got 'true'");
 	expect_error("topic in \"a\"", 1, 10,
 		     "expected a list [...] or a named list @name after 'in', got string \"a\"");
-	expect_error("topic ~ 3", 1, 9, "expected a glob pattern in double quotes after '~', got number 3");
-	expect_error("title =~ x", 1, 10, "expected a regular expression in double quotes after '=~', got 'x'");
+	expect_error("topic ~ 3", 1, 9,
+		     "expected a glob pattern in double quotes after '~', got number 3");
+	expect_error("title =~ x", 1, 10,
+		     "expected a regular expression in double quotes after '=~', got 'x'");
 	expect_error("and topic ~ \"a\"", 1, 1, "expected a field name, got 'and'");
-	expect_error("topic ~ \"a\" and", 1, 16, "expected a field name after 'and', got end of input");
+	expect_error("topic ~ \"a\" and", 1, 16,
+		     "expected a field name after 'and', got end of input");
 	expect_error("topic ~ \"a\" or ()", 1, 17, "expected a field name after '(', got ')'");
 	expect_error("not", 1, 4, "expected a field name after 'not', got end of input");
-	expect_error("me == agent", 1, 1,
-		     "expected a field name, got 'me' (the field comes first, e.g. 'usernames has me')");
-	expect_error("usernames has 3", 1, 15, "expected a string or 'me' after 'has', got number 3");
-	expect_error("msg.new == [1]", 1, 12, "expected a value after '==', got '[' (a list needs 'in', 'has' or '&')");
+	expect_error(
+	    "me == agent", 1, 1,
+	    "expected a field name, got 'me' (the field comes first, e.g. 'usernames has me')");
+	expect_error("usernames has 3", 1, 15,
+		     "expected a string or 'me' after 'has', got number 3");
+	expect_error("msg.new == [1]", 1, 12,
+		     "expected a value after '==', got '[' (a list needs 'in', 'has' or '&')");
 	expect_error("packages & @", 1, 13, "expected a list name after '@', got end of input");
-	expect_error("agent ~ \"a\"\n\n   and\tnot (msg.x ==)", 3, 21, "expected a value after '==', got ')'");
+	expect_error("agent ~ \"a\"\n\n   and\tnot (msg.x ==)", 3, 21,
+		     "expected a value after '==', got ')'");
 }
 
 static void test_limits(void)
@@ -694,7 +749,8 @@ static int collect(void *arg, const struct filter_key *k)
 	static const char *kinds[] = {"topic", "package", "username"};
 	size_t len = strlen(ks->text);
 
-	snprintf(ks->text + len, sizeof ks->text - len, "%s%s:%s", len ? " " : "", kinds[k->kind], k->value);
+	snprintf(ks->text + len, sizeof ks->text - len, "%s%s:%s", len ? " " : "", kinds[k->kind],
+		 k->value);
 	ks->calls++;
 	return ks->stop_with;
 }
@@ -728,7 +784,8 @@ static void test_index(void)
 	expect_keys("topic ~ \"*.koji.*\"", NULL, FILTER_INDEXED, "topic:*.koji.*");
 	expect_keys("topic == \"a.b\"", NULL, FILTER_INDEXED, "topic:a.b");
 	expect_keys("topic in [\"b\", \"a\"]", NULL, FILTER_INDEXED, "topic:a topic:b");
-	expect_keys("topic ~ \"a.*\" or topic ~ \"b.*\"", NULL, FILTER_INDEXED, "topic:a.* topic:b.*");
+	expect_keys("topic ~ \"a.*\" or topic ~ \"b.*\"", NULL, FILTER_INDEXED,
+		    "topic:a.* topic:b.*");
 	expect_keys("topic ~ \"a\" or msg.x == 1", NULL, FILTER_SLOW, "");
 	expect_keys("not packages has \"x\"", NULL, FILTER_SLOW, "");
 	expect_keys("package != \"x\"", NULL, FILTER_SLOW, "");
@@ -740,11 +797,13 @@ static void test_index(void)
 	expect_keys("username == me", &alice, FILTER_INDEXED, "username:alice");
 	expect_keys("package == \"x\"", NULL, FILTER_INDEXED, "package:x");
 	expect_keys("packages has \"x\"", NULL, FILTER_INDEXED, "package:x");
-	expect_keys("package in @watched", &alice, FILTER_INDEXED, "package:kernel package:systemd");
-	expect_keys("usernames & [\"u2\", \"u1\"]", NULL, FILTER_INDEXED, "username:u1 username:u2");
+	expect_keys("package in @watched", &alice, FILTER_INDEXED,
+		    "package:kernel package:systemd");
+	expect_keys("usernames & [\"u2\", \"u1\"]", NULL, FILTER_INDEXED,
+		    "username:u1 username:u2");
 	expect_keys("package in []", NULL, FILTER_NEVER, "");
-	expect_keys("topic ~ \"a\" and (packages has \"x\" or usernames has \"y\")", NULL, FILTER_INDEXED,
-		    "package:x username:y");
+	expect_keys("topic ~ \"a\" and (packages has \"x\" or usernames has \"y\")", NULL,
+		    FILTER_INDEXED, "package:x username:y");
 	expect_keys("packages & @big and package == \"x\"", &bu, FILTER_INDEXED, "package:x");
 	expect_keys("package == \"x\" and packages & @big", &bu, FILTER_INDEXED, "package:x");
 	expect_keys("topic ~ \"a\" and package ~ \"k*\"", &bu, FILTER_INDEXED, "topic:a");
@@ -752,13 +811,14 @@ static void test_index(void)
 	expect_keys("packages & @empty or packages & @nosuch", &bu, FILTER_NEVER, "");
 	expect_keys("msg.x == 1 and packages & @empty", &bu, FILTER_NEVER, "");
 	expect_keys("msg.x == 1 and not topic ~ \"a\"", &bu, FILTER_SLOW, "");
-	expect_keys("(topic ~ \"a\" and packages & @mine) or (usernames has me and topic ~ \"b\")", &bu, FILTER_INDEXED,
-		    "package:bash package:glibc username:dave");
+	expect_keys("(topic ~ \"a\" and packages & @mine) or (usernames has me and topic ~ \"b\")",
+		    &bu, FILTER_INDEXED, "package:bash package:glibc username:dave");
 
 	/* the callback can stop the walk */
 	struct filter *f = compile_ok("packages & @big");
 	struct keys ks = {"", 0, -5};
-	ok(f && filter_index_keys(f, &bu, collect, &ks) == -5 && ks.calls == 1, "a callback error stops the walk");
+	ok(f && filter_index_keys(f, &bu, collect, &ks) == -5 && ks.calls == 1,
+	   "a callback error stops the walk");
 	filter_free(f);
 }
 
@@ -779,7 +839,8 @@ static void expect_explain(const char *src, const struct msg_view *m, const stru
 			all = false;
 			diag("missing: %s", want[i]);
 		}
-	if (!ok(rc == 0 && all && matched == filter_eval(f, m, u, scratch), "explain: %s", show(src)))
+	if (!ok(rc == 0 && all && matched == filter_eval(f, m, u, scratch), "explain: %s",
+		show(src)))
 		diag("got:\n%s", b.data ? b.data : "(nothing)");
 	buf_release(&b);
 	filter_free(f);
@@ -800,7 +861,8 @@ static void test_explain_rendering(void)
 	static const char *const quoted[] = {
 	    "(msg.new == 3 or title == \"say \\\"hi\\\"\"): true\n",
 	    "  title == \"say \\\"hi\\\"\": false (title = \"say \\\"hi\\\"\\u0009!\")\n",
-	    ("@big = [a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, a10, a11, a12, a13, a14, a15, a16, a17, a18, "
+	    ("@big = [a00, a01, a02, a03, a04, a05, a06, a07, a08, a09, a10, a11, a12, a13, a14, "
+	     "a15, a16, a17, a18, "
 	     "a19, ... (5 more)])\n"),
 	    "msg.nested != 1: true (msg.nested = {\"a\":{\"b\":[10,{\"c\":\"deep\"}]}})\n",
 	};
@@ -812,7 +874,8 @@ static void test_explain_rendering(void)
 	};
 	static const char *const cut[] = {
 	    ("(summary = "
-	     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	     "xxxxxxxxxxxx"
 	     "xxxxxxxxxxxxxxxxxxxxxxxxx...\")\n"),
 	};
 
@@ -826,10 +889,12 @@ static void test_explain_rendering(void)
 	m.title = "say \"hi\"\t!";
 	m.summary = longs;
 	v.meta = &m;
-	expect_explain("(msg.new == 3 # first\n or title == \"say \\\"hi\\\"\") and packages & @big\n"
-		       "and msg.nested != 1",
-		       &v, &u, quoted, N(quoted));
-	expect_explain("severity >= debug or packages has \"x\" or summary ~ \"*\"", &bare, &u, absent, N(absent));
+	expect_explain(
+	    "(msg.new == 3 # first\n or title == \"say \\\"hi\\\"\") and packages & @big\n"
+	    "and msg.nested != 1",
+	    &v, &u, quoted, N(quoted));
+	expect_explain("severity >= debug or packages has \"x\" or summary ~ \"*\"", &bare, &u,
+		       absent, N(absent));
 	expect_explain("summary ~ \"*\"", &v, &u, cut, N(cut));
 }
 
@@ -864,16 +929,19 @@ static void test_explain(void)
 	    "not severity > warning: true\n  severity > warning: false (severity = warning)\n",
 	    "=> match\n",
 	};
-	static const char *const single[] = {"username == me: true (usernames = [alice], me = \"alice\")\n=> match\n"};
-	static const char *const nouser[] = {"usernames has me: false (usernames = [alice], me = (unknown))\n"};
+	static const char *const single[] = {
+	    "username == me: true (usernames = [alice], me = \"alice\")\n=> match\n"};
+	static const char *const nouser[] = {
+	    "usernames has me: false (usernames = [alice], me = (unknown))\n"};
 
 	expect_explain(EX1, &bodhi, &alice, ex1, N(ex1));
 	expect_explain(EX3, &bodhi, &alice, ex3, N(ex3));
 	expect_explain("packages & @nosuch", &koji, &alice, missing, N(missing));
-	expect_explain("msg.missing.x == 3 or msg[\"weird key\"] != \"v\" or msg.tags has 7 or link ~ \"*\"", &koji,
-		       &alice, absent, N(absent));
-	expect_explain("msg.new == 3 # the new state\n and not severity > warning # not too loud\n", &koji, &alice,
-		       comments, N(comments));
+	expect_explain(
+	    "msg.missing.x == 3 or msg[\"weird key\"] != \"v\" or msg.tags has 7 or link ~ \"*\"",
+	    &koji, &alice, absent, N(absent));
+	expect_explain("msg.new == 3 # the new state\n and not severity > warning # not too loud\n",
+		       &koji, &alice, comments, N(comments));
 	expect_explain("username == me", &koji, &alice, single, N(single));
 	expect_explain("usernames has me", &koji, NULL, nouser, N(nouser));
 	test_explain_rendering();
@@ -887,14 +955,15 @@ static void test_no_alloc(void)
 	ok(1, "evaluation allocates nothing # SKIP AddressSanitizer owns malloc");
 	ok(1, "the counter sees allocations # SKIP AddressSanitizer owns malloc");
 #else
-	const char *srcs[] = {EX1,
-			      EX2,
-			      EX3,
-			      "title =~ \"(a+)+$\"",
-			      "summary =~ \"^(alice|bob)'s (\\\\w+)-\"",
-			      "msg.tags has \"security\" and msg.nested.a.b[1].c ~ \"d*p\" and severity >= warning",
-			      "package =~ \"^(k|g)\" or msg.x in [1, 2, 3] or agent in @mine",
-			      "summary =~ \"^(a)+$\""}; /* deep: the frames grow to ~400 KiB */
+	const char *srcs[] = {
+	    EX1,
+	    EX2,
+	    EX3,
+	    "title =~ \"(a+)+$\"",
+	    "summary =~ \"^(alice|bob)'s (\\\\w+)-\"",
+	    "msg.tags has \"security\" and msg.nested.a.b[1].c ~ \"d*p\" and severity >= warning",
+	    "package =~ \"^(k|g)\" or msg.x in [1, 2, 3] or agent in @mine",
+	    "summary =~ \"^(a)+$\""}; /* deep: the frames grow to ~400 KiB */
 	struct filter *f[N(srcs)];
 	struct meta m = koji_meta;
 	struct msg_view v = koji;
@@ -957,7 +1026,8 @@ static void *worker(void *arg)
 	}
 	for (int round = 0; round < 3000; round++)
 		for (size_t i = 0; i < j->n; i++)
-			j->results[i] += filter_eval(j->f[i], round & 1 ? &koji : &bodhi, &alice, s);
+			j->results[i] +=
+			    filter_eval(j->f[i], round & 1 ? &koji : &bodhi, &alice, s);
 	filter_scratch_free(s);
 	return NULL;
 }
@@ -981,9 +1051,11 @@ static void test_threads(void)
 	for (int k = 0; k < 4; k++)
 		for (size_t i = 0; i < N(srcs); i++)
 			same &= jobs[k].rc == 0 && jobs[k].results[i] == jobs[0].results[i];
-	/* EX1: never (alice); EX2: koji rounds; EX3: bodhi rounds; regex on koji; title on bodhi. */
-	ok(same && jobs[0].results[0] == 0 && jobs[0].results[1] == 1500 && jobs[0].results[2] == 1500 &&
-	       jobs[0].results[3] == 3000 && jobs[0].results[4] == 1500,
+	/* EX1: never (alice); EX2: koji rounds; EX3: bodhi rounds; regex on koji; title on bodhi.
+	 */
+	ok(same && jobs[0].results[0] == 0 && jobs[0].results[1] == 1500 &&
+	       jobs[0].results[2] == 1500 && jobs[0].results[3] == 3000 &&
+	       jobs[0].results[4] == 1500,
 	   "4 threads sharing 5 filters agree");
 	for (size_t i = 0; i < N(srcs); i++)
 		filter_free(f[i]);
@@ -1036,7 +1108,8 @@ static void test_glob_reference(void)
 		if (filter_glob_match(p, s) != want && bad++ < 5)
 			diag("glob '%s' on '%s': want %d", p, s, want);
 	}
-	ok(bad == 0 && matches > 1000, "glob agrees with the reference on 50000 random cases (%d match)", matches);
+	ok(bad == 0 && matches > 1000,
+	   "glob agrees with the reference on 50000 random cases (%d match)", matches);
 }
 
 static void test_misc(void)
@@ -1046,8 +1119,8 @@ static void test_misc(void)
 	struct filter *g = (struct filter *)1;
 
 	ok(f && !strcmp(filter_source(f), EX2), "filter_source gives the text back");
-	ok(f && filter_size(f) > strlen(EX2) && filter_size(f) < 1024, "filter_size is small (%zu bytes)",
-	   f ? filter_size(f) : 0);
+	ok(f && filter_size(f) > strlen(EX2) && filter_size(f) < 1024,
+	   "filter_size is small (%zu bytes)", f ? filter_size(f) : 0);
 	filter_free(f);
 	filter_free(NULL);
 	filter_scratch_free(NULL);
@@ -1057,14 +1130,19 @@ static void test_misc(void)
 	ok(filter_glob_match("*", ""), "glob * matches empty");
 	ok(filter_glob_match("a*b", "a.x.y.b"), "glob * crosses dots");
 	ok(!filter_glob_match("a*b", "a.x.y.c"), "glob a*b vs a.x.y.c");
-	ok(filter_glob_match("a?c", "abc") && !filter_glob_match("a?c", "ac"), "glob ? is exactly one");
-	ok(filter_glob_match("?", "\xc3\xa9") && !filter_glob_match("??", "\xc3\xa9"), "glob ? is one UTF-8 character");
+	ok(filter_glob_match("a?c", "abc") && !filter_glob_match("a?c", "ac"),
+	   "glob ? is exactly one");
+	ok(filter_glob_match("?", "\xc3\xa9") && !filter_glob_match("??", "\xc3\xa9"),
+	   "glob ? is one UTF-8 character");
 	ok(filter_glob_match("*.koji.*", "org.fedoraproject.prod.koji.x"), "glob *.koji.*");
-	ok(filter_glob_match("**a**", "bab") && !filter_glob_match("**a**", "bbb"), "glob repeated stars");
-	ok(filter_glob_match("exact", "exact") && !filter_glob_match("exact", "exactly"), "glob is anchored");
+	ok(filter_glob_match("**a**", "bab") && !filter_glob_match("**a**", "bbb"),
+	   "glob repeated stars");
+	ok(filter_glob_match("exact", "exact") && !filter_glob_match("exact", "exactly"),
+	   "glob is anchored");
 	ok(filter_glob_match("??", "\xc3(") && filter_glob_match("?", "\xe2\x82") == false,
 	   "glob ? takes a stray byte alone");
-	ok(!filter_glob_match("", "x") && filter_glob_match("", ""), "empty glob matches only empty");
+	ok(!filter_glob_match("", "x") && filter_glob_match("", ""),
+	   "empty glob matches only empty");
 	ok(filter_glob_match("*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaab") &&
 	       !filter_glob_match("*a*a*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
 	   "glob with many stars stays polynomial");
