@@ -10,6 +10,12 @@
  * memory between messages (envelope_clear), so the hot path does not
  * allocate once every slot has been used; a big message's memory is given
  * back when its slot is released.
+ *
+ * Wake-ups are rationed, because on a small machine every one is a pair of
+ * context switches on a core a worker wanted: a worker finishes a slot and
+ * claims the next under one lock, the I/O thread publishes a slot and
+ * reserves the next under one lock, and under load the consumer sleeps
+ * until DONE_BATCH slots are ready (at once when no work is queued).
  */
 #include "ingest.h"
 
@@ -24,6 +30,9 @@
 
 #define RING_SIZE 8192 /* power of two */
 #define RECV_BURST 256
+/* Under load the consumer is woken once this many slots are ready, not per
+ * slot: each wake-up is two context switches on cores the workers need. */
+#define DONE_BATCH 32
 #define REPLAY_ATTEMPTS 3
 
 enum slot_state { SLOT_EMPTY, SLOT_FILLED, SLOT_DONE };
@@ -54,7 +63,9 @@ struct ingest {
 	size_t nsrc;
 
 	struct ingest_item *ring;
-	uint64_t head, claim, tail; /* under lock */
+	/* Under lock. tail <= done <= claim <= head: the consumer holds
+	 * [tail, done) or may take it; done is the first unfinished slot. */
+	uint64_t head, claim, done, tail;
 	pthread_mutex_t lock;
 	pthread_cond_t work_cv, done_cv, space_cv;
 	bool stopping;
@@ -76,16 +87,23 @@ static struct ingest_item *ring_slot(struct ingest *in, uint64_t i)
 	return &in->ring[i & (RING_SIZE - 1)];
 }
 
-/* Reserve the next slot for the producer; NULL when stopping. */
-static struct ingest_item *ring_reserve(struct ingest *in)
+static void publish_locked(struct ingest *in, struct ingest_item *it)
 {
-	struct ingest_item *it = NULL;
-	pthread_mutex_lock(&in->lock);
+	it->state = SLOT_FILLED;
+	in->head++;
+	pthread_cond_signal(&in->work_cv);
+}
+
+/* The next slot for the producer, once there is room; NULL when stopping. */
+static struct ingest_item *reserve_locked(struct ingest *in)
+{
 	while (!in->stopping && in->head - in->tail >= RING_SIZE)
 		pthread_cond_wait(&in->space_cv, &in->lock);
-	if (!in->stopping)
-		it = ring_slot(in, in->head);
-	pthread_mutex_unlock(&in->lock);
+	return in->stopping ? NULL : ring_slot(in, in->head);
+}
+
+static struct ingest_item *slot_reset(struct ingest_item *it)
+{
 	if (it) {
 		/* it->env was cleared when the slot was released. */
 		it->nparts = 0;
@@ -96,13 +114,30 @@ static struct ingest_item *ring_reserve(struct ingest *in)
 	return it;
 }
 
+/* Reserve the next slot for the producer; NULL when stopping. */
+static struct ingest_item *ring_reserve(struct ingest *in)
+{
+	pthread_mutex_lock(&in->lock);
+	struct ingest_item *it = reserve_locked(in);
+	pthread_mutex_unlock(&in->lock);
+	return slot_reset(it);
+}
+
 static void ring_publish(struct ingest *in, struct ingest_item *it)
 {
 	pthread_mutex_lock(&in->lock);
-	it->state = SLOT_FILLED;
-	in->head++;
-	pthread_cond_signal(&in->work_cv);
+	publish_locked(in, it);
 	pthread_mutex_unlock(&in->lock);
+}
+
+/* ring_publish(it) and ring_reserve() under one lock: the live path. */
+static struct ingest_item *ring_publish_reserve(struct ingest *in, struct ingest_item *it)
+{
+	pthread_mutex_lock(&in->lock);
+	publish_locked(in, it);
+	struct ingest_item *next = reserve_locked(in);
+	pthread_mutex_unlock(&in->lock);
+	return slot_reset(next);
 }
 
 size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, int timeout_ms)
@@ -248,31 +283,41 @@ static void process_slot(struct ingest *in, struct ingest_item *it, struct buf *
 	envelope_clear(&it->env);
 }
 
+/*
+ * Slot `it` is finished: move `done` over the finished run and wake the
+ * consumer when a batch is ready, or at once when no work is queued (light
+ * load: no reason to wait). Under load it sleeps through DONE_BATCH slots.
+ */
+static void finish_locked(struct ingest *in, struct ingest_item *it)
+{
+	uint64_t before = in->done;
+	it->state = SLOT_DONE;
+	while (in->done != in->claim && ring_slot(in, in->done)->state == SLOT_DONE)
+		in->done++;
+	if (in->done != before && (in->done - in->tail >= DONE_BATCH || in->claim == in->head))
+		pthread_cond_signal(&in->done_cv);
+}
+
 static void *worker_main(void *arg)
 {
 	struct ingest *in = arg;
 	struct buf scratch = BUF_INIT;
 	struct log_limit rl = {.interval_ms = 5000};
+	/* The lock is held between slots: finishing one and claiming the
+	 * next take one lock round trip. */
+	pthread_mutex_lock(&in->lock);
 	for (;;) {
-		pthread_mutex_lock(&in->lock);
 		while (!in->stopping && in->claim == in->head)
 			pthread_cond_wait(&in->work_cv, &in->lock);
-		if (in->stopping) {
-			pthread_mutex_unlock(&in->lock);
+		if (in->stopping)
 			break;
-		}
-		uint64_t idx = in->claim++;
+		struct ingest_item *it = ring_slot(in, in->claim++);
 		pthread_mutex_unlock(&in->lock);
-
-		struct ingest_item *it = ring_slot(in, idx);
 		process_slot(in, it, &scratch, &rl);
-
 		pthread_mutex_lock(&in->lock);
-		it->state = SLOT_DONE;
-		if (idx == in->tail)
-			pthread_cond_signal(&in->done_cv);
-		pthread_mutex_unlock(&in->lock);
+		finish_locked(in, it);
 	}
+	pthread_mutex_unlock(&in->lock);
 	buf_release(&scratch);
 	return NULL;
 }
@@ -311,10 +356,8 @@ static int recv_into(void *sock, struct ingest_item *it)
 
 static void read_source(struct ingest *in, uint32_t s)
 {
-	for (int burst = 0; burst < RECV_BURST; burst++) {
-		struct ingest_item *it = ring_reserve(in);
-		if (!it)
-			return;
+	struct ingest_item *it = ring_reserve(in);
+	for (int burst = 0; it && burst < RECV_BURST; burst++) {
 		it->kind = INGEST_MESSAGE;
 		it->source = s;
 		if (recv_into(in->src[s].sub, it) < 0)
@@ -322,7 +365,11 @@ static void read_source(struct ingest *in, uint32_t s)
 		if (it->nparts == 99)
 			it->nparts = 0; /* frames already closed; the worker rejects */
 		metric_add(&in->m->received, 1);
-		ring_publish(in, it);
+		if (burst + 1 == RECV_BURST) {
+			ring_publish(in, it);
+			return;
+		}
+		it = ring_publish_reserve(in, it);
 	}
 }
 
