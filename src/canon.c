@@ -957,8 +957,9 @@ int canon_double(double d, struct buf *out)
  * The double a JSON number's text denotes, as Python's float() would give
  * it. The text is rewritten as "[-]DIGITSe[-]EXP" (no decimal point, no
  * leading or trailing zeros) in `o` (NUMBER_SCRATCH(len) bytes) so strtod()
- * gets a terminated string without a malloc. When the text has at most 17
- * significant digits, *g gets them (g->n = 0 otherwise, and for zero).
+ * gets a terminated string without a malloc (short ones need no strtod).
+ * When the text has at most 17 significant digits, *g gets them (g->n = 0
+ * otherwise, and for zero).
  */
 static void number_text(const unsigned char *t, size_t len, char *o, double *d, struct digits *g)
 {
@@ -1007,6 +1008,21 @@ static void number_text(const unsigned char *t, size_t len, char *o, double *d, 
 		g->n = (int)nsig;
 		g->decpt = (int)(exp + (long long)nsig);
 	}
+#if FLT_EVAL_METHOD == 0
+	if (nsig <= 15 && exp >= -22 && exp <= 22) {
+		/* Clinger's fast path: the digits and 10^|exp| are exact
+		 * doubles, so one IEEE operation rounds as strtod() would. */
+		static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+					     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+					     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+		double m = 0;
+		for (size_t k = 0; k < nsig; k++)
+			m = m * 10 + (o[1 + k] - '0');
+		m = exp < 0 ? m / p10[-exp] : m * p10[exp];
+		*d = o[0] == '-' ? -m : m;
+		return;
+	}
+#endif
 	snprintf(o + 1 + nsig, 32, "e%lld", exp);
 	*d = strtod(o, NULL);
 }
