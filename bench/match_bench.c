@@ -207,7 +207,7 @@ static struct match_snapshot *build(const struct msgs *m, char **users, uint64_t
 			sub_source(m, pkgs, npkgs, users, u, src, sizeof src);
 		uint64_t dest = u * 2 + pick(2);
 		int rc = match_builder_sub(b, users[u], id, src, &dest, 1,
-					   pick(10) ? MATCH_INSTANT : MATCH_DIGEST);
+					   pick(10) ? 0 : 3600);
 		if (rc) {
 			fprintf(stderr, "%s\n", src);
 			die("cannot add a subscription");

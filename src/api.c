@@ -62,6 +62,7 @@ struct request {
 	struct buf body;
 	bool too_big;               /* body beyond API_MAX_BODY: discarded */
 	bool answered;              /* a refusal was queued with the headers */
+	const char *q_after, *q_limit; /* query parameters, owned by libmicrohttpd */
 };
 
 struct response {
@@ -273,7 +274,8 @@ static int serve_v1(struct api *a, const char *method, const struct request *rq,
 	struct api_v1_request r = {
 		.method = method, .seg = rq->seg, .nseg = rq->nseg,
 		.body = rq->body.data, .body_len = rq->body.len, .scope = &rq->scope,
-		.store = a->deps.store, .schema = a->deps.schema,
+		.store = a->deps.store, .schema = a->deps.schema, .dispatch = a->deps.dispatch,
+		.q_after = rq->q_after, .q_limit = rq->q_limit,
 	};
 	unsigned status;
 	json_t *out = NULL;
@@ -342,6 +344,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	}
 	if (rq->answered)
 		return MHD_YES;
+	rq->q_after = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "after");
+	rq->q_limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit");
 	if (!(rc = serve(l->a, method, rq, &res)))
 		ret = send_response(c, &res);
 	buf_release(&res.body);

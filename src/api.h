@@ -35,6 +35,7 @@ struct api_deps {
 	struct metrics *metrics;
 	struct store *store;
 	const struct schema *schema;  /* for filter test and explain */
+	struct dispatch *dispatch;    /* sinks, for destinations and the outbox */
 };
 
 /* Listen on cfg->api_socket (replaced if stale) and, if cfg->api_listen is

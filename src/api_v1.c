@@ -13,10 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "directory.h"
+#include "dispatch.h"
 #include "explain.h"
+#include "outbox.h"
+#include "store.h"
+
+#define LIST_DEFAULT 100
+#define LIST_MAX 1000
 
 /* One request matched to a route: the captured path parts and the body. */
 struct call {
@@ -24,8 +31,12 @@ struct call {
 	const char *arg[2]; /* ':' captures: user name, list name */
 	const char *id_text; /* '#' capture, parsed into id */
 	uint64_t id;
+	const char *hex;     /* '*' capture: a notification id */
 	const json_t *body; /* NULL when there was none */
 };
+
+static uint64_t wall_now(void);
+static int outbox_fail(struct directory_error *e, int rc, const char *hex);
 
 typedef int (*handler_fn)(const struct call *c, json_t **out, struct directory_error *e);
 
@@ -89,9 +100,17 @@ static int h_dests(const struct call *c, json_t **out, struct directory_error *e
 	return wrap(c, directory_dest_list, "destinations", out, e);
 }
 
+static int validate_sink(void *arg, const char *sink, const char *address, char *err,
+			 size_t errlen)
+{
+	return dispatch_validate(arg, sink, address, err, errlen);
+}
+
 static int h_dest_add(const struct call *c, json_t **out, struct directory_error *e)
 {
-	return directory_dest_add(c->r->store, c->arg[0], c->body, out, e);
+	struct directory_sinks sinks = {validate_sink, c->r->dispatch};
+	return directory_dest_add(c->r->store, c->arg[0], c->body, c->r->dispatch ? &sinks : NULL,
+				  out, e);
 }
 
 static int h_dest_del(const struct call *c, json_t **out, struct directory_error *e)
@@ -118,7 +137,20 @@ static int no_params(const struct call *c, const char *what, struct directory_er
 static int h_dest_resume(const struct call *c, json_t **out, struct directory_error *e)
 {
 	int rc = no_params(c, "resume", e);
-	return rc ? rc : directory_dest_resume(c->r->store, c->arg[0], c->id, out, e);
+	if (rc || (rc = directory_dest_resume(c->r->store, c->arg[0], c->id, out, e)))
+		return rc;
+	/* what waited while it was paused is due now */
+	int n = outbox_unpark(c->r->store, c->arg[0], c->id, wall_now());
+	if (n < 0) {
+		json_decref(*out);
+		return outbox_fail(e, n, NULL);
+	}
+	if (json_object_set_new(*out, "released", json_integer(n))) {
+		json_decref(*out);
+		return directory_fail(e, 500, "out of memory");
+	}
+	dispatch_wake(c->r->dispatch);
+	return 0;
 }
 
 static int h_subs(const struct call *c, json_t **out, struct directory_error *e)
@@ -168,6 +200,191 @@ static int h_filter_test(const struct call *c, json_t **out, struct directory_er
 	return explain_filter(c->r->schema, c->r->store, c->body, out, e);
 }
 
+/* ---- the outbox, dead letters and deliveries ---- */
+
+static uint64_t wall_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int outbox_fail(struct directory_error *e, int rc, const char *hex)
+{
+	if (rc == -ENOENT)
+		return directory_fail(e, 404, "no notification %.40s here", hex ? hex : "");
+	if (rc == -EINVAL)
+		return directory_fail(e, 400, "'%.40s' is not a notification id (32 hex digits)",
+				      hex ? hex : "");
+	if (rc == -ENOSPC)
+		return directory_fail(e, 507, "%s", store_strerror(rc));
+	return directory_fail(e, 500, "store: %s", store_strerror(rc));
+}
+
+static int parse_limit(const struct call *c, size_t *limit, struct directory_error *e)
+{
+	const char *s = c->r->q_limit;
+	char *end;
+	*limit = LIST_DEFAULT;
+	if (!s)
+		return 0;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (*s < '0' || *s > '9' || *end || errno || v == 0 || v > LIST_MAX)
+		return directory_fail(e, 400, "limit must be a number from 1 to %d", LIST_MAX);
+	*limit = v;
+	return 0;
+}
+
+typedef int (*note_list_fn)(struct store *s, const char *user, const char *after, size_t limit,
+			    json_t **out);
+
+/* {"notifications": [...], "next": ID or null}: pass next as ?after= for more. */
+static int note_page(const struct call *c, note_list_fn fn, const char *user, json_t **out,
+		     struct directory_error *e)
+{
+	size_t limit, i;
+	json_t *arr = NULL, *v;
+	int rc = parse_limit(c, &limit, e);
+	if (rc)
+		return rc;
+	if (user && (rc = directory_user_get(c->r->store, user, &v, e)))
+		return rc;
+	if (user)
+		json_decref(v);
+	if ((rc = fn(c->r->store, user, c->r->q_after, limit, &arr)))
+		return outbox_fail(e, rc, c->r->q_after);
+	json_array_foreach(arr, i, v)
+		json_object_del(v, "msg"); /* `show` has it; lists stay small */
+	json_t *last = json_array_size(arr) == limit ? json_array_get(arr, limit - 1) : NULL;
+	*out = json_pack("{s:o, s:O}", "notifications", arr, "next",
+			 last ? json_object_get(last, "id") : json_null());
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
+}
+
+static int h_outbox(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_page(c, outbox_list, c->arg[0], out, e);
+}
+
+static int h_dead(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_page(c, outbox_dead_list, c->arg[0], out, e);
+}
+
+typedef int (*note_show_fn)(struct store *s, const unsigned char id[OUTBOX_ID_LEN],
+			    json_t **out);
+
+/* One note, which must belong to the user of the path (if there is one). */
+static int note_get(const struct call *c, note_show_fn fn, unsigned char id[OUTBOX_ID_LEN],
+		    json_t **out, struct directory_error *e)
+{
+	int rc = outbox_unhex(c->hex, id);
+	if (!rc)
+		rc = fn(c->r->store, id, out);
+	if (rc)
+		return outbox_fail(e, rc, c->hex);
+	const char *u = json_string_value(json_object_get(*out, "user"));
+	if (c->arg[0] && (!u || strcmp(u, c->arg[0]))) {
+		json_decref(*out);
+		return outbox_fail(e, -ENOENT, c->hex);
+	}
+	return 0;
+}
+
+static int h_note(const struct call *c, json_t **out, struct directory_error *e)
+{
+	unsigned char id[OUTBOX_ID_LEN];
+	return note_get(c, outbox_show, id, out, e);
+}
+
+static int h_dead_note(const struct call *c, json_t **out, struct directory_error *e)
+{
+	unsigned char id[OUTBOX_ID_LEN];
+	return note_get(c, outbox_dead_show, id, out, e);
+}
+
+/* Retry or drop one note: check it exists (and whose it is), then act. */
+static int note_act(const struct call *c, note_show_fn show, bool retry, bool dead,
+		    json_t **out, struct directory_error *e)
+{
+	unsigned char id[OUTBOX_ID_LEN];
+	json_t *doc;
+	int rc = note_get(c, show, id, &doc, e);
+	if (rc)
+		return rc;
+	json_decref(doc);
+	uint64_t now = wall_now();
+	if (retry)
+		rc = dead ? outbox_dead_retry(c->r->store, id, now) : outbox_retry(c->r->store, id, now);
+	else
+		rc = dead ? outbox_dead_drop(c->r->store, id) : outbox_drop(c->r->store, id);
+	if (rc)
+		return outbox_fail(e, rc, c->hex);
+	if (retry)
+		dispatch_wake(c->r->dispatch);
+	*out = json_pack("{s:s, s:s}", retry ? "retried" : "dropped", c->hex, "from",
+			 dead ? "deadletter" : "outbox");
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
+}
+
+static int h_note_retry(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_act(c, outbox_show, true, false, out, e);
+}
+
+static int h_note_drop(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_act(c, outbox_show, false, false, out, e);
+}
+
+static int h_dead_retry(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_act(c, outbox_dead_show, true, true, out, e);
+}
+
+static int h_dead_drop(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return note_act(c, outbox_dead_show, false, true, out, e);
+}
+
+static int h_delivered(const struct call *c, json_t **out, struct directory_error *e)
+{
+	size_t limit;
+	json_t *arr;
+	int rc = parse_limit(c, &limit, e);
+	if (!rc && c->arg[0] && !(rc = directory_user_get(c->r->store, c->arg[0], &arr, e)))
+		json_decref(arr);
+	if (rc)
+		return rc;
+	if ((rc = outbox_delivered_list(c->r->store, c->arg[0], limit, &arr)))
+		return outbox_fail(e, rc, NULL);
+	*out = json_pack("{s:o}", "delivered", arr);
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
+}
+
+static int h_sinks(const struct call *c, json_t **out, struct directory_error *e)
+{
+	json_t *arr;
+	struct outbox_counts n;
+	if (!c->r->dispatch)
+		arr = json_array();
+	else if (dispatch_status(c->r->dispatch, &arr))
+		arr = NULL;
+	if (!arr)
+		return directory_fail(e, 500, "out of memory");
+	int rc = outbox_count(c->r->store, wall_now(), &n);
+	if (rc) {
+		json_decref(arr);
+		return outbox_fail(e, rc, NULL);
+	}
+	*out = json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I}}", "sinks", arr, "outbox", "pending",
+			 (json_int_t)n.pending, "due_now", (json_int_t)n.due_now, "parked",
+			 (json_int_t)n.parked, "digests", (json_int_t)n.digests, "dead",
+			 (json_int_t)n.dead);
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
+}
+
 static const struct route routes[] = {
 	{"GET", "users", BODY_NONE, 200, h_users},
 	{"POST", "users", BODY_REQUIRED, 201, h_user_add},
@@ -187,6 +404,25 @@ static const struct route routes[] = {
 	{"POST", "users/:/subscriptions/#/disable", BODY_OPTIONAL, 200, h_sub_disable},
 	{"POST", "users/:/explain", BODY_REQUIRED, 200, h_explain},
 	{"POST", "filter/test", BODY_REQUIRED, 200, h_filter_test},
+	{"GET", "users/:/outbox", BODY_NONE, 200, h_outbox},
+	{"GET", "users/:/outbox/*", BODY_NONE, 200, h_note},
+	{"POST", "users/:/outbox/*/retry", BODY_OPTIONAL, 200, h_note_retry},
+	{"DELETE", "users/:/outbox/*", BODY_NONE, 200, h_note_drop},
+	{"GET", "users/:/deadletter", BODY_NONE, 200, h_dead},
+	{"GET", "users/:/deadletter/*", BODY_NONE, 200, h_dead_note},
+	{"POST", "users/:/deadletter/*/retry", BODY_OPTIONAL, 200, h_dead_retry},
+	{"DELETE", "users/:/deadletter/*", BODY_NONE, 200, h_dead_drop},
+	{"GET", "users/:/delivered", BODY_NONE, 200, h_delivered},
+	{"GET", "outbox", BODY_NONE, 200, h_outbox},
+	{"GET", "outbox/*", BODY_NONE, 200, h_note},
+	{"POST", "outbox/*/retry", BODY_OPTIONAL, 200, h_note_retry},
+	{"DELETE", "outbox/*", BODY_NONE, 200, h_note_drop},
+	{"GET", "deadletter", BODY_NONE, 200, h_dead},
+	{"GET", "deadletter/*", BODY_NONE, 200, h_dead_note},
+	{"POST", "deadletter/*/retry", BODY_OPTIONAL, 200, h_dead_retry},
+	{"DELETE", "deadletter/*", BODY_NONE, 200, h_dead_drop},
+	{"GET", "delivered", BODY_NONE, 200, h_delivered},
+	{"GET", "sinks", BODY_NONE, 200, h_sinks},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -207,6 +443,8 @@ static bool path_fits(const char *pattern, char *const *seg, size_t nseg, struct
 			c->arg[n_arg++] = seg[i];
 		else if (!strcmp(part, "#"))
 			c->id_text = seg[i]; /* parse_id says whether it is one */
+		else if (!strcmp(part, "*"))
+			c->hex = seg[i];
 		else if (strcmp(part, seg[i]))
 			return false;
 		i++;

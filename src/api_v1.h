@@ -2,7 +2,7 @@
 /*
  * api_v1: the management resources of the control API (doc/herald-api.7):
  * users, their lists, destinations and subscriptions, filter test and
- * explain. Maps a method and path to the directory and explain modules and
+ * explain, the outbox, dead letters, the delivery log and the sinks. Maps a method and path to the directory and explain modules and
  * their results to HTTP statuses. Not for sockets, bodies or tokens
  * (api.c, api_auth.c) nor for the rules themselves (directory.c).
  *
@@ -18,6 +18,7 @@
 
 struct store;
 struct schema;
+struct dispatch;
 
 #define API_MAX_BODY (1u << 20) /* 1 MiB, enforced by api.c */
 
@@ -30,6 +31,8 @@ struct api_v1_request {
 	const struct api_scope *scope; /* already allowed the path (api_scope_allows) */
 	struct store *store;
 	const struct schema *schema;
+	struct dispatch *dispatch;     /* sinks: validate addresses, wake after a retry */
+	const char *q_after, *q_limit; /* query parameters "after" and "limit", or NULL */
 };
 
 /*

@@ -332,6 +332,131 @@ static int keys_key(struct parse_ctx *c, const char *k, const char *v)
 	return 1;
 }
 
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+static int set_ms(struct parse_ctx *c, long *dst, const char *k, const char *v, long min, long max)
+{
+	if (parse_long(v, min, max, dst))
+		return fail(c, "%s: expected milliseconds from %ld to %ld, got '%s'", k, min, max, v);
+	return 1;
+}
+
+static int set_rate(struct parse_ctx *c, double *dst, const char *k, const char *v)
+{
+	if (parse_double(v, 0, 1e6, dst))
+		return fail(c, "%s: expected notifications per minute (0 to 1000000), got '%s'", k, v);
+	return 1;
+}
+
+static int dispatch_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct config_dispatch *d = &c->cfg->dispatch;
+	if (!strcmp(k, "plugin_dir"))
+		return set_str(c, &d->plugin_dir, v, true);
+	if (!strcmp(k, "retry_base_ms"))
+		return set_ms(c, &d->retry_base_ms, k, v, 1, 86400000L);
+	if (!strcmp(k, "retry_max_ms"))
+		return set_ms(c, &d->retry_max_ms, k, v, 1, 7 * 86400000L);
+	if (!strcmp(k, "max_attempts"))
+		return set_int(c, &d->max_attempts, k, v, 1, 1000);
+	if (!strcmp(k, "pause_after_ms"))
+		return set_ms(c, &d->pause_after_ms, k, v, 1, 30 * 86400000L);
+	if (!strcmp(k, "probe_interval_ms"))
+		return set_ms(c, &d->probe_interval_ms, k, v, 1, 86400000L);
+	if (!strcmp(k, "delivery_log"))
+		return set_size(c, &d->delivery_log, k, v, 0, 100000000L, 1);
+	if (!strcmp(k, "digest_max_items"))
+		return set_int(c, &d->digest_max_items, k, v, 1, 10000);
+	if (!strcmp(k, "digest_max_bytes"))
+		return set_size(c, &d->digest_max_bytes, k, v, 1024, 16L << 20, 1);
+	if (!strcmp(k, "rate"))
+		return set_rate(c, &d->rate, k, v);
+	if (!strcmp(k, "burst"))
+		return set_int(c, &d->burst, k, v, 1, 1000000);
+	return fail(c, "unknown key '%s' in [dispatch]", k);
+}
+
+static struct config_sink *sink_for(struct parse_ctx *c, const char *name)
+{
+	struct config *cfg = c->cfg;
+	for (size_t i = 0; i < cfg->n_sinks; i++)
+		if (!strcmp(cfg->sinks[i].name, name))
+			return &cfg->sinks[i];
+	struct config_sink *s = realloc(cfg->sinks, (cfg->n_sinks + 1) * sizeof *s);
+	if (!s)
+		return NULL;
+	cfg->sinks = s;
+	s = &s[cfg->n_sinks];
+	*s = (struct config_sink){.batch = 64};
+	if (!(s->name = strdup(name)))
+		return NULL;
+	cfg->n_sinks++;
+	return s;
+}
+
+const struct config_sink *config_sink_find(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_sinks; i++)
+		if (!strcmp(cfg->sinks[i].name, name))
+			return &cfg->sinks[i];
+	return NULL;
+}
+
+static int sink_option(struct parse_ctx *c, struct config_sink *s, const char *k, const char *v)
+{
+	for (size_t i = 0; i < s->n_options; i++)
+		if (!strcmp(s->options[i].key, k))
+			return fail(c, "%s: given twice in [sink %s]", k, s->name);
+	struct herald_sink_option *o = realloc(s->options, (s->n_options + 1) * sizeof *o);
+	if (!o)
+		return fail(c, "out of memory");
+	s->options = o;
+	o = &o[s->n_options];
+	*o = (struct herald_sink_option){strdup(k), strdup(v), (unsigned)c->lineno};
+	s->n_options++;
+	if (!o->key || !o->value)
+		return fail(c, "out of memory");
+	return 1;
+}
+
+static int sink_key(struct parse_ctx *c, const char *name, const char *k, const char *v)
+{
+	if (!*name)
+		return fail(c, "[sink] needs a name: [sink NAME]");
+	if (strlen(name) > 32)
+		return fail(c, "sink name '%s': at most 32 characters", name);
+	for (const char *p = name; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_-", *p))
+			return fail(c, "sink name '%s': use letters, digits, '_' or '-'", name);
+	struct config_sink *s = sink_for(c, name);
+	if (!s)
+		return fail(c, "out of memory");
+	if (!strcmp(k, "plugin"))
+		return set_str(c, &s->plugin, v, strchr(v, '/') != NULL);
+	if (!strcmp(k, "template"))
+		return set_str(c, &s->template_text, v, false);
+	if (!strcmp(k, "template_markdown"))
+		return set_str(c, &s->template_markdown, v, false);
+	if (!strcmp(k, "footer"))
+		return set_bool(c, &s->footer, k, v);
+	if (!strcmp(k, "rate"))
+		return set_rate(c, &s->rate, k, v);
+	if (!strcmp(k, "burst"))
+		return set_int(c, &s->burst, k, v, 1, 1000000);
+	if (!strcmp(k, "batch"))
+		return set_int(c, &s->batch, k, v, 1, 10000);
+	return sink_option(c, s, k, v);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *c = user;
@@ -351,6 +476,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		return routing_key(c, name, value);
 	if (!strcmp(section, "keys"))
 		return keys_key(c, name, value);
+	if (!strcmp(section, "dispatch"))
+		return dispatch_key(c, name, value);
+	if (!strncmp(section, "sink", 4) && (section[4] == ' ' || !section[4]))
+		return sink_key(c, section + (section[4] ? 5 : 4), name, value);
 	return fail(c, "unknown section [%s]", section);
 }
 
@@ -367,6 +496,10 @@ static void set_defaults(struct config *cfg)
 	cfg->dedup_window = 1000000;
 	cfg->verify.require_signatures = true;
 	cfg->verify.security_level = 1;
+	cfg->dispatch = (struct config_dispatch){
+		.retry_base_ms = 30000, .retry_max_ms = 3600000, .max_attempts = 12,
+		.pause_after_ms = 6 * 3600000L, .probe_interval_ms = 30000, .delivery_log = 10000,
+		.digest_max_items = 100, .digest_max_bytes = 64 << 10, .rate = 60, .burst = 20};
 }
 
 /* Checks that need the whole file; reported against the last line. */
@@ -382,6 +515,13 @@ static int finish(struct parse_ctx *c)
 			return fail(c, "[endpoint %s] has no connect address", cfg->endpoints[i].name);
 	if (!cfg->rules_dir && !(cfg->rules_dir = strdup(HERALD_RULES_DIR)))
 		return fail(c, "out of memory");
+	if (!cfg->dispatch.plugin_dir && !(cfg->dispatch.plugin_dir = strdup(HERALD_SINK_DIR)))
+		return fail(c, "out of memory");
+	if (cfg->dispatch.retry_max_ms < cfg->dispatch.retry_base_ms)
+		return fail(c, "[dispatch] retry_max_ms is smaller than retry_base_ms");
+	for (size_t i = 0; i < cfg->n_sinks; i++)
+		if (!cfg->sinks[i].plugin)
+			return fail(c, "[sink %s] needs plugin = NAME or a path", cfg->sinks[i].name);
 	if (!cfg->api_socket) {
 		size_t n = strlen(cfg->state_dir) + sizeof "/heraldd.sock";
 		if (!(cfg->api_socket = malloc(n)))
@@ -461,5 +601,19 @@ void config_release(struct config *cfg)
 	free(cfg->endpoints);
 	free_strv(cfg->subscribe, cfg->n_subscribe);
 	verify_config_release(&cfg->verify);
+	free(cfg->dispatch.plugin_dir);
+	for (size_t i = 0; i < cfg->n_sinks; i++) {
+		struct config_sink *s = &cfg->sinks[i];
+		free(s->name);
+		free(s->plugin);
+		free(s->template_text);
+		free(s->template_markdown);
+		for (size_t k = 0; k < s->n_options; k++) {
+			free((char *)s->options[k].key);
+			free((char *)s->options[k].value);
+		}
+		free(s->options);
+	}
+	free(cfg->sinks);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -18,6 +18,11 @@
  *              ignore_cert_time, routing_strict
  *   [routing]  TOPIC-PATTERN = SIGNER [SIGNER...]
  *   [keys]     NAME = BASE64-ED25519-PUBLIC-KEY | /path/to/key.pub (PEM)
+ *   [dispatch] plugin_dir, retry_base_ms, retry_max_ms, max_attempts,
+ *              pause_after_ms, probe_interval_ms, delivery_log, digest_max_items,
+ *              digest_max_bytes, rate, burst
+ *   [sink NAME] plugin (required), template, template_markdown, footer, rate,
+ *              burst, batch; every other key goes to the plugin's init
  * See doc/heraldd.conf.5.
  */
 #ifndef HERALD_CONFIG_H
@@ -26,6 +31,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "herald/sink.h"
 #include "log.h"
 #include "verify.h"
 
@@ -33,12 +39,45 @@
 #ifndef HERALD_RULES_DIR
 #define HERALD_RULES_DIR "/usr/local/share/herald/rules"
 #endif
+/* Where bundled sink plugins are installed ($(pkglibdir)/sinks). */
+#ifndef HERALD_SINK_DIR
+#define HERALD_SINK_DIR "/usr/local/lib/herald/sinks"
+#endif
 
 struct config_endpoint {
 	char *name;       /* owned */
 	char **connect;   /* owned; n_connect ZeroMQ addresses */
 	size_t n_connect;
 	char *replay;     /* owned; NULL if none */
+};
+
+/* One [sink NAME] section: the host's keys, and the plugin's own. */
+struct config_sink {
+	char *name;            /* owned */
+	char *plugin;          /* owned: a plugin name or a path */
+	char *template_text;   /* owned; NULL: the default template */
+	char *template_markdown; /* owned; NULL: the default */
+	bool footer;           /* add "why you got this" to every notification */
+	double rate;           /* per destination, notifications per minute; 0: [dispatch] rate */
+	int burst;             /* token bucket size; 0: [dispatch] burst */
+	int batch;             /* items per deliver call, default 64 */
+	struct herald_sink_option *options; /* owned (keys, values): for the plugin */
+	size_t n_options;
+};
+
+/* [dispatch]: the outbox's schedule. Times in milliseconds. */
+struct config_dispatch {
+	char *plugin_dir;      /* owned; default HERALD_SINK_DIR */
+	long retry_base_ms;    /* first retry delay, doubled per attempt (default 30 s) */
+	long retry_max_ms;     /* cap on the delay (default 1 h) */
+	int max_attempts;      /* then: dead letter (default 12) */
+	long pause_after_ms;   /* a destination failing this long is paused (default 6 h) */
+	long probe_interval_ms; /* a broken sink instance is retried after this (default 30 s) */
+	size_t delivery_log;   /* delivered records kept (default 10000) */
+	int digest_max_items;  /* notifications per digest (default 100) */
+	size_t digest_max_bytes; /* text of one digest (default 64 KiB) */
+	double rate;           /* default per destination: notifications per minute (60) */
+	int burst;             /* default bucket size (20) */
 };
 
 struct config {
@@ -67,7 +106,14 @@ struct config {
 	size_t dedup_window;   /* msg_ids remembered for deduplication */
 	/* [verify], [routing], [keys] */
 	struct verify_config verify;
+	/* [dispatch], [sink NAME] */
+	struct config_dispatch dispatch;
+	struct config_sink *sinks;
+	size_t n_sinks;
 };
+
+/* The sink section called `name`, or NULL. */
+const struct config_sink *config_sink_find(const struct config *cfg, const char *name);
 
 /*
  * Load `path` into *cfg (which is overwritten). 0 on success; on failure a

@@ -720,14 +720,35 @@ static int add_rec(struct store *s, struct store_txn *t, enum store_table tab, c
 	return save_rec(t, tab, user, id, doc, e);
 }
 
-int directory_dest_add(struct store *s, const char *user, const json_t *in, json_t **out,
-		       struct directory_error *e)
+/* The sink must exist and accept the address, before anything is stored. */
+static int check_sink(const struct directory_sinks *sinks, const json_t *doc,
+		      struct directory_error *e)
+{
+	char err[300] = "";
+	const char *sink = json_string_value(json_object_get(doc, "sink"));
+	const char *addr = json_string_value(json_object_get(doc, "address"));
+	if (!sinks || !sinks->validate)
+		return 0;
+	int rc = sinks->validate(sinks->arg, sink, addr, err, sizeof err);
+	if (rc == -ENOENT)
+		return directory_fail(e, 400, "no sink '%s' is configured in heraldd", sink);
+	if (rc)
+		return directory_fail(e, 400, "sink '%s' refuses the address: %s", sink, err);
+	return 0;
+}
+
+int directory_dest_add(struct store *s, const char *user, const json_t *in,
+		       const struct directory_sinks *sinks, json_t **out, struct directory_error *e)
 {
 	json_t *doc = NULL;
 	struct store_txn *t;
 	int rc;
 	if ((rc = check_user_name(user, e)) || (rc = dest_from_input(user, in, &doc, e)))
 		return rc;
+	if ((rc = check_sink(sinks, doc, e))) {
+		json_decref(doc);
+		return rc;
+	}
 	if ((rc = store_begin(s, &t))) {
 		json_decref(doc);
 		return store_fail(e, rc);
@@ -750,6 +771,25 @@ static int list_recs(struct store *s, enum store_table tab, const char *user, js
 		return rc;
 	json_decref(doc);
 	return scan(s, tab, user, out, e);
+}
+
+int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **out,
+		       struct directory_error *e)
+{
+	struct rec_key k;
+	struct buf b = BUF_INIT;
+	int rc = check_user_name(user, e);
+	if (rc)
+		return rc;
+	rec_key(&k, user, id);
+	rc = store_doc_get(s, STORE_DESTS, k.b, k.len, &b);
+	if (!rc)
+		rc = parse_doc(b.data, b.len, out);
+	buf_release(&b);
+	if (rc == -ENOENT)
+		return directory_fail(e, 404, "user '%s' has no destination %llu", user,
+				      (unsigned long long)id);
+	return rc ? store_fail(e, rc) : 0;
 }
 
 int directory_dest_list(struct store *s, const char *user, json_t **out,

@@ -95,7 +95,19 @@ int directory_user_set_list(struct store *s, const char *name, const char *list,
 			    const json_t *items, json_t **out, struct directory_error *e);
 
 /* ---- destinations ---- */
-int directory_dest_add(struct store *s, const char *user, const json_t *in, json_t **out,
+
+/* How a new destination's sink and address are checked (dispatch_validate):
+ * 0, -ENOENT for an unknown sink, other: refused with err. */
+struct directory_sinks {
+	int (*validate)(void *arg, const char *sink, const char *address, char *err,
+			size_t errlen);
+	void *arg;
+};
+/* `sinks` may be NULL: no sink check (tools and tests without a daemon). */
+int directory_dest_add(struct store *s, const char *user, const json_t *in,
+		       const struct directory_sinks *sinks, json_t **out,
+		       struct directory_error *e);
+int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **out,
 		       struct directory_error *e);
 int directory_dest_list(struct store *s, const char *user, json_t **out,
 			struct directory_error *e);

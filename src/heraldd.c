@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -24,17 +25,24 @@
 
 #include "api.h"
 #include "config.h"
+#include "dispatch.h"
 #include "ingest.h"
 #include "log.h"
 #include "match.h"
 #include "meta.h"
 #include "metrics.h"
+#include "notify.h"
+#include "outbox.h"
 #include "schema.h"
 #include "seqtrack.h"
 #include "store.h"
 #include "verify.h"
 
 #define BATCH_MAX 1024
+/* Intake stops when the store is this full, and resumes below RESUME, so
+ * that delivery (which frees space) always has room to write. */
+#define STORE_FULL 0.90
+#define STORE_RESUME 0.80
 
 /* Signal flags: the only mutable globals, set by handlers, read by main. */
 static volatile sig_atomic_t g_stop, g_reload;
@@ -49,6 +57,11 @@ struct daemon {
 	struct matcher *matcher; /* the live subscription index */
 	struct match_scratch *mscratch; /* the committer's */
 	struct match_snapshot *snap;    /* held for one batch */
+	struct dispatch *dispatch;
+	struct buf common, doc;         /* the committer's scratch for notifications */
+	uint64_t batch_ms;              /* wall clock of the batch being committed */
+	bool intake_stopped;            /* the store is full: take nothing */
+	uint64_t usage_checked;         /* monotonic ms of the last store_usage */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -62,6 +75,7 @@ struct daemon {
 struct matched {
 	uint32_t notifications; /* (user, destination) pairs */
 	uint32_t subscriptions;
+	uint32_t stored;        /* new notifications in the outbox */
 };
 
 static void on_signal(int sig)
@@ -93,6 +107,13 @@ static void message_id(const struct ingest_item *it, unsigned char id[STORE_ID_L
 	memcpy(id, md, STORE_ID_LEN);
 }
 
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
 static void print_accepted(const struct ingest_item *it, const struct matched *m)
 {
 	printf("accepted %s", it->env.topic);
@@ -107,28 +128,61 @@ static void print_accepted(const struct ingest_item *it, const struct matched *m
 	putchar('\n');
 }
 
-/* Understand a new message (schema rules) and match it against every
- * subscription. Failing to understand is not failing to accept: the
- * message is still accepted, it just notifies no one. */
-static void understand_and_match(struct daemon *d, struct ingest_item *it, struct matched *out)
+/* Put one notification per hit into the outbox, in the batch transaction. */
+static int store_hits(struct daemon *d, struct store_txn *txn, const struct match_result *r,
+		      const unsigned char key[STORE_ID_LEN], uint32_t *stored)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < r->n_hits; i++) {
+		const struct match_hit *h = &r->hits[i];
+		unsigned char id[OUTBOX_ID_LEN];
+		char hex[OUTBOX_HEX_LEN + 1];
+		outbox_note_id(key, h->user, h->dest, id);
+		outbox_hex(id, hex);
+		buf_reset(&d->doc);
+		if ((rc = notify_doc(hex, h->user, h->dest, h->subs, h->n_subs, d->batch_ms,
+				     d->common.data, d->common.len, &d->doc)))
+			break;
+		struct outbox_add a = {id, h->user, h->dest, d->doc.data, d->doc.len, d->batch_ms,
+				       h->digest_interval, (uint32_t)d->cfg.dispatch.digest_max_items};
+		rc = outbox_put(txn, &a);
+		if (rc > 0)
+			(*stored)++;
+		rc = rc < 0 ? rc : 0;
+	}
+	return rc;
+}
+
+/* Understand a new message (schema rules), match it against every
+ * subscription and store its notifications. Failing to understand is not
+ * failing to accept: the message is still accepted, it just notifies no
+ * one. Only a store error fails (and so rewinds) the batch. */
+static int understand_and_match(struct daemon *d, struct store_txn *txn, struct ingest_item *it,
+				const unsigned char key[STORE_ID_LEN], struct matched *out)
 {
 	const json_t *msg = envelope_msg(&it->env);
 	struct meta meta = {0};
 	struct match_result r;
+	int rc = 0;
 	*out = (struct matched){0};
 	if (!msg || schema_describe(d->schema, it->env.topic, msg, &meta)) {
 		metric_add(&d->metrics.understand_errors, 1);
 		meta_release(&meta);
-		return;
+		return 0;
 	}
 	struct msg_view v = {it->env.topic, msg, &meta};
-	if (match_run(d->snap, &v, d->mscratch, &r) == 0) {
+	buf_reset(&d->common);
+	if (match_run(d->snap, &v, d->mscratch, &r)) {
+		metric_add(&d->metrics.understand_errors, 1);
+	} else if (r.n_hits && notify_common(&it->env, &meta, &d->common)) {
+		metric_add(&d->metrics.understand_errors, 1);
+	} else {
 		out->notifications = (uint32_t)r.n_hits;
 		out->subscriptions = (uint32_t)r.n_matched;
-	} else {
-		metric_add(&d->metrics.understand_errors, 1);
+		rc = store_hits(d, txn, &r, key, &out->stored);
 	}
 	meta_release(&meta);
+	return rc;
 }
 
 /* Sequence bookkeeping for one verified message. */
@@ -214,17 +268,19 @@ static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_i
 		return 0;
 	}
 	*accept = it->wanted;
-	if (*accept)
-		understand_and_match(d, it, m);
-	return 0;
+	return *accept ? understand_and_match(d, txn, it, id, m) : 0;
 }
+
+static void stop_intake(struct daemon *d);
 
 static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 {
 	struct store_txn *txn;
 	bool accept[BATCH_MAX];
 	struct matched matched[BATCH_MAX];
+	uint64_t stored = 0;
 	d->snap = matcher_acquire(d->matcher);
+	d->batch_ms = wall_ms();
 	int rc = store_begin(d->store, &txn);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = process_item(d, txn, items[i], &accept[i], &matched[i]);
@@ -250,6 +306,8 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 		log_limited(&d->rl_store, L_ERROR, "heraldd: commit of %zu messages failed (%s); "
 				"they will be replayed", n, store_strerror(rc));
 		rewind_sources(d);
+		if (rc == -ENOSPC)
+			stop_intake(d);
 		return;
 	}
 	metric_add(&d->metrics.commits, 1);
@@ -259,6 +317,7 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 		metric_add(&d->metrics.accepted, 1);
 		if (items[i]->replayed)
 			metric_add(&d->metrics.replayed, 1);
+		stored += matched[i].stored;
 		if (matched[i].notifications) {
 			metric_add(&d->metrics.matched, 1);
 			metric_add(&d->metrics.notifications, matched[i].notifications);
@@ -269,6 +328,43 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 	}
 	if (d->cfg.print_accepted)
 		fflush(stdout);
+	if (stored) {
+		metric_add(&d->metrics.stored, stored);
+		dispatch_wake(d->dispatch);
+	}
+}
+
+/* ---- a full store: stop taking messages, let delivery free space ---- */
+
+static void stop_intake(struct daemon *d)
+{
+	if (d->intake_stopped)
+		return;
+	d->intake_stopped = true;
+	atomic_store(&d->metrics.intake_stopped, 1);
+	metric_add(&d->metrics.intake_stops, 1);
+	log_error("heraldd: the store is full (map_size_mb = %zu); intake stopped until delivery "
+		  "frees space; missed messages will be replayed", d->cfg.map_size >> 20);
+}
+
+/* Check the store's fill level at most once a second. True: take input. */
+static bool intake_open(struct daemon *d)
+{
+	uint64_t now = now_ms();
+	double used;
+	if (now - d->usage_checked < 1000)
+		return !d->intake_stopped;
+	d->usage_checked = now;
+	if (store_usage(d->store, &used))
+		return !d->intake_stopped;
+	if (!d->intake_stopped && used >= STORE_FULL) {
+		stop_intake(d);
+	} else if (d->intake_stopped && used < STORE_RESUME) {
+		d->intake_stopped = false;
+		atomic_store(&d->metrics.intake_stopped, 0);
+		log_info("heraldd: the store has room again (%.0f%% used); intake resumed", used * 100);
+	}
+	return !d->intake_stopped;
 }
 
 static void request_replays(struct daemon *d)
@@ -302,10 +398,11 @@ static void reload(struct daemon *d)
 		goto out;
 	}
 	log_setup("heraldd", fresh.log_level, fresh.log_syslog);
+	dispatch_reopen(d->dispatch);
 	d->retired = ingest_set_verifier(d->ingest, v, &d->retire_mark);
 	d->verifier = v;
-	log_info("heraldd: reloaded %s (log level, [verify], [routing], [keys]; other changes "
-		 "need a restart)", d->cfg.path);
+	log_info("heraldd: reloaded %s (log level, [verify], [routing], [keys]; sinks reopened; "
+		 "other changes need a restart)", d->cfg.path);
 	config_release(&fresh);
 out:
 	notify("READY=1");
@@ -326,11 +423,16 @@ static int run(struct daemon *d)
 	while (!g_stop) {
 		if (g_reload && !d->retired) /* a second reload waits for the first to drain */
 			reload(d);
+		if (!intake_open(d)) {
+			usleep(200000);
+			continue;
+		}
 		size_t n = ingest_take(d->ingest, items, BATCH_MAX, 200);
 		if (n)
 			commit_batch(d, items, n);
 		ingest_release(d->ingest, n);
-		request_replays(d);
+		if (!d->intake_stopped)
+			request_replays(d);
 		if (d->retired && ingest_drained(d->ingest, d->retire_mark)) {
 			verifier_free(d->retired);
 			d->retired = NULL;
@@ -386,8 +488,11 @@ static int start(struct daemon *d)
 		rc = -ENOMEM;
 		goto fail;
 	}
+	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
+	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
+		goto fail;
 	struct api_deps deps = {.cfg = &d->cfg, .metrics = &d->metrics, .store = d->store,
-				.schema = d->schema};
+				.schema = d->schema, .dispatch = d->dispatch};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
@@ -407,6 +512,9 @@ static void stop(struct daemon *d)
 			seqtrack_release(&d->seq[s]);
 	ingest_stop(d->ingest);
 	api_stop(d->api);
+	dispatch_stop(d->dispatch); /* after the API, which calls it */
+	buf_release(&d->common);
+	buf_release(&d->doc);
 	matcher_stop(d->matcher);
 	match_scratch_free(d->mscratch);
 	schema_free(d->schema); /* after the API, which reads it */

@@ -139,7 +139,7 @@ struct msub {
 	struct filter *f;
 	uint64_t *dests;
 	uint32_t n_dests;
-	uint8_t mode;
+	uint32_t digest;     /* seconds; 0: instant */
 	uint8_t kind;        /* 0 indexed, 1 slow, 2 never */
 };
 
@@ -376,7 +376,7 @@ static int add_key(void *arg, const struct filter_key *k)
 }
 
 int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, const char *src,
-		      const uint64_t *dests, size_t n_dests, enum match_mode mode)
+		      const uint64_t *dests, size_t n_dests, uint32_t digest_interval)
 {
 	struct match_snapshot *s = b->s;
 	uint32_t u = strmap_get(&s->user_by_name, user);
@@ -398,7 +398,7 @@ int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, co
 		s->cap_subs = cap;
 	}
 	struct msub *sub = &s->subs[s->n_subs];
-	*sub = (struct msub){.id = id, .user = u, .f = f, .mode = (uint8_t)mode};
+	*sub = (struct msub){.id = id, .user = u, .f = f, .digest = digest_interval};
 	if (!(sub->dests = malloc((n_dests ? n_dests : 1) * sizeof *dests))) {
 		filter_free(f);
 		return -ENOMEM;
@@ -464,6 +464,7 @@ bool match_snapshot_is_slow(const struct match_snapshot *s, uint64_t id)
 struct pending_hit {
 	const char *user; /* the owning snapshot's copy: one per user */
 	uint64_t dest, sub;
+	uint32_t digest;
 };
 
 /* Per-topic answer of "which globs match", cached per scratch. */
@@ -649,7 +650,8 @@ static int record(const struct match_snapshot *s, struct match_scratch *sc, uint
 		return -ENOMEM;
 	for (uint32_t d = 0; d < sub->n_dests; d++)
 		sc->pend[sc->n_pend++] =
-			(struct pending_hit){s->users[sub->user].name, sub->dests[d], sub->id};
+			(struct pending_hit){s->users[sub->user].name, sub->dests[d], sub->id,
+					     sub->digest};
 	return 0;
 }
 
@@ -666,10 +668,14 @@ static int group(struct match_scratch *sc, struct match_result *out)
 		const struct pending_hit *p = &sc->pend[i];
 		sc->hit_subs[i] = p->sub;
 		if (n && sc->pend[i - 1].user == p->user && sc->pend[i - 1].dest == p->dest) {
-			sc->hits[n - 1].n_subs++;
+			struct match_hit *h = &sc->hits[n - 1];
+			h->n_subs++;
+			/* instant wins; among digests, the shortest interval */
+			if (!p->digest || (h->digest_interval && p->digest < h->digest_interval))
+				h->digest_interval = p->digest;
 			continue;
 		}
-		sc->hits[n++] = (struct match_hit){p->user, p->dest, &sc->hit_subs[i], 1};
+		sc->hits[n++] = (struct match_hit){p->user, p->dest, &sc->hit_subs[i], 1, p->digest};
 	}
 	out->hits = sc->hits;
 	out->n_hits = n;
@@ -826,6 +832,16 @@ out:
 	return rc == -EEXIST ? 0 : rc;
 }
 
+/* A subscription document's digest interval; 0 for instant delivery. */
+static uint32_t digest_of(const json_t *doc)
+{
+	const char *mode = json_string_value(json_object_get(doc, "mode"));
+	if (!mode || strcmp(mode, "digest"))
+		return 0;
+	json_int_t iv = json_integer_value(json_object_get(doc, "digest_interval"));
+	return iv > 0 && iv <= UINT32_MAX ? (uint32_t)iv : 3600;
+}
+
 static int load_sub(void *arg, const void *key, size_t klen, const char *json, size_t len)
 {
 	struct load_ctx *c = arg;
@@ -833,7 +849,6 @@ static int load_sub(void *arg, const void *key, size_t klen, const char *json, s
 	json_t *dests = json_object_get(doc, "destinations");
 	const char *user = json_string_value(json_object_get(doc, "user"));
 	const char *filter = json_string_value(json_object_get(doc, "filter"));
-	const char *mode = json_string_value(json_object_get(doc, "mode"));
 	json_t *enabled = json_object_get(doc, "enabled");
 	size_t n = json_array_size(dests);
 	uint64_t *ids = calloc(n + 1, sizeof *ids);
@@ -843,7 +858,7 @@ static int load_sub(void *arg, const void *key, size_t klen, const char *json, s
 	if (!rc && user && filter && !json_is_false(enabled)) {
 		rc = match_builder_sub(c->b, user, (uint64_t)json_integer_value(json_object_get(doc, "id")),
 				       filter, ids, n,
-				       mode && !strcmp(mode, "digest") ? MATCH_DIGEST : MATCH_INSTANT);
+				       digest_of(doc));
 		if (rc == -EINVAL || rc == -ENOENT) { /* validated on the way in; never fatal */
 			c->bad++;
 			rc = 0;

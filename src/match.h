@@ -32,14 +32,15 @@ struct match_snapshot;
 struct match_builder;
 struct match_scratch;
 
-enum match_mode { MATCH_INSTANT, MATCH_DIGEST };
-
 /* One (user, destination) that should be notified, and why. */
 struct match_hit {
 	const char *user;      /* borrowed from the snapshot */
 	uint64_t dest;
 	const uint64_t *subs;  /* ids of every subscription that matched, ascending */
 	uint32_t n_subs;
+	/* 0 when an instant subscription matched; else the shortest interval
+	 * (seconds) of the digest subscriptions that did */
+	uint32_t digest_interval;
 };
 
 struct match_result {
@@ -60,10 +61,10 @@ struct match_builder *match_builder_new(void);
 int match_builder_user(struct match_builder *b, const char *name, const char *const *list_names,
 		       const char *const *const *lists, const size_t *n_items, size_t n_lists);
 /* A subscription of an already added user; the filter source is compiled
- * here. Returns 0, -ENOENT (unknown user), -EINVAL (filter does not
+ * here. `digest_interval`: 0 for instant delivery, else seconds per digest. Returns 0, -ENOENT (unknown user), -EINVAL (filter does not
  * compile: the subscription is skipped) or -ENOMEM. */
 int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, const char *filter,
-		      const uint64_t *dests, size_t n_dests, enum match_mode mode);
+		      const uint64_t *dests, size_t n_dests, uint32_t digest_interval);
 /* Build the index; the builder is consumed. NULL on allocation failure. */
 struct match_snapshot *match_builder_finish(struct match_builder *b);
 void match_builder_free(struct match_builder *b); /* NULL is a no-op */

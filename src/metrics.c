@@ -36,7 +36,17 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(subscription_matches, "subscriptions that matched accepted messages")          \
 	X(understand_errors, "accepted messages the schema rules could not describe")    \
 	X(commits, "store transactions committed")                                       \
-	X(store_errors, "store transactions that failed")
+	X(store_errors, "store transactions that failed")                                \
+	X(stored, "notifications committed to the outbox")                               \
+	X(delivery_attempts, "items handed to sinks (a digest is one item)")             \
+	X(delivered, "notifications delivered")                                          \
+	X(delivery_retries, "notifications rescheduled after a failed attempt")          \
+	X(dead_letters, "notifications moved to the dead letters")                       \
+	X(digests_sent, "digests delivered")                                             \
+	X(rate_limited, "notifications folded into a digest by a rate limit")            \
+	X(sink_broken, "times a sink instance reported itself broken")                   \
+	X(dests_paused, "destinations paused after failing too long")                    \
+	X(intake_stops, "times intake stopped because the store was full")
 
 const char *metrics_reject_name(enum reject_reason r)
 {
@@ -65,6 +75,9 @@ int metrics_render_prometheus(const struct metrics *m, struct buf *out)
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)
 		rc |= buf_printf(out, "herald_rejected_total{reason=\"%s\"} %llu\n", reject_names[r],
 				 (unsigned long long)metric_get(&m->rejected[r]));
+	rc |= buf_printf(out, "# HELP herald_intake_stopped 1 while intake is stopped (store full)\n"
+			      "# TYPE herald_intake_stopped gauge\nherald_intake_stopped %llu\n",
+			 (unsigned long long)metric_get(&m->intake_stopped));
 	return rc ? -12 : 0;
 }
 
@@ -75,6 +88,8 @@ int metrics_render_json(const struct metrics *m, struct buf *out)
 	rc |= buf_printf(out, "\"" #name "\":%llu,", (unsigned long long)metric_get(&m->name));
 	PLAIN_COUNTERS(JSONC)
 #undef JSONC
+	rc |= buf_printf(out, "\"intake_stopped\":%llu,",
+			 (unsigned long long)metric_get(&m->intake_stopped));
 	rc |= buf_printf(out, "\"rejected\":%llu,\"rejected_by_reason\":{",
 			 (unsigned long long)metrics_rejected_total(m));
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)

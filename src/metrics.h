@@ -51,6 +51,18 @@ struct metrics {
 	_Atomic uint64_t understand_errors; /* accepted messages the rules could not describe */
 	_Atomic uint64_t commits;          /* store transactions */
 	_Atomic uint64_t store_errors;
+	/* outbox and dispatch */
+	_Atomic uint64_t stored;           /* notifications committed to the outbox */
+	_Atomic uint64_t delivery_attempts; /* items handed to sinks */
+	_Atomic uint64_t delivered;        /* notifications delivered */
+	_Atomic uint64_t delivery_retries;
+	_Atomic uint64_t dead_letters;
+	_Atomic uint64_t digests_sent;
+	_Atomic uint64_t rate_limited;     /* folded into a digest by a rate limit */
+	_Atomic uint64_t sink_broken;
+	_Atomic uint64_t dests_paused;
+	_Atomic uint64_t intake_stops;     /* times intake stopped, store full */
+	_Atomic uint64_t intake_stopped;   /* gauge: 1 while stopped */
 };
 
 static inline void metric_add(_Atomic uint64_t *c, uint64_t n)

@@ -4,6 +4,7 @@
  * fixed-width where order matters; values start with a format-version byte.
  */
 #include "store.h"
+#include "store_int.h"
 
 #include "buf.h"
 
@@ -21,11 +22,14 @@
 #define VALUE_VERSION 1
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
+static const char *const db_names[STORE_DB_COUNT] = {
+	"notes", "due", "digests", "open_digest", "members", "dead", "delivered"};
 
 struct store {
 	MDB_env *env;
 	MDB_dbi meta, cursors, seen, seen_order;
 	MDB_dbi tables[STORE_TABLE_COUNT];
+	MDB_dbi dbs[STORE_DB_COUNT];
 	size_t window;
 	uint64_t next_order; /* order number of the next new id */
 	_Atomic uint64_t doc_generation;
@@ -139,7 +143,8 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 }
 
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
- * far only add databases: v1 -> v2 adds users, dests and subs. */
+ * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
+ * outbox (notes, due, digests, open_digest, members, dead, delivered). */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -167,6 +172,9 @@ static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 		goto abort;
 	for (int i = 0; i < STORE_TABLE_COUNT; i++)
 		if ((rc = mdb_dbi_open(txn, table_names[i], MDB_CREATE, &s->tables[i])))
+			goto abort;
+	for (int i = 0; i < STORE_DB_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbs[i])))
 			goto abort;
 	if (version != STORE_SCHEMA_VERSION &&
 	    (r = meta_put_u64(txn, s->meta, "schema_version", STORE_SCHEMA_VERSION)))
@@ -205,7 +213,7 @@ int store_open(const char *dir, size_t map_size, size_t dedup_window, struct sto
 		rc = -ENAMETOOLONG;
 		goto fail;
 	}
-	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 16)) ||
+	if ((rc = mdb_env_create(&s->env)) || (rc = mdb_env_set_maxdbs(s->env, 32)) ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size)) ||
 	    (rc = mdb_env_open(s->env, path, MDB_NOSUBDIR | MDB_NOTLS, 0600))) {
 		snprintf(err, errlen, "store '%s': %s", path, mdb_strerror(rc));
@@ -542,4 +550,78 @@ int store_next_id(struct store_txn *t, uint64_t *id)
 uint64_t store_doc_generation(struct store *s)
 {
 	return atomic_load(&s->doc_generation);
+}
+
+/* ---- for outbox.c (store_int.h) ---- */
+
+MDB_env *store_env(struct store *s)
+{
+	return s->env;
+}
+
+MDB_dbi store_db(const struct store *s, enum store_db which)
+{
+	return s->dbs[which];
+}
+
+MDB_txn *store_txn_mdb(struct store_txn *t)
+{
+	return t->txn;
+}
+
+struct store *store_txn_store(struct store_txn *t)
+{
+	return t->s;
+}
+
+int store_map_err(int mdb_rc)
+{
+	return map_err(mdb_rc);
+}
+
+int store_counter_next(struct store_txn *t, const char *name, uint64_t *value)
+{
+	int rc = meta_get_u64(t->txn, t->s->meta, name, value);
+	if (rc == -ENOENT) {
+		*value = 0;
+		rc = 0;
+	}
+	return rc ? rc : meta_put_u64(t->txn, t->s->meta, name, *value + 1);
+}
+
+/* Pages on LMDB's freelist (as mdb_stat -f counts them): each record of
+ * the free DB is an array of page numbers whose first word is its length. */
+static int free_pages(MDB_txn *txn, size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = mdb_cursor_open(txn, 0, &c);
+	*n = 0;
+	if (rc)
+		return rc;
+	while (!(rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)))
+		if (v.mv_size >= sizeof(size_t))
+			*n += *(const size_t *)v.mv_data;
+	mdb_cursor_close(c);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store_usage(struct store *s, double *fraction)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	MDB_txn *txn;
+	size_t nfree = 0;
+	int rc = mdb_env_info(s->env, &info);
+	if (!rc)
+		rc = mdb_env_stat(s->env, &st);
+	if (!rc && !(rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))) {
+		rc = free_pages(txn, &nfree);
+		mdb_txn_abort(txn);
+	}
+	if (rc)
+		return map_err(rc);
+	size_t used = info.me_last_pgno + 1 > nfree ? info.me_last_pgno + 1 - nfree : 0;
+	*fraction = (double)used * st.ms_psize / (double)info.me_mapsize;
+	return 0;
 }

@@ -6,7 +6,8 @@
  * Today it holds per-source cursors (how far the sequence got) and the set of
  * recently accepted msg_ids, written together in one transaction per batch
  * (group commit): a message is accepted only once that transaction commits.
- * Later issues add users, subscriptions and the outbox to the same env.
+ * The same environment holds users, destinations and subscriptions (the
+ * document tables below) and the outbox (outbox.h, through store_int.h).
  *
  * Layout: <state_dir>/herald.mdb (+ -lock). Named DBs: "meta" (schema
  * version, counters), "cursors" (source key -> [ver][u64 BE seq]), "seen"
@@ -27,7 +28,7 @@
 
 #include "buf.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 #define STORE_ID_LEN 16
 
 /* Tables of JSON documents (schema version 2). Keys: users by name;
@@ -92,6 +93,10 @@ uint64_t store_doc_generation(struct store *s);
  * (then: assume everything changed). 0 or -ENOMEM.
  */
 int store_take_changed(struct store *s, char ***users, size_t *n, bool *all);
+
+/* How much of the map is in use, 0..1: pages used minus pages on LMDB's
+ * freelist, over the map size. */
+int store_usage(struct store *s, double *fraction);
 
 /* Text of a store error code, for logs. */
 const char *store_strerror(int rc);

@@ -41,19 +41,19 @@ static struct match_snapshot *fixture(void)
 	uint64_t d1 = 11, d2 = 12, d3 = 21, d4 = 31;
 	uint64_t both[] = {11, 12};
 	/* alice: two subscriptions that both hit dest 11 for a kernel update. */
-	rc |= match_builder_sub(b, "alice", 1, "topic ~ \"*.bodhi.update.*\" and packages & @mine", both, 2, MATCH_INSTANT);
-	rc |= match_builder_sub(b, "alice", 2, "package == \"kernel\"", &d1, 1, MATCH_INSTANT);
-	rc |= match_builder_sub(b, "alice", 3, "usernames & @watched", &d2, 1, MATCH_DIGEST);
+	rc |= match_builder_sub(b, "alice", 1, "topic ~ \"*.bodhi.update.*\" and packages & @mine", both, 2, 0);
+	rc |= match_builder_sub(b, "alice", 2, "package == \"kernel\"", &d1, 1, 0);
+	rc |= match_builder_sub(b, "alice", 3, "usernames & @watched", &d2, 1, 3600);
 	/* bob: mentions of himself, and a firehose on one topic. */
-	rc |= match_builder_sub(b, "bob", 4, "agent != me and usernames has me", &d3, 1, MATCH_INSTANT);
-	rc |= match_builder_sub(b, "bob", 5, "topic == \"org.x.prod.koji.build\"", &d3, 1, MATCH_INSTANT);
+	rc |= match_builder_sub(b, "bob", 4, "agent != me and usernames has me", &d3, 1, 0);
+	rc |= match_builder_sub(b, "bob", 5, "topic == \"org.x.prod.koji.build\"", &d3, 1, 0);
 	/* carol: one slow filter, one that can never match (empty list). */
-	rc |= match_builder_sub(b, "carol", 6, "severity >= error", &d4, 1, MATCH_INSTANT);
-	rc |= match_builder_sub(b, "carol", 7, "packages & @nothing", &d4, 1, MATCH_INSTANT);
+	rc |= match_builder_sub(b, "carol", 6, "severity >= error", &d4, 1, 0);
+	rc |= match_builder_sub(b, "carol", 7, "packages & @nothing", &d4, 1, 0);
 	ok(rc == 0, "fixture built");
-	ok(match_builder_sub(b, "nobody", 8, "topic ~ \"x\"", &d4, 1, MATCH_INSTANT) == -ENOENT,
+	ok(match_builder_sub(b, "nobody", 8, "topic ~ \"x\"", &d4, 1, 0) == -ENOENT,
 	   "a subscription of an unknown user is refused");
-	ok(match_builder_sub(b, "carol", 9, "topic ~", &d4, 1, MATCH_INSTANT) == -EINVAL,
+	ok(match_builder_sub(b, "carol", 9, "topic ~", &d4, 1, 0) == -EINVAL,
 	   "a filter that does not compile is refused");
 	return match_builder_finish(b);
 }

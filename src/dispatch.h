@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * dispatch: take due notifications from the outbox and deliver them through
+ * the configured sink instances, then record each outcome.
+ *
+ * One scheduler thread reads the schedule and decides, per due entry: park
+ * it (destination paused), hold it (the user's quiet hours), fold it into a
+ * digest (destination over its rate limit: token bucket per destination),
+ * dead-letter it (destination deleted), or hand it to its instance. Each
+ * instance has a worker thread that delivers one batch at a time (so calls
+ * into an instance are serialised) and commits the outcomes in one
+ * transaction:
+ *   delivered  removed, recorded in the delivery log
+ *   retry      rescheduled: retry_base_ms * 2^(attempts-1), capped at
+ *              retry_max_ms, +-20% jitter, never sooner than retry-after;
+ *              dead letter once max_attempts is reached
+ *   rejected   dead letter with the sink's reason
+ *   broken     nothing charged; the instance is paused and probed again
+ *              after probe_interval_ms (doubling, at most 10 minutes)
+ * A destination whose deliveries have failed for pause_after_ms is paused
+ * with the reason; `herald dest resume` releases its parked notifications.
+ *
+ * Delivery is at least once: a crash after a sink accepted an item but
+ * before its outcome committed sends it again, with the same id.
+ *
+ * A sink that cannot load is logged with its error; the daemon runs with the
+ * others, and that sink's notifications wait (visible with last_error).
+ *
+ * Threads: dispatch_wake, dispatch_validate and dispatch_status may be called
+ * from any thread; start, reopen and stop from main only.
+ */
+#ifndef HERALD_DISPATCH_H
+#define HERALD_DISPATCH_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+struct config;
+struct store;
+struct metrics;
+struct dispatch;
+
+struct dispatch_deps {
+	const struct config *cfg; /* [dispatch] and [sink NAME]; must outlive the dispatcher */
+	struct store *store;
+	struct metrics *metrics;
+};
+
+/* Load every sink (a failing one is logged and skipped) and start the
+ * threads. 0, or a negative errno with err set when nothing can run. */
+int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char *err,
+		   size_t errlen);
+/* Deliver sooner: new notifications were committed, or one was retried. */
+void dispatch_wake(struct dispatch *d);
+/* Is `sink` a configured instance that accepts `address`? 0; -ENOENT (no
+ * such sink); -EINVAL with the sink's message. */
+int dispatch_validate(struct dispatch *d, const char *sink, const char *address, char *err,
+		      size_t errlen);
+/* Per instance: {"name", "plugin", "loaded", "error", "broken_until", "busy"}. */
+int dispatch_status(struct dispatch *d, json_t **out);
+/* Reopen files / reconnect every instance (SIGHUP). */
+void dispatch_reopen(struct dispatch *d);
+/* Finish the batches in flight, flush (5 s at most), shut every sink down. */
+void dispatch_stop(struct dispatch *d); /* NULL is a no-op */
+
+#endif

@@ -1,0 +1,939 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * outbox: the durable queue of notifications (see outbox.h for the tables).
+ * Every function is one read or write transaction, or runs inside the
+ * caller's; a failure leaves the tables as they were.
+ */
+#include "outbox.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store_int.h"
+
+#define VER 1
+#define DUE_KEY_LEN (8 + 1 + OUTBOX_ID_LEN)
+#define KIND_NOTE 'n'
+#define KIND_DIGEST 'd'
+
+static void put_be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t get_be64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+void outbox_hex(const unsigned char id[OUTBOX_ID_LEN], char hex[OUTBOX_HEX_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < OUTBOX_ID_LEN; i++) {
+		hex[2 * i] = digits[id[i] >> 4];
+		hex[2 * i + 1] = digits[id[i] & 15];
+	}
+	hex[OUTBOX_HEX_LEN] = '\0';
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int outbox_unhex(const char *hex, unsigned char id[OUTBOX_ID_LEN])
+{
+	if (!hex || strlen(hex) != OUTBOX_HEX_LEN)
+		return -EINVAL;
+	for (int i = 0; i < OUTBOX_ID_LEN; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EINVAL;
+		id[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+static void derive_id(const void *a, size_t alen, const void *b, size_t blen, uint64_t n,
+		      unsigned char id[OUTBOX_ID_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE], nb[8];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	put_be64(nb, n);
+	/* Only allocation can fail here; then the id falls back to the inputs'
+	 * bytes, still deterministic. */
+	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, alen) &&
+	    EVP_DigestUpdate(c, "", 1) && EVP_DigestUpdate(c, b, blen) &&
+	    EVP_DigestUpdate(c, nb, 8) && EVP_DigestFinal_ex(c, md, &mdlen)) {
+		memcpy(id, md, OUTBOX_ID_LEN);
+	} else {
+		memset(id, 0, OUTBOX_ID_LEN);
+		memcpy(id, a, alen < OUTBOX_ID_LEN ? alen : OUTBOX_ID_LEN);
+		memcpy(id + 8, nb, 8);
+	}
+	EVP_MD_CTX_free(c);
+}
+
+void outbox_note_id(const unsigned char msg_key[16], const char *user, uint64_t dest,
+		    unsigned char id[OUTBOX_ID_LEN])
+{
+	derive_id(msg_key, 16, user, strlen(user), dest, id);
+}
+
+/* ---- small LMDB helpers ---- */
+
+static MDB_dbi db(struct store_txn *t, enum store_db w)
+{
+	return store_db(store_txn_store(t), w);
+}
+
+static int get_doc(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json_t **out)
+{
+	MDB_val k = {klen, (void *)key}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return store_map_err(rc);
+	if (v.mv_size < 2 || ((unsigned char *)v.mv_data)[0] != VER)
+		return -EPROTO;
+	*out = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
+	return *out ? 0 : -EPROTO;
+}
+
+static int put_raw(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const char *s,
+		   size_t len, unsigned flags)
+{
+	MDB_val k = {klen, (void *)key}, v = {len + 1, NULL};
+	int rc = mdb_put(txn, dbi, &k, &v, flags | MDB_RESERVE);
+	if (rc)
+		return store_map_err(rc);
+	((unsigned char *)v.mv_data)[0] = VER;
+	memcpy((char *)v.mv_data + 1, s, len);
+	return 0;
+}
+
+static int put_doc(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const json_t *doc)
+{
+	char *s = json_dumps(doc, JSON_COMPACT);
+	if (!s)
+		return -ENOMEM;
+	int rc = put_raw(txn, dbi, key, klen, s, strlen(s), 0);
+	free(s);
+	return rc;
+}
+
+static int del(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen)
+{
+	MDB_val k = {klen, (void *)key};
+	int rc = mdb_del(txn, dbi, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
+}
+
+static void due_key(unsigned char k[DUE_KEY_LEN], uint64_t due, bool digest,
+		    const unsigned char id[OUTBOX_ID_LEN])
+{
+	put_be64(k, due);
+	k[8] = digest ? KIND_DIGEST : KIND_NOTE;
+	memcpy(k + 9, id, OUTBOX_ID_LEN);
+}
+
+static int due_put(MDB_txn *txn, MDB_dbi dbi, uint64_t due, bool digest,
+		   const unsigned char id[OUTBOX_ID_LEN], const char *user, uint64_t dest)
+{
+	unsigned char k[DUE_KEY_LEN], v[8 + 65];
+	size_t ul = strnlen(user, 64);
+	due_key(k, due, digest, id);
+	put_be64(v, dest);
+	memcpy(v + 8, user, ul);
+	return put_raw(txn, dbi, k, sizeof k, (const char *)v, 8 + ul, 0);
+}
+
+static int due_del(MDB_txn *txn, MDB_dbi dbi, uint64_t due, bool digest,
+		   const unsigned char id[OUTBOX_ID_LEN])
+{
+	unsigned char k[DUE_KEY_LEN];
+	due_key(k, due, digest, id);
+	return del(txn, dbi, k, sizeof k);
+}
+
+static bool decode_due(const MDB_val *k, const MDB_val *v, struct outbox_entry *e)
+{
+	if (k->mv_size != DUE_KEY_LEN || v->mv_size < 1 + 8 || v->mv_size > 1 + 8 + 64)
+		return false;
+	const unsigned char *kp = k->mv_data, *vp = (const unsigned char *)v->mv_data + 1;
+	e->due = get_be64(kp);
+	e->digest = kp[8] == KIND_DIGEST;
+	memcpy(e->id, kp + 9, OUTBOX_ID_LEN);
+	e->dest = get_be64(vp);
+	memcpy(e->user, vp + 8, v->mv_size - 9);
+	e->user[v->mv_size - 9] = '\0';
+	return true;
+}
+
+static size_t dest_key(unsigned char *k, const char *user, uint64_t dest)
+{
+	size_t ul = strnlen(user, 64);
+	memcpy(k, user, ul);
+	k[ul] = 0;
+	put_be64(k + ul + 1, dest);
+	return ul + 9;
+}
+
+/* Unsigned fields of documents; OUTBOX_PARKED is kept as -1. */
+static uint64_t doc_u64(const json_t *doc, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(doc, key));
+	return v == -1 ? OUTBOX_PARKED : v > 0 ? (uint64_t)v : 0;
+}
+
+static int set_u64(json_t *doc, const char *key, uint64_t v)
+{
+	json_int_t j = v == OUTBOX_PARKED ? -1 : v > INT64_MAX ? INT64_MAX : (json_int_t)v;
+	return json_object_set_new(doc, key, json_integer(j)) ? -ENOMEM : 0;
+}
+
+static int rd_begin(struct store *s, MDB_txn **txn)
+{
+	return store_map_err(mdb_txn_begin(store_env(s), NULL, MDB_RDONLY, txn));
+}
+
+/* Run fn inside a write transaction of its own. */
+static int in_write(struct store *s, int (*fn)(struct store_txn *t, void *arg), void *arg)
+{
+	struct store_txn *t;
+	int rc = store_begin(s, &t);
+	if (rc)
+		return rc;
+	if ((rc = fn(t, arg)) < 0) {
+		store_abort(t);
+		return rc;
+	}
+	int c = store_commit(t);
+	return c ? c : rc;
+}
+
+/* ---- digests ---- */
+
+/* Add note `id` to the open digest of (user, dest), opening one if needed.
+ * The digest is due at the earlier of its due time and `due`; reaching
+ * `max` members closes it and makes it due now. */
+static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
+		      const char *user, uint64_t dest, uint64_t due, uint32_t max, uint64_t now,
+		      json_t *note)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	unsigned char dk[64 + 9], did[OUTBOX_ID_LEN];
+	size_t dkl = dest_key(dk, user, dest);
+	MDB_val k = {dkl, dk}, v;
+	json_t *dig = NULL;
+	int rc = mdb_get(txn, db(t, STORE_DB_OPEN_DIGEST), &k, &v);
+	if (!rc && v.mv_size == OUTBOX_ID_LEN) {
+		memcpy(did, v.mv_data, OUTBOX_ID_LEN);
+		if ((rc = get_doc(txn, db(t, STORE_DB_DIGESTS), did, sizeof did, &dig)))
+			return rc;
+	} else if (rc == MDB_NOTFOUND) {
+		derive_id(id, OUTBOX_ID_LEN, "digest", 6, now, did);
+		char hex[OUTBOX_HEX_LEN + 1];
+		outbox_hex(did, hex);
+		dig = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", hex, "user", user,
+				"destination", (json_int_t)dest, "due", (json_int_t)due, "count",
+				(json_int_t)0, "created", (json_int_t)now, "attempts", (json_int_t)0);
+		if (!dig)
+			return -ENOMEM;
+		if ((rc = put_raw(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, (const char *)did,
+				  OUTBOX_ID_LEN, 0)) ||
+		    (rc = due_put(txn, db(t, STORE_DB_DUE), due, true, did, user, dest))) {
+			json_decref(dig);
+			return rc;
+		}
+	} else {
+		return rc ? store_map_err(rc) : -EPROTO;
+	}
+	uint64_t count = doc_u64(dig, "count") + 1, old_due = doc_u64(dig, "due");
+	uint64_t new_due = count >= max ? now : (due < old_due ? due : old_due);
+	unsigned char mk[2 * OUTBOX_ID_LEN], order[8];
+	char hex[OUTBOX_HEX_LEN + 1];
+	memcpy(mk, did, OUTBOX_ID_LEN);
+	memcpy(mk + OUTBOX_ID_LEN, id, OUTBOX_ID_LEN);
+	put_be64(order, count);
+	outbox_hex(did, hex);
+	rc = put_raw(txn, db(t, STORE_DB_MEMBERS), mk, sizeof mk, (const char *)order, 8, 0);
+	if (!rc && json_object_set_new(note, "digest", json_string(hex)))
+		rc = -ENOMEM;
+	if (!rc && new_due != old_due &&
+	    !(rc = due_del(txn, db(t, STORE_DB_DUE), old_due, true, did)))
+		rc = due_put(txn, db(t, STORE_DB_DUE), new_due, true, did, user, dest);
+	if (!rc && count >= max) /* closed: the next note opens a new one */
+		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
+	if (!rc && !(rc = set_u64(dig, "count", count)) && !(rc = set_u64(dig, "due", new_due)))
+		rc = put_doc(txn, db(t, STORE_DB_DIGESTS), did, sizeof did, dig);
+	json_decref(dig);
+	return rc;
+}
+
+int outbox_put(struct store_txn *t, const struct outbox_add *a)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	MDB_val k = {OUTBOX_ID_LEN, (void *)a->id}, v;
+	int rc = mdb_get(txn, db(t, STORE_DB_NOTES), &k, &v);
+	if (rc == 0)
+		return 0;
+	if (rc != MDB_NOTFOUND)
+		return store_map_err(rc);
+	if (!a->digest_interval) {
+		if ((rc = put_raw(txn, db(t, STORE_DB_NOTES), a->id, OUTBOX_ID_LEN, a->json, a->len,
+				  MDB_NOOVERWRITE)))
+			return rc;
+		rc = due_put(txn, db(t, STORE_DB_DUE), a->now, false, a->id, a->user, a->dest);
+		return rc ? rc : 1;
+	}
+	json_t *note = json_loadb(a->json, a->len, 0, NULL);
+	if (!note)
+		return -EINVAL;
+	uint64_t due = a->now + (uint64_t)a->digest_interval * 1000;
+	rc = digest_add(t, a->id, a->user, a->dest, due, a->digest_max, a->now, note);
+	if (!rc)
+		rc = put_doc(txn, db(t, STORE_DB_NOTES), a->id, OUTBOX_ID_LEN, note);
+	json_decref(note);
+	return rc ? rc : 1;
+}
+
+/* ---- dispatching ---- */
+
+int outbox_due(struct store *s, uint64_t now, struct outbox_entry *out, size_t max, size_t *n,
+	       bool (*skip)(void *arg, const struct outbox_entry *e), void *arg, uint64_t *next)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	*n = 0;
+	*next = UINT64_MAX;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, store_db(s, STORE_DB_DUE), &c))) {
+		mdb_txn_abort(txn);
+		return store_map_err(rc);
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct outbox_entry e;
+		if (!decode_due(&k, &v, &e))
+			continue;
+		if (e.due > now) {
+			*next = e.due;
+			break;
+		}
+		if (skip && skip(arg, &e))
+			continue;
+		if (*n == max) {
+			*next = now;
+			break;
+		}
+		out[(*n)++] = e;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
+}
+
+struct member {
+	uint64_t order;
+	unsigned char id[OUTBOX_ID_LEN];
+};
+
+static int cmp_member(const void *a, const void *b)
+{
+	const struct member *x = a, *y = b;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The member ids of digest `did`, oldest first (malloc'd). */
+static int members_of(MDB_txn *txn, MDB_dbi dbi, const unsigned char did[OUTBOX_ID_LEN],
+		      struct member **out, size_t *n)
+{
+	MDB_cursor *c;
+	MDB_val k = {OUTBOX_ID_LEN, (void *)did}, v;
+	size_t cap = 0;
+	*out = NULL;
+	*n = 0;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc)
+		return store_map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 2 * OUTBOX_ID_LEN || memcmp(k.mv_data, did, OUTBOX_ID_LEN))
+			break;
+		if (*n == cap) {
+			struct member *m = realloc(*out, (cap = cap ? cap * 2 : 16) * sizeof *m);
+			if (!m) {
+				rc = ENOMEM;
+				break;
+			}
+			*out = m;
+		}
+		(*out)[*n].order = v.mv_size == 9 ? get_be64((unsigned char *)v.mv_data + 1) : 0;
+		memcpy((*out)[(*n)++].id, (unsigned char *)k.mv_data + OUTBOX_ID_LEN, OUTBOX_ID_LEN);
+	}
+	mdb_cursor_close(c);
+	if (rc == ENOMEM)
+		return -ENOMEM;
+	if (*n > 1)
+		qsort(*out, *n, sizeof **out, cmp_member);
+	return rc == MDB_NOTFOUND || rc == 0 ? 0 : store_map_err(rc);
+}
+
+static int load_in(MDB_txn *txn, struct store *s, const struct outbox_entry *e, size_t max,
+		   json_t *arr, bool *more)
+{
+	json_t *doc;
+	int rc;
+	*more = false;
+	if (!e->digest) {
+		if ((rc = get_doc(txn, store_db(s, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, &doc)))
+			return rc;
+		return json_array_append_new(arr, doc) ? -ENOMEM : 0;
+	}
+	struct member *m;
+	size_t n;
+	if ((rc = members_of(txn, store_db(s, STORE_DB_MEMBERS), e->id, &m, &n)))
+		return rc;
+	for (size_t i = 0; !rc && i < n && i < max; i++)
+		if (!(rc = get_doc(txn, store_db(s, STORE_DB_NOTES), m[i].id, OUTBOX_ID_LEN, &doc)))
+			rc = json_array_append_new(arr, doc) ? -ENOMEM : 0;
+	*more = n > max;
+	free(m);
+	if (!rc && !json_array_size(arr))
+		rc = -ENOENT;
+	return rc;
+}
+
+int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_t **notes,
+		bool *more)
+{
+	MDB_txn *txn;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	rc = arr ? load_in(txn, s, e, max, arr, more) : -ENOMEM;
+	mdb_txn_abort(txn);
+	if (rc) {
+		json_decref(arr);
+		return rc;
+	}
+	*notes = arr;
+	return 0;
+}
+
+/* Remove note `id` (and its membership in digest `did`, if any). */
+static int note_del(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
+		    const unsigned char *did)
+{
+	int rc = del(store_txn_mdb(t), db(t, STORE_DB_NOTES), id, OUTBOX_ID_LEN);
+	if (!rc && did) {
+		unsigned char mk[2 * OUTBOX_ID_LEN];
+		memcpy(mk, did, OUTBOX_ID_LEN);
+		memcpy(mk + OUTBOX_ID_LEN, id, OUTBOX_ID_LEN);
+		rc = del(store_txn_mdb(t), db(t, STORE_DB_MEMBERS), mk, sizeof mk);
+	}
+	return rc;
+}
+
+/* Delete a digest: its document, schedule entry and open marker. */
+static int digest_del(struct store_txn *t, const unsigned char did[OUTBOX_ID_LEN], uint64_t due,
+		      const char *user, uint64_t dest)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	unsigned char dk[64 + 9];
+	size_t dkl = dest_key(dk, user, dest);
+	MDB_val k = {dkl, dk}, v;
+	int rc = del(txn, db(t, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN);
+	if (!rc)
+		rc = due_del(txn, db(t, STORE_DB_DUE), due, true, did);
+	if (!rc && !mdb_get(txn, db(t, STORE_DB_OPEN_DIGEST), &k, &v) &&
+	    v.mv_size == OUTBOX_ID_LEN && !memcmp(v.mv_data, did, OUTBOX_ID_LEN))
+		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
+	return rc;
+}
+
+static int note_id_of(const json_t *note, unsigned char id[OUTBOX_ID_LEN])
+{
+	return outbox_unhex(json_string_value(json_object_get(note, "id")), id);
+}
+
+/* Remove every note in `notes` and then the entry itself (a digest goes
+ * only when nothing is left in it; else it is due again now). */
+static int remove_entry(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
+			bool more, uint64_t now)
+{
+	size_t i;
+	json_t *note;
+	unsigned char id[OUTBOX_ID_LEN];
+	int rc = 0;
+	json_array_foreach(notes, i, note) {
+		if (!rc && !(rc = note_id_of(note, id)))
+			rc = note_del(t, id, e->digest ? e->id : NULL);
+	}
+	if (rc)
+		return rc;
+	if (!e->digest)
+		return due_del(store_txn_mdb(t), db(t, STORE_DB_DUE), e->due, false, e->id);
+	if (more)
+		return outbox_reschedule(t, e, now, 0, NULL);
+	return digest_del(t, e->id, e->due, e->user, e->dest);
+}
+
+static int log_delivery(struct store_txn *t, const struct outbox_entry *e, size_t count,
+			uint64_t attempts, const char *sink, uint64_t now, size_t log_max)
+{
+	uint64_t order;
+	unsigned char k[8];
+	char hex[OUTBOX_HEX_LEN + 1];
+	if (!log_max)
+		return 0;
+	int rc = store_counter_next(t, "delivered_next", &order);
+	if (rc)
+		return rc;
+	outbox_hex(e->id, hex);
+	json_t *rec = json_pack("{s:s, s:s, s:I, s:s, s:b, s:I, s:I, s:I}", "id", hex, "user",
+				e->user, "destination", (json_int_t)e->dest, "sink", sink, "digest",
+				e->digest, "count", (json_int_t)count, "attempts",
+				(json_int_t)attempts, "at", (json_int_t)now);
+	if (!rec)
+		return -ENOMEM;
+	put_be64(k, order);
+	rc = put_doc(store_txn_mdb(t), db(t, STORE_DB_DELIVERED), k, 8, rec);
+	json_decref(rec);
+	if (!rc && order >= log_max) {
+		put_be64(k, order - log_max);
+		rc = del(store_txn_mdb(t), db(t, STORE_DB_DELIVERED), k, 8);
+	}
+	return rc;
+}
+
+int outbox_attempts(struct store_txn *t, const struct outbox_entry *e, uint32_t *attempts)
+{
+	json_t *doc;
+	MDB_dbi table = db(t, e->digest ? STORE_DB_DIGESTS : STORE_DB_NOTES);
+	int rc = get_doc(store_txn_mdb(t), table, e->id, OUTBOX_ID_LEN, &doc);
+	if (rc)
+		return rc;
+	uint64_t a = doc_u64(doc, "attempts");
+	*attempts = a > UINT32_MAX ? UINT32_MAX : (uint32_t)a;
+	json_decref(doc);
+	return 0;
+}
+
+static uint64_t entry_attempts(struct store_txn *t, const struct outbox_entry *e)
+{
+	uint32_t a = 0;
+	return outbox_attempts(t, e, &a) ? 1 : (uint64_t)a + 1;
+}
+
+int outbox_delivered(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
+		     bool more, const char *sink, uint64_t now, size_t log_max)
+{
+	uint64_t attempts = entry_attempts(t, e);
+	int rc = remove_entry(t, e, notes, more, now);
+	return rc ? rc : log_delivery(t, e, json_array_size(notes), attempts, sink, now, log_max);
+}
+
+int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_t due,
+		      uint32_t charge, const char *reason)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	MDB_dbi table = db(t, e->digest ? STORE_DB_DIGESTS : STORE_DB_NOTES);
+	json_t *doc;
+	int rc = get_doc(txn, table, e->id, OUTBOX_ID_LEN, &doc);
+	if (rc)
+		return rc;
+	rc = set_u64(doc, "attempts", doc_u64(doc, "attempts") + charge);
+	if (!rc)
+		rc = set_u64(doc, "due", due);
+	if (!rc && reason && json_object_set_new(doc, "last_error", json_string(reason)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = put_doc(txn, table, e->id, OUTBOX_ID_LEN, doc);
+	json_decref(doc);
+	if (!rc && due != e->due && !(rc = due_del(txn, db(t, STORE_DB_DUE), e->due, e->digest, e->id)))
+		rc = due_put(txn, db(t, STORE_DB_DUE), due, e->digest, e->id, e->user, e->dest);
+	return rc;
+}
+
+int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
+		const char *reason, uint64_t now)
+{
+	size_t i;
+	json_t *note;
+	unsigned char id[OUTBOX_ID_LEN];
+	int rc = 0;
+	json_array_foreach(notes, i, note) {
+		json_t *copy = json_copy((json_t *)note);
+		if (!copy || json_object_set_new(copy, "reason", json_string(reason ? reason : "")) ||
+		    set_u64(copy, "dead_at", now))
+			rc = -ENOMEM;
+		json_object_del(copy, "digest");
+		if (!rc && !(rc = note_id_of(note, id)))
+			rc = put_doc(store_txn_mdb(t), db(t, STORE_DB_DEAD), id, OUTBOX_ID_LEN, copy);
+		json_decref(copy);
+		if (rc)
+			return rc;
+	}
+	return remove_entry(t, e, notes, false, now);
+}
+
+int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64_t due,
+		       uint32_t digest_max, uint64_t now)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	json_t *note;
+	if (e->digest) /* already one: just wait */
+		return outbox_reschedule(t, e, due, 0, NULL);
+	int rc = get_doc(txn, db(t, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, &note);
+	if (rc)
+		return rc;
+	rc = due_del(txn, db(t, STORE_DB_DUE), e->due, false, e->id);
+	if (!rc)
+		rc = digest_add(t, e->id, e->user, e->dest, due, digest_max, now, note);
+	if (!rc)
+		rc = put_doc(txn, db(t, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, note);
+	json_decref(note);
+	return rc;
+}
+
+struct unpark_ctx {
+	const char *user;
+	uint64_t dest, now;
+	int moved;
+};
+
+static int unpark_in(struct store_txn *t, void *arg)
+{
+	struct unpark_ctx *u = arg;
+	MDB_cursor *c;
+	unsigned char start[8];
+	put_be64(start, OUTBOX_PARKED);
+	MDB_val k = {8, start}, v;
+	struct outbox_entry *found = NULL;
+	size_t n = 0, cap = 0;
+	int rc = mdb_cursor_open(store_txn_mdb(t), db(t, STORE_DB_DUE), &c);
+	if (rc)
+		return store_map_err(rc);
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct outbox_entry e;
+		if (!decode_due(&k, &v, &e) || e.dest != u->dest || strcmp(e.user, u->user))
+			continue;
+		if (n == cap) {
+			struct outbox_entry *f = realloc(found, (cap = cap ? 2 * cap : 16) * sizeof *f);
+			if (!f) {
+				rc = ENOMEM;
+				break;
+			}
+			found = f;
+		}
+		found[n++] = e;
+	}
+	mdb_cursor_close(c);
+	rc = rc == MDB_NOTFOUND ? 0 : rc == ENOMEM ? -ENOMEM : store_map_err(rc);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = outbox_reschedule(t, &found[i], u->now, 0, NULL);
+	free(found);
+	u->moved = (int)n;
+	return rc;
+}
+
+int outbox_unpark(struct store *s, const char *user, uint64_t dest, uint64_t now)
+{
+	struct unpark_ctx u = {user, dest, now, 0};
+	int rc = in_write(s, unpark_in, &u);
+	return rc ? rc : u.moved;
+}
+
+/* ---- management ---- */
+
+/* Walk a table of documents keyed by id; `after` skips up to that id. */
+static int list_docs(struct store *s, enum store_db which, const char *user, const char *after,
+		     size_t limit, json_t **out)
+{
+	unsigned char from[OUTBOX_ID_LEN];
+	if (after && outbox_unhex(after, from))
+		return -EINVAL;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k = {OUTBOX_ID_LEN, from}, v;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	if (!arr || (rc = mdb_cursor_open(txn, store_db(s, which), &c))) {
+		mdb_txn_abort(txn);
+		json_decref(arr);
+		return arr ? store_map_err(rc) : -ENOMEM;
+	}
+	rc = mdb_cursor_get(c, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+	if (!rc && after && k.mv_size == OUTBOX_ID_LEN && !memcmp(k.mv_data, from, OUTBOX_ID_LEN))
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	for (; !rc && json_array_size(arr) < limit; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size < 2)
+			continue;
+		json_t *doc = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
+		const char *u = json_string_value(json_object_get(doc, "user"));
+		if (doc && (!user || (u && !strcmp(u, user))))
+			json_array_append(arr, doc);
+		json_decref(doc);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND) {
+		json_decref(arr);
+		return store_map_err(rc);
+	}
+	*out = arr;
+	return 0;
+}
+
+int outbox_list(struct store *s, const char *user, const char *after, size_t limit, json_t **out)
+{
+	return list_docs(s, STORE_DB_NOTES, user, after, limit, out);
+}
+
+int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,
+		     json_t **out)
+{
+	return list_docs(s, STORE_DB_DEAD, user, after, limit, out);
+}
+
+static int show(struct store *s, enum store_db which, const unsigned char id[OUTBOX_ID_LEN],
+		json_t **out)
+{
+	MDB_txn *txn;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	rc = get_doc(txn, store_db(s, which), id, OUTBOX_ID_LEN, out);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int outbox_show(struct store *s, const unsigned char id[OUTBOX_ID_LEN], json_t **out)
+{
+	return show(s, STORE_DB_NOTES, id, out);
+}
+
+int outbox_dead_show(struct store *s, const unsigned char id[OUTBOX_ID_LEN], json_t **out)
+{
+	return show(s, STORE_DB_DEAD, id, out);
+}
+
+struct id_op {
+	const unsigned char *id;
+	uint64_t now;
+};
+
+/* The schedule entry that carries note `note` (itself, or its digest). */
+static int entry_of(struct store_txn *t, const json_t *note, const unsigned char id[OUTBOX_ID_LEN],
+		    struct outbox_entry *e)
+{
+	const char *dig = json_string_value(json_object_get(note, "digest"));
+	const char *user = json_string_value(json_object_get(note, "user"));
+	json_t *d = NULL;
+	*e = (struct outbox_entry){.dest = doc_u64(note, "destination"), .digest = dig != NULL};
+	snprintf(e->user, sizeof e->user, "%s", user ? user : "");
+	if (!dig) {
+		memcpy(e->id, id, OUTBOX_ID_LEN);
+		e->due = doc_u64(note, "due");
+		return 0;
+	}
+	int rc = outbox_unhex(dig, e->id);
+	if (!rc)
+		rc = get_doc(store_txn_mdb(t), db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, &d);
+	if (!rc)
+		e->due = doc_u64(d, "due");
+	json_decref(d);
+	return rc;
+}
+
+static int retry_in(struct store_txn *t, void *arg)
+{
+	struct id_op *op = arg;
+	json_t *note;
+	struct outbox_entry e;
+	int rc = get_doc(store_txn_mdb(t), db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, &note);
+	if (rc)
+		return rc;
+	rc = entry_of(t, note, op->id, &e);
+	json_decref(note);
+	return rc ? rc : outbox_reschedule(t, &e, op->now, 0, NULL);
+}
+
+int outbox_retry(struct store *s, const unsigned char id[OUTBOX_ID_LEN], uint64_t now)
+{
+	struct id_op op = {id, now};
+	return in_write(s, retry_in, &op);
+}
+
+static int drop_in(struct store_txn *t, void *arg)
+{
+	struct id_op *op = arg;
+	json_t *note, *dig = NULL;
+	struct outbox_entry e;
+	MDB_txn *txn = store_txn_mdb(t);
+	int rc = get_doc(txn, db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, &note);
+	if (rc)
+		return rc;
+	rc = entry_of(t, note, op->id, &e);
+	json_decref(note);
+	if (rc)
+		return rc;
+	if (!e.digest) {
+		rc = note_del(t, op->id, NULL);
+		return rc ? rc : due_del(txn, db(t, STORE_DB_DUE), e.due, false, e.id);
+	}
+	if ((rc = note_del(t, op->id, e.id)) ||
+	    (rc = get_doc(txn, db(t, STORE_DB_DIGESTS), e.id, OUTBOX_ID_LEN, &dig)))
+		return rc;
+	uint64_t left = doc_u64(dig, "count");
+	left = left ? left - 1 : 0;
+	if (!left)
+		rc = digest_del(t, e.id, e.due, e.user, e.dest);
+	else if (!(rc = set_u64(dig, "count", left)))
+		rc = put_doc(txn, db(t, STORE_DB_DIGESTS), e.id, OUTBOX_ID_LEN, dig);
+	json_decref(dig);
+	return rc;
+}
+
+int outbox_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN])
+{
+	struct id_op op = {id, 0};
+	return in_write(s, drop_in, &op);
+}
+
+static int dead_retry_in(struct store_txn *t, void *arg)
+{
+	struct id_op *op = arg;
+	MDB_txn *txn = store_txn_mdb(t);
+	json_t *doc;
+	int rc = get_doc(txn, db(t, STORE_DB_DEAD), op->id, OUTBOX_ID_LEN, &doc);
+	if (rc)
+		return rc;
+	const char *user = json_string_value(json_object_get(doc, "user"));
+	json_object_del(doc, "reason");
+	json_object_del(doc, "dead_at");
+	json_object_del(doc, "last_error");
+	if (!user)
+		rc = -EPROTO;
+	if (!rc && !(rc = set_u64(doc, "attempts", 0)) && !(rc = set_u64(doc, "due", op->now)))
+		rc = put_doc(txn, db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, doc);
+	if (!rc)
+		rc = due_put(txn, db(t, STORE_DB_DUE), op->now, false, op->id, user,
+			     doc_u64(doc, "destination"));
+	if (!rc)
+		rc = del(txn, db(t, STORE_DB_DEAD), op->id, OUTBOX_ID_LEN);
+	json_decref(doc);
+	return rc;
+}
+
+int outbox_dead_retry(struct store *s, const unsigned char id[OUTBOX_ID_LEN], uint64_t now)
+{
+	struct id_op op = {id, now};
+	return in_write(s, dead_retry_in, &op);
+}
+
+static int dead_drop_in(struct store_txn *t, void *arg)
+{
+	struct id_op *op = arg;
+	MDB_val k = {OUTBOX_ID_LEN, (void *)op->id};
+	return store_map_err(mdb_del(store_txn_mdb(t), db(t, STORE_DB_DEAD), &k, NULL));
+}
+
+int outbox_dead_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN])
+{
+	struct id_op op = {id, 0};
+	return in_write(s, dead_drop_in, &op);
+}
+
+int outbox_delivered_list(struct store *s, const char *user, size_t limit, json_t **out)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	json_t *arr = json_array();
+	if (!arr || (rc = mdb_cursor_open(txn, store_db(s, STORE_DB_DELIVERED), &c))) {
+		mdb_txn_abort(txn);
+		json_decref(arr);
+		return arr ? store_map_err(rc) : -ENOMEM;
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); !rc && json_array_size(arr) < limit;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		if (v.mv_size < 2)
+			continue;
+		json_t *doc = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
+		const char *u = json_string_value(json_object_get(doc, "user"));
+		if (doc && (!user || (u && !strcmp(u, user))))
+			json_array_append(arr, doc);
+		json_decref(doc);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (rc && rc != MDB_NOTFOUND) {
+		json_decref(arr);
+		return store_map_err(rc);
+	}
+	*out = arr;
+	return 0;
+}
+
+static size_t entries(MDB_txn *txn, MDB_dbi dbi)
+{
+	MDB_stat st;
+	return mdb_stat(txn, dbi, &st) ? 0 : st.ms_entries;
+}
+
+int outbox_count(struct store *s, uint64_t now, struct outbox_counts *out)
+{
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	*out = (struct outbox_counts){
+		.pending = entries(txn, store_db(s, STORE_DB_NOTES)),
+		.digests = entries(txn, store_db(s, STORE_DB_DIGESTS)),
+		.dead = entries(txn, store_db(s, STORE_DB_DEAD)),
+	};
+	if ((rc = mdb_cursor_open(txn, store_db(s, STORE_DB_DUE), &c))) {
+		mdb_txn_abort(txn);
+		return store_map_err(rc);
+	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		struct outbox_entry e;
+		if (!decode_due(&k, &v, &e))
+			continue;
+		if (e.due == OUTBOX_PARKED)
+			out->parked++;
+		else if (e.due <= now)
+			out->due_now++;
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);
+}
