@@ -57,6 +57,7 @@ struct instance {
 	double burst;
 	pthread_t thread;
 	bool started;
+	struct log_limit rl;      /* the worker's */
 	/* under d->lock */
 	struct batch_entry *batch;
 	size_t n_batch;
@@ -80,7 +81,7 @@ struct dispatch {
 	bool stop, woken;
 	struct dest_state *dests[DEST_BUCKETS];
 	unsigned rand_state;
-	struct log_limit rl;
+	struct log_limit rl;     /* the scheduler's */
 };
 
 static uint64_t wall_ms(void)
@@ -223,16 +224,21 @@ static void plan_entry(struct dispatch *d, struct plan *p, uint64_t now, struct 
 	json_decref(dest);
 }
 
-/* Write what the plan decided that is not a delivery. */
-static void apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64_t now)
+/* Write what the plan decided that is not a delivery. 0 or an error. */
+static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64_t now)
 {
 	struct store_txn *t;
 	bool any = false;
 	for (size_t i = 0; i < n && !any; i++)
 		any = p[i].act != ACT_SEND && p[i].act != ACT_SKIP;
-	if (!any || store_begin(d->store, &t))
-		return;
-	int rc = 0;
+	if (!any)
+		return 0;
+	int rc = store_begin(d->store, &t);
+	if (rc) {
+		log_limited(&d->rl, L_ERROR, "dispatch: cannot update the outbox (%s)",
+			    store_strerror(rc));
+		return rc;
+	}
 	for (size_t i = 0; !rc && i < n; i++) {
 		const struct plan *q = &p[i];
 		json_t *notes = NULL;
@@ -259,14 +265,14 @@ static void apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint6
 		if (rc == -ENOENT) /* dropped meanwhile */
 			rc = 0;
 	}
-	if (rc) {
+	if (rc)
 		store_abort(t);
+	else
+		rc = store_commit(t);
+	if (rc)
 		log_limited(&d->rl, L_ERROR, "dispatch: cannot update the outbox (%s)",
 			    store_strerror(rc));
-	} else if ((rc = store_commit(t))) {
-		log_limited(&d->rl, L_ERROR, "dispatch: cannot update the outbox (%s)",
-			    store_strerror(rc));
-	}
+	return rc;
 }
 
 /* One pass: read what is due, plan it, hand batches to idle instances.
@@ -309,7 +315,8 @@ static uint64_t schedule_pass(struct dispatch *d)
 			next = in->broken_until;
 	}
 	pthread_mutex_unlock(&d->lock);
-	apply_plan(d, plan, n, now);
+	if (apply_plan(d, plan, n, now) && next < now + 1000)
+		next = now + 1000; /* do not spin on a store that refuses writes */
 	return next;
 }
 
@@ -637,7 +644,7 @@ static void commit_outcomes(struct instance *in, struct job *jobs,
 	else if (t)
 		store_abort(t);
 	if (rc) {
-		log_limited(&d->rl, L_ERROR, "dispatch: cannot record outcomes of sink '%s' (%s); "
+		log_limited(&in->rl, L_ERROR, "dispatch: cannot record outcomes of sink '%s' (%s); "
 				"they will be delivered again", in->cfg->name, store_strerror(rc));
 		return;
 	}
@@ -727,7 +734,7 @@ static void *worker_main(void *arg)
 static int instance_init(struct dispatch *d, struct instance *in, const struct config_sink *c)
 {
 	char err[300];
-	*in = (struct instance){.d = d, .cfg = c};
+	*in = (struct instance){.d = d, .cfg = c, .rl = {.interval_ms = 10000}};
 	in->rate = c->rate > 0 ? c->rate : d->dc->rate;
 	in->burst = c->burst > 0 ? c->burst : d->dc->burst;
 	pthread_cond_init(&in->cond, NULL);

@@ -231,6 +231,20 @@ static int in_write(struct store *s, int (*fn)(struct store_txn *t, void *arg), 
 /* Add note `id` to the open digest of (user, dest), opening one if needed.
  * The digest is due at the earlier of its due time and `due`; reaching
  * `max` members closes it and makes it due now. */
+/* The open digest of a destination: 0 with its id, -ENOENT, or an error. */
+static int open_digest_get(MDB_txn *txn, MDB_dbi dbi, const unsigned char *dk, size_t dkl,
+			   unsigned char did[OUTBOX_ID_LEN])
+{
+	MDB_val k = {dkl, (void *)dk}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return store_map_err(rc);
+	if (v.mv_size != 1 + OUTBOX_ID_LEN || ((unsigned char *)v.mv_data)[0] != VER)
+		return -EPROTO;
+	memcpy(did, (unsigned char *)v.mv_data + 1, OUTBOX_ID_LEN);
+	return 0;
+}
+
 static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
 		      const char *user, uint64_t dest, uint64_t due, uint32_t max, uint64_t now,
 		      json_t *note)
@@ -238,14 +252,12 @@ static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN]
 	MDB_txn *txn = store_txn_mdb(t);
 	unsigned char dk[64 + 9], did[OUTBOX_ID_LEN];
 	size_t dkl = dest_key(dk, user, dest);
-	MDB_val k = {dkl, dk}, v;
 	json_t *dig = NULL;
-	int rc = mdb_get(txn, db(t, STORE_DB_OPEN_DIGEST), &k, &v);
-	if (!rc && v.mv_size == OUTBOX_ID_LEN) {
-		memcpy(did, v.mv_data, OUTBOX_ID_LEN);
+	int rc = open_digest_get(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, did);
+	if (!rc) {
 		if ((rc = get_doc(txn, db(t, STORE_DB_DIGESTS), did, sizeof did, &dig)))
 			return rc;
-	} else if (rc == MDB_NOTFOUND) {
+	} else if (rc == -ENOENT) {
 		derive_id(id, OUTBOX_ID_LEN, "digest", 6, now, did);
 		char hex[OUTBOX_HEX_LEN + 1];
 		outbox_hex(did, hex);
@@ -261,7 +273,7 @@ static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN]
 			return rc;
 		}
 	} else {
-		return rc ? store_map_err(rc) : -EPROTO;
+		return rc;
 	}
 	uint64_t count = doc_u64(dig, "count") + 1, old_due = doc_u64(dig, "due");
 	uint64_t new_due = count >= max ? now : (due < old_due ? due : old_due);
@@ -458,14 +470,13 @@ static int digest_del(struct store_txn *t, const unsigned char did[OUTBOX_ID_LEN
 		      const char *user, uint64_t dest)
 {
 	MDB_txn *txn = store_txn_mdb(t);
-	unsigned char dk[64 + 9];
+	unsigned char dk[64 + 9], open[OUTBOX_ID_LEN];
 	size_t dkl = dest_key(dk, user, dest);
-	MDB_val k = {dkl, dk}, v;
 	int rc = del(txn, db(t, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN);
 	if (!rc)
 		rc = due_del(txn, db(t, STORE_DB_DUE), due, true, did);
-	if (!rc && !mdb_get(txn, db(t, STORE_DB_OPEN_DIGEST), &k, &v) &&
-	    v.mv_size == OUTBOX_ID_LEN && !memcmp(v.mv_data, did, OUTBOX_ID_LEN))
+	if (!rc && !open_digest_get(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, open) &&
+	    !memcmp(open, did, OUTBOX_ID_LEN))
 		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
 	return rc;
 }

@@ -55,7 +55,26 @@ static int user_add(struct store *s, const char *unused, const json_t *in, json_
 }
 
 #define USER(what, body, status, needle) json_decref(try_add(what, user_add, NULL, body, status, needle))
-#define DEST(what, user, body, status, needle) try_add(what, directory_dest_add, user, body, status, needle)
+/* The daemon's sink check, as dispatch_validate answers it. */
+static int fake_validate(void *arg, const char *sink, const char *addr, char *err, size_t n)
+{
+	if (!strcmp(sink, "nosuch"))
+		return -ENOENT;
+	if (strstr(addr, "refuse")) {
+		snprintf(err, n, "not for me");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int dest_add(struct store *s, const char *user, const json_t *in, json_t **out,
+		    struct directory_error *e)
+{
+	struct directory_sinks sinks = {fake_validate, NULL};
+	return directory_dest_add(s, user, in, &sinks, out, e);
+}
+
+#define DEST(what, user, body, status, needle) try_add(what, dest_add, user, body, status, needle)
 #define SUB(what, user, body, status, needle) try_add(what, directory_sub_add, user, body, status, needle)
 
 static void users(void)
@@ -181,6 +200,11 @@ static void dests(void)
 			 "no user 'nobody'"));
 	DEST("bad sink", "alice", "{\"sink\": \"E-Mail\", \"address\": \"x\"}", 400, "sink 'E-Mail'");
 	DEST("no sink", "alice", "{\"address\": \"x\"}", 400, "\"sink\" is required");
+	DEST("a sink heraldd does not have", "alice", "{\"sink\": \"nosuch\", \"address\": \"x\"}",
+	     400, "no sink 'nosuch' is configured in heraldd");
+	DEST("an address the sink refuses", "alice",
+	     "{\"sink\": \"email\", \"address\": \"refuse me\"}", 400,
+	     "sink 'email' refuses the address: not for me");
 	DEST("no address", "alice", "{\"sink\": \"email\"}", 400, "\"address\" is required");
 	DEST("empty address", "alice", "{\"sink\": \"email\", \"address\": \"\"}", 400,
 	     "1 to 2048 bytes");
