@@ -77,6 +77,54 @@ static void good(void)
 	config_release(&cfg);
 }
 
+/* [dispatch] and [sink NAME]: host keys kept, the rest handed to the plugin. */
+static void sinks(void)
+{
+	struct config cfg;
+	char err[600] = "";
+	const char *path = write_conf(
+		"sinks.conf", BASE "[dispatch]\nplugin_dir = plugins\nretry_base_ms = 100\n"
+		"retry_max_ms = 1000\nmax_attempts = 3\nrate = 0.5\nburst = 4\n"
+		"[sink inbox]\nplugin = file\npath = out.jsonl\nfsync = yes\n"
+		"template = {title}\\n{link}\nfooter = yes\nbatch = 8\n"
+		"[sink hook]\nplugin = ./hooks/x.so\nrate = 120\n");
+	int rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "a config with [dispatch] and two sinks loads (%s)", err);
+	if (rc)
+		return;
+	const struct config_sink *in = config_sink_find(&cfg, "inbox");
+	const struct config_sink *hook = config_sink_find(&cfg, "hook");
+	ok(cfg.dispatch.retry_base_ms == 100 && cfg.dispatch.retry_max_ms == 1000 &&
+		   cfg.dispatch.max_attempts == 3 && cfg.dispatch.rate == 0.5 &&
+		   cfg.dispatch.burst == 4 && strstr(cfg.dispatch.plugin_dir, "/plugins"),
+	   "[dispatch] keys");
+	ok(cfg.dispatch.digest_max_items == 100 && cfg.dispatch.pause_after_ms == 6 * 3600000L,
+	   "[dispatch] defaults");
+	ok(in && !strcmp(in->plugin, "file") && in->footer && in->batch == 8 &&
+		   !strcmp(in->template_text, "{title}\\n{link}"),
+	   "host keys of [sink inbox]");
+	ok(in && in->n_options == 2 && !strcmp(in->options[0].key, "path") &&
+		   !strcmp(in->options[1].value, "yes") && in->options[0].line == 14,
+	   "the plugin's own keys, with their lines, in order");
+	ok(hook && hook->plugin[0] == '/' && hook->rate == 120 && hook->batch == 64,
+	   "a plugin path is resolved; batch defaults to 64");
+	ok(!config_sink_find(&cfg, "nope"), "config_sink_find of an unknown name");
+	config_release(&cfg);
+	bad("unknown [dispatch] key", BASE "[dispatch]\nretries = 3\n", 6,
+	    "unknown key 'retries' in [dispatch]");
+	bad("bad rate", BASE "[dispatch]\nrate = fast\n", 6, "rate: expected notifications per minute");
+	bad("negative retry", BASE "[dispatch]\nretry_base_ms = -5\n", 6, "retry_base_ms: expected milliseconds");
+	bad("max below base", BASE "[dispatch]\nretry_base_ms = 5000\nretry_max_ms = 10\n", 7,
+	    "retry_max_ms is smaller than retry_base_ms");
+	bad("sink without plugin", BASE "[sink x]\npath = a\n", 6, "[sink x] needs plugin =");
+	bad("sink without name", BASE "[sink]\nplugin = file\n", 6, "needs a name");
+	bad("bad sink name", BASE "[sink a.b]\nplugin = file\n", 6, "sink name 'a.b'");
+	bad("option twice", BASE "[sink x]\nplugin = file\npath = a\npath = b\n", 8,
+	    "path: given twice in [sink x]");
+	bad("bad footer", BASE "[sink x]\nplugin = file\nfooter = perhaps\n", 7, "expected yes or no");
+	bad("batch zero", BASE "[sink x]\nplugin = file\nbatch = 0\n", 7, "batch: expected an integer");
+}
+
 /* The API and schema keys: paths resolved against the config's directory. */
 static void api_and_schema_keys(void)
 {
@@ -126,6 +174,7 @@ int main(void)
 	bad("no endpoint", "[daemon]\nstate_dir = s\n", 2, "at least one [endpoint");
 	bad("security level", BASE "[verify]\nsecurity_level = 9\n", 6, "security_level");
 	bad("empty value", "[daemon]\nstate_dir =\n", 2, "empty value");
+	sinks();
 	char longline[400];
 	memset(longline, 'a', sizeof longline);
 	memcpy(longline, "[daemon]\nstate_dir = ", 21);

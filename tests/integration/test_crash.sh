@@ -1,0 +1,153 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# Crash test: 100,000 signed messages stream through a real relay into
+# heraldd, whose subscriptions turn them into a known set of 133,334
+# notifications for the file sink. heraldd is killed with SIGKILL at random
+# moments (12 times) and restarted each time. At the end every expected
+# notification must be in the file at least once (lost = 0), and every
+# duplicate (a delivery whose outcome the kill prevented from committing)
+# must carry the same id as the first copy. The counts are printed.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+
+cd "$WORK"
+N=${CRASH_MESSAGES:-100000}
+KILLS=${CRASH_KILLS:-12}
+"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
+P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port)
+SOCK="$WORK/state/heraldd.sock"
+
+cat > heraldd.conf <<CONF
+[daemon]
+state_dir = state
+rules_dir = $top_srcdir/filters/rules
+log_level = warn
+[endpoint relay]
+connect = tcp://127.0.0.1:$P_PUB
+replay = tcp://127.0.0.1:$P_REPLAY
+[keys]
+$(cat demo.line)
+[dispatch]
+plugin_dir = $top_builddir/sinks
+rate = 0
+[sink inbox]
+plugin = file
+path = inbox.jsonl
+batch = 256
+CONF
+
+"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
+	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
+PIDS="$PIDS $!"
+wait_for 10 grep -q ready relay.err
+ok $? "relay is ready"
+
+START=0
+start_daemon() {
+	START=$((START + 1))
+	"$HERALDD" -c heraldd.conf --foreground > "daemon$START.out" 2>> daemon.err &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	wait_for 20 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+}
+start_daemon
+ok $? "heraldd is up"
+
+H() { "$HERALD" "$@" --socket "$SOCK"; }
+field() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+H user add alice > /dev/null && H user add bob > /dev/null
+DA=$(H dest add alice inbox a --json | field "d['id']")
+DB=$(H dest add bob inbox b --json | field "d['id']")
+H sub add alice --filter 'topic ~ "org.test.crash.*"' --dest "$DA" > /dev/null &&
+	H sub add bob --filter 'msg.k == "b"' --dest "$DB" > /dev/null
+ok $? "alice gets every message, bob one in three"
+
+# The first messages on a fresh SUB connection can be missed before the
+# subscription is up; a hello makes sure it is (and is not counted).
+for _ in $(seq 1 50); do
+	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
+		--topic org.test.hello --message hi > /dev/null 2>&1
+	sleep 0.2
+	[ "$(stat accepted)" -gt 0 ] 2>/dev/null && break
+done
+
+"$PYTHON3" -c "
+import json
+with open('lines.jsonl', 'w') as f:
+    for i in range($N):
+        f.write(json.dumps({'topic': 'org.test.crash.m', 'msg': {'n': i, 'k': 'abc'[i % 3]}}) + '\n')"
+"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
+	--lines lines.jsonl --timeout 600 > publish.out 2>&1 &
+PUB=$!
+PIDS="$PIDS $PUB"
+
+# Kill at random moments while messages stream in, are replayed, matched,
+# committed and delivered; restart each time.
+killed=0
+for k in $(seq 1 "$KILLS"); do
+	sleep "$("$PYTHON3" -c 'import random; print(round(random.uniform(0.3, 1.8), 2))')"
+	kill -9 "$DPID" 2>/dev/null && killed=$((killed + 1))
+	wait "$DPID" 2>/dev/null
+	start_daemon || break
+done
+ok $([ "$killed" -eq "$KILLS" ]; echo $?) "heraldd was killed with SIGKILL $killed times and restarted"
+wait "$PUB"
+ok $? "the publisher handed all $N messages to the relay"
+
+# Wait until the file holds every expected notification (or stops growing).
+EXPECT=$((N + (N + 1) / 3))
+complete() {
+	"$PYTHON3" - inbox.jsonl "$EXPECT" <<'PY'
+import json, sys
+seen = set()
+for line in open(sys.argv[1]):
+    try:
+        seen.add(json.loads(line)["id"])
+    except ValueError:
+        pass
+sys.exit(0 if len(seen) >= int(sys.argv[2]) else 1)
+PY
+}
+last=-1
+for _ in $(seq 1 120); do
+	complete && break
+	size=$(wc -c < inbox.jsonl)
+	[ "$size" = "$last" ] && [ "$(H outbox list --json 2>/dev/null | field "len(d['notifications'])")" = 0 ] && break
+	last=$size
+	sleep 2
+done
+
+"$PYTHON3" - inbox.jsonl "$N" > verdict.out 2>&1 <<'PY'
+import json, sys
+path, n = sys.argv[1], int(sys.argv[2])
+expected = {(i, "alice") for i in range(n)} | {(i, "bob") for i in range(n) if i % 3 == 1}
+first = {}      # id -> (n, user)
+lines = bad = mismatched = 0
+for line in open(path):
+    lines += 1
+    try:
+        note = json.loads(line)
+        key = (note["msg"]["n"], note["user"])
+    except (ValueError, KeyError, TypeError):
+        bad += 1
+        continue
+    if first.setdefault(note["id"], key) != key:
+        mismatched += 1
+found = set(first.values())
+lost = len(expected - found)
+extra = len(found - expected)
+dups = lines - bad - len(first)
+print("expected=%d lines=%d unique=%d lost=%d duplicated=%d malformed=%d extra=%d "
+      "id_mismatch=%d" % (len(expected), lines, len(first), lost, dups, bad, extra, mismatched))
+sys.exit(0 if lost == 0 and bad == 0 and extra == 0 and mismatched == 0 and
+         len(first) == len(found) else 1)
+PY
+rc=$?
+diag "$(cat verdict.out)"
+ok $rc "after $killed kills: nothing lost, every duplicate has the same id ($(cat verdict.out))"
+grep -q "lost=0 " verdict.out
+ok $? "lost = 0"
+
+kill "$DPID"
+wait "$DPID"
+ok $? "heraldd exits cleanly at the end"
+done_testing

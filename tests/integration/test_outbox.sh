@@ -1,0 +1,334 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+# The outbox and dispatcher end to end: real relay, real heraldd, real LMDB,
+# the bundled file and exec sinks loaded with dlopen. Plugins that must be
+# refused (wrong ABI, no entry symbol, failing init, wrong name) are refused
+# with their own errors while the others run; notifications reach the file
+# sink; the exec sink drives retry with backoff, retry-after, dead letters,
+# `deadletter retry`, paused destinations and `dest resume`, digests (by
+# count) and rate limits that fold into a digest; quiet hours hold.
+# Timing checks are lower bounds only (a slow machine makes gaps longer,
+# never shorter).
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+
+cd "$WORK"
+"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
+P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port)
+SOCK="$WORK/state/heraldd.sock"
+PLUGINS="$top_builddir/tests/plugins/.libs"
+
+# The exec sink's program: behaves as the file `mode` says, logs each call.
+cat > hook.sh <<'HOOK'
+#!/bin/sh
+dir=$(dirname "$0")
+mode=$(cat "$dir/mode.$HERALD_USER" 2>/dev/null || echo ok)
+body=$(cat)
+printf '%s %s %s %s %s %s\n' "$(date +%s.%N)" "$HERALD_USER" "$HERALD_ID" "$HERALD_ATTEMPT" \
+	"$HERALD_DIGEST" "$HERALD_COUNT" >> "$dir/calls.log"
+printf '%s\n' "$body" >> "$dir/bodies.$HERALD_USER"
+case $mode in
+ok) exit 0 ;;
+retry) exit 75 ;;
+retry-after) echo "retry-after: 2"; exit 75 ;;
+reject) echo "mailbox does not exist" >&2; exit 3 ;;
+esac
+exit 0
+HOOK
+chmod +x hook.sh
+
+cat > heraldd.conf <<CONF
+[daemon]
+state_dir = state
+rules_dir = $top_srcdir/filters/rules
+log_level = info
+[endpoint relay]
+connect = tcp://127.0.0.1:$P_PUB
+replay = tcp://127.0.0.1:$P_REPLAY
+[keys]
+$(cat demo.line)
+[dispatch]
+plugin_dir = $top_builddir/sinks
+retry_base_ms = 300
+retry_max_ms = 5000
+max_attempts = 4
+probe_interval_ms = 500
+pause_after_ms = 3000
+digest_max_items = 3
+[sink inbox]
+plugin = file
+path = inbox.jsonl
+[sink hook]
+plugin = exec
+command = $WORK/hook.sh
+timeout_ms = 5000
+[sink limited]
+plugin = exec
+command = $WORK/hook.sh
+rate = 60
+burst = 2
+[sink badabi]
+plugin = $PLUGINS/bad_abi.so
+[sink noentry]
+plugin = $PLUGINS/no_entry.so
+[sink initfails]
+plugin = $PLUGINS/init_fails.so
+[sink wrongname]
+plugin = $PLUGINS/wrong_name.so
+CONF
+
+"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
+	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
+PIDS="$PIDS $!"
+wait_for 10 grep -q ready relay.err
+ok $? "relay is ready"
+
+start_daemon() {
+	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2> "daemon$1.err" &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+}
+start_daemon 1
+ok $? "heraldd runs although four of its sinks cannot load"
+
+# ---- plugins that must be refused, each with its own error ----
+grep -q "sink badabi: .*bad_abi.so does not speak sink ABI 1.0" daemon1.err
+ok $? "wrong ABI version refused ($(grep badabi daemon1.err | head -c 200))"
+grep -q "sink noentry: .*no_entry.so has no herald_sink_entry symbol" daemon1.err
+ok $? "missing entry symbol refused"
+grep -q "sink initfails: init failed: refusing to start: test" daemon1.err
+ok $? "failing init refused with the plugin's message"
+grep -q "sink wrongname: .*wrong_name.so is sink '.*', not 'wrong_name'" daemon1.err
+ok $? "a plugin whose name differs from its file refused"
+grep -q "sink 'inbox' ready (plugin file)" daemon1.err && grep -q "sink 'hook' ready (plugin exec)" daemon1.err
+ok $? "the file and exec sinks loaded"
+
+H() { "$HERALD" "$@" --socket "$SOCK"; }
+field() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+curl -s --unix-socket "$SOCK" http://localhost/v1/sinks > sinks.json
+[ "$(field "sorted(s['name'] for s in d['sinks'] if not s['loaded'])" < sinks.json)" = \
+	"['badabi', 'initfails', 'noentry', 'wrongname']" ]
+ok $? "GET /v1/sinks lists the four that failed, with loaded: false"
+
+# ---- destinations are checked against the sinks ----
+H user add alice > /dev/null && H user add bob > /dev/null && H user add carol > /dev/null &&
+	H user add dave > /dev/null
+ok $? "users added"
+H dest add alice nosuch x > out 2> err
+[ $? -eq 1 ] && grep -q "no sink 'nosuch' is configured" err
+ok $? "a destination on an unknown sink is refused ($(cat err))"
+H dest add alice initfails x > out 2> err
+[ $? -eq 1 ] && grep -q "did not load" err
+ok $? "a destination on a sink that did not load is refused ($(cat err))"
+H dest add alice inbox "$(printf 'a\tb')" > out 2> err
+[ $? -eq 1 ] && grep -q "refuses the address" err
+ok $? "the sink's own address check runs ($(cat err))"
+
+dest() { H dest add "$@" --json | field "d['id']"; }
+D_IN=$(dest alice inbox inbox)
+D_BOB=$(dest bob hook bob@example.org)
+D_CAROL=$(dest carol hook carol@example.org)
+D_DAVE=$(dest dave limited dave@example.org)
+[ -n "$D_IN" ] && [ -n "$D_BOB" ] && [ -n "$D_CAROL" ] && [ -n "$D_DAVE" ]
+ok $? "destinations on inbox and hook"
+H sub add alice --filter 'topic ~ "org.test.note.*"' --dest "$D_IN" > /dev/null &&
+	H sub add bob --filter 'topic == "org.test.bob"' --dest "$D_BOB" > /dev/null &&
+	H sub add carol --filter 'topic == "org.test.carol"' --dest "$D_CAROL" --digest 3600 > /dev/null &&
+	H sub add dave --filter 'topic == "org.test.dave"' --dest "$D_DAVE" > /dev/null
+ok $? "subscriptions (carol's in digest mode)"
+
+publish() { # publish TOPIC COUNT
+	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
+		--topic "$1" --json '{"text": "caf\u00e9 \r\nQUIT"}' --count "$2" > /dev/null 2>&1
+}
+# Slow joiner: say hello until the daemon hears.
+for _ in $(seq 1 50); do
+	publish org.test.hello 1
+	sleep 0.2
+	[ "$(stat accepted)" -gt 0 ] 2>/dev/null && break
+done
+stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
+lines() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
+
+# ---- the file sink ----
+publish org.test.note.a 5
+wait_for 20 lines inbox.jsonl 5
+ok $? "five notifications reach the file sink"
+"$PYTHON3" - inbox.jsonl "$D_IN" > check.out 2>&1 <<'PY'
+import json, re, sys
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 5, len(lines)
+ids = set()
+for l in lines:
+    n = json.loads(l)
+    assert re.fullmatch(r"[0-9a-f]{32}", n["id"]), n["id"]
+    assert n["user"] == "alice" and n["destination"] == int(sys.argv[2])
+    assert n["topic"] == "org.test.note.a" and n["msg"]["text"] == "caf\u00e9 \r\nQUIT"
+    assert len(n["subscriptions"]) == 1 and n["attempts"] == 0
+    for k in ("title", "summary", "link", "severity", "usernames", "packages", "msg_id", "timestamp"):
+        assert k in n, k
+    assert "due" not in n and "last_error" not in n
+    ids.add(n["id"])
+assert len(ids) == 5
+print("ok")
+PY
+ok $? "each line is the notification document with a distinct id ($(tail -1 check.out))"
+wait_for 10 stat_ge delivered 5
+H delivered --user alice --json > delivered.json 2>&1
+[ "$(field "len(d['delivered'])" < delivered.json)" = 5 ]
+ok $? "the delivery log has the five"
+[ "$(H outbox list --user alice --json | field "len(d['notifications'])")" = 0 ]
+ok $? "and the outbox is empty again"
+
+# ---- retries with backoff, then dead letter ----
+echo retry > mode.bob
+publish org.test.bob 1
+wait_for 30 stat_ge dead_letters 1
+ok $? "a notification that keeps failing ends in the dead letters"
+grep " bob " calls.log > bob.calls
+"$PYTHON3" - bob.calls > sched.out 2>&1 <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+assert len(rows) == 4, "attempts: %d" % len(rows)
+assert len({r[2] for r in rows}) == 1, "one id"
+assert [r[3] for r in rows] == ["1", "2", "3", "4"], [r[3] for r in rows]
+t = [float(r[0]) for r in rows]
+gaps = [b - a for a, b in zip(t, t[1:])]
+# base 300 ms doubling, jitter at most -20%: lower bounds 0.24, 0.48, 0.96 s
+for g, low in zip(gaps, (0.24, 0.48, 0.96)):
+    assert g >= low, (gaps, low)
+print("gaps", " ".join("%.2f" % g for g in gaps))
+PY
+ok $? "4 attempts with the same id, HERALD_ATTEMPT 1..4, backoff doubling ($(tail -1 sched.out))"
+H deadletter list --user bob --json > dead.json
+BOB_ID=$(field "d['notifications'][0]['id']" < dead.json)
+field "d['notifications'][0]['reason']" < dead.json | grep -q "gave up after 4 attempts"
+ok $? "its dead letter says why ($(field "d['notifications'][0]['reason']" < dead.json))"
+echo ok > mode.bob
+H deadletter retry "$BOB_ID" > /dev/null 2>&1
+wait_for 10 stat_ge delivered 6
+ok $? "deadletter retry delivers it"
+[ "$(grep -c " bob $BOB_ID " calls.log)" = 5 ] && [ "$(H deadletter list --user bob --json | field "len(d['notifications'])")" = 0 ]
+ok $? "with the same id, and the dead letter is gone"
+
+# ---- retry-after is honoured ----
+: > calls.log
+echo retry-after > mode.bob
+publish org.test.bob 1
+wait_for 10 lines calls.log 1
+sleep 0.5
+echo ok > mode.bob
+wait_for 10 stat_ge delivered 7
+"$PYTHON3" -c "
+import sys
+t = [float(l.split()[0]) for l in open('calls.log')]
+assert len(t) == 2 and t[1] - t[0] >= 2.0, t
+print('%.2f' % (t[1] - t[0]))" > ra.out 2>&1
+ok $? "retry-after: 2 keeps the second attempt at least 2 s away ($(cat ra.out))"
+
+# ---- rejected: dead letter at once, with the program's reason ----
+echo reject > mode.bob
+publish org.test.bob 1
+wait_for 10 stat_ge dead_letters 2
+H deadletter list --user bob --json > dead2.json
+field "d['notifications'][0]['reason']" < dead2.json | grep -q "exit 3: mailbox does not exist"
+ok $? "a rejection is a dead letter with the reason ($(field "d['notifications'][0]['reason']" < dead2.json))"
+H deadletter drop "$(field "d['notifications'][0]['id']" < dead2.json)" > /dev/null 2>&1 &&
+	[ "$(H deadletter list --user bob --json | field "len(d['notifications'])")" = 0 ]
+ok $? "deadletter drop removes it"
+echo ok > mode.bob
+
+# ---- a paused destination holds, resume delivers ----
+H dest pause bob "$D_BOB" --reason "on holiday" > /dev/null
+: > calls.log
+publish org.test.bob 2
+parked() { [ "$(H outbox list --user bob --json | field "sum(n['due'] == -1 for n in d['notifications'])")" = "$1" ]; }
+wait_for 10 parked 2
+ok $? "notifications for a paused destination are parked"
+[ ! -s calls.log ]
+ok $? "and nothing was sent"
+H dest resume bob "$D_BOB" --json > resume.json
+[ "$(field "d['released']" < resume.json)" = 2 ]
+ok $? "dest resume releases the two"
+wait_for 10 lines calls.log 2
+ok $? "and delivers them"
+
+# ---- a destination failing too long is paused with the reason ----
+echo retry-after > mode.bob
+D0=$(stat delivered)
+publish org.test.bob 1
+paused() { H dest list bob --json | field "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused']" | grep -q True; }
+wait_for 30 paused
+ok $? "a destination failing for pause_after_ms is paused"
+H dest list bob --json | field "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused_reason']" > reason.out
+grep -q "deliveries failing" reason.out
+ok $? "with a reason its owner can read ($(cat reason.out))"
+echo ok > mode.bob
+H dest resume bob "$D_BOB" > /dev/null
+wait_for 15 stat_ge delivered $((D0 + 1))
+ok $? "after resume the held notification is delivered"
+
+# ---- outbox retry and drop ----
+echo retry-after > mode.bob
+: > calls.log
+publish org.test.bob 2
+wait_for 10 lines calls.log 2
+IDS=$(H outbox list --user bob --json | field "' '.join(n['id'] for n in d['notifications'])")
+set -- $IDS
+[ $# -eq 2 ]
+ok $? "two failing notifications wait in the outbox"
+H outbox drop "$1" > /dev/null 2>&1 && ! H outbox show "$1" > /dev/null 2>&1
+ok $? "outbox drop removes one"
+echo ok > mode.bob
+H outbox retry "$2" > /dev/null 2>&1
+wait_for 5 lines calls.log 3
+ok $? "outbox retry sends the other at once (not after its 2 s retry-after)"
+H outbox show 0123 > out 2> err
+[ $? -eq 1 ] && grep -q "not a notification id" err
+ok $? "a malformed id is refused ($(cat err))"
+H outbox show 0123456789abcdef0123456789abcdef > out 2> err
+[ $? -eq 1 ] && grep -q "no notification" err
+ok $? "an unknown id is 404"
+
+# ---- digests: three collected notifications become one item ----
+: > calls.log
+publish org.test.carol 3
+wait_for 10 lines calls.log 1
+sleep 0.5
+[ "$(wc -l < calls.log)" = 1 ] && awk '{exit !($5 == 1 && $6 == 3)}' calls.log
+ok $? "a digest subscription sends one item of 3 once digest_max_items is reached ($(cat calls.log))"
+tail -1 bodies.carol | "$PYTHON3" -c "
+import json,sys; d=json.load(sys.stdin)
+assert d['digest'] is True and d['count'] == 3 and len(d['notifications']) == 3" 2>&1
+ok $? "the program got the digest as JSON with all three"
+
+# ---- a rate limit folds the excess into a digest, nothing lost ----
+: > calls.log
+publish org.test.dave 8
+wait_for 20 sh -c "awk '{n += \$6} END {exit !(n >= 8)}' calls.log"
+ok $? "8 notifications to a destination limited to a burst of 2 all arrive"
+"$PYTHON3" -c "
+rows = [l.split() for l in open('calls.log')]
+assert sum(int(r[5]) for r in rows) == 8, rows
+assert len(rows) < 8 and any(r[4] == '1' for r in rows), rows
+print(len(rows))" > rl.out 2>&1
+ok $? "in fewer items, with a digest ($(cat rl.out) items)"
+
+# ---- quiet hours hold a notification until they end ----
+H user add erin --timezone UTC --quiet-hours "$(date -u -d '-1 hour' +%H:00)-$(date -u -d '+2 hours' +%H:00)" > /dev/null
+D_ERIN=$(dest erin inbox erin)
+H sub add erin --filter 'topic == "org.test.erin"' --dest "$D_ERIN" > /dev/null
+publish org.test.erin 1
+held() { H outbox list --user erin --json | field "d['notifications'][0]['due']" > due.out; }
+wait_for 10 held
+END=$(date -u -d "$(date -u -d '+2 hours' +%H:00)" +%s)
+[ "$END" -lt "$(date -u +%s)" ] && END=$((END + 86400))
+[ "$(cat due.out)" = "$((END * 1000))" ]
+ok $? "a notification in quiet hours waits until they end ($(cat due.out) = ${END}000)"
+! grep -q '"user":"erin"' inbox.jsonl
+ok $? "and was not delivered"
+
+kill "$DPID"
+wait "$DPID"
+ok $? "heraldd exits cleanly"
+done_testing
