@@ -72,6 +72,11 @@ int cli_dest(struct cli *cli, int argc, char **argv);
 int cli_sub(struct cli *cli, int argc, char **argv);
 int cli_filter(struct cli *cli, int argc, char **argv);
 int cli_describe(struct cli *cli, int argc, char **argv);
+/* The outbox, dead letters, delivery log and sinks (cli_outbox.c). */
+int cli_outbox(struct cli *cli, int argc, char **argv);
+int cli_deadletter(struct cli *cli, int argc, char **argv);
+int cli_delivered(struct cli *cli, int argc, char **argv);
+int cli_sinks(struct cli *cli, int argc, char **argv);
 
 /* "herald CMD: message" on stderr. Always printed, even with -q. */
 void cli_error(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -160,8 +160,56 @@ static bool skip_entry(void *arg, const struct outbox_entry *e)
 	return in->busy || (in->broken_until && in->broken_until > wall_ms());
 }
 
+/* What one scheduling pass has read about destinations and users: a due
+ * batch often holds many notes of the same few, and a user document can
+ * carry lists of thousands of packages. */
+#define PASS_CACHE 32
+struct pass_cache {
+	struct {
+		uint64_t dest;
+		json_t *doc;     /* NULL: lookup failed with status */
+		int status;
+	} dest[PASS_CACHE];
+	size_t n_dest;
+	struct {
+		char user[65];
+		int quiet;
+		uint64_t until;
+	} user[PASS_CACHE];
+	size_t n_user;
+};
+
+static void pass_cache_release(struct pass_cache *c)
+{
+	for (size_t i = 0; i < c->n_dest && i < PASS_CACHE; i++)
+		json_decref(c->dest[i].doc);
+}
+
+/* The destination document (borrowed from the cache), or NULL with *status. */
+static const json_t *cached_dest(struct dispatch *d, struct pass_cache *c,
+				 const struct outbox_entry *e, int *status)
+{
+	struct directory_error err;
+	size_t n = c->n_dest < PASS_CACHE ? c->n_dest : PASS_CACHE;
+	for (size_t i = 0; i < n; i++)
+		if (c->dest[i].dest == e->dest) {
+			*status = c->dest[i].status;
+			return c->dest[i].doc;
+		}
+	size_t slot = c->n_dest++ % PASS_CACHE;
+	if (c->n_dest > PASS_CACHE)
+		json_decref(c->dest[slot].doc);
+	c->dest[slot].dest = e->dest;
+	c->dest[slot].doc = NULL;
+	c->dest[slot].status = 0;
+	if (directory_dest_get(d->store, e->user, e->dest, &c->dest[slot].doc, &err))
+		c->dest[slot].status = err.status ? err.status : 500;
+	*status = c->dest[slot].status;
+	return c->dest[slot].doc;
+}
+
 /* Quiet hours of the user: 1 and *until when now is inside them. */
-static int quiet_for(struct dispatch *d, const char *user, uint64_t now, uint64_t *until)
+static int quiet_read(struct dispatch *d, const char *user, uint64_t now, uint64_t *until)
 {
 	struct directory_error e;
 	json_t *doc;
@@ -173,20 +221,41 @@ static int quiet_for(struct dispatch *d, const char *user, uint64_t now, uint64_
 	const char *end = json_string_value(json_object_get(q, "end"));
 	int64_t u = 0;
 	int rc = start && end ? quiet_check(tz, start, end, (int64_t)now, &u) : 0;
+	if (rc < 0)
+		log_limited(&d->rl, L_WARN, "dispatch: quiet hours of %s ignored: time zone '%s' "
+				"unknown to ICU", user, tz ? tz : "");
 	json_decref(doc);
 	if (rc == 1)
 		*until = (uint64_t)u;
 	return rc == 1;
 }
 
-/* Decide what to do with one due entry (d->lock held for the caches). */
-static void plan_entry(struct dispatch *d, struct plan *p, uint64_t now, struct batch_entry *out)
+static int quiet_for(struct dispatch *d, struct pass_cache *c, const char *user, uint64_t now,
+		     uint64_t *until)
 {
-	struct directory_error e;
-	json_t *dest;
+	size_t n = c->n_user < PASS_CACHE ? c->n_user : PASS_CACHE;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(c->user[i].user, user)) {
+			*until = c->user[i].until;
+			return c->user[i].quiet;
+		}
+	size_t slot = c->n_user++ % PASS_CACHE;
+	snprintf(c->user[slot].user, sizeof c->user[slot].user, "%s", user);
+	c->user[slot].until = 0;
+	c->user[slot].quiet = quiet_read(d, user, now, &c->user[slot].until);
+	*until = c->user[slot].until;
+	return c->user[slot].quiet;
+}
+
+/* Decide what to do with one due entry (d->lock held for the caches). */
+static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p, uint64_t now,
+		       struct batch_entry *out)
+{
+	int status;
+	const json_t *dest = cached_dest(d, c, &p->e, &status);
 	p->act = ACT_SKIP;
-	if (directory_dest_get(d->store, p->e.user, p->e.dest, &dest, &e)) {
-		if (e.status == 404) {
+	if (!dest) {
+		if (status == 404) {
 			p->act = ACT_DEAD;
 			snprintf(p->reason, sizeof p->reason, "destination %" PRIu64 " of %s was deleted",
 				 p->e.dest, p->e.user);
@@ -208,7 +277,7 @@ static void plan_entry(struct dispatch *d, struct plan *p, uint64_t now, struct 
 							      : "sink '%s' did not load", sink);
 	} else if (d->inst[ix].busy || d->inst[ix].broken_until > now) {
 		p->act = ACT_SKIP;
-	} else if (quiet_for(d, p->e.user, now, &p->until)) {
+	} else if (quiet_for(d, c, p->e.user, now, &p->until)) {
 		p->act = ACT_HOLD;
 	} else {
 		uint64_t wait = 0;
@@ -221,7 +290,6 @@ static void plan_entry(struct dispatch *d, struct plan *p, uint64_t now, struct 
 			p->until = now + wait;
 		}
 	}
-	json_decref(dest);
 }
 
 /* Write what the plan decided that is not a delivery. 0 or an error. */
@@ -283,6 +351,8 @@ static uint64_t schedule_pass(struct dispatch *d)
 	static __thread struct plan plan[SCAN_MAX];
 	uint64_t now = wall_ms(), next = UINT64_MAX;
 	size_t n = 0;
+	struct pass_cache cache;
+	cache.n_dest = cache.n_user = 0;
 	pthread_mutex_lock(&d->lock);
 	int rc = outbox_due(d->store, now, due, SCAN_MAX, &n, skip_entry, d, &next);
 	if (rc)
@@ -297,7 +367,7 @@ static uint64_t schedule_pass(struct dispatch *d)
 			next = now; /* more than one batch: come back when it is done */
 			continue;
 		}
-		plan_entry(d, &plan[i], now, &be);
+		plan_entry(d, &cache, &plan[i], now, &be);
 		s = dest_state(d, due[i].dest);
 		if (plan[i].act == ACT_SEND && s && s->inst >= 0 &&
 		    d->inst[s->inst].n_batch < (size_t)d->inst[s->inst].cfg->batch)
@@ -315,6 +385,7 @@ static uint64_t schedule_pass(struct dispatch *d)
 			next = in->broken_until;
 	}
 	pthread_mutex_unlock(&d->lock);
+	pass_cache_release(&cache);
 	if (apply_plan(d, plan, n, now) && next < now + 1000)
 		next = now + 1000; /* do not spin on a store that refuses writes */
 	return next;

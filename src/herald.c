@@ -38,6 +38,10 @@ static const char usage_text[] =
 	"  sub              add, list, show, enable, disable, remove or explain subscriptions\n"
 	"  filter test      does a message match a filter, and why\n"
 	"  describe         print what the schema rules make of messages\n"
+	"  outbox           list, show, retry or drop notifications waiting for delivery\n"
+	"  deadletter       list, show, retry or drop notifications given up on\n"
+	"  delivered        the latest deliveries\n"
+	"  sinks            the sink instances' state and the outbox's counts\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quiet          print only results and errors\n"
@@ -54,6 +58,8 @@ static const struct {
 	{"keygen", cli_keygen}, {"publish", cli_publish}, {"tail", cli_tail},
 	{"verify", cli_verify}, {"stats", cli_stats}, {"user", cli_user}, {"dest", cli_dest},
 	{"sub", cli_sub}, {"filter", cli_filter}, {"describe", cli_describe},
+	{"outbox", cli_outbox}, {"deadletter", cli_deadletter}, {"delivered", cli_delivered},
+	{"sinks", cli_sinks},
 };
 
 static void vmessage(const struct cli *cli, const char *fmt, va_list ap)

@@ -598,6 +598,7 @@ int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t 
 		    set_u64(copy, "dead_at", now))
 			rc = -ENOMEM;
 		json_object_del(copy, "digest");
+		json_object_del(copy, "due");
 		if (!rc && !(rc = note_id_of(note, id)))
 			rc = put_doc(store_txn_mdb(t), db(t, STORE_DB_DEAD), id, OUTBOX_ID_LEN, copy);
 		json_decref(copy);
@@ -718,9 +719,38 @@ static int list_docs(struct store *s, enum store_db which, const char *user, con
 	return 0;
 }
 
+/* A note in a digest is due when its digest is: show that, not its own. */
+static int digest_dues(struct store *s, json_t *notes)
+{
+	MDB_txn *txn;
+	size_t i;
+	json_t *note, *dig;
+	unsigned char did[OUTBOX_ID_LEN];
+	int rc = rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	json_array_foreach(notes, i, note) {
+		const char *hex = json_string_value(json_object_get(note, "digest"));
+		if (!hex || outbox_unhex(hex, did) ||
+		    get_doc(txn, store_db(s, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN, &dig))
+			continue;
+		rc = set_u64(note, "due", doc_u64(dig, "due"));
+		json_decref(dig);
+		if (rc)
+			break;
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
 int outbox_list(struct store *s, const char *user, const char *after, size_t limit, json_t **out)
 {
-	return list_docs(s, STORE_DB_NOTES, user, after, limit, out);
+	int rc = list_docs(s, STORE_DB_NOTES, user, after, limit, out);
+	if (!rc && (rc = digest_dues(s, *out))) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,
@@ -743,7 +773,18 @@ static int show(struct store *s, enum store_db which, const unsigned char id[OUT
 
 int outbox_show(struct store *s, const unsigned char id[OUTBOX_ID_LEN], json_t **out)
 {
-	return show(s, STORE_DB_NOTES, id, out);
+	int rc = show(s, STORE_DB_NOTES, id, out);
+	if (rc)
+		return rc;
+	json_t *one = json_array();
+	if (!one || json_array_append(one, *out) || (rc = digest_dues(s, one)))
+		rc = rc ? rc : -ENOMEM;
+	json_decref(one);
+	if (rc) {
+		json_decref(*out);
+		*out = NULL;
+	}
+	return rc;
 }
 
 int outbox_dead_show(struct store *s, const unsigned char id[OUTBOX_ID_LEN], json_t **out)
@@ -922,6 +963,7 @@ int outbox_count(struct store *s, uint64_t now, struct outbox_counts *out)
 {
 	MDB_txn *txn;
 	MDB_cursor *c;
+	unsigned char parked[8];
 	MDB_val k, v;
 	int rc = rd_begin(s, &txn);
 	if (rc)
@@ -935,15 +977,17 @@ int outbox_count(struct store *s, uint64_t now, struct outbox_counts *out)
 		mdb_txn_abort(txn);
 		return store_map_err(rc);
 	}
+	/* what is due now: from the start; what is parked: from 2^64-1 */
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); !rc; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct outbox_entry e;
-		if (!decode_due(&k, &v, &e))
-			continue;
-		if (e.due == OUTBOX_PARKED)
-			out->parked++;
-		else if (e.due <= now)
-			out->due_now++;
+		if (k.mv_size != DUE_KEY_LEN || get_be64(k.mv_data) > now)
+			break;
+		out->due_now++;
 	}
+	put_be64(parked, OUTBOX_PARKED);
+	k = (MDB_val){8, parked};
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		out->parked++;
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
 	return rc == MDB_NOTFOUND ? 0 : store_map_err(rc);

@@ -31,6 +31,18 @@ rules_dir = ${1:-$top_srcdir/filters/rules}
 identity_map = $top_srcdir/tests/data/identity-map.json
 [endpoint bus]
 connect = tcp://127.0.0.1:$P_BUS
+# Stand-in sinks (the file sink) for the names destinations use here.
+[dispatch]
+plugin_dir = $top_builddir/sinks
+[sink email]
+plugin = file
+path = email.jsonl
+[sink irc]
+plugin = file
+path = irc.jsonl
+[sink webhook]
+plugin = file
+path = webhook.jsonl
 CONF
 }
 write_conf
@@ -197,6 +209,8 @@ fails 2 "unknown action 'frobnicate'" H user frobnicate
 ok $? "an unknown action is a usage error"
 fails 1 "herald dest add: sink 'Bad-Sink'" H dest add alice Bad-Sink x
 ok $? "dest add with a bad sink name"
+fails 1 "no sink 'sms' is configured in heraldd" H dest add alice sms 123
+ok $? "dest add on a sink heraldd does not have"
 fails 1 "no user 'nobody'" H dest add nobody email x
 ok $? "dest add for an unknown user"
 fails 1 "address: control characters are not allowed" H dest add alice irc "$(printf '#a\rPRIVMSG')"

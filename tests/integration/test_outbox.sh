@@ -301,6 +301,17 @@ tail -1 bodies.carol | "$PYTHON3" -c "
 import json,sys; d=json.load(sys.stdin)
 assert d['digest'] is True and d['count'] == 3 and len(d['notifications']) == 3" 2>&1
 ok $? "the program got the digest as JSON with all three"
+publish org.test.carol 1
+one_waiting() { [ "$(H outbox list --user carol --json | field "len(d['notifications'])")" = 1 ]; }
+wait_for 10 one_waiting
+H outbox list --user carol --json > carol.json
+NOW_MS=$(($(date +%s) * 1000))
+DUE=$(field "d['notifications'][0]['due']" < carol.json)
+[ "$DUE" -gt $((NOW_MS + 3500000)) ] && [ "$(field "'digest' in d['notifications'][0]" < carol.json)" = True ]
+ok $? "a note waiting in an hourly digest shows the digest's due time ($DUE)"
+H outbox drop "$(field "d['notifications'][0]['id']" < carol.json)" > /dev/null 2>&1 &&
+	[ "$(curl -s --unix-socket "$SOCK" http://localhost/v1/sinks | field "d['outbox']['digests']")" = 0 ]
+ok $? "dropping the digest's only note removes the digest"
 
 # ---- a rate limit folds the excess into a digest, nothing lost ----
 : > calls.log
@@ -318,6 +329,7 @@ ok $? "in fewer items, with a digest ($(cat rl.out) items)"
 H user add erin --timezone UTC --quiet-hours "$(date -u -d '-1 hour' +%H:00)-$(date -u -d '+2 hours' +%H:00)" > /dev/null
 D_ERIN=$(dest erin inbox erin)
 H sub add erin --filter 'topic == "org.test.erin"' --dest "$D_ERIN" > /dev/null
+sleep 1 # the match index picks up a new subscription within ~100 ms
 publish org.test.erin 1
 held() { H outbox list --user erin --json | field "d['notifications'][0]['due']" > due.out; }
 wait_for 10 held
