@@ -792,6 +792,21 @@ int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **
 	return rc ? store_fail(e, rc) : 0;
 }
 
+int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused)
+{
+	struct rec_key k;
+	json_t *doc;
+	if (!directory_valid_user_name(user))
+		return -EINVAL;
+	rec_key(&k, user, id);
+	int rc = load_doc(t, STORE_DESTS, k.b, k.len, &doc);
+	if (rc)
+		return rc;
+	*paused = json_is_true(json_object_get(doc, "paused"));
+	json_decref(doc);
+	return 0;
+}
+
 int directory_dest_list(struct store *s, const char *user, json_t **out,
 			struct directory_error *e)
 {

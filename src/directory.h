@@ -109,6 +109,10 @@ int directory_dest_add(struct store *s, const char *user, const json_t *in,
 		       struct directory_error *e);
 int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **out,
 		       struct directory_error *e);
+/* Is the destination paused, as seen inside write transaction t (so the
+ * answer cannot change before t commits)? 0, -ENOENT or an error. */
+struct store_txn;
+int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused);
 int directory_dest_list(struct store *s, const char *user, json_t **out,
 			struct directory_error *e);
 /* Refused (409) while a subscription of the user sends to it. */

@@ -292,6 +292,18 @@ static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p,
 	}
 }
 
+/* Park an entry of a paused destination, unless it was resumed since the
+ * plan read it: checked inside the write transaction, which serialises with
+ * the resume's, so an entry is never parked after its unpark ran. */
+static int park(struct store_txn *t, const struct outbox_entry *e)
+{
+	bool paused = false;
+	int rc = directory_dest_paused_txn(t, e->user, e->dest, &paused);
+	if (rc)
+		return rc;
+	return paused ? outbox_reschedule(t, e, OUTBOX_PARKED, 0, NULL) : 0;
+}
+
 /* Write what the plan decided that is not a delivery. 0 or an error. */
 static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64_t now)
 {
@@ -312,7 +324,7 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 		json_t *notes = NULL;
 		bool more;
 		switch (q->act) {
-		case ACT_PARK: rc = outbox_reschedule(t, &q->e, OUTBOX_PARKED, 0, NULL); break;
+		case ACT_PARK: rc = park(t, &q->e); break;
 		case ACT_HOLD: rc = outbox_reschedule(t, &q->e, q->until, 0, NULL); break;
 		case ACT_WAIT: rc = outbox_reschedule(t, &q->e, q->until, 0, q->reason); break;
 		case ACT_DIGEST:
@@ -717,6 +729,8 @@ static void commit_outcomes(struct instance *in, struct job *jobs,
 	if (rc) {
 		log_limited(&in->rl, L_ERROR, "dispatch: cannot record outcomes of sink '%s' (%s); "
 				"they will be delivered again", in->cfg->name, store_strerror(rc));
+		/* Not at once: every retry would deliver the same batch again. */
+		mark_broken(in, store_strerror(rc));
 		return;
 	}
 	if (!broken) {

@@ -42,7 +42,7 @@
 /* Intake stops when the store is this full, and resumes below RESUME, so
  * that delivery (which frees space) always has room to write. */
 #define STORE_FULL 0.90
-#define STORE_RESUME 0.80
+#define STORE_RESUME 0.80 /* and over 0.50, batches are small (see run) */
 
 /* Signal flags: the only mutable globals, set by handlers, read by main. */
 static volatile sig_atomic_t g_stop, g_reload;
@@ -61,7 +61,7 @@ struct daemon {
 	struct buf common, doc;         /* the committer's scratch for notifications */
 	uint64_t batch_ms;              /* wall clock of the batch being committed */
 	bool intake_stopped;            /* the store is full: take nothing */
-	uint64_t usage_checked;         /* monotonic ms of the last store_usage */
+	double usage;                   /* store_usage before the batch */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -347,16 +347,15 @@ static void stop_intake(struct daemon *d)
 		  "frees space; missed messages will be replayed", d->cfg.map_size >> 20);
 }
 
-/* Check the store's fill level at most once a second. True: take input. */
+/* Check the store's fill level before every batch (a read transaction and
+ * a walk of LMDB's short freelist: microseconds per batch, not per
+ * message). True: take input. */
 static bool intake_open(struct daemon *d)
 {
-	uint64_t now = now_ms();
 	double used;
-	if (now - d->usage_checked < 1000)
-		return !d->intake_stopped;
-	d->usage_checked = now;
 	if (store_usage(d->store, &used))
 		return !d->intake_stopped;
+	d->usage = used;
 	if (!d->intake_stopped && used >= STORE_FULL) {
 		stop_intake(d);
 	} else if (d->intake_stopped && used < STORE_RESUME) {
@@ -427,7 +426,8 @@ static int run(struct daemon *d)
 			usleep(200000);
 			continue;
 		}
-		size_t n = ingest_take(d->ingest, items, BATCH_MAX, 200);
+		/* Near full, small batches: one batch must never jump the reserve. */
+		size_t n = ingest_take(d->ingest, items, d->usage < 0.50 ? BATCH_MAX : 32, 200);
 		if (n)
 			commit_batch(d, items, n);
 		ingest_release(d->ingest, n);

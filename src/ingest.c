@@ -437,6 +437,12 @@ static void start_replay(struct ingest *in, const struct replay_cmd *cmd)
 	if (cmd->src >= in->nsrc || !in->src[cmd->src].replay)
 		return;
 	struct source *src = &in->src[cmd->src];
+	if (src->pending && src->req) {
+		/* The committer rewound (a failed commit) and asks again: the old
+		 * question is moot, and a REQ socket cannot send twice. */
+		zmq_close(src->req);
+		src->req = NULL;
+	}
 	src->pending = true;
 	src->lo = cmd->lo;
 	src->hi = cmd->hi;

@@ -66,8 +66,7 @@ int notify_doc(const char *hex_id, const char *user, uint64_t dest, const uint64
 	for (size_t i = 0; !rc && i < n_subs; i++)
 		rc = buf_printf(out, "%s%" PRIu64, i ? "," : "", subs[i]);
 	if (!rc)
-		rc = buf_printf(out, "],\"created\":%" PRIu64 ",\"due\":%" PRIu64 ",\"attempts\":0,",
-				now_ms, now_ms);
+		rc = buf_printf(out, "],\"created\":%" PRIu64 ",\"attempts\":0,", now_ms);
 	if (!rc)
 		rc = buf_append(out, common, common_len);
 	return rc ? rc : buf_putc(out, '}');

@@ -6,7 +6,7 @@
  * all of its notifications, because a message can notify thousands.
  *
  * Document: {"id", "user", "destination", "subscriptions": [ids],
- *   "created", "due", "attempts", "topic", "title", "summary", "link",
+ *   "created", "attempts", "topic", "title", "summary", "link",
  *   "agent", "severity", "usernames": [], "packages": [], "msg_id",
  *   "timestamp", "msg": {the original body}}
  *

@@ -151,23 +151,44 @@ static void due_key(unsigned char k[DUE_KEY_LEN], uint64_t due, bool digest,
 	memcpy(k + 9, id, OUTBOX_ID_LEN);
 }
 
-static int due_put(MDB_txn *txn, MDB_dbi dbi, uint64_t due, bool digest,
+/* `when` mirrors `due` by id, so an entry's schedule key can be found (and
+ * moved) without rewriting its document. */
+static int when_get(MDB_txn *txn, MDB_dbi dbi, const unsigned char id[OUTBOX_ID_LEN],
+		    uint64_t *due)
+{
+	MDB_val k = {OUTBOX_ID_LEN, (void *)id}, v;
+	int rc = mdb_get(txn, dbi, &k, &v);
+	if (rc)
+		return store_map_err(rc);
+	if (v.mv_size != 9 || ((unsigned char *)v.mv_data)[0] != VER)
+		return -EPROTO;
+	*due = get_be64((unsigned char *)v.mv_data + 1);
+	return 0;
+}
+
+static int due_put(struct store_txn *t, uint64_t due, bool digest,
 		   const unsigned char id[OUTBOX_ID_LEN], const char *user, uint64_t dest)
 {
-	unsigned char k[DUE_KEY_LEN], v[8 + 65];
+	unsigned char k[DUE_KEY_LEN], v[8 + 65], w[8];
 	size_t ul = strnlen(user, 64);
 	due_key(k, due, digest, id);
 	put_be64(v, dest);
 	memcpy(v + 8, user, ul);
-	return put_raw(txn, dbi, k, sizeof k, (const char *)v, 8 + ul, 0);
+	put_be64(w, due);
+	int rc = put_raw(store_txn_mdb(t), db(t, STORE_DB_DUE), k, sizeof k, (const char *)v,
+			 8 + ul, 0);
+	return rc ? rc
+		  : put_raw(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, OUTBOX_ID_LEN,
+			    (const char *)w, 8, 0);
 }
 
-static int due_del(MDB_txn *txn, MDB_dbi dbi, uint64_t due, bool digest,
+static int due_del(struct store_txn *t, uint64_t due, bool digest,
 		   const unsigned char id[OUTBOX_ID_LEN])
 {
 	unsigned char k[DUE_KEY_LEN];
 	due_key(k, due, digest, id);
-	return del(txn, dbi, k, sizeof k);
+	int rc = del(store_txn_mdb(t), db(t, STORE_DB_DUE), k, sizeof k);
+	return rc ? rc : del(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, OUTBOX_ID_LEN);
 }
 
 static bool decode_due(const MDB_val *k, const MDB_val *v, struct outbox_entry *e)
@@ -261,21 +282,25 @@ static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN]
 		derive_id(id, OUTBOX_ID_LEN, "digest", 6, now, did);
 		char hex[OUTBOX_HEX_LEN + 1];
 		outbox_hex(did, hex);
-		dig = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "id", hex, "user", user,
-				"destination", (json_int_t)dest, "due", (json_int_t)due, "count",
-				(json_int_t)0, "created", (json_int_t)now, "attempts", (json_int_t)0);
+		dig = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "id", hex, "user", user,
+				"destination", (json_int_t)dest, "count", (json_int_t)0, "created",
+				(json_int_t)now, "attempts", (json_int_t)0);
 		if (!dig)
 			return -ENOMEM;
 		if ((rc = put_raw(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, (const char *)did,
 				  OUTBOX_ID_LEN, 0)) ||
-		    (rc = due_put(txn, db(t, STORE_DB_DUE), due, true, did, user, dest))) {
+		    (rc = due_put(t, due, true, did, user, dest))) {
 			json_decref(dig);
 			return rc;
 		}
 	} else {
 		return rc;
 	}
-	uint64_t count = doc_u64(dig, "count") + 1, old_due = doc_u64(dig, "due");
+	uint64_t count = doc_u64(dig, "count") + 1, old_due = due;
+	if (!rc && (rc = when_get(txn, db(t, STORE_DB_WHEN), did, &old_due))) {
+		json_decref(dig);
+		return rc;
+	}
 	uint64_t new_due = count >= max ? now : (due < old_due ? due : old_due);
 	unsigned char mk[2 * OUTBOX_ID_LEN], order[8];
 	char hex[OUTBOX_HEX_LEN + 1];
@@ -287,11 +312,11 @@ static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN]
 	if (!rc && json_object_set_new(note, "digest", json_string(hex)))
 		rc = -ENOMEM;
 	if (!rc && new_due != old_due &&
-	    !(rc = due_del(txn, db(t, STORE_DB_DUE), old_due, true, did)))
-		rc = due_put(txn, db(t, STORE_DB_DUE), new_due, true, did, user, dest);
+	    !(rc = due_del(t, old_due, true, did)))
+		rc = due_put(t, new_due, true, did, user, dest);
 	if (!rc && count >= max) /* closed: the next note opens a new one */
 		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
-	if (!rc && !(rc = set_u64(dig, "count", count)) && !(rc = set_u64(dig, "due", new_due)))
+	if (!rc && !(rc = set_u64(dig, "count", count)))
 		rc = put_doc(txn, db(t, STORE_DB_DIGESTS), did, sizeof did, dig);
 	json_decref(dig);
 	return rc;
@@ -310,7 +335,7 @@ int outbox_put(struct store_txn *t, const struct outbox_add *a)
 		if ((rc = put_raw(txn, db(t, STORE_DB_NOTES), a->id, OUTBOX_ID_LEN, a->json, a->len,
 				  MDB_NOOVERWRITE)))
 			return rc;
-		rc = due_put(txn, db(t, STORE_DB_DUE), a->now, false, a->id, a->user, a->dest);
+		rc = due_put(t, a->now, false, a->id, a->user, a->dest);
 		return rc ? rc : 1;
 	}
 	json_t *note = json_loadb(a->json, a->len, 0, NULL);
@@ -474,7 +499,7 @@ static int digest_del(struct store_txn *t, const unsigned char did[OUTBOX_ID_LEN
 	size_t dkl = dest_key(dk, user, dest);
 	int rc = del(txn, db(t, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN);
 	if (!rc)
-		rc = due_del(txn, db(t, STORE_DB_DUE), due, true, did);
+		rc = due_del(t, due, true, did);
 	if (!rc && !open_digest_get(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, open) &&
 	    !memcmp(open, did, OUTBOX_ID_LEN))
 		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
@@ -502,7 +527,7 @@ static int remove_entry(struct store_txn *t, const struct outbox_entry *e, const
 	if (rc)
 		return rc;
 	if (!e->digest)
-		return due_del(store_txn_mdb(t), db(t, STORE_DB_DUE), e->due, false, e->id);
+		return due_del(t, e->due, false, e->id);
 	if (more)
 		return outbox_reschedule(t, e, now, 0, NULL);
 	return digest_del(t, e->id, e->due, e->user, e->dest);
@@ -569,19 +594,19 @@ int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_
 	MDB_txn *txn = store_txn_mdb(t);
 	MDB_dbi table = db(t, e->digest ? STORE_DB_DIGESTS : STORE_DB_NOTES);
 	json_t *doc;
-	int rc = get_doc(txn, table, e->id, OUTBOX_ID_LEN, &doc);
-	if (rc)
-		return rc;
-	rc = set_u64(doc, "attempts", doc_u64(doc, "attempts") + charge);
-	if (!rc)
-		rc = set_u64(doc, "due", due);
-	if (!rc && reason && json_object_set_new(doc, "last_error", json_string(reason)))
-		rc = -ENOMEM;
-	if (!rc)
-		rc = put_doc(txn, table, e->id, OUTBOX_ID_LEN, doc);
-	json_decref(doc);
-	if (!rc && due != e->due && !(rc = due_del(txn, db(t, STORE_DB_DUE), e->due, e->digest, e->id)))
-		rc = due_put(txn, db(t, STORE_DB_DUE), due, e->digest, e->id, e->user, e->dest);
+	int rc = 0;
+	if (charge || reason) { /* only then does the document change */
+		if ((rc = get_doc(txn, table, e->id, OUTBOX_ID_LEN, &doc)))
+			return rc;
+		rc = set_u64(doc, "attempts", doc_u64(doc, "attempts") + charge);
+		if (!rc && reason && json_object_set_new(doc, "last_error", json_string(reason)))
+			rc = -ENOMEM;
+		if (!rc)
+			rc = put_doc(txn, table, e->id, OUTBOX_ID_LEN, doc);
+		json_decref(doc);
+	}
+	if (!rc && due != e->due && !(rc = due_del(t, e->due, e->digest, e->id)))
+		rc = due_put(t, due, e->digest, e->id, e->user, e->dest);
 	return rc;
 }
 
@@ -618,7 +643,7 @@ int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64
 	int rc = get_doc(txn, db(t, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, &note);
 	if (rc)
 		return rc;
-	rc = due_del(txn, db(t, STORE_DB_DUE), e->due, false, e->id);
+	rc = due_del(t, e->due, false, e->id);
 	if (!rc)
 		rc = digest_add(t, e->id, e->user, e->dest, due, digest_max, now, note);
 	if (!rc)
@@ -720,23 +745,24 @@ static int list_docs(struct store *s, enum store_db which, const char *user, con
 }
 
 /* A note in a digest is due when its digest is: show that, not its own. */
+/* Each note's due time from `when`: its own, or its digest's. */
 static int digest_dues(struct store *s, json_t *notes)
 {
 	MDB_txn *txn;
 	size_t i;
-	json_t *note, *dig;
-	unsigned char did[OUTBOX_ID_LEN];
+	json_t *note;
+	unsigned char id[OUTBOX_ID_LEN];
+	uint64_t due;
 	int rc = rd_begin(s, &txn);
 	if (rc)
 		return rc;
 	json_array_foreach(notes, i, note) {
 		const char *hex = json_string_value(json_object_get(note, "digest"));
-		if (!hex || outbox_unhex(hex, did) ||
-		    get_doc(txn, store_db(s, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN, &dig))
+		if (!hex)
+			hex = json_string_value(json_object_get(note, "id"));
+		if (outbox_unhex(hex, id) || when_get(txn, store_db(s, STORE_DB_WHEN), id, &due))
 			continue;
-		rc = set_u64(note, "due", doc_u64(dig, "due"));
-		json_decref(dig);
-		if (rc)
+		if ((rc = set_u64(note, "due", due)))
 			break;
 	}
 	mdb_txn_abort(txn);
@@ -803,21 +829,14 @@ static int entry_of(struct store_txn *t, const json_t *note, const unsigned char
 {
 	const char *dig = json_string_value(json_object_get(note, "digest"));
 	const char *user = json_string_value(json_object_get(note, "user"));
-	json_t *d = NULL;
 	*e = (struct outbox_entry){.dest = doc_u64(note, "destination"), .digest = dig != NULL};
 	snprintf(e->user, sizeof e->user, "%s", user ? user : "");
-	if (!dig) {
+	int rc = 0;
+	if (dig)
+		rc = outbox_unhex(dig, e->id);
+	else
 		memcpy(e->id, id, OUTBOX_ID_LEN);
-		e->due = doc_u64(note, "due");
-		return 0;
-	}
-	int rc = outbox_unhex(dig, e->id);
-	if (!rc)
-		rc = get_doc(store_txn_mdb(t), db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, &d);
-	if (!rc)
-		e->due = doc_u64(d, "due");
-	json_decref(d);
-	return rc;
+	return rc ? rc : when_get(store_txn_mdb(t), db(t, STORE_DB_WHEN), e->id, &e->due);
 }
 
 static int retry_in(struct store_txn *t, void *arg)
@@ -854,7 +873,7 @@ static int drop_in(struct store_txn *t, void *arg)
 		return rc;
 	if (!e.digest) {
 		rc = note_del(t, op->id, NULL);
-		return rc ? rc : due_del(txn, db(t, STORE_DB_DUE), e.due, false, e.id);
+		return rc ? rc : due_del(t, e.due, false, e.id);
 	}
 	if ((rc = note_del(t, op->id, e.id)) ||
 	    (rc = get_doc(txn, db(t, STORE_DB_DIGESTS), e.id, OUTBOX_ID_LEN, &dig)))
@@ -889,10 +908,10 @@ static int dead_retry_in(struct store_txn *t, void *arg)
 	json_object_del(doc, "last_error");
 	if (!user)
 		rc = -EPROTO;
-	if (!rc && !(rc = set_u64(doc, "attempts", 0)) && !(rc = set_u64(doc, "due", op->now)))
+	if (!rc && !(rc = set_u64(doc, "attempts", 0)))
 		rc = put_doc(txn, db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, doc);
 	if (!rc)
-		rc = due_put(txn, db(t, STORE_DB_DUE), op->now, false, op->id, user,
+		rc = due_put(t, op->now, false, op->id, user,
 			     doc_u64(doc, "destination"));
 	if (!rc)
 		rc = del(txn, db(t, STORE_DB_DEAD), op->id, OUTBOX_ID_LEN);

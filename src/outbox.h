@@ -15,6 +15,9 @@
  *   members      [digest id][note id] -> ""             notes inside a digest
  *   dead         id -> JSON note + {reason, dead_at}
  *   delivered    [order] -> JSON {id, user, destination, sink, count, attempts, at}
+ *   when         id -> [due ms]                         the due key of a note or digest
+ * `when` lets an entry move in the schedule without rewriting its document:
+ * parking, holding and folding into digests touch only small keys.
  * A due entry is either one note (kind 'n') or a digest (kind 'd'); notes in a
  * digest have no due entry of their own. Entries of paused destinations are
  * parked at due = OUTBOX_PARKED until the destination resumes.

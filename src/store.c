@@ -23,7 +23,7 @@
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
 static const char *const db_names[STORE_DB_COUNT] = {
-	"notes", "due", "digests", "open_digest", "members", "dead", "delivered"};
+	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
 
 struct store {
 	MDB_env *env;
@@ -144,7 +144,7 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
- * outbox (notes, due, digests, open_digest, members, dead, delivered). */
+ * outbox (notes, due, digests, open_digest, members, dead, delivered, when). */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;

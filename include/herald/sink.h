@@ -155,23 +155,33 @@ struct herald_sink_ops {
 	 * May be NULL: every address is accepted. */
 	int (*validate)(void *instance, const char *address, char *err, size_t errlen);
 
-	/* Deliver n items; fill results[i] for each. Should return by the
-	 * instance's own timeouts; the host does not interrupt it. */
-	void (*deliver)(void *instance, const struct herald_sink_item *items, size_t n,
-			struct herald_sink_result *results);
+	/* Deliver n items; fill *results[i] for each. Arrays of pointers, so
+	 * either side may know a longer struct than the other (each struct's
+	 * `size` says how long it is). Should return by the instance's own
+	 * timeouts; the host does not interrupt it. */
+	void (*deliver)(void *instance, const struct herald_sink_item *const *items, size_t n,
+			struct herald_sink_result *const *results);
 
-	/* Finish what is buffered before deadline_ms (CLOCK_MONOTONIC ms). May be NULL. */
+	/* Finish what is buffered before deadline_ms (CLOCK_MONOTONIC ms).
+	 * 0, or a negative errno when something could not be finished. May be NULL. */
 	int (*flush)(void *instance, int64_t deadline_ms);
 
 	/* Free the instance. Called once; nothing follows. */
 	void (*shutdown)(void *instance);
 
-	/* Reopen files, reconnect (SIGHUP). May be NULL. */
+	/* Reopen files, reconnect (SIGHUP). 0, or a negative errno (the instance
+	 * keeps working as before). May be NULL. */
 	int (*reopen)(void *instance);
 };
 
 /* The entry point's type, for the host's dlsym. */
 typedef const struct herald_sink_ops *(*herald_sink_entry_fn)(uint32_t host_abi);
+
+/* A sink defines exactly this, exported (also under -fvisibility=hidden):
+ *   HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
+ *   { return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &ops : NULL; } */
+#define HERALD_SINK_EXPORT __attribute__((visibility("default")))
+HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi);
 
 #ifdef __cplusplus
 }

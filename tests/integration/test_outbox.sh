@@ -331,11 +331,13 @@ D_ERIN=$(dest erin inbox erin)
 H sub add erin --filter 'topic == "org.test.erin"' --dest "$D_ERIN" > /dev/null
 sleep 1 # the match index picks up a new subscription within ~100 ms
 publish org.test.erin 1
-held() { H outbox list --user erin --json | field "d['notifications'][0]['due']" > due.out; }
-wait_for 10 held
 END=$(date -u -d "$(date -u -d '+2 hours' +%H:00)" +%s)
 [ "$END" -lt "$(date -u +%s)" ] && END=$((END + 86400))
-[ "$(cat due.out)" = "$((END * 1000))" ]
+held() {
+	H outbox list --user erin --json | field "d['notifications'][0]['due']" > due.out &&
+		[ "$(cat due.out)" = "$((END * 1000))" ]
+}
+wait_for 10 held
 ok $? "a notification in quiet hours waits until they end ($(cat due.out) = ${END}000)"
 ! grep -q '"user":"erin"' inbox.jsonl
 ok $? "and was not delivered"
