@@ -849,7 +849,12 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 	d->rl.interval_ms = 10000;
 	d->rand_state = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)d;
 	pthread_mutex_init(&d->lock, NULL);
-	pthread_cond_init(&d->cond, NULL);
+	/* The scheduler's timed waits count on the monotonic clock. */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&d->cond, &ca);
+	pthread_condattr_destroy(&ca);
 	d->n_inst = deps->cfg->n_sinks;
 	if (d->n_inst && !(d->inst = calloc(d->n_inst, sizeof *d->inst))) {
 		free(d);
