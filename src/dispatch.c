@@ -30,6 +30,7 @@
 #define SCAN_MAX 512
 #define BROKEN_MAX_MS (10 * 60 * 1000)
 #define DEST_BUCKETS 4096
+#define RECORD_QUEUE 8 /* delivered batches waiting for their outcomes to commit */
 
 /* What the scheduler remembers per destination (never removed: bounded by
  * the number of destinations). */
@@ -62,9 +63,15 @@ struct instance {
 	struct batch_entry *batch;
 	size_t n_batch;
 	bool busy;                /* a batch is handed over or being delivered */
+	struct record *rec;       /* delivered, outcomes waiting for the recorder (a list) */
+	struct record *recording; /* the list the recorder is committing */
+	size_t n_rec;             /* records in `rec` */
 	uint64_t broken_until;    /* wall ms; 0 when working */
 	uint64_t broken_backoff;
 	pthread_cond_t cond;
+	pthread_t recorder;       /* commits outcomes while the worker delivers the next batch */
+	bool rec_started;
+	pthread_cond_t rec_cond;  /* rec changed */
 };
 
 struct dispatch {
@@ -148,6 +155,24 @@ struct plan {
 	char reason[300];
 };
 
+/* A delivered batch on its way into the store: the recorder's input. */
+struct record {
+	struct record *next;
+	struct batch_entry *batch; /* owned */
+	struct job *jobs;          /* owned, one per batch entry */
+	struct herald_sink_result *res; /* owned */
+	size_t n;
+};
+
+static bool record_has(const struct record *r, const struct outbox_entry *e)
+{
+	for (; r; r = r->next)
+		for (size_t i = 0; i < r->n; i++)
+			if (!memcmp(r->batch[i].e.id, e->id, OUTBOX_ID_LEN))
+				return true;
+	return false;
+}
+
 /* Skip entries already handed to a worker, and entries of instances that
  * cannot take them now (their turn comes when the worker reports back). */
 static bool skip_entry(void *arg, const struct outbox_entry *e)
@@ -157,7 +182,9 @@ static bool skip_entry(void *arg, const struct outbox_entry *e)
 	if (!s || s->inst < 0)
 		return false;
 	struct instance *in = &d->inst[s->inst];
-	return in->busy || (in->broken_until && in->broken_until > wall_ms());
+	if (in->busy || (in->broken_until && in->broken_until > wall_ms()))
+		return true;
+	return record_has(in->rec, e) || record_has(in->recording, e);
 }
 
 /* What one scheduling pass has read about destinations and users: a due
@@ -537,6 +564,7 @@ struct job {
 	struct batch_entry *be;
 	json_t *notes;            /* owned */
 	bool more, ok;
+	bool pause;               /* its destination should be paused (recorder) */
 	struct view *views;       /* one per note */
 	const struct herald_notification **ptrs;
 	size_t n_views;
@@ -702,26 +730,29 @@ static void mark_broken(struct instance *in, const char *reason)
 		 reason, (unsigned long long)in->broken_backoff);
 }
 
-static void commit_outcomes(struct instance *in, struct job *jobs,
-			    const struct herald_sink_result *res, size_t n)
+/* Record the outcomes of every delivered batch in `list`, in one
+ * transaction: under load the recorder commits once per fsync, however
+ * many batches the worker delivered meanwhile. */
+static void commit_outcomes(struct instance *in, const struct record *list)
 {
 	struct dispatch *d = in->d;
 	struct store_txn *t;
 	uint64_t now = wall_ms();
-	bool pause[n ? n : 1], broken = false;
+	bool broken = false;
 	int rc = store_begin(d->store, &t);
-	for (size_t i = 0; !rc && i < n; i++) {
-		pause[i] = false;
-		if (!jobs[i].ok)
-			continue;
-		if (res[i].outcome == HERALD_SINK_BROKEN && !broken) {
-			broken = true;
-			mark_broken(in, res[i].reason);
+	for (const struct record *r = list; !rc && r; r = r->next)
+		for (size_t i = 0; !rc && i < r->n; i++) {
+			r->jobs[i].pause = false;
+			if (!r->jobs[i].ok)
+				continue;
+			if (r->res[i].outcome == HERALD_SINK_BROKEN && !broken) {
+				broken = true;
+				mark_broken(in, r->res[i].reason);
+			}
+			rc = record(in, t, &r->jobs[i], &r->res[i], now, &r->jobs[i].pause);
+			if (rc == -ENOENT) /* dropped while in flight */
+				rc = 0;
 		}
-		rc = record(in, t, &jobs[i], &res[i], now, &pause[i]);
-		if (rc == -ENOENT) /* dropped while in flight */
-			rc = 0;
-	}
 	if (!rc)
 		rc = store_commit(t);
 	else if (t)
@@ -739,78 +770,142 @@ static void commit_outcomes(struct instance *in, struct job *jobs,
 		in->broken_until = 0;
 		pthread_mutex_unlock(&d->lock);
 	}
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].ok && pause[i])
-			pause_dest(d, &jobs[i].be->e, res[i].reason);
+	for (const struct record *r = list; r; r = r->next)
+		for (size_t i = 0; i < r->n; i++)
+			if (r->jobs[i].ok && r->jobs[i].pause)
+				pause_dest(d, &r->jobs[i].be->e, r->res[i].reason);
 }
 
-static void deliver_batch(struct instance *in, struct batch_entry *batch, size_t n)
+static void record_free(struct record *r)
+{
+	while (r) {
+		struct record *next = r->next;
+		for (size_t i = 0; r->jobs && i < r->n; i++)
+			job_release(&r->jobs[i]);
+		free(r->jobs);
+		free(r->res);
+		free(r->batch);
+		free(r);
+		r = next;
+	}
+}
+
+/* Load, render and deliver one batch; the outcomes go to the recorder.
+ * NULL when out of memory (the entries stay due). */
+static struct record *deliver_batch(struct instance *in, struct batch_entry *batch, size_t n)
 {
 	struct dispatch *d = in->d;
-	struct job *jobs = calloc(n, sizeof *jobs);
+	struct record *rec = calloc(1, sizeof *rec);
 	struct herald_sink_item *items = calloc(n, sizeof *items);
-	struct herald_sink_result *res = calloc(n, sizeof *res);
+	struct herald_sink_result *r = calloc(n, sizeof *r);
 	size_t *map = calloc(n, sizeof *map), m = 0;
-	if (!jobs || !items || !res || !map)
+	if (rec) {
+		*rec = (struct record){NULL, batch, calloc(n, sizeof *rec->jobs),
+				       calloc(n, sizeof *rec->res), n};
+		batch = NULL;
+	}
+	if (!rec || !rec->jobs || !rec->res || !items || !r || !map) {
+		record_free(rec);
+		free(batch);
+		rec = NULL;
 		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		jobs[i].be = &batch[i];
-		if (outbox_load(d->store, &batch[i].e, (size_t)d->dc->digest_max_items,
-				&jobs[i].notes, &jobs[i].more))
+		struct job *j = &rec->jobs[i];
+		j->be = &rec->batch[i];
+		if (outbox_load(d->store, &j->be->e, (size_t)d->dc->digest_max_items, &j->notes,
+				&j->more))
 			continue; /* dropped meanwhile, or unreadable: left for the next pass */
-		if (job_build(in, &jobs[i], &items[m]))
+		if (job_build(in, j, &items[m]))
 			continue;
-		jobs[i].ok = true;
+		j->ok = true;
 		map[m++] = i;
 	}
 	if (m) {
-		struct herald_sink_result *r = calloc(m, sizeof *r);
-		if (r) {
-			metric_add(&d->metrics->delivery_attempts, m);
-			sink_deliver(in->sink, items, m, r);
-			for (size_t k = 0; k < m; k++)
-				res[map[k]] = r[k];
-			free(r);
-		} else {
-			for (size_t k = 0; k < m; k++)
-				jobs[map[k]].ok = false;
-		}
+		metric_add(&d->metrics->delivery_attempts, m);
+		sink_deliver(in->sink, items, m, r);
+		for (size_t k = 0; k < m; k++)
+			rec->res[map[k]] = r[k];
 	}
-	commit_outcomes(in, jobs, res, n);
 out:
-	for (size_t i = 0; jobs && i < n; i++)
-		job_release(&jobs[i]);
-	free(jobs);
 	free(items);
-	free(res);
+	free(r);
 	free(map);
+	return rec;
+}
+
+/* Commits outcomes, so that the worker can deliver the next batch during
+ * the fsync: the entries being recorded are skipped by the scheduler. */
+static void *recorder_main(void *arg)
+{
+	struct instance *in = arg;
+	struct dispatch *d = in->d;
+	pthread_mutex_lock(&d->lock);
+	for (;;) {
+		/* at stop, wait for a batch the worker is still delivering */
+		while (!in->rec && !(d->stop && !in->busy))
+			pthread_cond_wait(&in->rec_cond, &d->lock);
+		if (!in->rec)
+			break; /* stopping, and nothing left to record */
+		in->recording = in->rec;
+		in->rec = NULL;
+		in->n_rec = 0;
+		pthread_cond_broadcast(&in->rec_cond); /* a waiting worker may go on */
+		pthread_mutex_unlock(&d->lock);
+		commit_outcomes(in, in->recording);
+		pthread_mutex_lock(&d->lock);
+		struct record *done = in->recording;
+		in->recording = NULL;
+		d->woken = true;
+		pthread_cond_signal(&d->cond);
+		pthread_mutex_unlock(&d->lock);
+		record_free(done); /* outside the lock: it frees JSON */
+		pthread_mutex_lock(&d->lock);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+/* Queue a delivered batch for the recorder (d->lock held). */
+static void queue_record(struct instance *in, struct record *r)
+{
+	struct record **tail = &in->rec;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = r;
+	in->n_rec++;
+	pthread_cond_broadcast(&in->rec_cond);
 }
 
 static void *worker_main(void *arg)
 {
 	struct instance *in = arg;
 	struct dispatch *d = in->d;
-	size_t cap = (size_t)in->cfg->batch;
-	struct batch_entry *mine = calloc(cap, sizeof *mine);
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
 		while (!d->stop && !(in->busy && in->n_batch))
 			pthread_cond_wait(&in->cond, &d->lock);
-		if (d->stop || !mine)
+		if (d->stop)
 			break;
 		size_t n = in->n_batch;
-		memcpy(mine, in->batch, n * sizeof *mine);
+		struct batch_entry *mine = malloc(n * sizeof *mine);
+		if (mine)
+			memcpy(mine, in->batch, n * sizeof *mine);
 		pthread_mutex_unlock(&d->lock);
-		deliver_batch(in, mine, n);
+		struct record *r = mine ? deliver_batch(in, mine, n) : NULL;
 		pthread_mutex_lock(&d->lock);
+		while (in->n_rec >= RECORD_QUEUE) /* the recorder is far behind */
+			pthread_cond_wait(&in->rec_cond, &d->lock);
+		if (r)
+			queue_record(in, r);
 		in->n_batch = 0;
 		in->busy = false;
 		d->woken = true;
 		pthread_cond_signal(&d->cond);
 	}
 	in->busy = false;
+	pthread_cond_broadcast(&in->rec_cond);
 	pthread_mutex_unlock(&d->lock);
-	free(mine);
 	return NULL;
 }
 
@@ -823,6 +918,7 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 	in->rate = c->rate > 0 ? c->rate : d->dc->rate;
 	in->burst = c->burst > 0 ? c->burst : d->dc->burst;
 	pthread_cond_init(&in->cond, NULL);
+	pthread_cond_init(&in->rec_cond, NULL);
 	if (!(in->batch = calloc((size_t)c->batch, sizeof *in->batch)))
 		return -ENOMEM;
 	if (render_compile(c->template_text, RENDER_TEXT, c->footer, &in->text, err, sizeof err) ||
@@ -873,7 +969,9 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 			continue;
 		}
 		log_info("heraldd: sink '%s' ready (plugin %s)", in->cfg->name, sink_plugin(in->sink));
-		if (pthread_create(&in->thread, NULL, worker_main, in) == 0)
+		if (pthread_create(&in->recorder, NULL, recorder_main, in) == 0)
+			in->rec_started = true;
+		if (in->rec_started && pthread_create(&in->thread, NULL, worker_main, in) == 0)
 			in->started = true;
 	}
 	if (pthread_create(&d->scheduler, NULL, scheduler_main, d)) {
@@ -936,8 +1034,10 @@ void dispatch_stop(struct dispatch *d)
 	pthread_mutex_lock(&d->lock);
 	d->stop = true;
 	pthread_cond_broadcast(&d->cond);
-	for (size_t i = 0; i < d->n_inst; i++)
+	for (size_t i = 0; i < d->n_inst; i++) {
 		pthread_cond_broadcast(&d->inst[i].cond);
+		pthread_cond_broadcast(&d->inst[i].rec_cond);
+	}
 	pthread_mutex_unlock(&d->lock);
 	if (d->sched_started)
 		pthread_join(d->scheduler, NULL);
@@ -945,6 +1045,8 @@ void dispatch_stop(struct dispatch *d)
 		struct instance *in = &d->inst[i];
 		if (in->started)
 			pthread_join(in->thread, NULL);
+		if (in->rec_started) /* after the worker: it records what is left */
+			pthread_join(in->recorder, NULL);
 		if (in->sink && sink_flush(in->sink, (int64_t)now_ms() + 5000))
 			log_warn("dispatch: sink '%s' did not flush everything", in->cfg->name);
 		sink_close(in->sink);
@@ -952,6 +1054,7 @@ void dispatch_stop(struct dispatch *d)
 		render_free(in->markdown);
 		free(in->batch);
 		pthread_cond_destroy(&in->cond);
+		pthread_cond_destroy(&in->rec_cond);
 	}
 	for (size_t b = 0; b < DEST_BUCKETS; b++)
 		while (d->dests[b]) {
