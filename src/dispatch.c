@@ -30,7 +30,7 @@
 #define SCAN_MAX 512
 #define BROKEN_MAX_MS (10 * 60 * 1000)
 #define DEST_BUCKETS 4096
-#define RECORD_QUEUE 8 /* delivered batches waiting for their outcomes to commit */
+#define RECORD_QUEUE 2 /* delivered batches waiting for their outcomes to commit */
 
 /* What the scheduler remembers per destination (never removed: bounded by
  * the number of destinations). */
@@ -760,8 +760,15 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 	if (rc) {
 		log_limited(&in->rl, L_ERROR, "dispatch: cannot record outcomes of sink '%s' (%s); "
 				"they will be delivered again", in->cfg->name, store_strerror(rc));
-		/* Not at once: every retry would deliver the same batch again. */
-		mark_broken(in, store_strerror(rc));
+		/* Not at once: every retry would deliver the same batch again. A
+		 * full store frees up as other deliveries commit: look again soon. */
+		if (rc == -ENOSPC) {
+			pthread_mutex_lock(&d->lock);
+			in->broken_until = wall_ms() + 1000;
+			pthread_mutex_unlock(&d->lock);
+		} else {
+			mark_broken(in, store_strerror(rc));
+		}
 		return;
 	}
 	if (!broken) {

@@ -39,10 +39,11 @@
 #include "verify.h"
 
 #define BATCH_MAX 1024
-/* Intake stops when the store is this full, and resumes below RESUME, so
- * that delivery (which frees space) always has room to write. */
-#define STORE_FULL 0.90
-#define STORE_RESUME 0.80 /* and over 0.50, batches are small (see run) */
+/* Intake stops when less than a reserve of the map is free (a tenth, at
+ * least 2 MiB, at most half), and resumes once twice the reserve is free:
+ * delivery's deletes are copy-on-write and need free pages to free pages.
+ * Over half full, batches are small (see run). */
+#define RESERVE_MIN (2.0 * 1024 * 1024)
 
 /* Signal flags: the only mutable globals, set by handlers, read by main. */
 static volatile sig_atomic_t g_stop, g_reload;
@@ -356,9 +357,14 @@ static bool intake_open(struct daemon *d)
 	if (store_usage(d->store, &used))
 		return !d->intake_stopped;
 	d->usage = used;
-	if (!d->intake_stopped && used >= STORE_FULL) {
+	double map = (double)d->cfg.map_size;
+	double reserve = map / 10 > RESERVE_MIN ? map / 10 : RESERVE_MIN;
+	if (reserve > map / 2)
+		reserve = map / 2;
+	double free_bytes = (1 - used) * map;
+	if (!d->intake_stopped && free_bytes < reserve) {
 		stop_intake(d);
-	} else if (d->intake_stopped && used < STORE_RESUME) {
+	} else if (d->intake_stopped && free_bytes >= 2 * reserve) {
 		d->intake_stopped = false;
 		atomic_store(&d->metrics.intake_stopped, 0);
 		log_info("heraldd: the store has room again (%.0f%% used); intake resumed", used * 100);

@@ -5,6 +5,7 @@
  * caller's; a failure leaves the tables as they were.
  */
 #include "outbox.h"
+#include "be64.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -19,20 +20,6 @@
 #define DUE_KEY_LEN (8 + 1 + OUTBOX_ID_LEN)
 #define KIND_NOTE 'n'
 #define KIND_DIGEST 'd'
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
 
 void outbox_hex(const unsigned char id[OUTBOX_ID_LEN], char hex[OUTBOX_HEX_LEN + 1])
 {
@@ -652,10 +639,12 @@ int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64
 	return rc;
 }
 
+#define UNPARK_CHUNK 256 /* entries per transaction: small writes even near a full map */
+
 struct unpark_ctx {
 	const char *user;
 	uint64_t dest, now;
-	int moved;
+	int moved;       /* in this transaction */
 };
 
 static int unpark_in(struct store_txn *t, void *arg)
@@ -665,28 +654,22 @@ static int unpark_in(struct store_txn *t, void *arg)
 	unsigned char start[8];
 	put_be64(start, OUTBOX_PARKED);
 	MDB_val k = {8, start}, v;
-	struct outbox_entry *found = NULL;
-	size_t n = 0, cap = 0;
+	struct outbox_entry *found = malloc(UNPARK_CHUNK * sizeof *found);
+	size_t n = 0;
+	if (!found)
+		return -ENOMEM;
 	int rc = mdb_cursor_open(store_txn_mdb(t), db(t, STORE_DB_DUE), &c);
-	if (rc)
+	if (rc) {
+		free(found);
 		return store_map_err(rc);
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		struct outbox_entry e;
-		if (!decode_due(&k, &v, &e) || e.dest != u->dest || strcmp(e.user, u->user))
-			continue;
-		if (n == cap) {
-			struct outbox_entry *f = realloc(found, (cap = cap ? 2 * cap : 16) * sizeof *f);
-			if (!f) {
-				rc = ENOMEM;
-				break;
-			}
-			found = f;
-		}
-		found[n++] = e;
 	}
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); !rc && n < UNPARK_CHUNK;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (decode_due(&k, &v, &found[n]) && found[n].dest == u->dest &&
+		    !strcmp(found[n].user, u->user))
+			n++;
 	mdb_cursor_close(c);
-	rc = rc == MDB_NOTFOUND ? 0 : rc == ENOMEM ? -ENOMEM : store_map_err(rc);
+	rc = rc == MDB_NOTFOUND || !rc ? 0 : store_map_err(rc);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = outbox_reschedule(t, &found[i], u->now, 0, NULL);
 	free(found);
@@ -696,16 +679,41 @@ static int unpark_in(struct store_txn *t, void *arg)
 
 int outbox_unpark(struct store *s, const char *user, uint64_t dest, uint64_t now)
 {
-	struct unpark_ctx u = {user, dest, now, 0};
-	int rc = in_write(s, unpark_in, &u);
-	return rc ? rc : u.moved;
+	int total = 0;
+	for (;;) {
+		struct unpark_ctx u = {user, dest, now, 0};
+		int rc = in_write(s, unpark_in, &u);
+		if (rc)
+			return rc;
+		total += u.moved;
+		if (u.moved < UNPARK_CHUNK)
+			return total;
+	}
 }
 
 /* ---- management ---- */
 
-/* Walk a table of documents keyed by id; `after` skips up to that id. */
+/* Collect the documents under the cursor (from *k, *v, positioned with
+ * status rc), stepping with `step`, optionally of one user, up to `limit`. */
+static int collect(MDB_cursor *c, int rc, MDB_val *k, MDB_val *v, MDB_cursor_op step,
+		   const char *user, size_t limit, json_t *arr)
+{
+	for (; !rc && json_array_size(arr) < limit; rc = mdb_cursor_get(c, k, v, step)) {
+		if (v->mv_size < 2)
+			continue;
+		json_t *doc = json_loadb((const char *)v->mv_data + 1, v->mv_size - 1, 0, NULL);
+		const char *u = json_string_value(json_object_get(doc, "user"));
+		if (doc && (!user || (u && !strcmp(u, user))) && json_array_append(arr, doc))
+			rc = ENOMEM;
+		json_decref(doc);
+	}
+	return rc == MDB_NOTFOUND ? 0 : rc == ENOMEM ? -ENOMEM : store_map_err(rc);
+}
+
+/* A page of a table of documents: keyed by id after `after` (forward), or
+ * the newest first (after == NULL and newest). */
 static int list_docs(struct store *s, enum store_db which, const char *user, const char *after,
-		     size_t limit, json_t **out)
+		     bool newest, size_t limit, json_t **out)
 {
 	unsigned char from[OUTBOX_ID_LEN];
 	if (after && outbox_unhex(after, from))
@@ -722,29 +730,20 @@ static int list_docs(struct store *s, enum store_db which, const char *user, con
 		json_decref(arr);
 		return arr ? store_map_err(rc) : -ENOMEM;
 	}
-	rc = mdb_cursor_get(c, &k, &v, after ? MDB_SET_RANGE : MDB_FIRST);
+	rc = mdb_cursor_get(c, &k, &v, newest ? MDB_LAST : after ? MDB_SET_RANGE : MDB_FIRST);
 	if (!rc && after && k.mv_size == OUTBOX_ID_LEN && !memcmp(k.mv_data, from, OUTBOX_ID_LEN))
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	for (; !rc && json_array_size(arr) < limit; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (v.mv_size < 2)
-			continue;
-		json_t *doc = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
-		const char *u = json_string_value(json_object_get(doc, "user"));
-		if (doc && (!user || (u && !strcmp(u, user))))
-			json_array_append(arr, doc);
-		json_decref(doc);
-	}
+	rc = collect(c, rc, &k, &v, newest ? MDB_PREV : MDB_NEXT, user, limit, arr);
 	mdb_cursor_close(c);
 	mdb_txn_abort(txn);
-	if (rc && rc != MDB_NOTFOUND) {
+	if (rc) {
 		json_decref(arr);
-		return store_map_err(rc);
+		return rc;
 	}
 	*out = arr;
 	return 0;
 }
 
-/* A note in a digest is due when its digest is: show that, not its own. */
 /* Each note's due time from `when`: its own, or its digest's. */
 static int digest_dues(struct store *s, json_t *notes)
 {
@@ -771,7 +770,7 @@ static int digest_dues(struct store *s, json_t *notes)
 
 int outbox_list(struct store *s, const char *user, const char *after, size_t limit, json_t **out)
 {
-	int rc = list_docs(s, STORE_DB_NOTES, user, after, limit, out);
+	int rc = list_docs(s, STORE_DB_NOTES, user, after, false, limit, out);
 	if (!rc && (rc = digest_dues(s, *out))) {
 		json_decref(*out);
 		*out = NULL;
@@ -782,7 +781,7 @@ int outbox_list(struct store *s, const char *user, const char *after, size_t lim
 int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,
 		     json_t **out)
 {
-	return list_docs(s, STORE_DB_DEAD, user, after, limit, out);
+	return list_docs(s, STORE_DB_DEAD, user, after, false, limit, out);
 }
 
 static int show(struct store *s, enum store_db which, const unsigned char id[OUTBOX_ID_LEN],
@@ -940,36 +939,7 @@ int outbox_dead_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN])
 
 int outbox_delivered_list(struct store *s, const char *user, size_t limit, json_t **out)
 {
-	MDB_txn *txn;
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc = rd_begin(s, &txn);
-	if (rc)
-		return rc;
-	json_t *arr = json_array();
-	if (!arr || (rc = mdb_cursor_open(txn, store_db(s, STORE_DB_DELIVERED), &c))) {
-		mdb_txn_abort(txn);
-		json_decref(arr);
-		return arr ? store_map_err(rc) : -ENOMEM;
-	}
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); !rc && json_array_size(arr) < limit;
-	     rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
-		if (v.mv_size < 2)
-			continue;
-		json_t *doc = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
-		const char *u = json_string_value(json_object_get(doc, "user"));
-		if (doc && (!user || (u && !strcmp(u, user))))
-			json_array_append(arr, doc);
-		json_decref(doc);
-	}
-	mdb_cursor_close(c);
-	mdb_txn_abort(txn);
-	if (rc && rc != MDB_NOTFOUND) {
-		json_decref(arr);
-		return store_map_err(rc);
-	}
-	*out = arr;
-	return 0;
+	return list_docs(s, STORE_DB_DELIVERED, user, NULL, true, limit, out);
 }
 
 static size_t entries(MDB_txn *txn, MDB_dbi dbi)

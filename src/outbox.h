@@ -106,7 +106,9 @@ int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t 
  * destination's open digest, due at `due` at the latest. */
 int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64_t due,
 		       uint32_t digest_max, uint64_t now);
-/* Make every parked entry of (user, dest) due now. Returns how many, or < 0. */
+/* Make every parked entry of (user, dest) due now, in transactions of a few
+ * hundred (a full store still has room for those). Returns how many, or < 0
+ * (then some may be moved already; calling again moves the rest). */
 int outbox_unpark(struct store *s, const char *user, uint64_t dest, uint64_t now);
 
 /* ---- management (API) ---- */

@@ -5,6 +5,7 @@
  * file. Not for envelope validation or sockets: the relay does those.
  */
 #include "relaylog.h"
+#include "be64.h"
 
 #include "log.h"
 
@@ -34,20 +35,6 @@ struct relaylog {
 };
 
 /* ---- byte order helpers: keys are big-endian so cursor order is seq order ---- */
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
-}
 
 static void put_be32(unsigned char *p, uint32_t v)
 {

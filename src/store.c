@@ -4,6 +4,7 @@
  * fixed-width where order matters; values start with a format-version byte.
  */
 #include "store.h"
+#include "be64.h"
 #include "store_int.h"
 
 #include "buf.h"
@@ -73,20 +74,6 @@ const char *store_strerror(int rc)
 	if (rc == -EPROTO)
 		return "store file is not a compatible LMDB database";
 	return strerror(-rc);
-}
-
-static void put_be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t get_be64(const unsigned char *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
 }
 
 static int meta_get_u64(MDB_txn *txn, MDB_dbi dbi, const char *key, uint64_t *out)

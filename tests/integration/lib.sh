@@ -60,3 +60,47 @@ stat() {
 		"import json,sys; d=json.load(sys.stdin); k=sys.argv[1]; print(d['rejected_by_reason'][k[9:]] if k.startswith('rejected.') else d[k])" "$1"
 }
 stat_is() { [ "$(stat "$1")" = "$2" ]; }
+
+# ---- a relay and a daemon, for the tests that need both ----
+# relay_ports: pick the relay's three loopback ports (before writing a config).
+relay_ports() { P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port); }
+# daemon_base_conf: the [daemon], [endpoint relay] and [keys] sections shared by
+# the delivery tests (a key "demo" from herald keygen in $WORK).
+daemon_base_conf() {
+	cat <<CONF
+[daemon]
+state_dir = state
+rules_dir = $top_srcdir/filters/rules
+[endpoint relay]
+connect = tcp://127.0.0.1:$P_PUB
+replay = tcp://127.0.0.1:$P_REPLAY
+[keys]
+$(cat "$WORK/demo.line")
+CONF
+}
+start_relay() {
+	"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
+		--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> "$WORK/relay.err" &
+	PIDS="$PIDS $!"
+	wait_for 10 grep -q ready "$WORK/relay.err"
+}
+# start_heraldd N: heraldd -c heraldd.conf, output in daemonN.out/.err; $DPID.
+start_heraldd() {
+	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2>> "daemon$1.err" &
+	DPID=$!
+	PIDS="$PIDS $DPID"
+	wait_for 20 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+}
+# say_hello: the first messages on a fresh SUB connection can go before the
+# subscription is up; publish hellos until heraldd has accepted one.
+say_hello() {
+	for _ in $(seq 1 50); do
+		"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key "$WORK/demo.key" \
+			--signer demo --topic org.test.hello --message hi > /dev/null 2>&1
+		sleep 0.2
+		[ "$(stat accepted)" -gt 0 ] 2>/dev/null && return 0
+	done
+	return 1
+}
+# jfield EXPR: evaluate EXPR on the JSON on stdin (as d).
+jfield() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }

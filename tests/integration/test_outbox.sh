@@ -13,7 +13,7 @@
 
 cd "$WORK"
 "$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
-P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port)
+relay_ports
 SOCK="$WORK/state/heraldd.sock"
 PLUGINS="$top_builddir/tests/plugins/.libs"
 
@@ -37,15 +37,7 @@ HOOK
 chmod +x hook.sh
 
 cat > heraldd.conf <<CONF
-[daemon]
-state_dir = state
-rules_dir = $top_srcdir/filters/rules
-log_level = info
-[endpoint relay]
-connect = tcp://127.0.0.1:$P_PUB
-replay = tcp://127.0.0.1:$P_REPLAY
-[keys]
-$(cat demo.line)
+$(daemon_base_conf)
 [dispatch]
 plugin_dir = $top_builddir/sinks
 retry_base_ms = 300
@@ -76,19 +68,9 @@ plugin = $PLUGINS/init_fails.so
 plugin = $PLUGINS/wrong_name.so
 CONF
 
-"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
-	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
-PIDS="$PIDS $!"
-wait_for 10 grep -q ready relay.err
+start_relay
 ok $? "relay is ready"
-
-start_daemon() {
-	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2> "daemon$1.err" &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
-}
-start_daemon 1
+start_heraldd 1
 ok $? "heraldd runs although four of its sinks cannot load"
 
 # ---- plugins that must be refused, each with its own error ----
@@ -104,9 +86,8 @@ grep -q "sink 'inbox' ready (plugin file)" daemon1.err && grep -q "sink 'hook' r
 ok $? "the file and exec sinks loaded"
 
 H() { "$HERALD" "$@" --socket "$SOCK"; }
-field() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 curl -s --unix-socket "$SOCK" http://localhost/v1/sinks > sinks.json
-[ "$(field "sorted(s['name'] for s in d['sinks'] if not s['loaded'])" < sinks.json)" = \
+[ "$(jfield "sorted(s['name'] for s in d['sinks'] if not s['loaded'])" < sinks.json)" = \
 	"['badabi', 'initfails', 'noentry', 'wrongname']" ]
 ok $? "GET /v1/sinks lists the four that failed, with loaded: false"
 
@@ -124,7 +105,7 @@ H dest add alice inbox "$(printf 'a\tb')" > out 2> err
 [ $? -eq 1 ] && grep -q "control characters are not allowed" err
 ok $? "an address with a control character is refused ($(cat err))"
 
-dest() { H dest add "$@" --json | field "d['id']"; }
+dest() { H dest add "$@" --json | jfield "d['id']"; }
 D_IN=$(dest alice inbox inbox)
 D_BOB=$(dest bob hook bob@example.org)
 D_CAROL=$(dest carol hook carol@example.org)
@@ -141,12 +122,7 @@ publish() { # publish TOPIC COUNT
 	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
 		--topic "$1" --json '{"text": "caf\u00e9 \r\nQUIT"}' --count "$2" > /dev/null 2>&1
 }
-# Slow joiner: say hello until the daemon hears.
-for _ in $(seq 1 50); do
-	publish org.test.hello 1
-	sleep 0.2
-	[ "$(stat accepted)" -gt 0 ] 2>/dev/null && break
-done
+say_hello
 stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 lines() { [ -f "$1" ] && [ "$(wc -l < "$1")" -ge "$2" ]; }
 
@@ -175,9 +151,9 @@ PY
 ok $? "each line is the notification document with a distinct id ($(tail -1 check.out))"
 wait_for 10 stat_ge delivered 5
 H delivered --user alice --json > delivered.json 2>&1
-[ "$(field "len(d['delivered'])" < delivered.json)" = 5 ]
+[ "$(jfield "len(d['delivered'])" < delivered.json)" = 5 ]
 ok $? "the delivery log has the five"
-[ "$(H outbox list --user alice --json | field "len(d['notifications'])")" = 0 ]
+[ "$(H outbox list --user alice --json | jfield "len(d['notifications'])")" = 0 ]
 ok $? "and the outbox is empty again"
 
 # ---- retries with backoff, then dead letter ----
@@ -201,14 +177,14 @@ print("gaps", " ".join("%.2f" % g for g in gaps))
 PY
 ok $? "4 attempts with the same id, HERALD_ATTEMPT 1..4, backoff doubling ($(tail -1 sched.out))"
 H deadletter list --user bob --json > dead.json
-BOB_ID=$(field "d['notifications'][0]['id']" < dead.json)
-field "d['notifications'][0]['reason']" < dead.json | grep -q "gave up after 4 attempts"
-ok $? "its dead letter says why ($(field "d['notifications'][0]['reason']" < dead.json))"
+BOB_ID=$(jfield "d['notifications'][0]['id']" < dead.json)
+jfield "d['notifications'][0]['reason']" < dead.json | grep -q "gave up after 4 attempts"
+ok $? "its dead letter says why ($(jfield "d['notifications'][0]['reason']" < dead.json))"
 echo ok > mode.bob
 H deadletter retry "$BOB_ID" > /dev/null 2>&1
 wait_for 10 stat_ge delivered 6
 ok $? "deadletter retry delivers it"
-[ "$(grep -c " bob $BOB_ID " calls.log)" = 5 ] && [ "$(H deadletter list --user bob --json | field "len(d['notifications'])")" = 0 ]
+[ "$(grep -c " bob $BOB_ID " calls.log)" = 5 ] && [ "$(H deadletter list --user bob --json | jfield "len(d['notifications'])")" = 0 ]
 ok $? "with the same id, and the dead letter is gone"
 
 # ---- retry-after is honoured ----
@@ -231,10 +207,10 @@ echo reject > mode.bob
 publish org.test.bob 1
 wait_for 10 stat_ge dead_letters 2
 H deadletter list --user bob --json > dead2.json
-field "d['notifications'][0]['reason']" < dead2.json | grep -q "exit 3: mailbox does not exist"
-ok $? "a rejection is a dead letter with the reason ($(field "d['notifications'][0]['reason']" < dead2.json))"
-H deadletter drop "$(field "d['notifications'][0]['id']" < dead2.json)" > /dev/null 2>&1 &&
-	[ "$(H deadletter list --user bob --json | field "len(d['notifications'])")" = 0 ]
+jfield "d['notifications'][0]['reason']" < dead2.json | grep -q "exit 3: mailbox does not exist"
+ok $? "a rejection is a dead letter with the reason ($(jfield "d['notifications'][0]['reason']" < dead2.json))"
+H deadletter drop "$(jfield "d['notifications'][0]['id']" < dead2.json)" > /dev/null 2>&1 &&
+	[ "$(H deadletter list --user bob --json | jfield "len(d['notifications'])")" = 0 ]
 ok $? "deadletter drop removes it"
 echo ok > mode.bob
 
@@ -242,13 +218,13 @@ echo ok > mode.bob
 H dest pause bob "$D_BOB" --reason "on holiday" > /dev/null
 : > calls.log
 publish org.test.bob 2
-parked() { [ "$(H outbox list --user bob --json | field "sum(n['due'] == -1 for n in d['notifications'])")" = "$1" ]; }
+parked() { [ "$(H outbox list --user bob --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = "$1" ]; }
 wait_for 10 parked 2
 ok $? "notifications for a paused destination are parked"
 [ ! -s calls.log ]
 ok $? "and nothing was sent"
 H dest resume bob "$D_BOB" --json > resume.json
-[ "$(field "d['released']" < resume.json)" = 2 ]
+[ "$(jfield "d['released']" < resume.json)" = 2 ]
 ok $? "dest resume releases the two"
 wait_for 10 lines calls.log 2
 ok $? "and delivers them"
@@ -257,10 +233,10 @@ ok $? "and delivers them"
 echo retry-after > mode.bob
 D0=$(stat delivered)
 publish org.test.bob 1
-paused() { H dest list bob --json | field "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused']" | grep -q True; }
+paused() { H dest list bob --json | jfield "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused']" | grep -q True; }
 wait_for 30 paused
 ok $? "a destination failing for pause_after_ms is paused"
-H dest list bob --json | field "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused_reason']" > reason.out
+H dest list bob --json | jfield "[x for x in d['destinations'] if x['id'] == $D_BOB][0]['paused_reason']" > reason.out
 grep -q "deliveries failing" reason.out
 ok $? "with a reason its owner can read ($(cat reason.out))"
 echo ok > mode.bob
@@ -273,7 +249,7 @@ echo retry-after > mode.bob
 : > calls.log
 publish org.test.bob 2
 wait_for 10 lines calls.log 2
-IDS=$(H outbox list --user bob --json | field "' '.join(n['id'] for n in d['notifications'])")
+IDS=$(H outbox list --user bob --json | jfield "' '.join(n['id'] for n in d['notifications'])")
 set -- $IDS
 [ $# -eq 2 ]
 ok $? "two failing notifications wait in the outbox"
@@ -302,15 +278,15 @@ import json,sys; d=json.load(sys.stdin)
 assert d['digest'] is True and d['count'] == 3 and len(d['notifications']) == 3" 2>&1
 ok $? "the program got the digest as JSON with all three"
 publish org.test.carol 1
-one_waiting() { [ "$(H outbox list --user carol --json | field "len(d['notifications'])")" = 1 ]; }
+one_waiting() { [ "$(H outbox list --user carol --json | jfield "len(d['notifications'])")" = 1 ]; }
 wait_for 10 one_waiting
 H outbox list --user carol --json > carol.json
 NOW_MS=$(($(date +%s) * 1000))
-DUE=$(field "d['notifications'][0]['due']" < carol.json)
-[ "$DUE" -gt $((NOW_MS + 3500000)) ] && [ "$(field "'digest' in d['notifications'][0]" < carol.json)" = True ]
+DUE=$(jfield "d['notifications'][0]['due']" < carol.json)
+[ "$DUE" -gt $((NOW_MS + 3500000)) ] && [ "$(jfield "'digest' in d['notifications'][0]" < carol.json)" = True ]
 ok $? "a note waiting in an hourly digest shows the digest's due time ($DUE)"
-H outbox drop "$(field "d['notifications'][0]['id']" < carol.json)" > /dev/null 2>&1 &&
-	[ "$(curl -s --unix-socket "$SOCK" http://localhost/v1/sinks | field "d['outbox']['digests']")" = 0 ]
+H outbox drop "$(jfield "d['notifications'][0]['id']" < carol.json)" > /dev/null 2>&1 &&
+	[ "$(curl -s --unix-socket "$SOCK" http://localhost/v1/sinks | jfield "d['outbox']['digests']")" = 0 ]
 ok $? "dropping the digest's only note removes the digest"
 
 # ---- a rate limit folds the excess into a digest, nothing lost ----
@@ -334,7 +310,7 @@ publish org.test.erin 1
 END=$(date -u -d "$(date -u -d '+2 hours' +%H:00)" +%s)
 [ "$END" -lt "$(date -u +%s)" ] && END=$((END + 86400))
 held() {
-	H outbox list --user erin --json | field "d['notifications'][0]['due']" > due.out &&
+	H outbox list --user erin --json | jfield "d['notifications'][0]['due']" > due.out &&
 		[ "$(cat due.out)" = "$((END * 1000))" ]
 }
 wait_for 10 held

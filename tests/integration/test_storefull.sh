@@ -10,20 +10,14 @@
 cd "$WORK"
 N=8000
 "$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
-P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port)
+relay_ports
 SOCK="$WORK/state/heraldd.sock"
 cat > heraldd.conf <<CONF
+$(daemon_base_conf)
 [daemon]
-state_dir = state
-rules_dir = $top_srcdir/filters/rules
 map_size_mb = 8
 [bus]
 dedup_window = 200
-[endpoint relay]
-connect = tcp://127.0.0.1:$P_PUB
-replay = tcp://127.0.0.1:$P_REPLAY
-[keys]
-$(cat demo.line)
 [dispatch]
 plugin_dir = $top_builddir/sinks
 rate = 0
@@ -32,32 +26,17 @@ delivery_log = 100
 plugin = file
 path = inbox.jsonl
 CONF
-"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
-	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
-PIDS="$PIDS $!"
-wait_for 10 grep -q ready relay.err
-start_daemon() {
-	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2> "daemon$1.err" &
-	DPID=$!
-	PIDS="$PIDS $DPID"
-	wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
-}
-start_daemon 1
+start_relay
+start_heraldd 1
 ok $? "heraldd runs with an 8 MiB store"
 
 H() { "$HERALD" "$@" --socket "$SOCK"; }
-field() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 H user add alice > /dev/null
-D=$(H dest add alice inbox a --json | field "d['id']")
+D=$(H dest add alice inbox a --json | jfield "d['id']")
 H sub add alice --filter 'topic ~ "org.test.full.*"' --dest "$D" > /dev/null
 H dest pause alice "$D" --reason "filling the store" > /dev/null
 ok $? "a subscription whose destination is paused"
-for _ in $(seq 1 50); do
-	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
-		--topic org.test.hello --message hi > /dev/null 2>&1
-	sleep 0.2
-	[ "$(stat accepted)" -gt 0 ] 2>/dev/null && break
-done
+say_hello
 
 "$PYTHON3" -c "
 import json
@@ -105,7 +84,7 @@ ok $? "lost = 0"
 kill "$DPID"
 wait "$DPID"
 ok $? "heraldd exits cleanly"
-start_daemon 2
+start_heraldd 2
 ok $? "the store opens again after being full"
 kill "$DPID"
 wait "$DPID"
