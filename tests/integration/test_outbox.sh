@@ -6,7 +6,8 @@
 # with their own errors while the others run; notifications reach the file
 # sink; the exec sink drives retry with backoff, retry-after, dead letters,
 # `deadletter retry`, paused destinations and `dest resume`, digests (by
-# count) and rate limits that fold into a digest; quiet hours hold.
+# count) and rate limits that fold into a digest; quiet hours hold; a broken
+# instance is paused and probed; the file sink reopens on SIGHUP.
 # Timing checks are lower bounds only (a slow machine makes gaps longer,
 # never shorter).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
@@ -317,6 +318,31 @@ wait_for 10 held
 ok $? "a notification in quiet hours waits until they end ($(cat due.out) = ${END}000)"
 ! grep -q '"user":"erin"' inbox.jsonl
 ok $? "and was not delivered"
+
+# ---- a broken sink instance is paused, probed, and charged nothing ----
+: > calls.log
+chmod -x hook.sh # the program cannot run: exit 126, the exec sink reports BROKEN
+B0=$(stat sink_broken)
+publish org.test.bob 1
+wait_for 10 stat_ge sink_broken $((B0 + 1))
+ok $? "a sink that cannot run its program reports itself broken"
+H outbox list --user bob --json > broken.json
+[ "$(jfield "len(d['notifications'])" < broken.json)" = 1 ] &&
+	[ "$(jfield "d['notifications'][0]['attempts']" < broken.json)" = 0 ]
+ok $? "the notification waits, no attempt charged ($(jfield "d['notifications'][0].get('attempts')" < broken.json))"
+chmod +x hook.sh
+wait_for 10 lines calls.log 1
+ok $? "the instance is probed again after probe_interval_ms and delivers"
+
+# ---- the file sink reopens its file on SIGHUP (log rotation) ----
+mv inbox.jsonl inbox.jsonl.1
+kill -HUP "$DPID"
+sleep 0.5
+publish org.test.note.b 1
+wait_for 10 lines inbox.jsonl 1
+ok $? "after SIGHUP the file sink writes to a new file"
+grep -q '"topic":"org.test.note.b"' inbox.jsonl && ! grep -q '"topic":"org.test.note.b"' inbox.jsonl.1
+ok $? "and nothing more to the rotated one"
 
 kill "$DPID"
 wait "$DPID"
