@@ -138,43 +138,133 @@ static void due_key(unsigned char k[DUE_KEY_LEN], uint64_t due, bool digest,
 	memcpy(k + 9, id, OUTBOX_ID_LEN);
 }
 
-/* `when` mirrors `due` by id, so an entry's schedule key can be found (and
- * moved) without rewriting its document. */
-static int when_get(MDB_txn *txn, MDB_dbi dbi, const unsigned char id[OUTBOX_ID_LEN],
-		    uint64_t *due)
+/* `when`: id -> [due][seq]. Notes are stored by sequence number, in
+ * arrival order, so a batch of new notes appends to the table instead of
+ * touching a random page per note (their ids are hashes); `when` finds a
+ * note (seq, 0 for a digest) and its schedule key (due) from its id, so an
+ * entry can move in the schedule without rewriting its document. */
+struct idx {
+	uint64_t due, seq;
+};
+
+static int idx_get(MDB_txn *txn, MDB_dbi dbi, const unsigned char id[OUTBOX_ID_LEN],
+		   struct idx *x)
 {
 	MDB_val k = {OUTBOX_ID_LEN, (void *)id}, v;
 	int rc = mdb_get(txn, dbi, &k, &v);
 	if (rc)
 		return store_map_err(rc);
-	if (v.mv_size != 9 || ((unsigned char *)v.mv_data)[0] != VER)
+	if (v.mv_size != 17 || ((unsigned char *)v.mv_data)[0] != VER)
 		return -EPROTO;
-	*due = get_be64((unsigned char *)v.mv_data + 1);
+	x->due = get_be64((unsigned char *)v.mv_data + 1);
+	x->seq = get_be64((unsigned char *)v.mv_data + 9);
 	return 0;
 }
 
+static int idx_put(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
+		   const struct idx *x)
+{
+	unsigned char w[16];
+	put_be64(w, x->due);
+	put_be64(w + 8, x->seq);
+	return put_raw(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, OUTBOX_ID_LEN, (const char *)w,
+		       sizeof w, 0);
+}
+
+static int when_get(MDB_txn *txn, MDB_dbi dbi, const unsigned char id[OUTBOX_ID_LEN],
+		    uint64_t *due)
+{
+	struct idx x;
+	int rc = idx_get(txn, dbi, id, &x);
+	if (!rc)
+		*due = x.due;
+	return rc;
+}
+
+/* Schedule an entry at `due` (its `when` keeps the note's seq). */
 static int due_put(struct store_txn *t, uint64_t due, bool digest,
 		   const unsigned char id[OUTBOX_ID_LEN], const char *user, uint64_t dest)
 {
-	unsigned char k[DUE_KEY_LEN], v[8 + 65], w[8];
+	unsigned char k[DUE_KEY_LEN], v[8 + 65];
 	size_t ul = strnlen(user, 64);
+	struct idx x = {due, 0};
 	due_key(k, due, digest, id);
 	put_be64(v, dest);
 	memcpy(v + 8, user, ul);
-	put_be64(w, due);
 	int rc = put_raw(store_txn_mdb(t), db(t, STORE_DB_DUE), k, sizeof k, (const char *)v,
 			 8 + ul, 0);
-	return rc ? rc
-		  : put_raw(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, OUTBOX_ID_LEN,
-			    (const char *)w, 8, 0);
+	if (rc)
+		return rc;
+	rc = idx_get(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, &x);
+	if (rc && rc != -ENOENT)
+		return rc;
+	x.due = due;
+	return idx_put(t, id, &x);
 }
 
+/* Take an entry off the schedule (its `when` stays: note_remove or
+ * digest_del removes it with the entry). */
 static int due_del(struct store_txn *t, uint64_t due, bool digest,
 		   const unsigned char id[OUTBOX_ID_LEN])
 {
 	unsigned char k[DUE_KEY_LEN];
 	due_key(k, due, digest, id);
-	int rc = del(store_txn_mdb(t), db(t, STORE_DB_DUE), k, sizeof k);
+	return del(store_txn_mdb(t), db(t, STORE_DB_DUE), k, sizeof k);
+}
+
+/* ---- notes by id, stored by seq ---- */
+
+static int note_get(MDB_txn *txn, struct store *s, const unsigned char id[OUTBOX_ID_LEN],
+		    json_t **doc)
+{
+	struct idx x;
+	unsigned char k[8];
+	int rc = idx_get(txn, store_db(s, STORE_DB_WHEN), id, &x);
+	if (rc)
+		return rc;
+	if (!x.seq)
+		return -ENOENT;
+	put_be64(k, x.seq);
+	return get_doc(txn, store_db(s, STORE_DB_NOTES), k, sizeof k, doc);
+}
+
+/* A new note under the next seq, due at `due` (0 for a digest member). */
+static int note_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN], const char *json,
+		    size_t len, uint64_t due)
+{
+	struct idx x = {due, 0};
+	unsigned char k[8];
+	int rc = store_counter_next(t, "note_next", &x.seq);
+	if (rc)
+		return rc;
+	x.seq++; /* 0 means "not a note" in `when` */
+	put_be64(k, x.seq);
+	rc = put_raw(store_txn_mdb(t), db(t, STORE_DB_NOTES), k, sizeof k, json, len,
+		     MDB_APPEND);
+	return rc ? rc : idx_put(t, id, &x);
+}
+
+static int note_update(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
+		       const json_t *doc)
+{
+	struct idx x;
+	unsigned char k[8];
+	int rc = idx_get(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, &x);
+	if (rc)
+		return rc;
+	put_be64(k, x.seq);
+	return put_doc(store_txn_mdb(t), db(t, STORE_DB_NOTES), k, sizeof k, doc);
+}
+
+static int note_remove(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN])
+{
+	struct idx x;
+	unsigned char k[8];
+	int rc = idx_get(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, &x);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	put_be64(k, x.seq);
+	rc = del(store_txn_mdb(t), db(t, STORE_DB_NOTES), k, sizeof k);
 	return rc ? rc : del(store_txn_mdb(t), db(t, STORE_DB_WHEN), id, OUTBOX_ID_LEN);
 }
 
@@ -311,16 +401,14 @@ static int digest_add(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN]
 
 int outbox_put(struct store_txn *t, const struct outbox_add *a)
 {
-	MDB_txn *txn = store_txn_mdb(t);
-	MDB_val k = {OUTBOX_ID_LEN, (void *)a->id}, v;
-	int rc = mdb_get(txn, db(t, STORE_DB_NOTES), &k, &v);
+	struct idx x;
+	int rc = idx_get(store_txn_mdb(t), db(t, STORE_DB_WHEN), a->id, &x);
 	if (rc == 0)
-		return 0;
-	if (rc != MDB_NOTFOUND)
-		return store_map_err(rc);
+		return 0; /* this match is pending already */
+	if (rc != -ENOENT)
+		return rc;
 	if (!a->digest_interval) {
-		if ((rc = put_raw(txn, db(t, STORE_DB_NOTES), a->id, OUTBOX_ID_LEN, a->json, a->len,
-				  MDB_NOOVERWRITE)))
+		if ((rc = note_add(t, a->id, a->json, a->len, a->now)))
 			return rc;
 		rc = due_put(t, a->now, false, a->id, a->user, a->dest);
 		return rc ? rc : 1;
@@ -329,9 +417,13 @@ int outbox_put(struct store_txn *t, const struct outbox_add *a)
 	if (!note)
 		return -EINVAL;
 	uint64_t due = a->now + (uint64_t)a->digest_interval * 1000;
+	char *s = NULL;
 	rc = digest_add(t, a->id, a->user, a->dest, due, a->digest_max, a->now, note);
+	if (!rc && !(s = json_dumps(note, JSON_COMPACT)))
+		rc = -ENOMEM;
 	if (!rc)
-		rc = put_doc(txn, db(t, STORE_DB_NOTES), a->id, OUTBOX_ID_LEN, note);
+		rc = note_add(t, a->id, s, strlen(s), 0);
+	free(s);
 	json_decref(note);
 	return rc ? rc : 1;
 }
@@ -427,7 +519,7 @@ static int load_in(MDB_txn *txn, struct store *s, const struct outbox_entry *e, 
 	int rc;
 	*more = false;
 	if (!e->digest) {
-		if ((rc = get_doc(txn, store_db(s, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, &doc)))
+		if ((rc = note_get(txn, s, e->id, &doc)))
 			return rc;
 		return json_array_append_new(arr, doc) ? -ENOMEM : 0;
 	}
@@ -436,7 +528,7 @@ static int load_in(MDB_txn *txn, struct store *s, const struct outbox_entry *e, 
 	if ((rc = members_of(txn, store_db(s, STORE_DB_MEMBERS), e->id, &m, &n)))
 		return rc;
 	for (size_t i = 0; !rc && i < n && i < max; i++)
-		if (!(rc = get_doc(txn, store_db(s, STORE_DB_NOTES), m[i].id, OUTBOX_ID_LEN, &doc)))
+		if (!(rc = note_get(txn, s, m[i].id, &doc)))
 			rc = json_array_append_new(arr, doc) ? -ENOMEM : 0;
 	*more = n > max;
 	free(m);
@@ -467,7 +559,7 @@ int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_
 static int note_del(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN],
 		    const unsigned char *did)
 {
-	int rc = del(store_txn_mdb(t), db(t, STORE_DB_NOTES), id, OUTBOX_ID_LEN);
+	int rc = note_remove(t, id);
 	if (!rc && did) {
 		unsigned char mk[2 * OUTBOX_ID_LEN];
 		memcpy(mk, did, OUTBOX_ID_LEN);
@@ -487,6 +579,8 @@ static int digest_del(struct store_txn *t, const unsigned char did[OUTBOX_ID_LEN
 	int rc = del(txn, db(t, STORE_DB_DIGESTS), did, OUTBOX_ID_LEN);
 	if (!rc)
 		rc = due_del(t, due, true, did);
+	if (!rc)
+		rc = del(txn, db(t, STORE_DB_WHEN), did, OUTBOX_ID_LEN);
 	if (!rc && !open_digest_get(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl, open) &&
 	    !memcmp(open, did, OUTBOX_ID_LEN))
 		rc = del(txn, db(t, STORE_DB_OPEN_DIGEST), dk, dkl);
@@ -548,11 +642,25 @@ static int log_delivery(struct store_txn *t, const struct outbox_entry *e, size_
 	return rc;
 }
 
+/* The document of an entry: its note, or its digest. */
+static int entry_doc(struct store_txn *t, const struct outbox_entry *e, json_t **doc)
+{
+	if (e->digest)
+		return get_doc(store_txn_mdb(t), db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, doc);
+	return note_get(store_txn_mdb(t), store_txn_store(t), e->id, doc);
+}
+
+static int entry_doc_put(struct store_txn *t, const struct outbox_entry *e, const json_t *doc)
+{
+	if (e->digest)
+		return put_doc(store_txn_mdb(t), db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, doc);
+	return note_update(t, e->id, doc);
+}
+
 int outbox_attempts(struct store_txn *t, const struct outbox_entry *e, uint32_t *attempts)
 {
 	json_t *doc;
-	MDB_dbi table = db(t, e->digest ? STORE_DB_DIGESTS : STORE_DB_NOTES);
-	int rc = get_doc(store_txn_mdb(t), table, e->id, OUTBOX_ID_LEN, &doc);
+	int rc = entry_doc(t, e, &doc);
 	if (rc)
 		return rc;
 	uint64_t a = doc_u64(doc, "attempts");
@@ -578,18 +686,16 @@ int outbox_delivered(struct store_txn *t, const struct outbox_entry *e, const js
 int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_t due,
 		      uint32_t charge, const char *reason)
 {
-	MDB_txn *txn = store_txn_mdb(t);
-	MDB_dbi table = db(t, e->digest ? STORE_DB_DIGESTS : STORE_DB_NOTES);
 	json_t *doc;
 	int rc = 0;
 	if (charge || reason) { /* only then does the document change */
-		if ((rc = get_doc(txn, table, e->id, OUTBOX_ID_LEN, &doc)))
+		if ((rc = entry_doc(t, e, &doc)))
 			return rc;
 		rc = set_u64(doc, "attempts", doc_u64(doc, "attempts") + charge);
 		if (!rc && reason && json_object_set_new(doc, "last_error", json_string(reason)))
 			rc = -ENOMEM;
 		if (!rc)
-			rc = put_doc(txn, table, e->id, OUTBOX_ID_LEN, doc);
+			rc = entry_doc_put(t, e, doc);
 		json_decref(doc);
 	}
 	if (!rc && due != e->due && !(rc = due_del(t, e->due, e->digest, e->id)))
@@ -627,14 +733,14 @@ int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64
 	json_t *note;
 	if (e->digest) /* already one: just wait */
 		return outbox_reschedule(t, e, due, 0, NULL);
-	int rc = get_doc(txn, db(t, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, &note);
+	int rc = note_get(txn, store_txn_store(t), e->id, &note);
 	if (rc)
 		return rc;
 	rc = due_del(t, e->due, false, e->id);
 	if (!rc)
 		rc = digest_add(t, e->id, e->user, e->dest, due, digest_max, now, note);
 	if (!rc)
-		rc = put_doc(txn, db(t, STORE_DB_NOTES), e->id, OUTBOX_ID_LEN, note);
+		rc = note_update(t, e->id, note);
 	json_decref(note);
 	return rc;
 }
@@ -724,6 +830,15 @@ static int list_docs(struct store *s, enum store_db which, const char *user, con
 	int rc = rd_begin(s, &txn);
 	if (rc)
 		return rc;
+	struct idx x;
+	if (after && which == STORE_DB_NOTES) { /* notes are stored by seq */
+		if ((rc = idx_get(txn, store_db(s, STORE_DB_WHEN), from, &x))) {
+			mdb_txn_abort(txn);
+			return rc;
+		}
+		put_be64(from, x.seq);
+		k.mv_size = 8;
+	}
 	json_t *arr = json_array();
 	if (!arr || (rc = mdb_cursor_open(txn, store_db(s, which), &c))) {
 		mdb_txn_abort(txn);
@@ -731,7 +846,8 @@ static int list_docs(struct store *s, enum store_db which, const char *user, con
 		return arr ? store_map_err(rc) : -ENOMEM;
 	}
 	rc = mdb_cursor_get(c, &k, &v, newest ? MDB_LAST : after ? MDB_SET_RANGE : MDB_FIRST);
-	if (!rc && after && k.mv_size == OUTBOX_ID_LEN && !memcmp(k.mv_data, from, OUTBOX_ID_LEN))
+	size_t flen = which == STORE_DB_NOTES ? 8 : OUTBOX_ID_LEN;
+	if (!rc && after && k.mv_size == flen && !memcmp(k.mv_data, from, flen))
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
 	rc = collect(c, rc, &k, &v, newest ? MDB_PREV : MDB_NEXT, user, limit, arr);
 	mdb_cursor_close(c);
@@ -798,7 +914,12 @@ static int show(struct store *s, enum store_db which, const unsigned char id[OUT
 
 int outbox_show(struct store *s, const unsigned char id[OUTBOX_ID_LEN], json_t **out)
 {
-	int rc = show(s, STORE_DB_NOTES, id, out);
+	MDB_txn *txn;
+	int rc = rd_begin(s, &txn);
+	if (!rc) {
+		rc = note_get(txn, s, id, out);
+		mdb_txn_abort(txn);
+	}
 	if (rc)
 		return rc;
 	json_t *one = json_array();
@@ -843,7 +964,7 @@ static int retry_in(struct store_txn *t, void *arg)
 	struct id_op *op = arg;
 	json_t *note;
 	struct outbox_entry e;
-	int rc = get_doc(store_txn_mdb(t), db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, &note);
+	int rc = note_get(store_txn_mdb(t), store_txn_store(t), op->id, &note);
 	if (rc)
 		return rc;
 	rc = entry_of(t, note, op->id, &e);
@@ -863,7 +984,7 @@ static int drop_in(struct store_txn *t, void *arg)
 	json_t *note, *dig = NULL;
 	struct outbox_entry e;
 	MDB_txn *txn = store_txn_mdb(t);
-	int rc = get_doc(txn, db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, &note);
+	int rc = note_get(txn, store_txn_store(t), op->id, &note);
 	if (rc)
 		return rc;
 	rc = entry_of(t, note, op->id, &e);
@@ -907,8 +1028,12 @@ static int dead_retry_in(struct store_txn *t, void *arg)
 	json_object_del(doc, "last_error");
 	if (!user)
 		rc = -EPROTO;
-	if (!rc && !(rc = set_u64(doc, "attempts", 0)))
-		rc = put_doc(txn, db(t, STORE_DB_NOTES), op->id, OUTBOX_ID_LEN, doc);
+	char *text = NULL;
+	if (!rc && !(rc = set_u64(doc, "attempts", 0)) && !(text = json_dumps(doc, JSON_COMPACT)))
+		rc = -ENOMEM;
+	if (!rc)
+		rc = note_add(t, op->id, text, strlen(text), op->now);
+	free(text);
 	if (!rc)
 		rc = due_put(t, op->now, false, op->id, user,
 			     doc_u64(doc, "destination"));

@@ -8,16 +8,18 @@
  * is replayed.
  *
  * Tables (keys big-endian; values start with a version byte):
- *   notes        id -> JSON note (outbox_note_doc below)
+ *   notes        [seq] -> JSON note (see notify.h), in arrival order
  *   due          [due ms][kind][id] -> [dest][user]     the schedule
  *   digests      digest id -> JSON {id, user, destination, due, count, created}
  *   open_digest  "user\0"[dest] -> digest id            the one still collecting
  *   members      [digest id][note id] -> ""             notes inside a digest
  *   dead         id -> JSON note + {reason, dead_at}
  *   delivered    [order] -> JSON {id, user, destination, sink, count, attempts, at}
- *   when         id -> [due ms]                         the due key of a note or digest
- * `when` lets an entry move in the schedule without rewriting its document:
- * parking, holding and folding into digests touch only small keys.
+ *   when         id -> [due ms][seq]                    where a note is, when it is due
+ * Notes are stored by sequence number so that a batch of new notes appends
+ * (their ids are hashes: keyed by id, every note would dirty its own page);
+ * `when` finds a note (seq; 0 for a digest) and its schedule key from its
+ * id, so an entry can move in the schedule without rewriting its document.
  * A due entry is either one note (kind 'n') or a digest (kind 'd'); notes in a
  * digest have no due entry of their own. Entries of paused destinations are
  * parked at due = OUTBOX_PARKED until the destination resumes.
