@@ -8,8 +8,9 @@
  * digest (destination over its rate limit: token bucket per destination),
  * dead-letter it (destination deleted), or hand it to its instance. Each
  * instance has a worker thread that delivers one batch at a time (so calls
- * into an instance are serialised) and commits the outcomes in one
- * transaction:
+ * into an instance are serialised), and a recorder thread that commits the
+ * outcomes of the batches delivered meanwhile in one transaction (entries
+ * being recorded are not scheduled again):
  *   delivered  removed, recorded in the delivery log
  *   retry      rescheduled: retry_base_ms * 2^(attempts-1), capped at
  *              retry_max_ms, +-20% jitter, never sooner than retry-after;
