@@ -24,6 +24,8 @@
 #define _GNU_SOURCE /* asprintf, pipe2, posix_spawn_file_actions_addclosefrom_np */
 #include <herald/sink.h>
 
+#include "sinkutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -50,7 +52,6 @@
 #define KILL_GRACE_MS	1000
 #define MAX_RETRY_AFTER 604800 /* a week; a larger request is clamped */
 #define EX_TEMPFAIL	75
-
 
 /* A string field of a struct the host filled, "" when NULL (or, for a field
  * newer than the host's ABI, absent: HERALD_SINK_HAS). Every field this file
@@ -171,36 +172,7 @@ static void sb_json_string(struct sbuf *b, const char *s)
 	sb_add(b, "\"", 1);
 }
 
-__attribute__((format(printf, 3, 4))) static void
-say(const struct exec_sink *x, enum herald_sink_log_level level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!HERALD_SINK_HAS(x->host, struct herald_sink_host, log) || !x->host->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	x->host->log(x->host, level, "%s", line);
-}
-
 /* ---- options ---- */
-
-static int parse_uint(const char *v, unsigned long lo, unsigned long hi, unsigned long *out)
-{
-	char *end;
-	unsigned long n;
-
-	if (*v < '0' || *v > '9')
-		return -1;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || *end || n < lo || n > hi)
-		return -1;
-	*out = n;
-	return 0;
-}
 
 /* Split `command` into argv (no shell, no quoting) and check that argv[0] is
  * an absolute path to an executable regular file. */
@@ -257,13 +229,13 @@ static int set_option(struct exec_sink *x, const struct herald_sink_option *o, c
 	if (!strcmp(o->key, "command"))
 		return set_command(x, o->value, err, errlen);
 	if (!strcmp(o->key, "timeout_ms")) {
-		if (parse_uint(o->value, 1, 86400000, &v))
+		if (sinkutil_parse_uint(o->value, 1, 86400000, &v))
 			goto range;
 		x->timeout_ms = (unsigned)v;
 		return 0;
 	}
 	if (!strcmp(o->key, "max_output")) {
-		if (parse_uint(o->value, 64, 16u << 20, &v))
+		if (sinkutil_parse_uint(o->value, 64, 16u << 20, &v))
 			goto range;
 		x->max_output = v;
 		return 0;
@@ -325,22 +297,7 @@ fail:
 /* Printable, bounded, single-line: the address goes into HERALD_ADDRESS. */
 static int exec_validate(void *instance, const char *address, char *err, size_t errlen)
 {
-	size_t n = strlen(address);
-
-	if (n > MAX_ADDRESS) {
-		snprintf(err, errlen, "address longer than %d bytes", MAX_ADDRESS);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)address[i];
-		if (c < 0x20 || c == 0x7f ||
-		    (c == 0xc2 && (unsigned char)address[i + 1] >= 0x80 &&
-		     (unsigned char)address[i + 1] <= 0x9f)) {
-			snprintf(err, errlen, "address has a control character at byte %zu", i);
-			return -1;
-		}
-	}
-	return 0;
+	return sinkutil_check_address(address, MAX_ADDRESS, err, errlen);
 }
 
 /* ---- what the program gets: stdin and environment ---- */
@@ -869,7 +826,7 @@ static void deliver_one(struct exec_sink *x, const struct herald_sink_item *it,
 	};
 	judge(x, &c, run(x, envp, &c, mono_ms() + x->timeout_ms), r);
 	if (r->outcome == HERALD_SINK_BROKEN)
-		say(x, HERALD_SINK_LOG_ERROR, "%s: %s", x->argv[0], r->reason);
+		sinkutil_log(x->host, HERALD_SINK_LOG_ERROR, "%s: %s", x->argv[0], r->reason);
 out:
 	free(in.p);
 	free(env.text.p);

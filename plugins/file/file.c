@@ -19,6 +19,8 @@
 #define _GNU_SOURCE /* asprintf */
 #include <herald/sink.h>
 
+#include "sinkutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -32,7 +34,6 @@
 #define MAX_ADDRESS 2048
 #define MAX_ITEM    (16u << 20) /* bytes of one item's lines; more is refused */
 
-
 struct file_sink {
 	const struct herald_sink_host *host;
 	char *path; /* absolute */
@@ -44,35 +45,7 @@ struct file_sink {
 	size_t cap;
 };
 
-__attribute__((format(printf, 3, 4))) static void
-say(const struct file_sink *fs, enum herald_sink_log_level level, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-
-	if (!HERALD_SINK_HAS(fs->host, struct herald_sink_host, log) || !fs->host->log)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	fs->host->log(fs->host, level, "%s", line);
-}
-
 /* ---- options ---- */
-
-static int parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = {"yes", "true", "on", "1"};
-	static const char *const no[] = {"no", "false", "off", "0"};
-
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcmp(v, yes[i]) || !strcmp(v, no[i])) {
-			*out = !strcmp(v, yes[i]);
-			return 0;
-		}
-	}
-	return -1;
-}
 
 /* 1 to 4 octal digits, at most 0777: no set-id or sticky bits on a log. */
 static int parse_mode(const char *v, mode_t *out)
@@ -93,40 +66,6 @@ static int parse_mode(const char *v, mode_t *out)
 	return 0;
 }
 
-/* An absolute path for `v`: relative paths hang off the config file's
- * directory (made absolute, since the daemon may change directory). */
-static char *resolve_path(const struct herald_sink_host *host, const char *v, char *err,
-			  size_t errlen)
-{
-	const char *conf =
-	    HERALD_SINK_HAS(host, struct herald_sink_host, config_path) ? host->config_path : NULL;
-	const char *slash = conf ? strrchr(conf, '/') : NULL;
-	char cwd[4096] = "";
-	char *out = NULL;
-
-	if (v[0] == '/') {
-		out = strdup(v);
-		if (!out)
-			snprintf(err, errlen, "out of memory");
-		return out;
-	}
-	if (!conf) {
-		snprintf(err, errlen, "path '%s' is relative and there is no config file", v);
-		return NULL;
-	}
-	if ((!slash || conf[0] != '/') && !getcwd(cwd, sizeof cwd)) {
-		snprintf(err, errlen, "path '%s': cannot get the current directory (%s)", v,
-			 strerror(errno));
-		return NULL;
-	}
-	if (asprintf(&out, "%s%s%.*s/%s", cwd, *cwd ? "/" : "", slash ? (int)(slash - conf) : 1,
-		     slash ? conf : ".", v) < 0) {
-		snprintf(err, errlen, "out of memory");
-		out = NULL;
-	}
-	return out;
-}
-
 static int set_option(struct file_sink *fs, const struct herald_sink_option *o, char *err,
 		      size_t errlen)
 {
@@ -138,10 +77,10 @@ static int set_option(struct file_sink *fs, const struct herald_sink_option *o, 
 		if (!*o->value)
 			snprintf(err, errlen, "path: empty (line %u)", o->line);
 		else
-			fs->path = resolve_path(fs->host, o->value, err, errlen);
+			fs->path = sinkutil_resolve_path(fs->host, o->value, err, errlen);
 		return fs->path ? 0 : -1;
 	} else if (!strcmp(o->key, "fsync")) {
-		why = parse_bool(o->value, &fs->fsync) ? "is not yes or no" : NULL;
+		why = sinkutil_parse_bool(o->value, &fs->fsync) ? "is not yes or no" : NULL;
 	} else if (!strcmp(o->key, "mode")) {
 		why = parse_mode(o->value, &fs->mode) ? "is not an octal mode up to 0777" : NULL;
 	} else {
@@ -185,8 +124,8 @@ static int open_file(struct file_sink *fs)
 	if (fd < 0)
 		return -errno;
 	if (fs->fd >= 0 && close(fs->fd))
-		say(fs, HERALD_SINK_LOG_WARNING, "closing the old %s: %s", fs->path,
-		    strerror(errno));
+		sinkutil_log(fs->host, HERALD_SINK_LOG_WARNING, "closing the old %s: %s", fs->path,
+			     strerror(errno));
 	fs->fd = fd;
 	fs->torn = ends_torn(fs->path, fd);
 	return 0;
@@ -195,7 +134,8 @@ static int open_file(struct file_sink *fs)
 static void drop_file(struct file_sink *fs)
 {
 	if (fs->fd >= 0 && close(fs->fd))
-		say(fs, HERALD_SINK_LOG_WARNING, "closing %s: %s", fs->path, strerror(errno));
+		sinkutil_log(fs->host, HERALD_SINK_LOG_WARNING, "closing %s: %s", fs->path,
+			     strerror(errno));
 	fs->fd = -1;
 }
 
@@ -243,30 +183,9 @@ fail:
 	return -1;
 }
 
-/* Printable, bounded, single-line: addresses end up in logs and in env vars. */
-static int check_address(const char *address, char *err, size_t errlen)
-{
-	size_t n = strlen(address);
-
-	if (n > MAX_ADDRESS) {
-		snprintf(err, errlen, "address longer than %d bytes", MAX_ADDRESS);
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)address[i];
-		if (c < 0x20 || c == 0x7f ||
-		    (c == 0xc2 && (unsigned char)address[i + 1] >= 0x80 &&
-		     (unsigned char)address[i + 1] <= 0x9f)) {
-			snprintf(err, errlen, "address has a control character at byte %zu", i);
-			return -1;
-		}
-	}
-	return 0;
-}
-
 static int file_validate(void *instance, const char *address, char *err, size_t errlen)
 {
-	return check_address(address, err, errlen);
+	return sinkutil_check_address(address, MAX_ADDRESS, err, errlen);
 }
 
 static int grow(struct file_sink *fs, size_t need)
@@ -360,7 +279,8 @@ static void fail_io(struct file_sink *fs, const char *what, int e, struct herald
 	r->outcome = classify(e);
 	snprintf(r->reason, sizeof r->reason, "%s failed: %s", what, strerror(e));
 	if (r->outcome == HERALD_SINK_BROKEN) {
-		say(fs, HERALD_SINK_LOG_ERROR, "%s %s: %s", what, fs->path, strerror(e));
+		sinkutil_log(fs->host, HERALD_SINK_LOG_ERROR, "%s %s: %s", what, fs->path,
+			     strerror(e));
 		drop_file(fs);
 	}
 }
@@ -394,7 +314,8 @@ static void deliver_one(struct file_sink *fs, const struct herald_sink_item *it,
 
 /* fsync=yes: nothing counts as delivered until it is on disk. A file that
  * cannot be synced at all (a pipe, /dev/stdout) is written as is. */
-static void sync_delivered(struct file_sink *fs, size_t n, struct herald_sink_result *const *results)
+static void sync_delivered(struct file_sink *fs, size_t n,
+			   struct herald_sink_result *const *results)
 {
 	struct herald_sink_result failed = {.size = sizeof failed};
 	size_t i;
@@ -430,7 +351,8 @@ static int file_reopen(void *instance)
 	int rc = open_file(fs);
 
 	if (rc)
-		say(fs, HERALD_SINK_LOG_ERROR, "cannot reopen %s: %s", fs->path, strerror(-rc));
+		sinkutil_log(fs->host, HERALD_SINK_LOG_ERROR, "cannot reopen %s: %s", fs->path,
+			     strerror(-rc));
 	return rc;
 }
 
