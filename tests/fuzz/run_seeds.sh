@@ -5,7 +5,7 @@ set -e
 : "${top_srcdir:=.}" "${top_builddir:=.}"
 n=0
 fail=0
-for t in canon envelope config filter schema; do
+for t in canon envelope config filter schema render; do
 	n=$((n + 1))
 	out=$("$top_builddir/tests/fuzz/replay_$t" "$top_srcdir/tests/fuzz/seeds/$t" 2>&1) && rc=0 || rc=$?
 	files=$(printf '%s\n' "$out" | grep -c '^ok ' || true)
