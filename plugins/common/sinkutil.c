@@ -10,6 +10,38 @@
 #include <string.h>
 #include <unistd.h>
 
+void sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->failed)
+		return;
+	if (!b->p || n + 1 > b->cap - b->len) {
+		size_t cap = b->cap ? b->cap : 1024;
+		while (cap - b->len < n + 1)
+			cap *= 2;
+		char *p = realloc(b->p, cap);
+		if (!p) {
+			b->failed = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+void sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+void sb_free(struct sbuf *b)
+{
+	free(b->p);
+	*b = (struct sbuf){0};
+}
+
 void sinkutil_log(const struct herald_sink_host *host, enum herald_sink_log_level level,
 		  const char *fmt, ...)
 {

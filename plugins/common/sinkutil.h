@@ -12,6 +12,18 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* A growable, NUL-terminated byte buffer; `failed` latches an allocation
+ * failure so builders can append without checking each step. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+	bool failed;
+};
+
+void sb_add(struct sbuf *b, const char *s, size_t n);
+void sb_str(struct sbuf *b, const char *s);
+void sb_free(struct sbuf *b);
+
 /* Log through the host, if it offers logging (one line, at most 511 bytes). */
 void sinkutil_log(const struct herald_sink_host *host, enum herald_sink_log_level level,
 		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -70,12 +70,6 @@ struct exec_sink {
 };
 
 /* A growable buffer; `failed` latches an allocation failure, checked once. */
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
 /* A child's environment: "KEY=value\0" strings in one buffer. */
 struct env {
 	struct sbuf text;
@@ -121,32 +115,6 @@ static size_t utf8_cut(const char *p, size_t n, size_t max)
 	while (max > 0 && ((unsigned char)p[max] & 0xc0) == 0x80)
 		max--;
 	return max;
-}
-
-static void sb_add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (n + 1 > b->cap - b->len || !b->p) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap - b->len < n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-	sb_add(b, s, strlen(s));
 }
 
 static void sb_u64(struct sbuf *b, uint64_t v)

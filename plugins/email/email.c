@@ -1,0 +1,683 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * email: the bundled sink that sends each item as one email through an SMTP
+ * relay with libesmtp. herald-email(7) has the options, the headers, the
+ * threading scheme and how outcomes are classified.
+ *
+ * One deliver() call is one SMTP session: one smtp_session_t holding one
+ * message (one recipient) per item, started once; libesmtp pipelines the
+ * envelopes when the server offers PIPELINING. Each item's outcome comes
+ * from its own statuses after the session (MAIL, RCPT, then the DATA reply),
+ * so a session that "succeeds" with a refused recipient still reports that
+ * item as refused, and a session lost half way through retries only what
+ * was not acknowledged.
+ *
+ * Not here: building the message text (msg.c), retries and backoff (the
+ * host's). No TLS on connect (port 465): libesmtp only does STARTTLS.
+ *
+ * Standalone: libc, libesmtp and herald/sink.h only.
+ */
+#define _GNU_SOURCE
+#include <herald/sink.h>
+
+#include <auth-client.h>
+#include <libesmtp.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "msg.h"
+
+#define MAX_PASSWORD 1024
+#define MAX_URL	     900
+
+struct email_sink {
+	const struct herald_sink_host *host;
+	char *host_port; /* "host:port" for smtp_set_server */
+	char *server, *from, *domain, *unsub, *user, *password;
+	unsigned port;
+	enum starttls_option starttls;
+	long timeout_ms;
+	struct msg_conf mc;
+	auth_context_t auth;
+};
+
+/* One SMTP session: what the protocol monitor saw of authentication. */
+struct session_state {
+	bool auth_sent; /* the last command written was AUTH (or its continuation) */
+	int auth_code;	/* the final reply to AUTH; 0: none */
+	char auth_text[128];
+	const char *tls_problem; /* STARTTLS required but impossible; NULL: none */
+};
+
+/* ---- options ---- */
+
+static int set_str(char **dst, const char *v, char *err, size_t errlen)
+{
+	free(*dst);
+	*dst = strdup(v);
+	if (!*dst)
+		snprintf(err, errlen, "out of memory");
+	return *dst ? 0 : -1;
+}
+
+/* Printable ASCII, no space, no '<' '>' '"': safe inside <...> in a header. */
+static bool url_chars_ok(const char *v)
+{
+	for (; *v; v++)
+		if ((unsigned char)*v <= 0x20 || (unsigned char)*v >= 0x7f || strchr("<>\"", *v))
+			return false;
+	return true;
+}
+
+static int set_unsubscribe(struct email_sink *e, const char *v, char *err, size_t errlen)
+{
+	bool http = !strncmp(v, "https://", 8) || !strncmp(v, "http://", 7);
+
+	if (!http && strncmp(v, "mailto:", 7)) {
+		snprintf(err, errlen,
+			 "unsubscribe_url: must start with https://, http:// or mailto:");
+		return -1;
+	}
+	if (strlen(v) > MAX_URL || !url_chars_ok(v)) {
+		snprintf(err, errlen,
+			 "unsubscribe_url: at most %d printable ASCII characters, "
+			 "no spaces, '<', '>' or '\"'",
+			 MAX_URL);
+		return -1;
+	}
+	e->mc.unsubscribe_post = http;
+	return set_str(&e->unsub, v, err, errlen);
+}
+
+static int set_starttls(struct email_sink *e, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "required"))
+		e->starttls = Starttls_REQUIRED;
+	else if (!strcmp(v, "opportunistic"))
+		e->starttls = Starttls_ENABLED;
+	else if (!strcmp(v, "off"))
+		e->starttls = Starttls_DISABLED;
+	else {
+		snprintf(err, errlen, "starttls: '%s' is not required, opportunistic or off", v);
+		return -1;
+	}
+	return 0;
+}
+
+static int set_bool(bool *dst, const char *k, const char *v, char *err, size_t errlen)
+{
+	if (!strcmp(v, "yes") || !strcmp(v, "no")) {
+		*dst = !strcmp(v, "yes");
+		return 0;
+	}
+	snprintf(err, errlen, "%s: '%s' is not yes or no", k, v);
+	return -1;
+}
+
+/* A host name or IPv4 address: what smtp_set_server can take before ":port". */
+static int set_server(struct email_sink *e, const char *v, char *err, size_t errlen)
+{
+	for (const char *p = v; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) {
+			snprintf(err, errlen, "host: '%s' is not a host name or IPv4 address", v);
+			return -1;
+		}
+	return set_str(&e->server, v, err, errlen);
+}
+
+static const char no_implicit_tls[] =
+    "implicit TLS (SMTPS, port 465) is not supported: libesmtp can only do STARTTLS; "
+    "use the submission port 587 with starttls = required";
+
+static int set_option(struct email_sink *e, const struct herald_sink_option *o, char *err,
+		      size_t errlen)
+{
+	const char *k = o->key, *v = o->value;
+	unsigned long n;
+
+	if (!strcmp(k, "host"))
+		return set_server(e, v, err, errlen);
+	if (!strcmp(k, "port")) {
+		if (sinkutil_parse_uint(v, 1, 65535, &n))
+			goto range;
+		e->port = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(k, "starttls"))
+		return set_starttls(e, v, err, errlen);
+	if (!strcmp(k, "tls")) {
+		snprintf(err, errlen, "tls = %s: %s", v,
+			 strcmp(v, "implicit") ? "unknown value; "
+						 "only starttls = required|opportunistic|off exists"
+					       : no_implicit_tls);
+		return -1;
+	}
+	if (!strcmp(k, "user"))
+		return set_str(&e->user, v, err, errlen);
+	if (!strcmp(k, "password_file"))
+		return set_str(&e->password, v, err, errlen); /* the path, for now */
+	if (!strcmp(k, "from")) {
+		if (msg_check_address(v, err, errlen))
+			return -1;
+		return set_str(&e->from, v, err, errlen);
+	}
+	if (!strcmp(k, "message_id_domain")) {
+		char probe[300];
+		snprintf(probe, sizeof probe, "x@%s", v);
+		if (strlen(v) > 200 || msg_check_address(probe, err, errlen))
+			return -1;
+		return set_str(&e->domain, v, err, errlen);
+	}
+	if (!strcmp(k, "timeout_ms")) {
+		if (sinkutil_parse_uint(v, 100, 3600000, &n))
+			goto range;
+		e->timeout_ms = (long)n;
+		return 0;
+	}
+	if (!strcmp(k, "unsubscribe_url"))
+		return set_unsubscribe(e, v, err, errlen);
+	if (!strcmp(k, "max_packages_header")) {
+		if (sinkutil_parse_uint(v, 0, 100, &n))
+			goto range;
+		e->mc.max_packages = n;
+		return 0;
+	}
+	if (!strcmp(k, "html"))
+		return set_bool(&e->mc.html, k, v, err, errlen);
+	snprintf(err, errlen, "unknown option '%s' (line %u)", k, o->line);
+	return -1;
+range:
+	snprintf(err, errlen, "%s: '%s' is not a number in range (line %u)", k, v, o->line);
+	return -1;
+}
+
+/* A path relative to the config file's directory. */
+static char *resolve(const struct email_sink *e, const char *path)
+{
+	const char *conf = HERALD_SINK_HAS(e->host, struct herald_sink_host, config_path)
+			       ? e->host->config_path
+			       : NULL;
+	const char *slash = conf ? strrchr(conf, '/') : NULL;
+	char *out = NULL;
+
+	if (path[0] == '/' || !slash)
+		return strdup(path);
+	if (asprintf(&out, "%.*s/%s", (int)(slash - conf), conf, path) < 0)
+		return NULL;
+	return out;
+}
+
+/* Replace e->password (the file's path) by the file's first line. The
+ * password is never logged; errors name the file only. */
+static int read_password(struct email_sink *e, char *err, size_t errlen)
+{
+	char *path = resolve(e, e->password), buf[MAX_PASSWORD + 2];
+	ssize_t n = -1;
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
+	int rc = -1;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "password_file: %s: %s", path ? path : e->password,
+			 path ? strerror(errno) : "out of memory");
+		goto out;
+	}
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n < 0 || n > MAX_PASSWORD) {
+		snprintf(err, errlen, "password_file: %s: %s", path,
+			 n < 0 ? strerror(errno) : "longer than 1024 bytes");
+		goto out;
+	}
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (!*buf) {
+		snprintf(err, errlen, "password_file: %s: empty", path);
+		goto out;
+	}
+	free(e->password);
+	e->password = strdup(buf);
+	rc = e->password ? 0 : -1;
+	if (rc)
+		snprintf(err, errlen, "out of memory");
+out:
+	explicit_bzero(buf, sizeof buf);
+	free(path);
+	return rc;
+}
+
+/* ---- authentication ---- */
+
+static int interact(auth_client_request_t req, char **result, int fields, void *arg)
+{
+	struct email_sink *e = arg;
+
+	for (int i = 0; i < fields; i++) {
+		if (req[i].flags & AUTH_USER)
+			result[i] = e->user;
+		else if (req[i].flags & AUTH_PASS)
+			result[i] = e->password;
+		else
+			return 0;
+	}
+	return 1;
+}
+
+static int setup_auth(struct email_sink *e, char *err, size_t errlen)
+{
+	if (!e->user != !e->password) {
+		snprintf(err, errlen, "user and password_file: give both or neither");
+		return -1;
+	}
+	if (!e->user)
+		return 0;
+	if (read_password(e, err, errlen))
+		return -1;
+	auth_client_init();
+	e->auth = auth_create_context();
+	if (!e->auth) {
+		snprintf(err, errlen, "cannot create the SASL context");
+		return -1;
+	}
+	auth_set_mechanism_flags(e->auth, AUTH_PLUGIN_PLAIN, 0);
+	auth_set_interact_cb(e->auth, interact, e);
+	if (e->starttls != Starttls_REQUIRED)
+		sinkutil_log(
+		    e->host, HERALD_SINK_LOG_WARNING,
+		    "the password may cross the network in clear: starttls is not 'required'");
+	return 0;
+}
+
+/* ---- init, validate, shutdown ---- */
+
+static void email_shutdown(void *instance)
+{
+	struct email_sink *e = instance;
+
+	if (!e)
+		return;
+	if (e->auth)
+		auth_destroy_context(e->auth);
+	if (e->password)
+		explicit_bzero(e->password, strlen(e->password));
+	free(e->password);
+	free(e->user);
+	free(e->host_port);
+	free(e->server);
+	free(e->from);
+	free(e->domain);
+	free(e->unsub);
+	free(e);
+}
+
+static int finish_init(struct email_sink *e, char *err, size_t errlen)
+{
+	if (!e->server) {
+		snprintf(err, errlen, "host: required");
+		return -1;
+	}
+	if (!e->from) {
+		snprintf(err, errlen, "from: required");
+		return -1;
+	}
+	if (e->port == 465) {
+		snprintf(err, errlen, "port 465: %s", no_implicit_tls);
+		return -1;
+	}
+	if (!e->domain && set_str(&e->domain, "herald.invalid", err, errlen))
+		return -1;
+	if (asprintf(&e->host_port, "%s:%u", e->server, e->port) < 0) {
+		e->host_port = NULL;
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e->mc.from = e->from;
+	e->mc.domain = e->domain;
+	e->mc.unsubscribe_url = e->unsub;
+	return setup_auth(e, err, errlen);
+}
+
+static int email_init(const struct herald_sink_host *host, const struct herald_sink_option *options,
+		      size_t n_options, void **instance, char *err, size_t errlen)
+{
+	struct email_sink *e = calloc(1, sizeof *e);
+
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	e->host = host;
+	e->port = 25;
+	e->starttls = Starttls_ENABLED;
+	e->timeout_ms = 30000;
+	e->mc.max_packages = 10;
+	e->mc.html = true;
+	for (size_t i = 0; i < n_options; i++)
+		if (set_option(e, &options[i], err, errlen))
+			goto fail;
+	if (finish_init(e, err, errlen))
+		goto fail;
+	*instance = e;
+	return 0;
+fail:
+	email_shutdown(e);
+	return -1;
+}
+
+static int email_validate(void *instance, const char *address, char *err, size_t errlen)
+{
+	(void)instance;
+	return msg_check_address(address, err, errlen);
+}
+
+/* ---- one SMTP session ---- */
+
+/* libesmtp's message source: the whole text in one piece; len NULL rewinds.
+ * *ctx is ours to allocate and libesmtp's to free (as its own string
+ * source does): it holds how much was handed out. */
+static const char *message_cb(void **ctx, int *len, void *arg)
+{
+	const struct sbuf *m = arg;
+	size_t *off = *ctx;
+
+	if (!off) {
+		off = calloc(1, sizeof *off);
+		if (!off) {
+			if (len)
+				*len = 0;
+			return NULL;
+		}
+		*ctx = off;
+	}
+	if (!len) {
+		*off = 0;
+		return NULL;
+	}
+	if (*off >= m->len) {
+		*len = 0;
+		return NULL;
+	}
+	*len = (int)(m->len - *off);
+	*off = m->len;
+	return m->p + (m->len - (size_t)*len);
+}
+
+/* Watch the protocol for the reply to AUTH (libesmtp has no event for it).
+ * Only status lines are read; what we write is never looked at beyond its
+ * first word, so the credentials are not copied anywhere. */
+static void monitor_cb(const char *buf, int len, int writing, void *arg)
+{
+	struct session_state *st = arg;
+
+	if (writing == SMTP_CB_WRITING) {
+		st->auth_sent = st->auth_sent ? len > 0 && (buf[0] != 'M' && buf[0] != 'Q')
+					      : len > 5 && !strncasecmp(buf, "AUTH ", 5);
+		return;
+	}
+	if (writing != SMTP_CB_READING || !st->auth_sent || len < 4 || buf[0] < '2' ||
+	    buf[0] > '5' || buf[3] == '-')
+		return;
+	if (buf[0] == '3')
+		return; /* a challenge: the exchange goes on */
+	st->auth_code = (buf[0] - '0') * 100 + (buf[1] - '0') * 10 + (buf[2] - '0');
+	snprintf(st->auth_text, sizeof st->auth_text, "%.*s", len > 100 ? 100 : len, buf);
+	st->auth_text[strcspn(st->auth_text, "\r\n")] = '\0';
+	st->auth_sent = false;
+}
+
+/* libesmtp's events: only the STARTTLS failures matter (they end the
+ * session before any message). The certificate events come with an
+ * `int *ok` that we leave alone: libesmtp's default is to refuse. */
+static void event_cb(smtp_session_t s, int event, void *arg, ...)
+{
+	struct session_state *st = arg;
+
+	(void)s;
+	switch (event) {
+	case SMTP_EV_EXTNA_STARTTLS:
+		st->tls_problem = "the server does not offer STARTTLS (starttls = required)";
+		break;
+	case SMTP_EV_INVALID_PEER_CERTIFICATE:
+	case SMTP_EV_NO_PEER_CERTIFICATE:
+	case SMTP_EV_WRONG_PEER_CERTIFICATE:
+	case SMTP_EV_UNUSABLE_CA_LIST:
+		st->tls_problem = "STARTTLS: the server's certificate could not be verified";
+		break;
+	default: break;
+	}
+}
+
+static void set_timeouts(const struct email_sink *e, smtp_session_t s)
+{
+	static const int which[] = {Timeout_GREETING, Timeout_ENVELOPE, Timeout_DATA,
+				    Timeout_TRANSFER, Timeout_DATA2};
+
+	for (size_t i = 0; i < sizeof which / sizeof which[0]; i++)
+		smtp_set_timeout(s, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, e->timeout_ms);
+}
+
+/* The session with its options; NULL when libesmtp is out of memory. */
+static smtp_session_t new_session(const struct email_sink *e, struct session_state *st)
+{
+	smtp_session_t s = smtp_create_session();
+
+	if (!s)
+		return NULL;
+	if (!smtp_set_server(s, e->host_port) || !smtp_starttls_enable(s, e->starttls) ||
+	    (e->auth && !smtp_auth_set_context(s, e->auth)) ||
+	    !smtp_set_monitorcb(s, monitor_cb, st, 0) || !smtp_set_eventcb(s, event_cb, st)) {
+		smtp_destroy_session(s);
+		return NULL;
+	}
+	set_timeouts(e, s);
+	return s;
+}
+
+/* One queued item: its message and recipient in the session. */
+struct queued {
+	smtp_message_t m;
+	smtp_recipient_t r;
+	struct sbuf text;
+};
+
+static void reason_from(struct herald_sink_result *r, const char *what, const smtp_status_t *st)
+{
+	const char *t = st->text ? st->text : "";
+	size_t k = (size_t)snprintf(r->reason, sizeof r->reason, "%s: %d ", what, st->code);
+
+	for (; *t && k + 1 < sizeof r->reason; t++)
+		r->reason[k++] = (unsigned char)*t < 0x20 || *t == 0x7f ? ' ' : *t;
+	while (k > 0 && r->reason[k - 1] == ' ')
+		k--;
+	r->reason[k] = '\0';
+}
+
+/* An SMTP reply as an outcome: 2xx delivered, 4xx (and none) retry, 530
+ * and 535 (authentication) broken, other 5xx rejected. */
+static enum herald_sink_outcome by_code(int code)
+{
+	if (code >= 200 && code < 300)
+		return HERALD_SINK_DELIVERED;
+	if (code == 530 || code == 535 || code == 534 || code == 538)
+		return HERALD_SINK_BROKEN;
+	if (code >= 500 && code < 600)
+		return HERALD_SINK_REJECTED;
+	return HERALD_SINK_RETRY;
+}
+
+/* The statuses of one message, in protocol order: the first step that did
+ * not succeed decides. A step with code 0 was never reached (the session
+ * ended before it): retry. */
+static void judge(const struct queued *q, const char *session_err, struct herald_sink_result *r)
+{
+	const smtp_status_t *mail = smtp_reverse_path_status(q->m);
+	const smtp_status_t *rcpt = smtp_recipient_status(q->r);
+	const smtp_status_t *data = smtp_message_transfer_status(q->m);
+	const struct {
+		const char *what;
+		const smtp_status_t *st;
+	} steps[] = {{"MAIL FROM", mail}, {"RCPT TO", rcpt}, {"DATA", data}};
+
+	for (size_t i = 0; i < 3; i++) {
+		const smtp_status_t *st = steps[i].st;
+		if (st && st->code >= 200 && st->code < 300)
+			continue;
+		if (!st || st->code == 0) {
+			r->outcome = HERALD_SINK_RETRY;
+			snprintf(r->reason, sizeof r->reason, "no reply to %s: %s", steps[i].what,
+				 session_err ? session_err : "the session ended");
+			return;
+		}
+		r->outcome = by_code(st->code);
+		reason_from(r, steps[i].what, st);
+		return;
+	}
+	r->outcome = HERALD_SINK_DELIVERED;
+	r->reason[0] = '\0';
+}
+
+/* Queue item i, or fill its result at once (REJECTED: unusable item). */
+static int queue_item(const struct email_sink *e, smtp_session_t s,
+		      const struct herald_sink_item *it, struct queued *q,
+		      struct herald_sink_result *r, time_t now)
+{
+	char err[200];
+
+	r->outcome = HERALD_SINK_REJECTED;
+	if (!it->notes || it->n_notes == 0 || !it->notes[0]) {
+		snprintf(r->reason, sizeof r->reason, "item without notifications");
+		return -1;
+	}
+	if (!it->address || msg_check_address(it->address, err, sizeof err)) {
+		snprintf(r->reason, sizeof r->reason, "%s", it->address ? err : "no address");
+		return -1;
+	}
+	msg_build(&e->mc, it, now, &q->text);
+	q->m = q->text.failed ? NULL : smtp_add_message(s);
+	if (q->m && smtp_set_reverse_path(q->m, e->from) &&
+	    smtp_set_messagecb(q->m, message_cb, &q->text))
+		q->r = smtp_add_recipient(q->m, it->address);
+	if (!q->r) {
+		r->outcome = HERALD_SINK_RETRY;
+		snprintf(r->reason, sizeof r->reason, "out of memory");
+		q->m = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Every item queued this session failed alike (no session at all). */
+static void fail_all(struct queued *q, size_t n, struct herald_sink_result *const *results,
+		     enum herald_sink_outcome o, const char *why)
+{
+	for (size_t i = 0; i < n; i++)
+		if (q[i].r) {
+			results[i]->outcome = o;
+			snprintf(results[i]->reason, sizeof results[i]->reason, "%s", why);
+		}
+}
+
+/* Run the session with SIGPIPE blocked (a server that hangs up must cost us
+ * an EPIPE, not the daemon), taking back a SIGPIPE we caused. */
+static int run_session(smtp_session_t s)
+{
+	sigset_t pipe_set, old, pending;
+	int ok;
+
+	sigemptyset(&pipe_set);
+	sigaddset(&pipe_set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+	ok = smtp_start_session(s);
+	if (!sigismember(&old, SIGPIPE) && !sigpending(&pending) && sigismember(&pending, SIGPIPE))
+		sigtimedwait(&pipe_set, NULL, &(struct timespec){0, 0});
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ok;
+}
+
+static void judge_session(const struct email_sink *e, const struct session_state *st, int ok,
+			  struct queued *q, size_t n, struct herald_sink_result *const *results)
+{
+	char buf[160], why[256];
+	const char *session_err = NULL;
+
+	if (!ok)
+		session_err = smtp_strerror(smtp_errno(), buf, sizeof buf);
+	if (st->auth_code >= 400) {
+		snprintf(why, sizeof why, "authentication as '%s' failed: %s", e->user,
+			 st->auth_text);
+		sinkutil_log(e->host, HERALD_SINK_LOG_ERROR, "%s", why);
+		fail_all(q, n, results, HERALD_SINK_BROKEN, why);
+		return;
+	}
+	if (st->tls_problem) {
+		snprintf(why, sizeof why, "%s: %s", e->host_port, st->tls_problem);
+		sinkutil_log(e->host, HERALD_SINK_LOG_ERROR, "%s", why);
+		fail_all(q, n, results, HERALD_SINK_BROKEN, st->tls_problem);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (q[i].r)
+			judge(&q[i], session_err, results[i]);
+	for (size_t i = 0; i < n; i++)
+		if (q[i].r && results[i]->outcome == HERALD_SINK_BROKEN) {
+			sinkutil_log(e->host, HERALD_SINK_LOG_ERROR, "%s: %s", e->host_port,
+				     results[i]->reason);
+			break;
+		}
+}
+
+static void email_deliver(void *instance, const struct herald_sink_item *const *items, size_t n,
+			  struct herald_sink_result *const *results)
+{
+	struct email_sink *e = instance;
+	struct session_state st = {0};
+	struct queued *q = calloc(n, sizeof *q);
+	smtp_session_t s = q ? new_session(e, &st) : NULL;
+	time_t now = time(NULL);
+	size_t queued = 0;
+
+	if (!s) {
+		for (size_t i = 0; i < n; i++) {
+			results[i]->outcome = HERALD_SINK_RETRY;
+			snprintf(results[i]->reason, sizeof results[i]->reason, "out of memory");
+		}
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		queued += queue_item(e, s, items[i], &q[i], results[i], now) == 0;
+	if (queued)
+		judge_session(e, &st, run_session(s), q, n, results);
+out:
+	if (s)
+		smtp_destroy_session(s);
+	for (size_t i = 0; q && i < n; i++)
+		sb_free(&q[i].text);
+	free(q);
+}
+
+static const struct herald_sink_ops email_ops = {
+    .size = sizeof email_ops,
+    .abi = HERALD_SINK_ABI_VERSION,
+    .name = "email",
+    .init = email_init,
+    .validate = email_validate,
+    .deliver = email_deliver,
+    .flush = NULL,
+    .shutdown = email_shutdown,
+    .reopen = NULL,
+};
+
+HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
+{
+	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &email_ops : NULL;
+}
