@@ -106,11 +106,95 @@ static int validate_sink(void *arg, const char *sink, const char *address, char 
 	return dispatch_validate(arg, sink, address, err, errlen);
 }
 
+/* Send a new verification code to destination `doc`; the outcome goes into
+ * the answer ("verification": "code sent" or the sink's reason). */
+static int send_code(const struct call *c, const json_t *doc, json_t *answer)
+{
+	char err[400] = "";
+	const char *sink = json_string_value(json_object_get(doc, "sink"));
+	const char *addr = json_string_value(json_object_get(doc, "address"));
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(doc, "id"));
+	int rc = dispatch_send_code(c->r->dispatch, sink, c->arg[0], id, addr ? addr : "", err,
+				    sizeof err);
+	return json_object_set_new(answer, "verification",
+				   json_string(rc ? err : "a code was sent to the address"))
+		       ? -ENOMEM
+		       : 0;
+}
+
 static int h_dest_add(const struct call *c, json_t **out, struct directory_error *e)
 {
 	struct directory_sinks sinks = {validate_sink, c->r->dispatch};
-	return directory_dest_add(c->r->store, c->arg[0], c->body, c->r->dispatch ? &sinks : NULL,
-				  out, e);
+	int rc = directory_dest_add(c->r->store, c->arg[0], c->body,
+				    c->r->dispatch ? &sinks : NULL, out, e);
+	const char *sink = rc ? NULL : json_string_value(json_object_get(*out, "sink"));
+	if (sink && dispatch_needs_code(c->r->dispatch, sink) && send_code(c, *out, *out))
+		return directory_fail(e, 500, "out of memory");
+	return rc;
+}
+
+/* Check a verification code against the pending one. */
+static int confirm_code(const struct call *c, const char *code, struct directory_error *e)
+{
+	switch (dispatch_check_code(c->r->dispatch, c->arg[0], c->id, code)) {
+	case 0: return 0;
+	case -EACCES: return directory_fail(e, 403, "wrong code");
+	case -EBUSY:
+		return directory_fail(e, 429, "too many wrong codes: ask for a new one with "
+					      "{\"resend\": true}");
+	default:
+		return directory_fail(e, 404, "no code is pending for this destination (it expired, "
+					      "or heraldd restarted): ask for one with "
+					      "{\"resend\": true}");
+	}
+}
+
+/* What waited for the destination (paused or unverified) is due now; the
+ * answer says how many. */
+static int release(const struct call *c, json_t *answer, struct directory_error *e)
+{
+	int n = outbox_unpark(c->r->store, c->arg[0], c->id, wall_now());
+	if (n < 0 || json_object_set_new(answer, "released", json_integer(n < 0 ? 0 : n))) {
+		json_decref(answer);
+		return n < 0 ? outbox_fail(e, n, NULL) : directory_fail(e, 500, "out of memory");
+	}
+	dispatch_wake(c->r->dispatch);
+	return 0;
+}
+
+/* {"code": TEXT} confirms the address; {"resend": true} sends a new code. */
+static int h_dest_verify(const struct call *c, json_t **out, struct directory_error *e)
+{
+	static const char *const known[] = {"code", "resend", NULL};
+	json_t *doc;
+	int rc = directory_check_keys(c->body, "verify", known, NULL, e);
+	if (rc || (rc = directory_dest_get(c->r->store, c->arg[0], c->id, &doc, e)))
+		return rc;
+	const char *sink = json_string_value(json_object_get(doc, "sink"));
+	const char *code = json_string_value(json_object_get(c->body, "code"));
+	if (!dispatch_needs_code(c->r->dispatch, sink))
+		rc = directory_fail(e, 409, "sink '%s' does not verify destinations", sink);
+	else if (json_is_true(json_object_get(doc, "verified")))
+		rc = directory_fail(e, 409, "destination %llu is verified already",
+				    (unsigned long long)c->id);
+	else if (json_is_true(json_object_get(c->body, "resend")))
+		rc = send_code(c, doc, doc) ? directory_fail(e, 500, "out of memory") : 0;
+	else if (!code)
+		rc = directory_fail(e, 400, "expected {\"code\": \"...\"} or {\"resend\": true}");
+	else
+		rc = confirm_code(c, code, e);
+	if (rc) {
+		json_decref(doc);
+		return rc;
+	}
+	if (!code) {
+		*out = doc;
+		return 0;
+	}
+	json_decref(doc);
+	if ((rc = directory_dest_set_verified(c->r->store, c->arg[0], c->id, out, e)))
+		return rc;
+	return release(c, *out, e);
 }
 
 static int h_dest_del(const struct call *c, json_t **out, struct directory_error *e)
@@ -139,18 +223,7 @@ static int h_dest_resume(const struct call *c, json_t **out, struct directory_er
 	int rc = no_params(c, "resume", e);
 	if (rc || (rc = directory_dest_resume(c->r->store, c->arg[0], c->id, out, e)))
 		return rc;
-	/* what waited while it was paused is due now */
-	int n = outbox_unpark(c->r->store, c->arg[0], c->id, wall_now());
-	if (n < 0) {
-		json_decref(*out);
-		return outbox_fail(e, n, NULL);
-	}
-	if (json_object_set_new(*out, "released", json_integer(n))) {
-		json_decref(*out);
-		return directory_fail(e, 500, "out of memory");
-	}
-	dispatch_wake(c->r->dispatch);
-	return 0;
+	return release(c, *out, e);
 }
 
 static int h_subs(const struct call *c, json_t **out, struct directory_error *e)
@@ -396,6 +469,7 @@ static const struct route routes[] = {
 	{"DELETE", "users/:/destinations/#", BODY_NONE, 200, h_dest_del},
 	{"POST", "users/:/destinations/#/pause", BODY_OPTIONAL, 200, h_dest_pause},
 	{"POST", "users/:/destinations/#/resume", BODY_OPTIONAL, 200, h_dest_resume},
+	{"POST", "users/:/destinations/#/verify", BODY_REQUIRED, 200, h_dest_verify},
 	{"GET", "users/:/subscriptions", BODY_NONE, 200, h_subs},
 	{"POST", "users/:/subscriptions", BODY_REQUIRED, 201, h_sub_add},
 	{"GET", "users/:/subscriptions/#", BODY_NONE, 200, h_sub_get},

@@ -19,12 +19,16 @@ static const char help_text[] =
 	"       herald dest pause USER ID [--reason TEXT]\n"
 	"       herald dest resume USER ID\n"
 	"       herald dest rm USER ID\n"
+	"       herald dest verify USER ID (CODE | --resend)\n"
 	"\n"
 	"Manage a user's destinations (where notifications go: a sink such as email,\n"
 	"irc or webhook, and an address) through heraldd's API socket. A destination\n"
-	"that a subscription sends to cannot be removed.\n"
+	"that a subscription sends to cannot be removed. On a sink with verify = yes,\n"
+	"nothing is sent to a new destination until the code it received is confirmed\n"
+	"with `dest verify`; --resend asks for a new code.\n"
 	"\n"
 	"  -r, --reason TEXT    why the destination is paused (pause only)\n"
+	"      --resend         send a new verification code (verify only)\n"
 	CLI_CONN_HELP
 	"  -h, --help           this text\n"
 	"\n"
@@ -73,10 +77,14 @@ static void print_dest(const json_t *d)
 /* Print the answer: JSON as received, or one line for the destination. */
 static int answer(const struct cli_conn *o, json_t *res)
 {
-	if (o->json)
+	const char *v = json_string_value(json_object_get(res, "verification"));
+	if (o->json) {
 		cli_print_json(res);
-	else
+	} else {
 		print_dest(res);
+		if (v)
+			printf("verification: %s\n", v);
+	}
 	json_decref(res);
 	return CLI_OK;
 }
@@ -173,11 +181,56 @@ static int dest_rm(struct cli *cli, int argc, char **argv)
 	return simple(cli, argc, argv, "DELETE", NULL);
 }
 
+static int resend_opt(struct cli *cli, void *ctx, int c, const char *arg)
+{
+	*(bool *)ctx = true;
+	return CLI_OPT_DONE;
+}
+
+/* verify USER ID CODE, or verify USER ID --resend */
+static int dest_verify(struct cli *cli, int argc, char **argv)
+{
+	static const struct option own[] = {{"resend", no_argument, NULL, 'R'},
+					    {NULL, 0, NULL, 0}};
+	struct cli_conn o = CLI_CONN_INIT;
+	bool resend = false;
+	json_t *res, *body;
+	int r = cli_action_opts(cli, argc, argv, help_text, &o, "R", own, resend_opt, &resend, 2,
+				3);
+	if (r != CLI_OPT_DONE)
+		return r;
+	if (resend == (optind + 2 < argc)) {
+		cli_error(cli, "give either a CODE or --resend");
+		return CLI_USAGE;
+	}
+	body = resend ? json_pack("{s:b}", "resend", 1) : json_pack("{s:s}", "code", argv[optind + 2]);
+	if (!body) {
+		cli_error(cli, "the code is not valid UTF-8");
+		return CLI_USAGE;
+	}
+	r = call(cli, &o, "POST", argv[optind], argv[optind + 1], "verify", body, &res);
+	json_decref(body);
+	if (r != CLI_OK)
+		return r;
+	if (o.json) {
+		cli_print_json(res);
+	} else if (resend) {
+		const char *v = json_string_value(json_object_get(res, "verification"));
+		printf("%s\n", v ? v : "a code was requested");
+	} else {
+		printf("destination %s of %s verified; %lld waiting notifications released\n",
+		       argv[optind + 1], argv[optind],
+		       json_integer_value(json_object_get(res, "released")));
+	}
+	json_decref(res);
+	return CLI_OK;
+}
+
 int cli_dest(struct cli *cli, int argc, char **argv)
 {
 	static const struct cli_action actions[] = {
 		{"add", dest_add},	 {"list", dest_list}, {"pause", dest_pause},
-		{"resume", dest_resume}, {"rm", dest_rm}};
+		{"resume", dest_resume}, {"rm", dest_rm},     {"verify", dest_verify}};
 	return cli_dispatch(cli, argc, argv, actions, sizeof actions / sizeof actions[0],
 			    help_text);
 }

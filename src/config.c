@@ -448,6 +448,8 @@ static int sink_key(struct parse_ctx *c, const char *name, const char *k, const 
 		return set_str(c, &s->template_markdown, v, false);
 	if (!strcmp(k, "footer"))
 		return set_bool(c, &s->footer, k, v);
+	if (!strcmp(k, "verify"))
+		return set_bool(c, &s->verify, k, v);
 	if (!strcmp(k, "rate"))
 		return set_rate(c, &s->rate, k, v);
 	if (!strcmp(k, "burst"))

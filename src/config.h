@@ -21,8 +21,8 @@
  *   [dispatch] plugin_dir, retry_base_ms, retry_max_ms, max_attempts,
  *              pause_after_ms, probe_interval_ms, delivery_log, digest_max_items,
  *              digest_max_bytes, rate, burst
- *   [sink NAME] plugin (required), template, template_markdown, footer, rate,
- *              burst, batch; every other key goes to the plugin's init
+ *   [sink NAME] plugin (required), template, template_markdown, footer, verify,
+ *              rate, burst, batch; every other key goes to the plugin's init
  * See doc/heraldd.conf.5.
  */
 #ifndef HERALD_CONFIG_H
@@ -58,6 +58,7 @@ struct config_sink {
 	char *template_text;   /* owned; NULL: the default template */
 	char *template_markdown; /* owned; NULL: the default */
 	bool footer;           /* add "why you got this" to every notification */
+	bool verify;           /* new destinations must confirm a code first */
 	double rate;           /* per destination, notifications per minute; 0: [dispatch] rate */
 	int burst;             /* token bucket size; 0: [dispatch] burst */
 	int batch;             /* items per deliver call, default 64 */

@@ -792,7 +792,8 @@ int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **
 	return rc ? store_fail(e, rc) : 0;
 }
 
-int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused)
+int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused,
+			      bool *verified)
 {
 	struct rec_key k;
 	json_t *doc;
@@ -803,6 +804,7 @@ int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id
 	if (rc)
 		return rc;
 	*paused = json_is_true(json_object_get(doc, "paused"));
+	*verified = json_is_true(json_object_get(doc, "verified"));
 	json_decref(doc);
 	return 0;
 }
@@ -938,6 +940,19 @@ int directory_dest_resume(struct store *s, const char *user, uint64_t id, json_t
 			  struct directory_error *e)
 {
 	return edit_rec(s, STORE_DESTS, user, id, set_paused, NULL, out, e);
+}
+
+static int set_verified(json_t *doc, const void *arg, struct directory_error *e)
+{
+	if (json_object_set_new(doc, "verified", json_true()))
+		return directory_fail(e, 500, "out of memory");
+	return 0;
+}
+
+int directory_dest_set_verified(struct store *s, const char *user, uint64_t id, json_t **out,
+				struct directory_error *e)
+{
+	return edit_rec(s, STORE_DESTS, user, id, set_verified, NULL, out, e);
 }
 
 /* ---- the filter's view of a user ---- */

@@ -109,10 +109,11 @@ int directory_dest_add(struct store *s, const char *user, const json_t *in,
 		       struct directory_error *e);
 int directory_dest_get(struct store *s, const char *user, uint64_t id, json_t **out,
 		       struct directory_error *e);
-/* Is the destination paused, as seen inside write transaction t (so the
- * answer cannot change before t commits)? 0, -ENOENT or an error. */
+/* Is the destination paused, and verified, as seen inside write transaction
+ * t (so the answers cannot change before t commits)? 0, -ENOENT or an error. */
 struct store_txn;
-int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused);
+int directory_dest_paused_txn(struct store_txn *t, const char *user, uint64_t id, bool *paused,
+			      bool *verified);
 int directory_dest_list(struct store *s, const char *user, json_t **out,
 			struct directory_error *e);
 /* Refused (409) while a subscription of the user sends to it. */
@@ -123,6 +124,9 @@ int directory_dest_pause(struct store *s, const char *user, uint64_t id, const j
 			 json_t **out, struct directory_error *e);
 int directory_dest_resume(struct store *s, const char *user, uint64_t id, json_t **out,
 			  struct directory_error *e);
+/* The owner proved the address (dispatch_check_code): "verified": true. */
+int directory_dest_set_verified(struct store *s, const char *user, uint64_t id, json_t **out,
+				struct directory_error *e);
 
 /* ---- subscriptions ---- */
 int directory_sub_add(struct store *s, const char *user, const json_t *in, json_t **out,

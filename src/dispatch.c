@@ -17,6 +17,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
 #include "config.h"
 #include "directory.h"
 #include "log.h"
@@ -87,6 +91,7 @@ struct dispatch {
 	pthread_cond_t cond;     /* the scheduler waits here */
 	bool stop, woken;
 	struct dest_state *dests[DEST_BUCKETS];
+	struct code *codes;      /* pending destination verifications */
 	unsigned rand_state;
 	struct log_limit rl;     /* the scheduler's */
 };
@@ -152,6 +157,7 @@ struct plan {
 	struct outbox_entry e;
 	enum action act;
 	uint64_t until;           /* ACT_HOLD / ACT_DIGEST / ACT_WAIT: when */
+	bool needs_verify;        /* its sink wants verified destinations */
 	char reason[300];
 };
 
@@ -295,8 +301,10 @@ static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p,
 	int ix = find_instance(d, sink);
 	if (s)
 		s->inst = ix;
-	if (json_is_true(json_object_get(dest, "paused"))) {
-		p->act = ACT_PARK;
+	p->needs_verify = ix >= 0 && d->inst[ix].cfg->verify;
+	if (json_is_true(json_object_get(dest, "paused")) ||
+	    (p->needs_verify && !json_is_true(json_object_get(dest, "verified")))) {
+		p->act = ACT_PARK; /* until resumed, or verified */
 	} else if (ix < 0 || !d->inst[ix].sink) {
 		p->act = ACT_WAIT;
 		p->until = now + (uint64_t)d->dc->probe_interval_ms;
@@ -322,13 +330,14 @@ static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p,
 /* Park an entry of a paused destination, unless it was resumed since the
  * plan read it: checked inside the write transaction, which serialises with
  * the resume's, so an entry is never parked after its unpark ran. */
-static int park(struct store_txn *t, const struct outbox_entry *e)
+static int park(struct store_txn *t, const struct plan *p)
 {
-	bool paused = false;
-	int rc = directory_dest_paused_txn(t, e->user, e->dest, &paused);
+	bool paused = false, verified = false;
+	int rc = directory_dest_paused_txn(t, p->e.user, p->e.dest, &paused, &verified);
 	if (rc)
 		return rc;
-	return paused ? outbox_reschedule(t, e, OUTBOX_PARKED, 0, NULL) : 0;
+	bool hold = paused || (p->needs_verify && !verified);
+	return hold ? outbox_reschedule(t, &p->e, OUTBOX_PARKED, 0, NULL) : 0;
 }
 
 /* Write what the plan decided that is not a delivery. 0 or an error. */
@@ -351,7 +360,7 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 		json_t *notes = NULL;
 		bool more;
 		switch (q->act) {
-		case ACT_PARK: rc = park(t, &q->e); break;
+		case ACT_PARK: rc = park(t, q); break;
 		case ACT_HOLD: rc = outbox_reschedule(t, &q->e, q->until, 0, NULL); break;
 		case ACT_WAIT: rc = outbox_reschedule(t, &q->e, q->until, 0, q->reason); break;
 		case ACT_DIGEST:
@@ -916,6 +925,142 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* ---- destination verification ---- */
+
+#define CODE_LEN 8
+#define CODE_TTL_MS (24 * 3600 * 1000ULL)
+#define CODE_TRIES 5
+
+struct code {
+	struct code *next;
+	char user[65];
+	uint64_t dest;
+	unsigned char hash[32]; /* SHA-256 of the code: the code itself is not kept */
+	uint64_t expires;       /* wall ms */
+	int tries;
+};
+
+static void code_hash(const char *code, unsigned char out[32])
+{
+	unsigned int n = 0;
+	EVP_Digest(code, strlen(code), out, &n, EVP_sha256(), NULL);
+}
+
+/* The pending code of (user, dest), or where to link a new one (d->lock). */
+static struct code **code_slot(struct dispatch *d, const char *user, uint64_t dest)
+{
+	struct code **p = &d->codes;
+	while (*p && !((*p)->dest == dest && !strcmp((*p)->user, user)))
+		p = &(*p)->next;
+	return p;
+}
+
+static void code_drop(struct code **slot)
+{
+	struct code *c = *slot;
+	*slot = c->next;
+	OPENSSL_cleanse(c->hash, sizeof c->hash);
+	free(c);
+}
+
+bool dispatch_needs_code(struct dispatch *d, const char *sink)
+{
+	int ix = d ? find_instance(d, sink) : -1;
+	return ix >= 0 && d->inst[ix].cfg->verify;
+}
+
+/* The confirmation itself: one item, delivered through the sink now. */
+static int deliver_code(struct instance *in, const char *user, uint64_t dest,
+			const char *address, const char *code, char *err, size_t errlen)
+{
+	char id[OUTBOX_HEX_LEN + 1], text[512], json[768];
+	unsigned char raw[OUTBOX_ID_LEN];
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return snprintf(err, errlen, "no randomness"), -EIO;
+	outbox_hex(raw, id);
+	snprintf(text, sizeof text,
+		 "Your herald confirmation code is %s.\n"
+		 "Confirm this destination with: herald dest verify %s %" PRIu64 " %s\n"
+		 "It expires in 24 hours. If you did not ask for it, ignore this message.\n",
+		 code, user, dest, code);
+	snprintf(json, sizeof json,
+		 "{\"id\":\"%s\",\"user\":\"%s\",\"destination\":%" PRIu64
+		 ",\"topic\":\"herald.destination.verify\",\"title\":\"Confirm this herald "
+		 "destination\"}", id, user, dest);
+	struct herald_notification n = {
+		.size = sizeof n, .id = id, .user = user, .destination = dest, .address = address,
+		.topic = "herald.destination.verify", .title = "Confirm this herald destination",
+		.summary = text, .link = "", .agent = "", .severity = "notice", .msg_id = "",
+		.json = json, .text = text, .markdown = text, .attempt = 1};
+	const struct herald_notification *np = &n;
+	struct herald_sink_item it = {
+		.size = sizeof it, .user = user, .destination = dest, .address = address,
+		.notes = &np, .n_notes = 1, .id = id, .subject = "Confirm this herald destination",
+		.text = text, .markdown = text};
+	struct herald_sink_result r;
+	sink_deliver(in->sink, &it, 1, &r);
+	if (r.outcome == HERALD_SINK_DELIVERED)
+		return 0;
+	snprintf(err, errlen, "the sink could not send the code: %s", r.reason);
+	return -EIO;
+}
+
+int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, uint64_t dest,
+		       const char *address, char *err, size_t errlen)
+{
+	static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"; /* 32: no 0/O, 1/I */
+	unsigned char raw[CODE_LEN];
+	char code[CODE_LEN + 1];
+	int ix = find_instance(d, sink);
+	if (ix < 0 || !d->inst[ix].sink)
+		return snprintf(err, errlen, "no sink '%s' is running", sink), -ENOENT;
+	if (RAND_bytes(raw, sizeof raw) != 1)
+		return snprintf(err, errlen, "no randomness"), -EIO;
+	for (int i = 0; i < CODE_LEN; i++)
+		code[i] = alphabet[raw[i] & 31];
+	code[CODE_LEN] = '\0';
+	struct code *c = calloc(1, sizeof *c);
+	if (!c)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
+	snprintf(c->user, sizeof c->user, "%s", user);
+	c->dest = dest;
+	c->expires = wall_ms() + CODE_TTL_MS;
+	code_hash(code, c->hash);
+	pthread_mutex_lock(&d->lock);
+	struct code **slot = code_slot(d, user, dest);
+	if (*slot)
+		code_drop(slot); /* a new code voids the old one */
+	c->next = d->codes;
+	d->codes = c;
+	pthread_mutex_unlock(&d->lock);
+	int rc = deliver_code(&d->inst[ix], user, dest, address, code, err, errlen);
+	OPENSSL_cleanse(code, sizeof code);
+	return rc;
+}
+
+int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, const char *code)
+{
+	unsigned char h[32];
+	int rc;
+	code_hash(code ? code : "", h);
+	pthread_mutex_lock(&d->lock);
+	struct code **slot = code_slot(d, user, dest);
+	if (!*slot || (*slot)->expires < wall_ms()) {
+		if (*slot)
+			code_drop(slot);
+		rc = -ENOENT;
+	} else if ((*slot)->tries >= CODE_TRIES) {
+		rc = -EBUSY;
+	} else if (CRYPTO_memcmp(h, (*slot)->hash, sizeof h)) {
+		rc = ++(*slot)->tries >= CODE_TRIES ? -EBUSY : -EACCES;
+	} else {
+		code_drop(slot);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
 /* ---- setup ---- */
 
 static int instance_init(struct dispatch *d, struct instance *in, const struct config_sink *c)
@@ -1063,6 +1208,8 @@ void dispatch_stop(struct dispatch *d)
 		pthread_cond_destroy(&in->cond);
 		pthread_cond_destroy(&in->rec_cond);
 	}
+	while (d->codes)
+		code_drop(&d->codes);
 	for (size_t b = 0; b < DEST_BUCKETS; b++)
 		while (d->dests[b]) {
 			struct dest_state *s = d->dests[b];

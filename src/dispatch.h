@@ -34,7 +34,9 @@
 #define HERALD_DISPATCH_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct config;
 struct store;
@@ -57,6 +59,21 @@ void dispatch_wake(struct dispatch *d);
  * such sink); -EINVAL with the sink's message. */
 int dispatch_validate(struct dispatch *d, const char *sink, const char *address, char *err,
 		      size_t errlen);
+/*
+ * Destination verification, for sinks with `verify = yes`: nothing is sent
+ * to a destination of such a sink until its owner confirms a code that was
+ * sent to it. dispatch_needs_code: does `sink` want that? dispatch_send_code:
+ * make a new code (8 characters, 24 hours), remember only its hash, and
+ * deliver it through the sink now; 0, or -EIO with the sink's reason.
+ * dispatch_check_code: 0 (the code matched and is spent), -EACCES (wrong),
+ * -ENOENT (none pending: ask for a new one), -EBUSY (five wrong tries: the
+ * code is void). Codes live in memory: a restart voids them.
+ */
+bool dispatch_needs_code(struct dispatch *d, const char *sink);
+int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, uint64_t dest,
+		       const char *address, char *err, size_t errlen);
+int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, const char *code);
+
 /* Per instance: {"name", "plugin", "loaded", "error", "broken_until", "busy"}. */
 int dispatch_status(struct dispatch *d, json_t **out);
 /* Reopen files / reconnect every instance (SIGHUP). */

@@ -61,6 +61,13 @@ timeout_ms = 5000
 unsubscribe_url = https://herald.example.org/unsubscribe?u={user}&s={subscription}
 rate = 6000
 burst = 100
+[sink confirm]
+plugin = email
+host = 127.0.0.1
+port = $PM
+starttls = off
+from = herald@example.org
+verify = yes
 [sink badauth]
 plugin = email
 host = 127.0.0.1
@@ -359,6 +366,51 @@ evil = [m for e, m in to("alice@example.org") if "evil" in str(m["Subject"])]
 assert len(evil) == 1 and "Bcc: evil@example.org" in str(evil[0]["Subject"])
 print("headers:", sorted(allowed & {k.lower() for k in m.keys()}))
 PY
+
+# ---- destination verification: nothing is sent before the code is confirmed ----
+H user add vera > /dev/null
+H dest add vera confirm vera@example.org --json > vdest.json
+VD=$(jfield "d['id']" < vdest.json)
+[ "$(jfield "d['verification']" < vdest.json)" = "a code was sent to the address" ] &&
+	[ "$(jfield "d['verified']" < vdest.json)" = False ]
+ok $? "adding a destination on a verify = yes sink sends a code ($(jfield "d.get('verification')" < vdest.json))"
+wait_for 10 mails_to vera@example.org 1
+PYTHONPATH="$WORK" "$PYTHON3" -c '
+import re
+from mails import *
+m = to("vera@example.org")[0][1]
+print(re.search(r"code is ([A-Z2-9]{8})\.", text(m)).group(1))' > code.txt 2> code.err
+CODE=$(cat code.txt)
+[ ${#CODE} -eq 8 ]
+ok $? "the confirmation mail carries an 8-character code"
+H sub add vera --filter 'topic == "org.test.vera"' --dest "$VD" > /dev/null
+sleep 1 # the match index picks the subscription up
+publish org.test.vera '{"n": 1}'
+parked_vera() { [ "$(H outbox list --user vera --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = 1 ]; }
+wait_for 10 parked_vera
+ok $? "a notification for the unverified destination waits, parked"
+! mails_to vera@example.org 2
+ok $? "and nothing but the code was sent"
+H dest verify vera "$VD" ZZZZZZZZ > out 2> err
+[ $? -eq 1 ] && grep -q "wrong code" err
+ok $? "a wrong code is refused ($(cat err))"
+H dest verify vera "$VD" "$CODE" > out 2> err
+grep -q "verified; 1 waiting notifications released" out
+ok $? "the right code verifies the destination and releases what waited ($(cat out err))"
+wait_for 10 mails_to vera@example.org 2
+ok $? "the notification is delivered"
+H dest verify vera "$VD" "$CODE" > out 2> err
+[ $? -eq 1 ] && grep -q "verified already" err
+ok $? "verifying again is refused ($(cat err))"
+H dest add vera confirm vera2@example.org --json > vdest2.json
+VD2=$(jfield "d['id']" < vdest2.json)
+for _ in 1 2 3 4 5; do H dest verify vera "$VD2" WRONG000 > /dev/null 2>&1; done
+H dest verify vera "$VD2" WRONG000 > out 2> err
+[ $? -eq 1 ] && grep -q "too many wrong codes" err
+ok $? "five wrong codes void the code ($(cat err))"
+H dest verify vera "$VD2" --resend > out 2> err && grep -q "a code was sent" out &&
+	wait_for 10 mails_to vera2@example.org 2
+ok $? "--resend sends a new code"
 
 # ---- STARTTLS required from a server without it: broken, nothing sent ----
 "$DRIVER" "$top_builddir/sinks/email.so" plain 2 2 host=127.0.0.1 port="$PM" starttls=required \
