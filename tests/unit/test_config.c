@@ -86,7 +86,7 @@ static void sinks(void)
 		"sinks.conf", BASE "[dispatch]\nplugin_dir = plugins\nretry_base_ms = 100\n"
 		"retry_max_ms = 1000\nmax_attempts = 3\nrate = 0.5\nburst = 4\n"
 		"[sink inbox]\nplugin = file\npath = out.jsonl\nfsync = yes\n"
-		"template = {title}\\n{link}\nfooter = yes\nbatch = 8\n"
+		"template = {title}\\n{link}\nfooter = yes\nbatch = 8\nverify = yes\n"
 		"[sink hook]\nplugin = ./hooks/x.so\nrate = 120\n");
 	int rc = config_load(path, &cfg, err, sizeof err);
 	ok(rc == 0, "a config with [dispatch] and two sinks loads (%s)", err);
@@ -100,13 +100,13 @@ static void sinks(void)
 	   "[dispatch] keys");
 	ok(cfg.dispatch.digest_max_items == 100 && cfg.dispatch.pause_after_ms == 6 * 3600000L,
 	   "[dispatch] defaults");
-	ok(in && !strcmp(in->plugin, "file") && in->footer && in->batch == 8 &&
+	ok(in && !strcmp(in->plugin, "file") && in->footer && in->verify && in->batch == 8 &&
 		   !strcmp(in->template_text, "{title}\\n{link}"),
 	   "host keys of [sink inbox]");
 	ok(in && in->n_options == 2 && !strcmp(in->options[0].key, "path") &&
 		   !strcmp(in->options[1].value, "yes") && in->options[0].line == 14,
 	   "the plugin's own keys, with their lines, in order");
-	ok(hook && hook->plugin[0] == '/' && hook->rate == 120 && hook->batch == 64,
+	ok(hook && hook->plugin[0] == '/' && hook->rate == 120 && hook->batch == 64 && !hook->verify,
 	   "a plugin path is resolved; batch defaults to 64");
 	ok(!config_sink_find(&cfg, "nope"), "config_sink_find of an unknown name");
 	config_release(&cfg);
