@@ -43,7 +43,9 @@
 struct email_sink {
 	const struct herald_sink_host *host;
 	char *host_port; /* "host:port" for smtp_set_server */
-	char *server, *from, *domain, *unsub, *user, *password;
+	char *server, *from, *domain, *unsub, *user;
+	char *password_file; /* option: where the password is */
+	char *password;      /* its first line, read at init */
 	unsigned port;
 	enum starttls_option starttls;
 	long timeout_ms;
@@ -166,7 +168,7 @@ static int set_option(struct email_sink *e, const struct herald_sink_option *o, 
 	if (!strcmp(k, "user"))
 		return set_str(&e->user, v, err, errlen);
 	if (!strcmp(k, "password_file"))
-		return set_str(&e->password, v, err, errlen); /* the path, for now */
+		return set_str(&e->password_file, v, err, errlen);
 	if (!strcmp(k, "from")) {
 		if (msg_check_address(v, err, errlen))
 			return -1;
@@ -202,34 +204,20 @@ range:
 	return -1;
 }
 
-/* A path relative to the config file's directory. */
-static char *resolve(const struct email_sink *e, const char *path)
-{
-	const char *conf = HERALD_SINK_HAS(e->host, struct herald_sink_host, config_path)
-			       ? e->host->config_path
-			       : NULL;
-	const char *slash = conf ? strrchr(conf, '/') : NULL;
-	char *out = NULL;
-
-	if (path[0] == '/' || !slash)
-		return strdup(path);
-	if (asprintf(&out, "%.*s/%s", (int)(slash - conf), conf, path) < 0)
-		return NULL;
-	return out;
-}
-
-/* Replace e->password (the file's path) by the file's first line. The
- * password is never logged; errors name the file only. */
+/* e->password from the first line of password_file (relative to the config
+ * file). The password is never logged; errors name the file only. */
 static int read_password(struct email_sink *e, char *err, size_t errlen)
 {
-	char *path = resolve(e, e->password), buf[MAX_PASSWORD + 2];
+	char *path = sinkutil_resolve_path(e->host, e->password_file, err, errlen);
+	char buf[MAX_PASSWORD + 2];
 	ssize_t n = -1;
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
 	int rc = -1;
 
+	if (!path)
+		return -1; /* err says why */
 	if (fd < 0) {
-		snprintf(err, errlen, "password_file: %s: %s", path ? path : e->password,
-			 path ? strerror(errno) : "out of memory");
+		snprintf(err, errlen, "password_file: %s: %s", path, strerror(errno));
 		goto out;
 	}
 	n = read(fd, buf, sizeof buf - 1);
@@ -245,7 +233,6 @@ static int read_password(struct email_sink *e, char *err, size_t errlen)
 		snprintf(err, errlen, "password_file: %s: empty", path);
 		goto out;
 	}
-	free(e->password);
 	e->password = strdup(buf);
 	rc = e->password ? 0 : -1;
 	if (rc)
@@ -275,7 +262,7 @@ static int interact(auth_client_request_t req, char **result, int fields, void *
 
 static int setup_auth(struct email_sink *e, char *err, size_t errlen)
 {
-	if (!e->user != !e->password) {
+	if (!e->user != !e->password_file) {
 		snprintf(err, errlen, "user and password_file: give both or neither");
 		return -1;
 	}
@@ -312,6 +299,7 @@ static void email_shutdown(void *instance)
 		explicit_bzero(e->password, strlen(e->password));
 	free(e->password);
 	free(e->user);
+	free(e->password_file);
 	free(e->host_port);
 	free(e->server);
 	free(e->from);

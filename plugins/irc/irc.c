@@ -86,7 +86,9 @@ struct call {
 struct irc_sink {
 	const struct herald_sink_host *host;
 	/* options (read-only after init) */
-	char *server, *nick, *realname, *password;
+	char *server, *nick, *realname;
+	char *password_file; /* option: where the password is */
+	char *password;      /* its first line, read at init */
 	bool nickserv, tls, colors;
 	unsigned port;
 	unsigned long channel_limit, flood_burst, timeout_ms, reconnect_ms;
@@ -635,7 +637,7 @@ static int set_option(struct irc_sink *ir, const struct herald_sink_option *o, c
 		return set_str(&ir->realname, v, err, errlen);
 	}
 	if (!strcmp(k, "password_file"))
-		return set_str(&ir->password, v, err, errlen); /* the path, for now */
+		return set_str(&ir->password_file, v, err, errlen);
 	if (!strcmp(k, "auth")) {
 		if (strcmp(v, "pass") && strcmp(v, "nickserv")) {
 			snprintf(err, errlen, "auth: '%s' is not pass or nickserv", v);
@@ -681,7 +683,7 @@ bad:
 
 static int read_password(struct irc_sink *ir, char *err, size_t errlen)
 {
-	char *path = sinkutil_resolve_path(ir->host, ir->password, err, errlen);
+	char *path = sinkutil_resolve_path(ir->host, ir->password_file, err, errlen);
 	char buf[MAX_PASSWORD + 2];
 	ssize_t n = -1;
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
@@ -762,6 +764,7 @@ static void irc_shutdown(void *instance)
 	free(ir->server);
 	free(ir->nick);
 	free(ir->realname);
+	free(ir->password_file);
 	free(ir->targets);
 	free(ir);
 }
@@ -814,13 +817,13 @@ static int finish_init(struct irc_sink *ir, char *err, size_t errlen)
 		return -1;
 	if (!ir->realname && set_str(&ir->realname, "herald notifications", err, errlen))
 		return -1;
-	if (ir->nickserv && !ir->password) {
+	if (ir->nickserv && !ir->password_file) {
 		snprintf(err, errlen, "auth = nickserv needs password_file");
 		return -1;
 	}
-	if (ir->password && read_password(ir, err, errlen))
+	if (ir->password_file && read_password(ir, err, errlen))
 		return -1;
-	if (ir->password && !ir->tls)
+	if (ir->password_file && !ir->tls)
 		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING,
 			     "the password crosses the network in clear: tls is off");
 	ir->backoff_ms = (unsigned)ir->reconnect_ms;
