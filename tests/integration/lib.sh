@@ -104,3 +104,21 @@ say_hello() {
 }
 # jfield EXPR: evaluate EXPR on the JSON on stdin (as d).
 jfield() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# stand_in_sinks: [dispatch] and file sinks named email, irc and webhook, for
+# tests about management and matching, not delivery.
+stand_in_sinks() {
+	cat <<CONF
+[dispatch]
+plugin_dir = $top_builddir/sinks
+[sink email]
+plugin = file
+path = email.jsonl
+[sink irc]
+plugin = file
+path = irc.jsonl
+[sink webhook]
+plugin = file
+path = webhook.jsonl
+CONF
+}

@@ -31,18 +31,7 @@ rules_dir = ${1:-$top_srcdir/filters/rules}
 identity_map = $top_srcdir/tests/data/identity-map.json
 [endpoint bus]
 connect = tcp://127.0.0.1:$P_BUS
-# Stand-in sinks (the file sink) for the names destinations use here.
-[dispatch]
-plugin_dir = $top_builddir/sinks
-[sink email]
-plugin = file
-path = email.jsonl
-[sink irc]
-plugin = file
-path = irc.jsonl
-[sink webhook]
-plugin = file
-path = webhook.jsonl
+$(stand_in_sinks)
 CONF
 }
 write_conf

@@ -24,18 +24,7 @@ connect = tcp://127.0.0.1:$P_PUB
 replay = tcp://127.0.0.1:$P_REPLAY
 [keys]
 $(cat demo.line)
-# Stand-in sinks (the file sink) for the names destinations use here.
-[dispatch]
-plugin_dir = $top_builddir/sinks
-[sink email]
-plugin = file
-path = email.jsonl
-[sink irc]
-plugin = file
-path = irc.jsonl
-[sink webhook]
-plugin = file
-path = webhook.jsonl
+$(stand_in_sinks)
 CONF
 H() { "$HERALD" "$@" --socket "$SOCK"; }
 
