@@ -574,6 +574,7 @@ struct job {
 	json_t *notes;            /* owned */
 	bool more, ok;
 	bool pause;               /* its destination should be paused (recorder) */
+	bool gone;                /* ... because the sink says it is gone */
 	struct view *views;       /* one per note */
 	const struct herald_notification **ptrs;
 	size_t n_views;
@@ -669,13 +670,19 @@ static bool failing_too_long(struct dispatch *d, uint64_t dest, bool failed, uin
 	return pause;
 }
 
-static void pause_dest(struct dispatch *d, const struct outbox_entry *e, const char *why)
+static void pause_dest(struct dispatch *d, const struct outbox_entry *e, bool gone,
+		       const char *why)
 {
 	char reason[DIRECTORY_REASON_MAX];
 	struct directory_error err;
 	json_t *out = NULL;
-	snprintf(reason, sizeof reason, "paused by heraldd: deliveries failing for %ld s: %s",
-		 d->dc->pause_after_ms / 1000, why);
+	if (gone)
+		snprintf(reason, sizeof reason, "paused by heraldd: the destination is gone: %s",
+			 why);
+	else
+		snprintf(reason, sizeof reason,
+			 "paused by heraldd: deliveries failing for %ld s: %s",
+			 d->dc->pause_after_ms / 1000, why);
 	json_t *in = json_pack("{s:s}", "reason", reason);
 	if (in && !directory_dest_pause(d->store, e->user, e->dest, in, &out, &err)) {
 		metric_add(&d->metrics->dests_paused, 1);
@@ -688,14 +695,14 @@ static void pause_dest(struct dispatch *d, const struct outbox_entry *e, const c
 
 /* Record one item's outcome inside the transaction. */
 static int record(struct instance *in, struct store_txn *t, struct job *j,
-		  const struct herald_sink_result *r, uint64_t now, bool *pause)
+		  const struct herald_sink_result *r, uint64_t now, bool *pause, bool *gone)
 {
 	struct dispatch *d = in->d;
 	const struct outbox_entry *e = &j->be->e;
 	size_t n = json_array_size(j->notes);
 	uint32_t attempts = 0;
 	int rc;
-	*pause = false;
+	*pause = *gone = false;
 	switch (r->outcome) {
 	case HERALD_SINK_DELIVERED:
 		metric_add(&d->metrics->delivered, n);
@@ -709,6 +716,11 @@ static int record(struct instance *in, struct store_txn *t, struct job *j,
 		return outbox_dead(t, e, j->notes, r->reason, now);
 	case HERALD_SINK_BROKEN:
 		return 0;
+	case HERALD_SINK_GONE:
+		/* Not the item's fault: no attempt charged. Due again after the
+		 * pause has landed, when the scheduler parks it. */
+		*pause = *gone = true;
+		return outbox_reschedule(t, e, now + (uint64_t)d->dc->retry_base_ms, 0, r->reason);
 	default:
 		break;
 	}
@@ -751,14 +763,15 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 	int rc = store_begin(d->store, &t);
 	for (const struct record *r = list; !rc && r; r = r->next)
 		for (size_t i = 0; !rc && i < r->n; i++) {
-			r->jobs[i].pause = false;
+			r->jobs[i].pause = r->jobs[i].gone = false;
 			if (!r->jobs[i].ok)
 				continue;
 			if (r->res[i].outcome == HERALD_SINK_BROKEN && !broken) {
 				broken = true;
 				mark_broken(in, r->res[i].reason);
 			}
-			rc = record(in, t, &r->jobs[i], &r->res[i], now, &r->jobs[i].pause);
+			rc = record(in, t, &r->jobs[i], &r->res[i], now, &r->jobs[i].pause,
+				    &r->jobs[i].gone);
 			if (rc == -ENOENT) /* dropped while in flight */
 				rc = 0;
 		}
@@ -789,7 +802,8 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 	for (const struct record *r = list; r; r = r->next)
 		for (size_t i = 0; i < r->n; i++)
 			if (r->jobs[i].ok && r->jobs[i].pause)
-				pause_dest(d, &r->jobs[i].be->e, r->res[i].reason);
+				pause_dest(d, &r->jobs[i].be->e, r->jobs[i].gone,
+					   r->res[i].reason);
 }
 
 static void record_free(struct record *r)

@@ -337,7 +337,8 @@ static void check_result(struct herald_sink_result *r)
 		break;
 	case HERALD_SINK_RETRY:
 	case HERALD_SINK_REJECTED:
-	case HERALD_SINK_BROKEN: break;
+	case HERALD_SINK_BROKEN:
+	case HERALD_SINK_GONE: break;
 	default:
 		snprintf(r->reason, sizeof r->reason, "sink gave an unknown outcome %d",
 			 (int)r->outcome);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * herald/sink.h: the sink plugin ABI, version 1.
+ * herald/sink.h: the sink plugin ABI, version 1.1.
  *
  * A sink is a shared object that heraldd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL). It exports one symbol,
@@ -39,9 +39,10 @@ extern "C" {
 #endif
 
 #define HERALD_SINK_ABI_MAJOR 1u
-#define HERALD_SINK_ABI_MINOR 0u
+#define HERALD_SINK_ABI_MINOR 1u
 #define HERALD_SINK_ABI_VERSION ((HERALD_SINK_ABI_MAJOR << 16) | HERALD_SINK_ABI_MINOR)
 #define HERALD_SINK_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
+#define HERALD_SINK_ABI_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
 
 /* The name of the one exported symbol. */
 #define HERALD_SINK_ENTRY "herald_sink_entry"
@@ -127,6 +128,12 @@ enum herald_sink_outcome {
 	HERALD_SINK_RETRY,         /* try again later (backoff; retry_after if set) */
 	HERALD_SINK_REJECTED,      /* never deliverable: dead letter with the reason */
 	HERALD_SINK_BROKEN,        /* this instance cannot work now: pause and probe */
+	/* Since 1.1: the destination is gone for good (HTTP 410, a deleted
+	 * channel): the host pauses the destination with the reason and keeps
+	 * the item, parked, for the user to resume or delete. Return it only to
+	 * a host whose minor is >= 1 (HERALD_SINK_ABI_MINOR_OF(host->abi));
+	 * an older host would take it for an unknown outcome. */
+	HERALD_SINK_GONE,
 };
 
 /* Filled by deliver(), one per item; the host zeroes it and sets size. */
