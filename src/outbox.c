@@ -592,8 +592,24 @@ static int note_id_of(const json_t *note, unsigned char id[OUTBOX_ID_LEN])
 	return outbox_unhex(json_string_value(json_object_get(note, "id")), id);
 }
 
-/* Remove every note in `notes` and then the entry itself (a digest goes
- * only when nothing is left in it; else it is due again now). */
+/* Does digest `did` still have members? 1, 0, or an error. */
+static int has_members(MDB_txn *txn, MDB_dbi dbi, const unsigned char did[OUTBOX_ID_LEN])
+{
+	MDB_cursor *c;
+	MDB_val k = {OUTBOX_ID_LEN, (void *)did}, v;
+	int rc = mdb_cursor_open(txn, dbi, &c);
+	if (rc)
+		return store_map_err(rc);
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	int found = !rc && k.mv_size == 2 * OUTBOX_ID_LEN && !memcmp(k.mv_data, did, OUTBOX_ID_LEN);
+	mdb_cursor_close(c);
+	return rc && rc != MDB_NOTFOUND ? store_map_err(rc) : found;
+}
+
+/* Remove every note in `notes` and then the entry itself. A digest goes
+ * only when nothing is left in it: beyond what was loaded (`more`), notes
+ * may have joined it while it was out for delivery, and they must not be
+ * left behind in a digest that no longer exists; else it is due again now. */
 static int remove_entry(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
 			bool more, uint64_t now)
 {
@@ -609,7 +625,10 @@ static int remove_entry(struct store_txn *t, const struct outbox_entry *e, const
 		return rc;
 	if (!e->digest)
 		return due_del(t, e->due, false, e->id);
-	if (more)
+	int left = more ? 1 : has_members(store_txn_mdb(t), db(t, STORE_DB_MEMBERS), e->id);
+	if (left < 0)
+		return left;
+	if (left)
 		return outbox_reschedule(t, e, now, 0, NULL);
 	return digest_del(t, e->id, e->due, e->user, e->dest);
 }

@@ -33,7 +33,7 @@ struct sink;
  * errno with `err` set:
  *   "sink NAME: cannot load PATH: <dlerror>"
  *   "sink NAME: PATH has no herald_sink_entry symbol"
- *   "sink NAME: PATH does not speak sink ABI 1.0 (it offers X.Y)"  (or: refused it)
+ *   "sink NAME: PATH does not speak sink ABI 1.1 (it offers X.Y)"  (or: refused it)
  *   "sink NAME: PATH is sink 'OTHER', not 'PLUGIN'"
  *   "sink NAME: PATH lacks the deliver operation" (init/deliver/shutdown are required)
  *   "sink NAME: init failed: <the plugin's message>"

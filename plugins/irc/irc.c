@@ -48,6 +48,7 @@
 #define USERNAME       "herald"
 #define NICK_TRIES     8
 #define BACKOFF_MAX_MS 60000
+#define OUT_BUDGET     900 /* bytes queued in libircclient's 1 KiB buffer per write-out */
 
 enum tstate { T_NONE, T_JOINING, T_JOINED, T_FAILED };
 
@@ -63,6 +64,7 @@ struct target {
 	int msg_err; /* an error numeric for our PRIVMSG in this call; 0: none */
 	char msg_reason[256];
 	uint64_t last_call;	      /* the call that last used it (LRU for channel_limit) */
+	int64_t last_used;	      /* monotonic ms of its last line or join (idle parting) */
 	size_t call_lines, call_more; /* lines and summarised items in this call */
 	size_t summary;		      /* this call's summary line index */
 };
@@ -92,6 +94,7 @@ struct irc_sink {
 	bool nickserv, tls, colors;
 	unsigned port;
 	unsigned long channel_limit, flood_burst, timeout_ms, reconnect_ms;
+	unsigned long idle_part_s; /* part a channel unused this long; 0: never */
 	double flood_rate;
 
 	pthread_t thread;
@@ -115,6 +118,7 @@ struct irc_sink {
 	irc_session_t *s;
 	double tokens;
 	int64_t tokens_at, next_connect, connect_started;
+	size_t queued; /* bytes given to libircclient since its last write-out */
 	unsigned backoff_ms, nick_tries, failures;
 	bool nick_shorten;
 };
@@ -176,10 +180,33 @@ static struct target *add_target(struct irc_sink *ir, const char *name, const ch
 
 /* ---- the connection thread ---- */
 
-static void send_join(struct irc_sink *ir, struct target *t)
+/*
+ * Queue one command. libircclient keeps what it has not written yet in a
+ * 1 KiB buffer and refuses (LIBIRC_ERR_NOMEM) a command that does not fit,
+ * which two long lines in a row can do; so the sink stops queueing when
+ * OUT_BUDGET bytes went in since the last write-out, and a refusal anyway
+ * means "later", not a lost connection. 0 sent, 1 later, -1 error.
+ */
+static int send_cmd(struct irc_sink *ir, const char *cmd)
 {
-	irc_cmd_join(ir->s, t->name, t->key[0] ? t->key : NULL);
-	t->state = T_JOINING;
+	size_t n = strlen(cmd) + 2;
+	if (ir->queued + n > OUT_BUDGET && ir->queued > 0)
+		return 1;
+	if (irc_send_raw(ir->s, "%s", cmd))
+		return irc_errno(ir->s) == LIBIRC_ERR_NOMEM ? 1 : -1;
+	ir->queued += n;
+	return 0;
+}
+
+/* 0 sent, 1 later, -1 the connection is gone (dropped). */
+static int send_join(struct irc_sink *ir, struct target *t)
+{
+	char cmd[16 + IRC_TARGET_MAX + IRC_KEY_MAX];
+	snprintf(cmd, sizeof cmd, "JOIN %s%s%s", t->name, t->key[0] ? " " : "", t->key);
+	int rc = send_cmd(ir, cmd);
+	if (!rc)
+		t->state = T_JOINING;
+	return rc;
 }
 
 /* The connection is gone (or never came): forget the session, fail the
@@ -198,6 +225,7 @@ static void drop_locked(struct irc_sink *ir, const char *why)
 		irc_destroy_session(ir->s);
 	ir->s = NULL;
 	ir->registered = false;
+	ir->queued = 0;
 	snprintf(ir->status, sizeof ir->status, "%s", why);
 	for (size_t i = 0; i < ir->n_targets; i++)
 		if (ir->targets[i].state != T_FAILED)
@@ -245,11 +273,12 @@ static void on_connect(irc_session_t *s, const char *event, const char *origin, 
 	ir->failures = 0;
 	sinkutil_log(ir->host, HERALD_SINK_LOG_INFO, "connected to %s:%u as %s", ir->server,
 		     ir->port, ir->nick_now);
-	if (ir->nickserv && ir->password)
-		irc_send_raw(s, "PRIVMSG NickServ :IDENTIFY %s", ir->password);
-	for (size_t i = 0; i < ir->n_targets; i++)
-		if (ir->targets[i].kept)
-			send_join(ir, &ir->targets[i]);
+	ir->queued = 0; /* registration means libircclient wrote NICK and USER */
+	if (ir->nickserv && ir->password &&
+	    irc_send_raw(s, "PRIVMSG NickServ :IDENTIFY %s", ir->password))
+		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING, "could not send IDENTIFY (%s)",
+			     irc_strerror(irc_errno(s)));
+	/* the channels kept before are joined again by rejoin_locked() */
 	pthread_cond_broadcast(&ir->cond);
 }
 
@@ -262,6 +291,7 @@ static void on_join(irc_session_t *s, const char *event, const char *origin, con
 	if (t) {
 		t->state = T_JOINED;
 		t->kept = true;
+		t->last_used = now_ms();
 	}
 }
 
@@ -392,7 +422,10 @@ static void on_numeric(irc_session_t *s, unsigned code, const char *origin, cons
 
 /* Make room under channel_limit: part the least recently used channel that
  * this call does not use. false: every joined channel is in use. */
-static bool room_for_channel(struct irc_sink *ir)
+/* Make room for one more channel: 0 done, 1 not now (the send buffer is
+ * full), -1 no room (every joined channel is used by this call), -2 the
+ * connection failed. */
+static int room_for_channel(struct irc_sink *ir)
 {
 	size_t joined = 0;
 	struct target *lru = NULL;
@@ -406,13 +439,61 @@ static bool room_for_channel(struct irc_sink *ir)
 			lru = t;
 	}
 	if (joined < ir->channel_limit)
-		return true;
+		return 0;
 	if (!lru)
-		return false;
-	irc_cmd_part(ir->s, lru->name);
+		return -1;
+	char cmd[8 + IRC_TARGET_MAX];
+	snprintf(cmd, sizeof cmd, "PART %s", lru->name);
+	int rc = send_cmd(ir, cmd);
+	if (rc)
+		return rc < 0 ? -2 : 1;
 	lru->state = T_NONE;
 	lru->kept = false;
-	return true;
+	return 0;
+}
+
+/* Part the channels nobody has posted to for idle_part_s, between calls
+ * only (a call's target must stay joined until its PONG). A PART costs a
+ * token like any line. */
+static void part_idle_locked(struct irc_sink *ir, int64_t now)
+{
+	if (!ir->idle_part_s || ir->call)
+		return;
+	for (size_t i = 0; i < ir->n_targets && ir->tokens >= 1.0; i++) {
+		struct target *t = &ir->targets[i];
+		if (!t->channel || t->state != T_JOINED ||
+		    now - t->last_used < (int64_t)ir->idle_part_s * 1000)
+			continue;
+		char cmd[8 + IRC_TARGET_MAX];
+		snprintf(cmd, sizeof cmd, "PART %s", t->name);
+		int rc = send_cmd(ir, cmd);
+		if (rc < 0)
+			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
+		if (rc)
+			return;
+		ir->tokens -= 1.0;
+		t->state = T_NONE;
+		t->kept = false;
+		sinkutil_log(ir->host, HERALD_SINK_LOG_INFO, "parted %s: idle for %lu s", t->name,
+			     ir->idle_part_s);
+	}
+}
+
+/* After a reconnection, join the channels we were in again, within the
+ * token bucket (a server counts JOINs against flooding too). */
+static void rejoin_locked(struct irc_sink *ir)
+{
+	for (size_t i = 0; i < ir->n_targets && ir->s && ir->tokens >= 1.0; i++) {
+		struct target *t = &ir->targets[i];
+		if (!t->channel || !t->kept || t->state != T_NONE)
+			continue;
+		int rc = send_join(ir, t);
+		if (rc < 0)
+			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
+		if (rc)
+			return;
+		ir->tokens -= 1.0;
+	}
 }
 
 /* Send what the token bucket allows of the current call. */
@@ -438,29 +519,39 @@ static void pump_locked(struct irc_sink *ir, int64_t now)
 			return;
 		if (ir->tokens < 1.0)
 			return;
-		if (t->channel && t->state == T_NONE) {
-			if (!room_for_channel(ir)) {
-				t->state = T_FAILED;
-				t->fail = HERALD_SINK_RETRY;
-				snprintf(t->reason, sizeof t->reason,
-					 "channel_limit (%lu) reached by this batch",
-					 ir->channel_limit);
-				continue;
-			}
-			send_join(ir, t);
-			ir->tokens -= 1.0;
-			return;
+		int rc = 0;
+		if (t->channel && t->state == T_NONE && !t->kept)
+			rc = room_for_channel(ir);
+		if (rc == -1) {
+			t->state = T_FAILED;
+			t->fail = HERALD_SINK_RETRY;
+			snprintf(t->reason, sizeof t->reason,
+				 "channel_limit (%lu) reached by this batch", ir->channel_limit);
+			continue;
 		}
-		if (irc_send_raw(ir->s, "%s", l->cmd)) {
+		if (t->channel && t->state == T_NONE && !rc)
+			rc = send_join(ir, t);
+		else if (!rc)
+			rc = send_cmd(ir, l->cmd);
+		if (rc < 0)
 			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
+		if (rc)
 			return;
-		}
 		ir->tokens -= 1.0;
+		if (t->channel && t->state == T_JOINING)
+			return; /* that was the JOIN: the line waits for its answer */
 		l->sent = true;
+		t->last_used = now;
 		c->next++;
 	}
 	if (ir->tokens >= 1.0) {
-		irc_send_raw(ir->s, "PING :%s", c->ping);
+		char cmd[8 + sizeof c->ping];
+		snprintf(cmd, sizeof cmd, "PING :%s", c->ping);
+		int rc = send_cmd(ir, cmd);
+		if (rc < 0)
+			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
+		if (rc)
+			return;
 		ir->tokens -= 1.0;
 		c->ping_sent = true;
 	}
@@ -535,6 +626,10 @@ static void *conn_thread(void *arg)
 			drop_locked(ir, "registration timed out");
 		if (ir->s && ir->registered)
 			pump_locked(ir, now);
+		if (ir->s && ir->registered)
+			rejoin_locked(ir);
+		if (ir->s && ir->registered)
+			part_idle_locked(ir, now);
 		if (ir->call && !ir->call->ping_sent)
 			wait_ms = 20;
 		if (!ir->s && ir->next_connect - now < wait_ms)
@@ -554,6 +649,11 @@ static void *conn_thread(void *arg)
 				;
 
 		pthread_mutex_lock(&ir->lock);
+		/* libircclient put only its socket in `out`, when it had output:
+		 * writable now, it writes its buffer out in the call below */
+		for (int fd = 0; n > 0 && fd <= maxfd; fd++)
+			if (FD_ISSET(fd, &out))
+				ir->queued = 0;
 		if (n >= 0 && ir->s) {
 			if (irc_process_select_descriptors(ir->s, &in, &out) ||
 			    !irc_is_connected(ir->s))
@@ -653,6 +753,10 @@ static int set_option(struct irc_sink *ir, const struct herald_sink_option *o, c
 	}
 	if (!strcmp(k, "channel_limit"))
 		return sinkutil_parse_uint(v, 1, 1000, &ir->channel_limit)
+			   ? bad(k, v, o, err, errlen)
+			   : 0;
+	if (!strcmp(k, "idle_part_s"))
+		return sinkutil_parse_uint(v, 0, 365UL * 86400, &ir->idle_part_s)
 			   ? bad(k, v, o, err, errlen)
 			   : 0;
 	if (!strcmp(k, "flood_burst"))
@@ -845,6 +949,7 @@ static int irc_init(const struct herald_sink_host *host, const struct herald_sin
 	ir->host = host;
 	ir->wake[0] = ir->wake[1] = -1;
 	ir->channel_limit = 20;
+	ir->idle_part_s = 86400;
 	ir->flood_rate = 1.0;
 	ir->flood_burst = 5;
 	ir->timeout_ms = 30000;

@@ -25,6 +25,7 @@ static const char *outcome_name(enum herald_sink_outcome o)
 	case HERALD_SINK_RETRY: return "retry";
 	case HERALD_SINK_REJECTED: return "rejected";
 	case HERALD_SINK_BROKEN: return "broken";
+	case HERALD_SINK_GONE: return "gone";
 	}
 	return "unknown";
 }
