@@ -350,10 +350,16 @@ static int set_ms(struct parse_ctx *c, long *dst, const char *k, const char *v, 
 	return 1;
 }
 
+/* Notifications per minute; 0 or "none": no limit. */
 static int set_rate(struct parse_ctx *c, double *dst, const char *k, const char *v)
 {
+	if (!strcmp(v, "none")) {
+		*dst = 0;
+		return 1;
+	}
 	if (parse_double(v, 0, 1e6, dst))
-		return fail(c, "%s: expected notifications per minute (0 to 1000000), got '%s'", k, v);
+		return fail(c, "%s: expected notifications per minute (0 to 1000000) or none, got '%s'",
+			    k, v);
 	return 1;
 }
 
@@ -396,7 +402,7 @@ static struct config_sink *sink_for(struct parse_ctx *c, const char *name)
 		return NULL;
 	cfg->sinks = s;
 	s = &s[cfg->n_sinks];
-	*s = (struct config_sink){.batch = 64};
+	*s = (struct config_sink){.batch = 64, .rate = -1};
 	if (!(s->name = strdup(name)))
 		return NULL;
 	cfg->n_sinks++;

@@ -59,7 +59,8 @@ struct config_sink {
 	char *template_markdown; /* owned; NULL: the default */
 	bool footer;           /* add "why you got this" to every notification */
 	bool verify;           /* new destinations must confirm a code first */
-	double rate;           /* per destination, notifications per minute; 0: [dispatch] rate */
+	double rate;           /* per destination, notifications per minute; 0: no limit;
+				* < 0 (not set): [dispatch] rate */
 	int burst;             /* token bucket size; 0: [dispatch] burst */
 	int batch;             /* items per deliver call, default 64 */
 	struct herald_sink_option *options; /* owned (keys, values): for the plugin */

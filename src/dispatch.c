@@ -1081,7 +1081,7 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 {
 	char err[300];
 	*in = (struct instance){.d = d, .cfg = c, .rl = {.interval_ms = 10000}};
-	in->rate = c->rate > 0 ? c->rate : d->dc->rate;
+	in->rate = c->rate >= 0 ? c->rate : d->dc->rate;
 	in->burst = c->burst > 0 ? c->burst : d->dc->burst;
 	pthread_cond_init(&in->cond, NULL);
 	pthread_cond_init(&in->rec_cond, NULL);

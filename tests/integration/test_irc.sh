@@ -102,14 +102,14 @@ flood_rate = 4
 flood_burst = 5
 timeout_ms = 20000
 reconnect_ms = 3000
-rate = 0
+rate = none
 template = {title}{?link}\n{link}{/link}
 [sink clash]
 plugin = irc
 server = 127.0.0.1
 port = $IRCPORT
 nick = peer
-rate = 0
+rate = none
 template = {title}
 [sink tight]
 plugin = irc
@@ -119,7 +119,7 @@ nick = tight
 channel_limit = 2
 idle_part_s = 3
 colors = yes
-rate = 0
+rate = none
 template = {title}{?link}\n{link}{/link}
 [sink ircv]
 plugin = irc
@@ -127,7 +127,7 @@ server = 127.0.0.1
 port = $IRCPORT
 nick = verifier
 verify = yes
-rate = 0
+rate = none
 template = {title}
 [sink pwgood]
 plugin = irc

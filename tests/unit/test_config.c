@@ -87,7 +87,8 @@ static void sinks(void)
 		"retry_max_ms = 1000\nmax_attempts = 3\nrate = 0.5\nburst = 4\n"
 		"[sink inbox]\nplugin = file\npath = out.jsonl\nfsync = yes\n"
 		"template = {title}\\n{link}\nfooter = yes\nbatch = 8\nverify = yes\n"
-		"[sink hook]\nplugin = ./hooks/x.so\nrate = 120\n");
+		"[sink hook]\nplugin = ./hooks/x.so\nrate = 120\n"
+		"[sink free]\nplugin = file\nrate = none\n");
 	int rc = config_load(path, &cfg, err, sizeof err);
 	ok(rc == 0, "a config with [dispatch] and two sinks loads (%s)", err);
 	if (rc)
@@ -108,6 +109,9 @@ static void sinks(void)
 	   "the plugin's own keys, with their lines, in order");
 	ok(hook && hook->plugin[0] == '/' && hook->rate == 120 && hook->batch == 64 && !hook->verify,
 	   "a plugin path is resolved; batch defaults to 64");
+	const struct config_sink *fr = config_sink_find(&cfg, "free");
+	ok(fr && fr->rate == 0 && in && in->rate < 0,
+	   "rate = none: no limit; no rate: [dispatch]'s (unset, < 0)");
 	ok(!config_sink_find(&cfg, "nope"), "config_sink_find of an unknown name");
 	config_release(&cfg);
 	bad("unknown [dispatch] key", BASE "[dispatch]\nretries = 3\n", 6,
