@@ -2,12 +2,14 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """bench/e2e's client side (bench/e2e starts the daemons and calls this).
 
-  e2e_probe.py populate SOCK TOP USERS SUBS_PER_USER
-      Users, one destination each (sink "inbox") and subscriptions, through
-      heraldd's API on its unix socket: one HTTP/1.1 connection reused for
-      every request. The population is seeded (the same every run): names,
-      packages and topics come from the corpus (tests/data) mixed with many
-      synthetic ones, so a message concerns a few users, as in real life.
+  e2e_probe.py populate SOCK TOP USERS SUBS_PER_USER [SINK ADDRESS]
+      Users, one destination each (sink SINK, default "inbox"; its address is
+      ADDRESS with %s replaced by the user's name, default the name alone) and
+      subscriptions, through heraldd's API on its unix socket: one HTTP/1.1
+      connection reused for every request. The population is seeded (the
+      same every run): names, packages and topics come from the corpus
+      (tests/data) mixed with many synthetic ones, so a message concerns a
+      few users, as in real life.
 
   e2e_probe.py health SOCK SECONDS
       Wait until heraldd is ready.
@@ -32,6 +34,13 @@ per notification, same host and clock. Sender and reader are separate
 processes, so neither waits on the other's GIL.
 
 Output: JSON lines on stdout, ending with the two comparison lines.
+
+bench/webhook runs the same populate and run (without a burst) with
+E2E_PROBE_NAME=webhook: its lines then say "bench": "webhook", its
+comparison lines are pipeline_latency_p50_ms and _p99_ms, and INBOX is
+bench/webhook_receiver.py's output, whose lines carry their own arrival time
+("arrived_ns", stamped by the HTTP server when the request was read), which
+is used instead of the moment the line is seen.
 """
 import http.client
 import json
@@ -43,6 +52,8 @@ import sys
 import time
 
 import zmq
+
+NAME = os.environ.get("E2E_PROBE_NAME", "e2e")  # "bench" in the JSON lines
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -77,7 +88,7 @@ class Api:
                 self.c.close()  # the server closed a kept-alive connection: reconnect once
                 self.c = UnixHTTP(self.path)
         if r.status >= 300:
-            raise SystemExit("bench/e2e: %s %s -> %d %s" % (method, url, r.status, out[:300]))
+            raise SystemExit("bench/%s: %s %s -> %d %s" % (NAME, method, url, r.status, out[:300]))
         return json.loads(out) if out else None
 
 
@@ -106,7 +117,7 @@ def glob_of(topic, rng):
     return "*.%s.*" % app[0]
 
 
-def populate(sock, top, n_users, per_user):
+def populate(sock, top, n_users, per_user, sink="inbox", address="%s"):
     rng = random.Random(20261122)
     cpk, cus, topics = vocabulary(top)
     synth_pk = ["pkg-%04d" % i for i in range(5000)]
@@ -132,7 +143,8 @@ def populate(sock, top, n_users, per_user):
         if watched:
             lists["watched"] = watched
         api.call("POST", "/v1/users", {"name": u, "lists": lists})
-        d = api.call("POST", "/v1/users/%s/destinations" % u, {"sink": "inbox", "address": u})
+        d = api.call("POST", "/v1/users/%s/destinations" % u,
+                     {"sink": sink, "address": address.replace("%s", u)})
         dests[u] = (d["id"], bool(watched))
         requests += 2
     kinds = {}
@@ -155,7 +167,7 @@ def populate(sock, top, n_users, per_user):
                      {"filter": src, "destinations": [dest], "name": "bench-%d" % k})
             requests += 1
     secs = time.time() - t0
-    print(json.dumps({"bench": "e2e", "variant": "setup", "users": len(names),
+    print(json.dumps({"bench": NAME, "variant": "setup", "users": len(names),
                       "subscriptions": len(names) * per_user, "requests": requests,
                       "seconds": round(secs, 2), "requests_per_s": round(requests / secs)}),
           flush=True)
@@ -214,7 +226,7 @@ class Tail:
         end = time.time() + 10
         while not os.path.exists(path):
             if time.time() > end:
-                raise SystemExit("bench/e2e: the file sink did not create %s" % path)
+                raise SystemExit("bench/%s: the file sink did not create %s" % (NAME, path))
             time.sleep(0.01)
         self.fd = os.open(path, os.O_RDONLY)
         os.lseek(self.fd, 0, os.SEEK_END)
@@ -224,11 +236,12 @@ class Tail:
         chunk = os.read(self.fd, 1 << 22)
         if not chunk:
             return 0
-        t = time.time_ns()
+        now = time.time_ns()
         data = self.rest + chunk
         lines = data.split(b"\n")
         self.rest = lines.pop()
         for line in lines:
+            t = int(line[14:line.index(b",")]) if line.startswith(b'{"arrived_ns":') else now
             # The top-level "msg_id" comes before the body; check it is ours.
             i = line.find(b'"msg_id":"')
             mid = line[i + 10:line.index(b'"', i + 10)] if i >= 0 else None
@@ -286,6 +299,12 @@ def pct(v, q):
     return v[min(len(v) - 1, int(q * (len(v) - 1) + 0.5))] if v else float("nan")
 
 
+def pct_or_none(v, q):
+    """A percentile rounded to 0.1, None (JSON null, not NaN) when v is empty:
+    a sink's output without "created" has no split."""
+    return round(pct(v, q), 1) if v else None
+
+
 def processed(st):
     return st["accepted"] + st["rejected"] + st["duplicates"]
 
@@ -325,7 +344,7 @@ def run(sock, pull, env_path, inbox, rate, warmup_s, burst, daemon_pid, relay_pi
         if stats(api)["accepted"] > base:
             break
     else:
-        raise SystemExit("bench/e2e: heraldd accepts nothing from the relay")
+        raise SystemExit("bench/%s: heraldd accepts nothing from the relay" % NAME)
     push.close(linger=5000)
     ctx.term()  # before fork(): the sender makes its own context
     wait_drained(api, tail, seen, 10)
@@ -389,7 +408,7 @@ def run(sock, pull, env_path, inbox, rate, warmup_s, burst, daemon_pid, relay_pi
     d = {k: st[k] - before[k] for k in ("accepted", "rejected", "duplicates", "stored",
                                          "delivered", "rate_limited", "dead_letters", "commits",
                                          "notifications")}
-    result = {"bench": "e2e", "variant": "steady", "messages": n_msgs,
+    result = {"bench": NAME, "variant": "steady", "messages": n_msgs,
               "rate_msgs_per_s": round((n_msgs - 1) / span, 1) if span > 0 else None,
               "notifications": len(lat),
               "notifications_per_msg": round(len(lat) / n_msgs, 2),
@@ -398,10 +417,10 @@ def run(sock, pull, env_path, inbox, rate, warmup_s, burst, daemon_pid, relay_pi
               "p99_ms": round(pct(lat, 0.99), 2), "p999_ms": round(pct(lat, 0.999), 2),
               "max_ms": round(lat[-1], 2) if lat else None,
               "send_lag_p99_ms": round(pct(lag, 0.99) / 1e6, 3),
-              "to_batch_p50_ms": round(pct(before_commit, 0.5), 1),
-              "to_batch_p99_ms": round(pct(before_commit, 0.99), 1),
-              "batch_to_sink_p50_ms": round(pct(after_commit, 0.5), 1),
-              "batch_to_sink_p99_ms": round(pct(after_commit, 0.99), 1),
+              "to_batch_p50_ms": pct_or_none(before_commit, 0.5),
+              "to_batch_p99_ms": pct_or_none(before_commit, 0.99),
+              "batch_to_sink_p50_ms": pct_or_none(after_commit, 0.5),
+              "batch_to_sink_p99_ms": pct_or_none(after_commit, 0.99),
               "heraldd_cpu_pct": heraldd_cpu, "heraldd_busiest_thread_cpu_pct": heraldd_thread,
               "relay_cpu_pct": relay_cpu, "loadavg_1m": round(os.getloadavg()[0], 2),
               "heraldd": d, "drained": drained, "foreign_lines": seen.foreign}
@@ -432,7 +451,7 @@ def run(sock, pull, env_path, inbox, rate, warmup_s, burst, daemon_pid, relay_pi
         del_t = time.time()
         push.close(linger=0)
         stored = st["stored"] - before["stored"]
-        print(json.dumps({"bench": "e2e", "variant": "full_speed", "messages": burst,
+        print(json.dumps({"bench": NAME, "variant": "full_speed", "messages": burst,
                           "send_s": round(t_sent - t_start, 3),
                           "accepted_msgs_per_s": round(burst / (acc_t - t_start)) if acc_t else None,
                           "notifications": stored,
@@ -446,12 +465,13 @@ def run(sock, pull, env_path, inbox, rate, warmup_s, burst, daemon_pid, relay_pi
     # goal = 1. p99 comes last: it is the headline.
     for q, budget in (("p50", 2), ("p99", 10)):
         v = result[q + "_ms"]
-        print(json.dumps({"bench": "e2e", "metric": "latency_%s_ms" % q, "value": v,
+        metric = ("latency_%s_ms" if NAME == "e2e" else "pipeline_latency_%s_ms") % q
+        print(json.dumps({"bench": NAME, "metric": metric, "value": v,
                           "baseline": budget, "ratio": round(budget / v, 3) if v else None,
                           "goal": 1}), flush=True)
     if not drained or not lat:
-        sys.stderr.write("bench/e2e: the pipeline did not deliver everything it stored "
-                         "(see heraldd's counters above)\n")
+        sys.stderr.write("bench/%s: the pipeline did not deliver everything it stored "
+                         "(see heraldd's counters above)\n" % NAME)
         return 1
     return 0
 
@@ -474,8 +494,8 @@ def health(sock, limit_s):
 def main(argv):
     if len(argv) == 4 and argv[1] == "health":
         return health(argv[2], float(argv[3]))
-    if len(argv) == 6 and argv[1] == "populate":
-        populate(argv[2], argv[3], int(argv[4]), int(argv[5]))
+    if len(argv) in (6, 8) and argv[1] == "populate":
+        populate(argv[2], argv[3], int(argv[4]), int(argv[5]), *argv[6:])
         return 0
     if len(argv) == 11 and argv[1] == "run":
         return run(argv[2], argv[3], argv[4], argv[5], float(argv[6]), float(argv[7]),

@@ -391,6 +391,25 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 	return rc;
 }
 
+/* Could a pass hand anything to a sink? Not when every instance is busy
+ * delivering or waiting out a broken spell (*next: when one is probed).
+ * With no instance at all, yes: entries of unknown sinks must be seen. */
+static bool can_take_work(struct dispatch *d, uint64_t now, uint64_t *next)
+{
+	*next = UINT64_MAX;
+	if (!d->n_inst)
+		return true;
+	for (size_t i = 0; i < d->n_inst; i++) {
+		const struct instance *in = &d->inst[i];
+		bool broken = in->broken_until && in->broken_until > now;
+		if (!in->busy && !broken)
+			return true;
+		if (broken && in->broken_until < *next)
+			*next = in->broken_until;
+	}
+	return false;
+}
+
 /* One pass: read what is due, plan it, hand batches to idle instances.
  * Returns when the next entry is due (wall ms). */
 static uint64_t schedule_pass(struct dispatch *d)
@@ -402,6 +421,13 @@ static uint64_t schedule_pass(struct dispatch *d)
 	struct pass_cache cache;
 	cache.n_dest = cache.n_user = 0;
 	pthread_mutex_lock(&d->lock);
+	if (!can_take_work(d, now, &next)) {
+		/* every instance is busy or broken: a scan could only skip the
+		 * whole backlog, under the lock, at every commit that wakes us;
+		 * a worker that finishes wakes us again */
+		pthread_mutex_unlock(&d->lock);
+		return next;
+	}
 	int rc = outbox_due(d->store, now, due, SCAN_MAX, &n, skip_entry, d, &next);
 	if (rc)
 		log_limited(&d->rl, L_ERROR, "dispatch: cannot read the outbox (%s)",
