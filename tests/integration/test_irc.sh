@@ -304,12 +304,13 @@ assert most == 2, (most, ev)
 assert ev[:4] == [("JOIN", "#t1"), ("JOIN", "#t2"), ("PART", "#t1"), ("JOIN", "#t3")], ev
 print(" ".join("%s %s" % x for x in ev))
 PY
-check_py "colors = yes: each notification's first line is bold (\\x02), its link line is not" << 'PY'
+check_py "colors = yes: each notification's first line is bold (\\x02), its link blue (\\x0312)" << 'PY'
 from irclog import *
 for i, c in enumerate(["#t1", "#t2", "#t3"]):
     got = said(c, "tight")
-    assert got == ["\x02" + title("tight%d" % (i + 1)) + "\x02", link(301 + i)], got
-print(repr(said("#t3", "tight")[0]))
+    assert got == ["\x02" + title("tight%d" % (i + 1)) + "\x02",
+                   "\x0312" + link(301 + i) + "\x03"], got
+print(repr(said("#t3", "tight")))
 PY
 tight_parted() {
 	PYTHONPATH="$WORK" "$PYTHON3" -c 'import sys; from irclog import *
