@@ -136,6 +136,20 @@ enum herald_sink_outcome {
 	HERALD_SINK_GONE,
 };
 
+/* "delivered", "retry", "rejected", "broken", "gone"; "unknown" for any
+ * other value. For logs and tools; not part of the binary interface. */
+static inline const char *herald_sink_outcome_name(enum herald_sink_outcome o)
+{
+	switch (o) {
+	case HERALD_SINK_DELIVERED: return "delivered";
+	case HERALD_SINK_RETRY: return "retry";
+	case HERALD_SINK_REJECTED: return "rejected";
+	case HERALD_SINK_BROKEN: return "broken";
+	case HERALD_SINK_GONE: return "gone";
+	}
+	return "unknown";
+}
+
 /* Filled by deliver(), one per item; the host zeroes it and sets size. */
 struct herald_sink_result {
 	size_t size;

@@ -185,15 +185,21 @@ static struct target *add_target(struct irc_sink *ir, const char *name, const ch
  * 1 KiB buffer and refuses (LIBIRC_ERR_NOMEM) a command that does not fit,
  * which two long lines in a row can do; so the sink stops queueing when
  * OUT_BUDGET bytes went in since the last write-out, and a refusal anyway
- * means "later", not a lost connection. 0 sent, 1 later, -1 error.
+ * means "later", not a lost connection. 0 sent, 1 later, -1 the connection
+ * failed (it is dropped here: ir->s is gone).
  */
+static void drop_locked(struct irc_sink *ir, const char *why);
 static int send_cmd(struct irc_sink *ir, const char *cmd)
 {
 	size_t n = strlen(cmd) + 2;
 	if (ir->queued + n > OUT_BUDGET && ir->queued > 0)
 		return 1;
-	if (irc_send_raw(ir->s, "%s", cmd))
-		return irc_errno(ir->s) == LIBIRC_ERR_NOMEM ? 1 : -1;
+	if (irc_send_raw(ir->s, "%s", cmd)) {
+		if (irc_errno(ir->s) == LIBIRC_ERR_NOMEM)
+			return 1;
+		drop_locked(ir, irc_strerror(irc_errno(ir->s)));
+		return -1;
+	}
 	ir->queued += n;
 	return 0;
 }
@@ -424,7 +430,7 @@ static void on_numeric(irc_session_t *s, unsigned code, const char *origin, cons
  * this call does not use. false: every joined channel is in use. */
 /* Make room for one more channel: 0 done, 1 not now (the send buffer is
  * full), -1 no room (every joined channel is used by this call), -2 the
- * connection failed. */
+ * connection failed (and was dropped). */
 static int room_for_channel(struct irc_sink *ir)
 {
 	size_t joined = 0;
@@ -466,10 +472,7 @@ static void part_idle_locked(struct irc_sink *ir, int64_t now)
 			continue;
 		char cmd[8 + IRC_TARGET_MAX];
 		snprintf(cmd, sizeof cmd, "PART %s", t->name);
-		int rc = send_cmd(ir, cmd);
-		if (rc < 0)
-			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
-		if (rc)
+		if (send_cmd(ir, cmd))
 			return;
 		ir->tokens -= 1.0;
 		t->state = T_NONE;
@@ -487,10 +490,7 @@ static void rejoin_locked(struct irc_sink *ir)
 		struct target *t = &ir->targets[i];
 		if (!t->channel || !t->kept || t->state != T_NONE)
 			continue;
-		int rc = send_join(ir, t);
-		if (rc < 0)
-			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
-		if (rc)
+		if (send_join(ir, t))
 			return;
 		ir->tokens -= 1.0;
 	}
@@ -533,10 +533,8 @@ static void pump_locked(struct irc_sink *ir, int64_t now)
 			rc = send_join(ir, t);
 		else if (!rc)
 			rc = send_cmd(ir, l->cmd);
-		if (rc < 0)
-			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
 		if (rc)
-			return;
+			return; /* later, or the connection was dropped */
 		ir->tokens -= 1.0;
 		if (t->channel && t->state == T_JOINING)
 			return; /* that was the JOIN: the line waits for its answer */
@@ -547,10 +545,7 @@ static void pump_locked(struct irc_sink *ir, int64_t now)
 	if (ir->tokens >= 1.0) {
 		char cmd[8 + sizeof c->ping];
 		snprintf(cmd, sizeof cmd, "PING :%s", c->ping);
-		int rc = send_cmd(ir, cmd);
-		if (rc < 0)
-			drop_locked(ir, irc_strerror(irc_errno(ir->s)));
-		if (rc)
+		if (send_cmd(ir, cmd))
 			return;
 		ir->tokens -= 1.0;
 		c->ping_sent = true;

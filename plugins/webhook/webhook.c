@@ -658,17 +658,6 @@ static void judge(struct xfer *x, CURLcode c, time_t now)
 
 /* ---- one batch ---- */
 
-static const char *outcome_name(enum herald_sink_outcome o)
-{
-	switch (o) {
-	case HERALD_SINK_DELIVERED: return "delivered";
-	case HERALD_SINK_RETRY: return "retry";
-	case HERALD_SINK_REJECTED: return "rejected";
-	case HERALD_SINK_BROKEN: return "broken";
-	default: return "gone";
-	}
-}
-
 /* Run the prepared transfers (ready[0..n)) with at most max_in_flight
  * added to the multi handle at a time. */
 static void run(struct webhook_sink *w, struct xfer **ready, size_t n, time_t now)
@@ -732,7 +721,7 @@ static void log_batch(const struct webhook_sink *w, struct xfer *xs, size_t n)
 		return;
 	sinkutil_log(w->host, HERALD_SINK_LOG_INFO, "%zu of %zu not delivered; the first: %s: %s (%s)",
 		     bad, n, xs[first].where[0] ? xs[first].where : "(no URL)",
-		     xs[first].r->reason, outcome_name(xs[first].r->outcome));
+		     xs[first].r->reason, herald_sink_outcome_name(xs[first].r->outcome));
 }
 
 static void webhook_deliver(void *instance, const struct herald_sink_item *const *items, size_t n,

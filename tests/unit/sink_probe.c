@@ -18,18 +18,6 @@
 
 #define MAX_OPTS 32
 
-static const char *outcome_name(enum herald_sink_outcome o)
-{
-	switch (o) {
-	case HERALD_SINK_DELIVERED: return "delivered";
-	case HERALD_SINK_RETRY: return "retry";
-	case HERALD_SINK_REJECTED: return "rejected";
-	case HERALD_SINK_BROKEN: return "broken";
-	case HERALD_SINK_GONE: return "gone";
-	}
-	return "unknown";
-}
-
 /* argv[2..] up to "--" as options; returns how many, or -1. */
 static int parse_options(int argc, char **argv, struct herald_sink_option *opts, int *dashdash)
 {
@@ -91,7 +79,7 @@ static enum herald_sink_outcome deliver_one(struct sink *s, const char *address)
 	struct herald_sink_result r;
 
 	sink_deliver(s, &it, 1, &r);
-	printf("outcome=%s\n", outcome_name(r.outcome));
+	printf("outcome=%s\n", herald_sink_outcome_name(r.outcome));
 	if (r.reason[0])
 		printf("reason=%s\n", r.reason);
 	return r.outcome;

@@ -179,18 +179,6 @@ static struct herald_sink_item item(const struct herald_notification *const *not
 	};
 }
 
-static const char *outcome_name(enum herald_sink_outcome o)
-{
-	switch (o) {
-	case HERALD_SINK_DELIVERED: return "delivered";
-	case HERALD_SINK_RETRY: return "retry";
-	case HERALD_SINK_REJECTED: return "rejected";
-	case HERALD_SINK_BROKEN: return "broken";
-	case HERALD_SINK_GONE: return "gone";
-	}
-	return "?";
-}
-
 /* Deliver one single-note item and return its result. */
 static struct herald_sink_result deliver1(struct sink *s, const char *json)
 {
@@ -430,7 +418,7 @@ static void test_file_reopen(void)
 		r = deliver1(s, "{}");
 		ok(r.outcome == HERALD_SINK_RETRY &&
 		       !strcmp(r.reason, "write failed: No space left on device"),
-		   "ENOSPC: retry (%s: %s)", outcome_name(r.outcome), r.reason);
+		   "ENOSPC: retry (%s: %s)", herald_sink_outcome_name(r.outcome), r.reason);
 		sink_close(s);
 	}
 }
@@ -470,7 +458,7 @@ static void test_exec_outcomes(void)
 		       "{}");
 	ok(r.outcome == HERALD_SINK_RETRY && r.retry_after == 7 &&
 	       !strcmp(r.reason, "exit 75: try later"),
-	   "exit 75: retry after 7 s (%s, %u, %s)", outcome_name(r.outcome), r.retry_after,
+	   "exit 75: retry after 7 s (%s, %u, %s)", herald_sink_outcome_name(r.outcome), r.retry_after,
 	   r.reason);
 
 	r = run_script("tempfail2.sh", "exit 75\n", "{}");
