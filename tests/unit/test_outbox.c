@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Unit tests for outbox digests: a note that joins a digest while the digest
+/* Unit tests for the outbox. Digests: a note that joins a digest while the digest
  * is out for delivery is neither lost nor left behind when the delivery (or
  * the dead letter) of what was loaded is recorded. Found by the IRC test: a
  * rate-limited stream left five notes in a digest that no longer existed. */
@@ -106,6 +106,45 @@ static void joined_in_flight(const char *dir, enum outcome o)
 	store_close(s);
 }
 
+/* The delivery log counts the attempts, the one that succeeded included. */
+static void attempts_logged(const char *dir)
+{
+	struct store *s;
+	struct store_txn *t;
+	struct outbox_entry e;
+	json_t *notes = NULL, *log = NULL;
+	bool more;
+	size_t n = 0;
+	uint64_t next;
+	char err[300];
+	unsigned char key[16] = {9}, id[OUTBOX_ID_LEN];
+	char hex[OUTBOX_HEX_LEN + 1], json[200];
+	ok(store_open(dir, 1 << 24, 100, &s, err, sizeof err) == 0, "open (%s)", err);
+	outbox_note_id(key, "bob", 8, id);
+	outbox_hex(id, hex);
+	snprintf(json, sizeof json, "{\"id\":\"%s\",\"user\":\"bob\",\"title\":\"t\"}", hex);
+	struct outbox_add a = {.id = id, .user = "bob", .dest = 8, .json = json,
+			       .len = strlen(json), .now = NOW};
+	int rc = store_begin(s, &t);
+	ok(!rc && outbox_put(t, &a) == 1 && !store_commit(t), "an instant note");
+	for (int k = 0; k < 2; k++) { /* two failed attempts */
+		outbox_due(s, LATER, &e, 1, &n, NULL, NULL, &next);
+		store_begin(s, &t);
+		rc = outbox_reschedule(t, &e, NOW + 1000 * (k + 1), 1, "no");
+		ok(n == 1 && !rc && !store_commit(t), "attempt %d failed", k + 1);
+	}
+	ok(outbox_due(s, LATER, &e, 1, &n, NULL, NULL, &next) == 0 && n == 1 &&
+		   outbox_load(s, &e, 10, &notes, &more) == 0,
+	   "loaded for its third attempt");
+	record(s, &e, notes, false, DELIVERED);
+	json_decref(notes);
+	ok(outbox_delivered_list(s, "bob", 10, &log) == 0 && json_array_size(log) == 1 &&
+		   json_integer_value(json_object_get(json_array_get(log, 0), "attempts")) == 3,
+	   "the delivery log says 3 attempts");
+	json_decref(log);
+	store_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/herald-test-outbox-XXXXXX";
@@ -117,6 +156,9 @@ int main(void)
 	if (system(cmd))
 		return 1;
 	joined_in_flight(dir, DEAD);
+	if (system(cmd))
+		return 1;
+	attempts_logged(dir);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (system(cmd))
 		return 1;
