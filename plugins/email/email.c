@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #include <herald/sink.h>
 
+/* before libesmtp.h, which declares smtp_starttls_set_ctx only after it */
+#include <openssl/ssl.h>
 #include <auth-client.h>
 #include <libesmtp.h>
 
@@ -51,6 +53,9 @@ struct email_sink {
 	long timeout_ms;
 	struct msg_conf mc;
 	auth_context_t auth;
+	char *ca_file;	/* option: CAs to trust instead of the system's */
+	SSL_CTX *tls;	/* ours; each session takes its own reference */
+	char tls_error[160]; /* why the last handshake failed verification; "" */
 };
 
 /* One SMTP session: what the protocol monitor saw of authentication. */
@@ -169,6 +174,11 @@ static int set_option(struct email_sink *e, const struct herald_sink_option *o, 
 		return set_str(&e->user, v, err, errlen);
 	if (!strcmp(k, "password_file"))
 		return set_str(&e->password_file, v, err, errlen);
+	if (!strcmp(k, "ca_file")) {
+		free(e->ca_file);
+		e->ca_file = sinkutil_resolve_path(e->host, v, err, errlen);
+		return e->ca_file ? 0 : -1;
+	}
 	if (!strcmp(k, "from")) {
 		if (msg_check_address(v, err, errlen))
 			return -1;
@@ -285,6 +295,47 @@ static int setup_auth(struct email_sink *e, char *err, size_t errlen)
 	return 0;
 }
 
+/* A certificate that does not verify fails the handshake, which libesmtp
+ * reports as nothing more than a session that ended: note why, so that the
+ * outcome can say it (and be "broken", not a retry). Calls into an
+ * instance are serialised, so instance state is the right place. */
+static int verify_cb(int ok, X509_STORE_CTX *store)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(store, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct email_sink *e = ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
+
+	if (!ok && e && !e->tls_error[0])
+		snprintf(e->tls_error, sizeof e->tls_error,
+			 "STARTTLS: the server's certificate could not be verified (%s)",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(store)));
+	return ok;
+}
+
+/* The TLS context of every session: the peer's certificate is verified
+ * against ca_file, or the system's CAs (libesmtp's own default would look
+ * in the service user's home directory); libesmtp then checks the host
+ * name (event_cb). */
+static int setup_tls(struct email_sink *e, char *err, size_t errlen)
+{
+	if (e->starttls == Starttls_DISABLED)
+		return 0;
+	e->tls = SSL_CTX_new(TLS_client_method());
+	if (!e->tls) {
+		snprintf(err, errlen, "cannot create the TLS context");
+		return -1;
+	}
+	SSL_CTX_set_min_proto_version(e->tls, TLS1_2_VERSION);
+	SSL_CTX_set_app_data(e->tls, e);
+	SSL_CTX_set_verify(e->tls, SSL_VERIFY_PEER, verify_cb);
+	if (e->ca_file ? SSL_CTX_load_verify_locations(e->tls, e->ca_file, NULL) != 1
+		       : SSL_CTX_set_default_verify_paths(e->tls) != 1) {
+		snprintf(err, errlen, "ca_file: %s: not a readable PEM file of certificates",
+			 e->ca_file ? e->ca_file : "(system default)");
+		return -1;
+	}
+	return 0;
+}
+
 /* ---- init, validate, shutdown ---- */
 
 static void email_shutdown(void *instance)
@@ -295,6 +346,8 @@ static void email_shutdown(void *instance)
 		return;
 	if (e->auth)
 		auth_destroy_context(e->auth);
+	SSL_CTX_free(e->tls);
+	free(e->ca_file);
 	if (e->password)
 		explicit_bzero(e->password, strlen(e->password));
 	free(e->password);
@@ -332,7 +385,11 @@ static int finish_init(struct email_sink *e, char *err, size_t errlen)
 	e->mc.from = e->from;
 	e->mc.domain = e->domain;
 	e->mc.unsubscribe_url = e->unsub;
-	return setup_auth(e, err, errlen);
+	if (e->ca_file && e->starttls == Starttls_DISABLED) {
+		snprintf(err, errlen, "ca_file: useless with starttls = off");
+		return -1;
+	}
+	return setup_tls(e, err, errlen) ? -1 : setup_auth(e, err, errlen);
 }
 
 static int email_init(const struct herald_sink_host *host, const struct herald_sink_option *options,
@@ -462,6 +519,7 @@ static smtp_session_t new_session(const struct email_sink *e, struct session_sta
 	if (!s)
 		return NULL;
 	if (!smtp_set_server(s, e->host_port) || !smtp_starttls_enable(s, e->starttls) ||
+	    (e->tls && !smtp_starttls_set_ctx(s, e->tls)) ||
 	    (e->auth && !smtp_auth_set_context(s, e->auth)) ||
 	    !smtp_set_monitorcb(s, monitor_cb, st, 0) || !smtp_set_eventcb(s, event_cb, st)) {
 		smtp_destroy_session(s);
@@ -592,7 +650,7 @@ static int run_session(smtp_session_t s)
 	return ok;
 }
 
-static void judge_session(const struct email_sink *e, const struct session_state *st, int ok,
+static void judge_session(const struct email_sink *e, struct session_state *st, int ok,
 			  struct queued *q, size_t n, struct herald_sink_result *const *results)
 {
 	char buf[160], why[256];
@@ -607,6 +665,8 @@ static void judge_session(const struct email_sink *e, const struct session_state
 		fail_all(q, n, results, HERALD_SINK_BROKEN, why);
 		return;
 	}
+	if (!st->tls_problem && e->tls_error[0])
+		st->tls_problem = e->tls_error;
 	if (st->tls_problem) {
 		snprintf(why, sizeof why, "%s: %s", e->host_port, st->tls_problem);
 		sinkutil_log(e->host, HERALD_SINK_LOG_ERROR, "%s", why);
@@ -633,6 +693,8 @@ static void email_deliver(void *instance, const struct herald_sink_item *const *
 	smtp_session_t s = q ? new_session(e, &st) : NULL;
 	time_t now = time(NULL);
 	size_t queued = 0;
+
+	e->tls_error[0] = '\0'; /* verify_cb notes this session's problem only */
 
 	if (!s) {
 		for (size_t i = 0; i < n; i++) {

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """A scriptable SMTP server for the email sink's tests and benchmark.
 
-    smtpd.py DIR [--auth USER:PASSWORD] [--pipelining] [--quiet]
+    smtpd.py DIR [--auth USER:PASSWORD] [--pipelining] [--quiet] [--tls CERT KEY]
 
 aiosmtpd on 127.0.0.1, a free port written to DIR/port once it listens.
 Every accepted message is stored as DIR/mail/N.eml (the raw DATA bytes) and
@@ -22,7 +22,9 @@ With --auth the server requires AUTH PLAIN/LOGIN (without TLS) with those
 credentials. --pipelining: advertise PIPELINING (RFC 2920) in the EHLO reply,
 as Postfix and Exim do; aiosmtpd reads commands in order from its buffer, so
 pipelined MAIL/RCPT/DATA groups work. --quiet: store nothing but the counts
-(for the benchmark).
+(for the benchmark). --tls: offer STARTTLS with that certificate and key, and
+require it before MAIL; each log line then says whether its session was
+encrypted ("tls").
 SIGTERM or SIGINT stops it.
 """
 import argparse
@@ -89,7 +91,7 @@ class Recorder:
                 f.write(envelope.original_content or envelope.content)
         self._append("events.jsonl", ev)
 
-    def store(self, sid, envelope):
+    def store(self, sid, envelope, tls=False):
         with self.lock:
             self.mails += 1
             n = self.mails
@@ -99,7 +101,7 @@ class Recorder:
         with open(os.path.join(self.top, name), "wb") as f:
             f.write(envelope.original_content or envelope.content)
         self._append("log.jsonl", {"n": n, "session": sid, "mail_from": envelope.mail_from,
-                                   "rcpt": envelope.rcpt_tos, "file": name})
+                                   "rcpt": envelope.rcpt_tos, "file": name, "tls": tls})
 
 
 class Handler:
@@ -151,7 +153,7 @@ class Handler:
             if act == "drop":
                 server.transport.abort()
                 return "451 dropped"  # never reaches the client
-        self.rec.store(sid, envelope)
+        self.rec.store(sid, envelope, getattr(session, "ssl", None) is not None)
         return "250 2.0.0 Message accepted for delivery"
 
 
@@ -161,6 +163,7 @@ def main():
     ap.add_argument("--auth")
     ap.add_argument("--pipelining", action="store_true")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     rec = Recorder(a.dir, a.quiet)
@@ -177,6 +180,11 @@ def main():
             return AuthResult(success=ok, handled=False)  # False: the server says 535
 
         kw = dict(auth_require_tls=False, auth_required=True, authenticator=authenticator)
+    if a.tls:
+        import ssl
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(*a.tls)
+        kw.update(tls_context=tls, require_starttls=True)
     # port=0 cannot be used: the Controller connects to its own port to check
     # it is up. Take a free port and retry if someone else got it first.
     import socket

@@ -13,6 +13,9 @@
 # twice), a wrong password (the instance is broken). Header injection: the
 # sink is also driven directly (bench/email_driver) with CR/LF/control laden
 # titles, users, topics and packages the daemon would have cleaned.
+# STARTTLS: a third server requires it, with a certificate from a CA made
+# here: trusted through ca_file (delivered, over TLS), untrusted without it,
+# refused for another host name (broken, nothing sent).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
 if ! "$PYTHON3" -c 'import aiosmtpd' 2> /dev/null; then
@@ -417,6 +420,42 @@ ok $? "--resend sends a new code"
 	from=herald@example.org -- nobody@example.org > tls.out 2>&1
 [ $? -eq 1 ] && [ "$(grep -c "broken the server does not offer STARTTLS" tls.out)" = 2 ] && ! mails_to nobody@example.org 1
 ok $? "starttls = required and no STARTTLS offered: broken, nothing sent ($(head -1 tls.out))"
+
+# ---- STARTTLS with a certificate from our own CA (ca_file) ----
+# A CA and a server certificate for 127.0.0.1 (libesmtp checks the name the
+# sink connects to against the certificate's DNS names).
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=herald test CA" \
+	-keyout ca.key -out ca.pem > /dev/null 2>&1 &&
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout srv.key -out srv.csr \
+		> /dev/null 2>&1 &&
+	printf 'subjectAltName = DNS:127.0.0.1, IP:127.0.0.1\n' > srv.ext &&
+	openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
+		-extfile srv.ext -out srv.pem > /dev/null 2>&1 &&
+	start_smtpd tlsmx --tls srv.pem srv.key
+ok $? "an SMTP server that requires STARTTLS, with a certificate from a test CA"
+PT=$(cat tlsmx/port)
+"$DRIVER" "$top_builddir/sinks/email.so" plain 2 2 host=127.0.0.1 port="$PT" starttls=required \
+	ca_file="$WORK/ca.pem" from=herald@example.org -- tls@example.org > tlsok.out 2>&1
+tls_mails() { # tls_mails N: N mails to tls@example.org, every one over TLS
+	"$PYTHON3" -c 'import json, sys
+m = [json.loads(l) for l in open("tlsmx/log.jsonl")] if __import__("os").path.exists("tlsmx/log.jsonl") else []
+sys.exit(not (len(m) == int(sys.argv[1]) and all(x["tls"] for x in m)))' "$1"
+}
+grep -q "^delivered=2 " tlsok.out && tls_mails 2
+ok $? "starttls = required with ca_file: both delivered, over TLS ($(tail -1 tlsok.out))"
+"$DRIVER" "$top_builddir/sinks/email.so" plain 2 2 host=127.0.0.1 port="$PT" starttls=required \
+	from=herald@example.org -- tls@example.org > tlsbad.out 2>&1
+[ "$(grep -c "broken STARTTLS: the server's certificate could not be verified" tlsbad.out)" = 2 ] &&
+	tls_mails 2
+ok $? "without ca_file the test CA is not trusted: broken, nothing sent ($(head -1 tlsbad.out))"
+"$DRIVER" "$top_builddir/sinks/email.so" plain 1 1 host=localhost port="$PT" starttls=required \
+	ca_file="$WORK/ca.pem" from=herald@example.org -- tls@example.org > tlsname.out 2>&1
+grep -q "broken" tlsname.out && tls_mails 2
+ok $? "a certificate for another name is refused even from a trusted CA ($(head -1 tlsname.out))"
+"$DRIVER" "$top_builddir/sinks/email.so" plain 1 1 host=127.0.0.1 port="$PT" starttls=required \
+	ca_file="$WORK/nonexistent.pem" from=herald@example.org -- tls@example.org > tlsinit.out 2>&1
+[ $? -ne 0 ] && grep -q "ca_file: .*nonexistent.pem: not a readable PEM file" tlsinit.out
+ok $? "an unreadable ca_file stops the instance ($(grep -m1 ca_file tlsinit.out | head -c 200))"
 
 kill "$DPID"
 wait "$DPID"
