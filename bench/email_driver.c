@@ -20,6 +20,8 @@
 #define _GNU_SOURCE
 #include <herald/sink.h>
 
+#include "sinkdriver.h"
+
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -30,28 +32,12 @@
 
 #define MAX_OPTS 32
 
-static void host_log(const struct herald_sink_host *h, enum herald_sink_log_level l,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void host_log(const struct herald_sink_host *h, enum herald_sink_log_level l,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sink '%s' [%d]: ", h->instance, (int)l);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
-
-static const char *const outcome[] = {"delivered", "retry", "rejected", "broken"};
 
 struct fixture {
 	struct herald_notification n;
@@ -119,7 +105,7 @@ static int usage(void)
 int main(int argc, char **argv)
 {
 	struct herald_sink_option opts[MAX_OPTS];
-	size_t n_opts = 0, count, batch, counts[4] = {0};
+	size_t n_opts = 0, count, batch, counts[HERALD_SINK_GONE + 1] = {0};
 	int i, hostile;
 	char err[256] = "";
 	void *inst = NULL;
@@ -154,7 +140,7 @@ int main(int argc, char **argv)
 					.abi = HERALD_SINK_ABI_VERSION,
 					.instance = "driver",
 					.config_path = NULL,
-					.log = host_log};
+					.log = driver_log};
 	if (ops->init(&host, opts, n_opts, &inst, err, sizeof err)) {
 		fprintf(stderr, "email_driver: init failed: %s\n", err);
 		return 2;
@@ -181,9 +167,10 @@ int main(int argc, char **argv)
 		}
 		ops->deliver(inst, items, k, rp);
 		for (size_t j = 0; j < k; j++) {
-			counts[res[j].outcome & 3]++;
+			if ((unsigned)res[j].outcome <= HERALD_SINK_GONE)
+				counts[res[j].outcome]++;
 			if (count <= 20)
-				printf("%zu %s %s\n", done + j, outcome[res[j].outcome & 3],
+				printf("%zu %s %s\n", done + j, herald_sink_outcome_name(res[j].outcome),
 				       res[j].reason);
 		}
 		done += k;

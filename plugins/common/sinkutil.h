@@ -42,4 +42,12 @@ char *sinkutil_resolve_path(const struct herald_sink_host *host, const char *v, 
  * with err set. Addresses end up in logs, headers and environments. */
 int sinkutil_check_address(const char *address, size_t max, char *err, size_t errlen);
 
+/* The one exported symbol of a bundled sink: its operations table for a
+ * host of the same ABI major, else NULL (see herald-sink(3)). */
+#define SINKUTIL_ENTRY(ops)                                                                        \
+	HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)      \
+	{                                                                                          \
+		return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &(ops) : NULL; \
+	}
+
 #endif

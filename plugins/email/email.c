@@ -727,7 +727,4 @@ static const struct herald_sink_ops email_ops = {
     .reopen = NULL,
 };
 
-HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
-{
-	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &email_ops : NULL;
-}
+SINKUTIL_ENTRY(email_ops)

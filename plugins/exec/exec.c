@@ -819,7 +819,4 @@ static const struct herald_sink_ops exec_ops = {
     .reopen = NULL,
 };
 
-HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
-{
-	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &exec_ops : NULL;
-}
+SINKUTIL_ENTRY(exec_ops)

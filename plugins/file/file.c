@@ -368,7 +368,4 @@ static const struct herald_sink_ops file_ops = {
     .reopen = file_reopen,
 };
 
-HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
-{
-	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &file_ops : NULL;
-}
+SINKUTIL_ENTRY(file_ops)

@@ -1261,7 +1261,4 @@ static const struct herald_sink_ops irc_ops = {
     .reopen = irc_reopen,
 };
 
-HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
-{
-	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &irc_ops : NULL;
-}
+SINKUTIL_ENTRY(irc_ops)

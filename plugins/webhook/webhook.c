@@ -771,7 +771,4 @@ static const struct herald_sink_ops webhook_ops = {
     .reopen = webhook_reopen,
 };
 
-HERALD_SINK_EXPORT const struct herald_sink_ops *herald_sink_entry(uint32_t host_abi)
-{
-	return HERALD_SINK_ABI_MAJOR_OF(host_abi) == HERALD_SINK_ABI_MAJOR ? &webhook_ops : NULL;
-}
+SINKUTIL_ENTRY(webhook_ops)

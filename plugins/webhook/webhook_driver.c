@@ -19,6 +19,8 @@
 #define _GNU_SOURCE
 #include <herald/sink.h>
 
+#include "sinkdriver.h"
+
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -28,22 +30,6 @@
 
 #define MAX_OPTS 32
 #define MAX_ITEMS 256
-
-static void host_log(const struct herald_sink_host *h, enum herald_sink_log_level l,
-		     const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void host_log(const struct herald_sink_host *h, enum herald_sink_log_level l,
-		     const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "sink '%s' [%d]: ", h->instance, (int)l);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static const char *const outcome_names[] = {"delivered", "retry", "rejected", "broken", "gone"};
 
 struct fixture {
 	struct herald_notification n;
@@ -131,7 +117,7 @@ int main(int argc, char **argv)
 					.abi = abi,
 					.instance = "driver",
 					.config_path = "./driver.conf",
-					.log = host_log};
+					.log = driver_log};
 	if (ops->init(&host, opts, n_opts, &inst, err, sizeof err)) {
 		fprintf(stderr, "init: %s\n", err);
 		return 2;
@@ -139,7 +125,7 @@ int main(int argc, char **argv)
 	ops->deliver(inst, items, n, results);
 	for (size_t k = 0; k < n; k++) {
 		unsigned o = (unsigned)fx[k].r.outcome;
-		printf("%zu %s %u %s\n", k, o < 5 ? outcome_names[o] : "?", fx[k].r.retry_after,
+		printf("%zu %s %u %s\n", k, herald_sink_outcome_name(o), fx[k].r.retry_after,
 		       fx[k].r.reason);
 		rc |= fx[k].r.outcome != HERALD_SINK_DELIVERED;
 	}
