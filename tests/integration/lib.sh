@@ -64,6 +64,26 @@ stat_is() { [ "$(stat "$1")" = "$2" ]; }
 # ---- a relay and a daemon, for the tests that need both ----
 # relay_ports: pick the relay's three loopback ports (before writing a config).
 relay_ports() { P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port); }
+# delivery_setup: work in $WORK, with a signing key "demo" (daemon_base_conf
+# and publishing use it), the relay's ports and heraldd's socket in $SOCK.
+delivery_setup() {
+	cd "$WORK" || exit 1
+	"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
+	relay_ports
+	SOCK="$WORK/state/heraldd.sock"
+}
+# sink_test_dispatch MAX_ATTEMPTS: the [dispatch] section of the sink tests:
+# the built plugins, quick retries (0.3 s, doubling to 1.5 s), probes every 0.5 s.
+sink_test_dispatch() {
+	cat <<CONF
+[dispatch]
+plugin_dir = $top_builddir/sinks
+retry_base_ms = 300
+retry_max_ms = 1500
+max_attempts = $1
+probe_interval_ms = 500
+CONF
+}
 # daemon_base_conf: the [daemon], [endpoint relay] and [keys] sections shared by
 # the delivery tests (a key "demo" from herald keygen in $WORK).
 daemon_base_conf() {

@@ -22,10 +22,7 @@ if ! "$PYTHON3" -c 'import aiosmtpd' 2> /dev/null; then
 	echo "1..0 # SKIP python3-aiosmtpd is not installed (scripts/install-deps)"
 	exit 0
 fi
-cd "$WORK"
-"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
-relay_ports
-SOCK="$WORK/state/heraldd.sock"
+delivery_setup
 DRIVER="$top_builddir/bench/email_driver"
 
 start_smtpd() { # start_smtpd DIR [ARGS]: its port in DIR/port
@@ -46,12 +43,7 @@ echo wrong > pw.bad
 
 cat > heraldd.conf <<CONF
 $(daemon_base_conf)
-[dispatch]
-plugin_dir = $top_builddir/sinks
-retry_base_ms = 300
-retry_max_ms = 1500
-max_attempts = 4
-probe_interval_ms = 500
+$(sink_test_dispatch 4)
 pause_after_ms = 600000
 digest_max_items = 3
 [sink mail]

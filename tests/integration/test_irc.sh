@@ -21,10 +21,7 @@ if [ -z "$NGIRCD" ]; then
 	echo "1..0 # SKIP ngircd is not installed (scripts/install-deps)"
 	exit 0
 fi
-cd "$WORK"
-"$HERALD" keygen demo --dir "$WORK" > demo.line 2> /dev/null
-relay_ports
-SOCK="$WORK/state/heraldd.sock"
+delivery_setup
 IRCPORT=$(free_port)
 
 # ngircd drops root for "nobody": give it a directory it may write its PID to.
@@ -87,12 +84,7 @@ ok $? "channel modes set (+k, +b, +i)"
 printf 'b4dpass\n' > ngpw
 cat > heraldd.conf << CONF
 $(daemon_base_conf)
-[dispatch]
-plugin_dir = $top_builddir/sinks
-retry_base_ms = 300
-retry_max_ms = 1500
-max_attempts = 20
-probe_interval_ms = 500
+$(sink_test_dispatch 20)
 [sink irc]
 plugin = irc
 server = 127.0.0.1

@@ -12,10 +12,7 @@
 # never shorter).
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-cd "$WORK"
-"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
-relay_ports
-SOCK="$WORK/state/heraldd.sock"
+delivery_setup
 PLUGINS="$top_builddir/tests/plugins/.libs"
 
 # The exec sink's program: behaves as the file `mode` says, logs each call.

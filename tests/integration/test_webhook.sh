@@ -18,10 +18,7 @@
 # daemon's log.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-cd "$WORK"
-"$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
-relay_ports
-SOCK="$WORK/state/heraldd.sock"
+delivery_setup
 
 "$PYTHON3" "$top_srcdir/tests/integration/httpd.py" web 2> web.err &
 PIDS="$PIDS $!"
@@ -50,12 +47,7 @@ PATHTOKEN=PATHTOKEN-7d2e
 
 cat > heraldd.conf <<CONF
 $(daemon_base_conf)
-[dispatch]
-plugin_dir = $top_builddir/sinks
-retry_base_ms = 300
-retry_max_ms = 1500
-max_attempts = 5
-probe_interval_ms = 500
+$(sink_test_dispatch 5)
 pause_after_ms = 600000
 digest_max_items = 3
 [sink hook]
