@@ -369,8 +369,8 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 						(uint32_t)d->dc->digest_max_items, now);
 			break;
 		case ACT_DEAD:
-			if (!(rc = outbox_load(d->store, &q->e, (size_t)d->dc->digest_max_items, &notes,
-					       &more)))
+			if (!(rc = outbox_load_txn(t, &q->e, (size_t)d->dc->digest_max_items, &notes,
+						   &more)))
 				rc = outbox_dead(t, &q->e, notes, q->reason, now);
 			if (!rc)
 				metric_add(&d->metrics->dead_letters, json_array_size(notes));

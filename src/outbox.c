@@ -537,6 +537,19 @@ static int load_in(MDB_txn *txn, struct store *s, const struct outbox_entry *e, 
 	return rc;
 }
 
+/* load_in into a new array: *notes, or an error and nothing. */
+static int load_new(MDB_txn *txn, struct store *s, const struct outbox_entry *e, size_t max,
+		    json_t **notes, bool *more)
+{
+	json_t *arr = json_array();
+	int rc = arr ? load_in(txn, s, e, max, arr, more) : -ENOMEM;
+	if (rc)
+		json_decref(arr);
+	else
+		*notes = arr;
+	return rc;
+}
+
 int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_t **notes,
 		bool *more)
 {
@@ -544,15 +557,15 @@ int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_
 	int rc = rd_begin(s, &txn);
 	if (rc)
 		return rc;
-	json_t *arr = json_array();
-	rc = arr ? load_in(txn, s, e, max, arr, more) : -ENOMEM;
+	rc = load_new(txn, s, e, max, notes, more);
 	mdb_txn_abort(txn);
-	if (rc) {
-		json_decref(arr);
-		return rc;
-	}
-	*notes = arr;
-	return 0;
+	return rc;
+}
+
+int outbox_load_txn(struct store_txn *t, const struct outbox_entry *e, size_t max, json_t **notes,
+		    bool *more)
+{
+	return load_new(store_txn_mdb(t), store_txn_store(t), e, max, notes, more);
 }
 
 /* Remove note `id` (and its membership in digest `did`, if any). */

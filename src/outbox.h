@@ -92,6 +92,9 @@ int outbox_due(struct store *s, uint64_t now, struct outbox_entry *out, size_t m
  * more than `max`. -ENOENT when the entry vanished (dropped meanwhile). */
 int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_t **notes,
 		bool *more);
+/* The same inside a write transaction: what it wrote so far is seen. */
+int outbox_load_txn(struct store_txn *t, const struct outbox_entry *e, size_t max, json_t **notes,
+		    bool *more);
 
 /* Outcomes, inside a write transaction. `notes` is what outbox_load gave. */
 int outbox_delivered(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
