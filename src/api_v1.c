@@ -19,6 +19,7 @@
 #include "directory.h"
 #include "dispatch.h"
 #include "explain.h"
+#include "log.h"
 #include "outbox.h"
 #include "store.h"
 
@@ -85,9 +86,30 @@ static int h_user_get(const struct call *c, json_t **out, struct directory_error
 	return directory_user_get(c->r->store, c->arg[0], out, e);
 }
 
+/* What waited, parked, for a destination that is gone is due now: the
+ * dispatcher finds the destination missing and makes dead letters of it,
+ * where the user can still see it (parked, it would wait for ever). */
+static void release_deleted(const struct call *c, const char *user, uint64_t dest)
+{
+	int n = outbox_unpark(c->r->store, user, dest, wall_now());
+	if (n < 0) /* the delete stands; what stays parked is seen in `herald outbox` */
+		log_warn("api: destination %llu of %s is deleted, but what waited for it stays "
+			 "parked (%s)", (unsigned long long)dest, user, store_strerror(n));
+	else if (n > 0)
+		dispatch_wake(c->r->dispatch);
+}
+
 static int h_user_del(const struct call *c, json_t **out, struct directory_error *e)
 {
-	return directory_user_del(c->r->store, c->arg[0], out, e);
+	json_t *dests = NULL, *d;
+	size_t i;
+	int rc = directory_dest_list(c->r->store, c->arg[0], &dests, e);
+	if (!rc)
+		rc = directory_user_del(c->r->store, c->arg[0], out, e);
+	json_array_foreach(rc ? NULL : dests, i, d)
+		release_deleted(c, c->arg[0], (uint64_t)json_integer_value(json_object_get(d, "id")));
+	json_decref(dests);
+	return rc;
 }
 
 static int h_list_put(const struct call *c, json_t **out, struct directory_error *e)
@@ -199,7 +221,10 @@ static int h_dest_verify(const struct call *c, json_t **out, struct directory_er
 
 static int h_dest_del(const struct call *c, json_t **out, struct directory_error *e)
 {
-	return directory_dest_del(c->r->store, c->arg[0], c->id, out, e);
+	int rc = directory_dest_del(c->r->store, c->arg[0], c->id, out, e);
+	if (!rc)
+		release_deleted(c, c->arg[0], c->id);
+	return rc;
 }
 
 static int h_dest_pause(const struct call *c, json_t **out, struct directory_error *e)

@@ -91,7 +91,7 @@ ok $? "GET /v1/sinks lists the four that failed, with loaded: false"
 
 # ---- destinations are checked against the sinks ----
 H user add alice > /dev/null && H user add bob > /dev/null && H user add carol > /dev/null &&
-	H user add dave > /dev/null
+	H user add dave > /dev/null && H user add dora > /dev/null && H user add ed > /dev/null
 ok $? "users added"
 H dest add alice nosuch x > out 2> err
 [ $? -eq 1 ] && grep -q "no sink 'nosuch' is configured" err
@@ -108,12 +108,17 @@ D_IN=$(dest alice inbox inbox)
 D_BOB=$(dest bob hook bob@example.org)
 D_CAROL=$(dest carol hook carol@example.org)
 D_DAVE=$(dest dave limited dave@example.org)
+D_DORA=$(dest dora hook dora@example.org)
+D_ED=$(dest ed hook ed@example.org)
 [ -n "$D_IN" ] && [ -n "$D_BOB" ] && [ -n "$D_CAROL" ] && [ -n "$D_DAVE" ]
 ok $? "destinations on inbox and hook"
 H sub add alice --filter 'topic ~ "org.test.note.*"' --dest "$D_IN" > /dev/null &&
 	H sub add bob --filter 'topic == "org.test.bob"' --dest "$D_BOB" > /dev/null &&
 	H sub add carol --filter 'topic == "org.test.carol"' --dest "$D_CAROL" --digest 3600 > /dev/null &&
-	H sub add dave --filter 'topic == "org.test.dave"' --dest "$D_DAVE" > /dev/null
+	H sub add dave --filter 'topic == "org.test.dave"' --dest "$D_DAVE" > /dev/null &&
+	S_DORA=$(H sub add dora --filter 'topic == "org.test.dora"' --dest "$D_DORA" --json |
+		jfield "d['id']") &&
+	H sub add ed --filter 'topic == "org.test.ed"' --dest "$D_ED" > /dev/null
 ok $? "subscriptions (carol's in digest mode)"
 
 publish() { # publish TOPIC COUNT
@@ -226,6 +231,28 @@ H dest resume bob "$D_BOB" --json > resume.json
 ok $? "dest resume releases the two"
 wait_for 10 lines calls.log 2
 ok $? "and delivers them"
+
+# ---- deleted while notifications wait for it: they become dead letters ----
+H dest pause dora "$D_DORA" > /dev/null && H dest pause ed "$D_ED" > /dev/null
+publish org.test.dora 2
+publish org.test.ed 1
+parked_of() { # parked_of USER N
+	[ "$(H outbox list --user "$1" --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = "$2" ]
+}
+wait_for 10 parked_of dora 2 && wait_for 10 parked_of ed 1
+ok $? "notifications wait, parked, for two paused destinations"
+H sub rm dora "$S_DORA" > /dev/null && H dest rm dora "$D_DORA" > /dev/null
+dead_of() { # dead_of USER N REASON: N dead letters of USER, each with REASON
+	H deadletter list --json | "$PYTHON3" -c 'import json, sys
+d = [n for n in json.load(sys.stdin)["notifications"] if n["user"] == sys.argv[1]]
+sys.exit(not (len(d) == int(sys.argv[2]) and all(n["reason"] == sys.argv[3] for n in d)))' "$@"
+}
+wait_for 15 dead_of dora 2 "destination $D_DORA of dora was deleted" &&
+	[ "$(H outbox list --user dora --json | jfield "len(d['notifications'])")" = 0 ]
+ok $? "deleting the destination makes dead letters of them, with the reason"
+H user rm ed > /dev/null
+wait_for 15 dead_of ed 1 "destination $D_ED of ed was deleted"
+ok $? "so does deleting the user"
 
 # ---- a destination failing too long is paused with the reason ----
 echo retry-after > mode.bob
