@@ -9,7 +9,7 @@
  *   cc -O2 -Isrc bench/canon_bench.c src/canon.c src/buf.c -lm -o canon_bench
  *   ./canon_bench [tests/data/fedmsg-messages.jsonl] [seconds]
  */
-#include "canon.h"
+#include "src/common/canon.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "filter.h"
+#include "filters/filter.h"
 
 static double now_ns(void)
 {

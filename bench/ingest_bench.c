@@ -36,12 +36,12 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#include "canon.h"
-#include "config.h"
-#include "envelope.h"
-#include "ingest.h"
-#include "log.h"
-#include "verify.h"
+#include "src/common/canon.h"
+#include "src/common/config.h"
+#include "src/common/envelope.h"
+#include "src/daemon/ingest.h"
+#include "src/common/log.h"
+#include "src/common/verify.h"
 
 #define PHASE_US 2000000u /* each raw measurement runs this long */
 #define QUEUE 1000        /* messages each ZeroMQ queue holds (see pipeline()) */

@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
-#include "match.h"
-#include "schema.h"
+#include "src/common/log.h"
+#include "src/daemon/match.h"
+#include "src/schema/schema.h"
 
 #define USERS 100000
 #define SUBS 1000000
@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 	const char *top = argc > 1 ? argv[1] : ".";
 	char corpus[4096], rules[4096], idmap[4096];
 	snprintf(corpus, sizeof corpus, "%s/tests/data/fedmsg-messages.jsonl", top);
-	snprintf(rules, sizeof rules, "%s/filters/rules", top);
+	snprintf(rules, sizeof rules, "%s/src/schema/rules", top);
 	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top);
 	struct msgs m;
 	load_msgs(corpus, rules, idmap, &m);

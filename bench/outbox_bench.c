@@ -44,14 +44,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "envelope.h"
-#include "log.h"
-#include "meta.h"
-#include "notify.h"
-#include "outbox.h"
-#include "schema.h"
-#include "store.h"
+#include "src/common/buf.h"
+#include "src/common/envelope.h"
+#include "src/common/log.h"
+#include "src/common/meta.h"
+#include "src/daemon/notify.h"
+#include "src/daemon/outbox.h"
+#include "src/schema/schema.h"
+#include "src/daemon/store.h"
 
 #define USERS 2000
 #define MAP_SIZE ((size_t)4 << 30) /* sparse; 200,000 notes use ~400 MB */
@@ -96,7 +96,7 @@ static void load_commons(const char *top, struct commons *c)
 {
 	char corpus[4096], rules[4096], idmap[4096], err[512];
 	snprintf(corpus, sizeof corpus, "%s/tests/data/fedmsg-messages.jsonl", top);
-	snprintf(rules, sizeof rules, "%s/filters/rules", top);
+	snprintf(rules, sizeof rules, "%s/src/schema/rules", top);
 	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top);
 	struct schema *s;
 	if (schema_load(rules, idmap, &s, err, sizeof err)) {

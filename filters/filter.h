@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "buf.h"
-#include "meta.h"
+#include "src/common/buf.h"
+#include "src/common/meta.h"
 
 /* Limits, each with its own compile error. */
 #define FILTER_MAX_SOURCE 4096 /* bytes of source */

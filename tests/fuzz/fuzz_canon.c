@@ -16,7 +16,7 @@
  * (libFuzzer writes new inputs into the first directory: keep that one out
  * of the tree.) Seeds: tests/fuzz/seeds/canon/
  */
-#include "canon.h"
+#include "src/common/canon.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "canon.h"
-#include "envelope.h"
-#include "verify.h"
+#include "src/common/canon.h"
+#include "src/common/envelope.h"
+#include "src/common/verify.h"
 
 static struct verifier *get_verifier(void)
 {

@@ -23,7 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "filter.h"
+#include "filters/filter.h"
 
 struct world {
 	json_t *body[2];

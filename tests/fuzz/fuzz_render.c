@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "render.h"
+#include "src/daemon/render.h"
 
 static const char *const pkgs[] = {"kernel", "gl\r\nibc"};
 static const char *const users[] = {"alice", "b\x01ob"};

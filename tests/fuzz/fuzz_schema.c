@@ -6,8 +6,8 @@
  * every rule gets exercised), the rest is the body, given to jansson like
  * the daemon does; bytes that are not JSON are described with no body.
  *
- * The rules come from $HERALD_SCHEMA_RULES, else $top_srcdir/filters/rules
- * (run_seeds.sh sets top_srcdir), else ./filters/rules; the identity map
+ * The rules come from $HERALD_SCHEMA_RULES, else $top_srcdir/src/schema/rules
+ * (run_seeds.sh sets top_srcdir), else ./src/schema/rules; the identity map
  * from $top_srcdir/tests/data/identity-map.json when it exists.
  */
 #include <stdint.h>
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "schema.h"
+#include "src/schema/schema.h"
 
 static struct schema *get_schema(void)
 {
@@ -26,7 +26,7 @@ static struct schema *get_schema(void)
 		return s;
 	const char *top = getenv("top_srcdir");
 	const char *dir = getenv("HERALD_SCHEMA_RULES");
-	snprintf(rules, sizeof rules, "%s/filters/rules", top ? top : ".");
+	snprintf(rules, sizeof rules, "%s/src/schema/rules", top ? top : ".");
 	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top ? top : ".");
 	if (schema_load(dir ? dir : rules, access(idmap, R_OK) ? NULL : idmap, &s, err,
 			sizeof err)) {

@@ -90,7 +90,7 @@ daemon_base_conf() {
 	cat <<CONF
 [daemon]
 state_dir = state
-rules_dir = $top_srcdir/filters/rules
+rules_dir = $top_srcdir/src/schema/rules
 [endpoint relay]
 connect = tcp://127.0.0.1:$P_PUB
 replay = tcp://127.0.0.1:$P_REPLAY

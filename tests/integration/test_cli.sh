@@ -411,7 +411,7 @@ if [ -n "$HERALDD" ] && [ -x "$HERALDD" ]; then
 [daemon]
 state_dir = $T/dstate
 map_size_mb = 16
-rules_dir = $(cd "$srcdir" && pwd)/filters/rules
+rules_dir = $(cd "$srcdir" && pwd)/src/schema/rules
 [endpoint local]
 connect = tcp://127.0.0.1:$port
 [keys]

@@ -8,7 +8,7 @@
 # tests/integration/test_schema_meta.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-RULES=$top_srcdir/filters/rules
+RULES=$top_srcdir/src/schema/rules
 IDMAP=$top_srcdir/tests/data/identity-map.json
 CORPUS=$top_srcdir/tests/data/fedmsg-messages.jsonl
 PY=$PYTHON3

@@ -6,10 +6,10 @@
 # with nothing but `pkg-config herald-sink` from that DESTDIR, check the
 # compiler read the installed header and nothing of the source tree, then
 # load hello.so (and the installed bundled sinks) through sinkhost with
-# tests/unit/sink_probe and check what they wrote.
+# tests/unit/daemon/sink_probe and check what they wrote.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-PROBE=$top_builddir/tests/unit/sink_probe
+PROBE=$top_builddir/tests/unit/daemon/sink_probe
 DEST=$WORK/dest
 
 # A make of our own: not the jobserver or variables of the `make check`

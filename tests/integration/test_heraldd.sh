@@ -17,7 +17,7 @@ write_conf() { # write_conf ROUTING-LINE
 	cat > heraldd.conf <<CONF
 [daemon]
 state_dir = state
-rules_dir = $top_srcdir/filters/rules
+rules_dir = $top_srcdir/src/schema/rules
 workers = 2
 print_accepted = yes
 log_level = info

@@ -27,7 +27,7 @@ state_dir = state
 log_level = info
 api_listen = 127.0.0.1:$P_API
 api_tokens = tokens
-rules_dir = ${1:-$top_srcdir/filters/rules}
+rules_dir = ${1:-$top_srcdir/src/schema/rules}
 identity_map = $top_srcdir/tests/data/identity-map.json
 [endpoint bus]
 connect = tcp://127.0.0.1:$P_BUS

@@ -12,7 +12,7 @@ cd "$WORK"
 P_PULL=$(free_port); P_PUB=$(free_port); P_REPLAY=$(free_port)
 SOCK="$WORK/state/heraldd.sock"
 CORPUS="$top_srcdir/tests/data/fedmsg-messages.jsonl"
-RULES="$top_srcdir/filters/rules"
+RULES="$top_srcdir/src/schema/rules"
 IDMAP="$top_srcdir/tests/data/identity-map.json"
 cat > heraldd.conf <<CONF
 [daemon]

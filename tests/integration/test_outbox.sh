@@ -13,7 +13,7 @@
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
 delivery_setup
-PLUGINS="$top_builddir/tests/plugins/.libs"
+PLUGINS="$top_builddir/tests/broken-sinks/.libs"
 
 # The exec sink's program: behaves as the file `mode` says, logs each call.
 cat > hook.sh <<'HOOK'

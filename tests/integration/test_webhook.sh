@@ -413,7 +413,7 @@ grep -q "http://127.0.0.1:$PW/\.\.\." daemon1.err
 ok $? "the log names it as http://127.0.0.1:$PW/... ($(grep -m1 "127.0.0.1:$PW/\.\.\." daemon1.err | head -c 200))"
 
 # ---- the plugin driven directly: what heraldd cannot produce ----
-DRV="$top_builddir/plugins/webhook/webhook_driver"
+DRV="$top_builddir/tests/unit/plugins/webhook/webhook_driver"
 SO="$top_builddir/sinks/webhook.so"
 "$DRV" "$SO" 0 allow_networks=127.0.0.1 -- "$BASE/s/410/drv" > drv10.out 2> drv10.err
 "$DRV" "$SO" 1 allow_networks=127.0.0.1 -- "$BASE/s/410/drv" > drv11.out 2> drv11.err

@@ -1,0 +1,805 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * ingest: ZeroMQ I/O thread, ordered ring, verify workers (see ingest.h).
+ * Not for deciding what is accepted: that is the committer's job (heraldd.c)
+ * once it has seen sequence numbers and the store.
+ *
+ * Each ring slot owns its envelope, and with it the parse (canon nodes) and
+ * the decoded fields: the committer reads those after the worker has moved
+ * on, so a per-worker parse would not live long enough. A slot keeps that
+ * memory between messages (envelope_clear), so the hot path does not
+ * allocate once every slot has been used; a big message's memory is given
+ * back when its slot is released.
+ *
+ * Wake-ups are rationed, because on a small machine every one is a pair of
+ * context switches on a core a worker wanted: a worker finishes a slot and
+ * claims the next under one lock, the I/O thread publishes a slot and
+ * reserves the next under one lock, and under load the consumer sleeps
+ * until DONE_BATCH slots are ready (at once when no work is queued).
+ */
+#include "ingest.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/common/log.h"
+#include "seqtrack.h"
+
+#define RING_SIZE 8192 /* power of two */
+#define RECV_BURST 256
+/* Under load the consumer is woken once this many slots are ready, not per
+ * slot: each wake-up is two context switches on cores the workers need. */
+#define DONE_BATCH 32
+#define REPLAY_ATTEMPTS 3
+
+enum slot_state { SLOT_EMPTY, SLOT_FILLED, SLOT_DONE };
+
+struct source {
+	struct ingest_source pub;
+	char *key;           /* owned */
+	const char *connect; /* borrowed from the config */
+	const char *replay;  /* borrowed; NULL if none */
+	void *sub, *req;
+	bool pending;        /* a replay request is out */
+	uint64_t lo, hi;
+	int attempts;
+	uint64_t deadline_ms;
+};
+
+struct replay_cmd {
+	uint32_t src;
+	uint64_t lo, hi;
+};
+
+struct ingest {
+	const struct config *cfg;
+	struct metrics *m;
+	void *zctx;
+	void *cmd_out, *cmd_in; /* consumer -> I/O thread */
+	struct source *src;
+	size_t nsrc;
+
+	struct ingest_item *ring;
+	/* Under lock. tail <= done <= claim <= head: the consumer holds
+	 * [tail, done) or may take it; done is the first unfinished slot. */
+	uint64_t head, claim, done, tail;
+	pthread_mutex_t lock;
+	pthread_cond_t work_cv, done_cv, space_cv;
+	bool stopping;
+
+	pthread_rwlock_t vlock;
+	struct verifier *v;
+
+	pthread_t io;
+	pthread_t *workers;
+	int nworkers, started_workers;
+	bool io_started;
+	struct log_limit rl_reject;
+};
+
+/* ---- ring ---- */
+
+static struct ingest_item *ring_slot(struct ingest *in, uint64_t i)
+{
+	return &in->ring[i & (RING_SIZE - 1)];
+}
+
+static void publish_locked(struct ingest *in, struct ingest_item *it)
+{
+	it->state = SLOT_FILLED;
+	in->head++;
+	pthread_cond_signal(&in->work_cv);
+}
+
+/* The next slot for the producer, once there is room; NULL when stopping. */
+static struct ingest_item *reserve_locked(struct ingest *in)
+{
+	while (!in->stopping && in->head - in->tail >= RING_SIZE)
+		pthread_cond_wait(&in->space_cv, &in->lock);
+	return in->stopping ? NULL : ring_slot(in, in->head);
+}
+
+static struct ingest_item *slot_reset(struct ingest_item *it)
+{
+	if (it) {
+		/* it->env was cleared when the slot was released. */
+		it->nparts = 0;
+		it->replayed = it->has_seq = it->ok = it->wanted = it->more = it->failed = false;
+		it->seq = it->last_seq = 0;
+		it->signer = NULL;
+	}
+	return it;
+}
+
+/* Reserve the next slot for the producer; NULL when stopping. */
+static struct ingest_item *ring_reserve(struct ingest *in)
+{
+	pthread_mutex_lock(&in->lock);
+	struct ingest_item *it = reserve_locked(in);
+	pthread_mutex_unlock(&in->lock);
+	return slot_reset(it);
+}
+
+static void ring_publish(struct ingest *in, struct ingest_item *it)
+{
+	pthread_mutex_lock(&in->lock);
+	publish_locked(in, it);
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* ring_publish(it) and ring_reserve() under one lock: the live path. */
+static struct ingest_item *ring_publish_reserve(struct ingest *in, struct ingest_item *it)
+{
+	pthread_mutex_lock(&in->lock);
+	publish_locked(in, it);
+	struct ingest_item *next = reserve_locked(in);
+	pthread_mutex_unlock(&in->lock);
+	return slot_reset(next);
+}
+
+size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, int timeout_ms)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	size_t n = 0;
+	pthread_mutex_lock(&in->lock);
+	while (in->tail == in->head || ring_slot(in, in->tail)->state != SLOT_DONE) {
+		if (in->stopping || pthread_cond_timedwait(&in->done_cv, &in->lock, &until))
+			break;
+	}
+	while (n < max && in->tail + n != in->head && ring_slot(in, in->tail + n)->state == SLOT_DONE) {
+		items[n] = ring_slot(in, in->tail + n);
+		n++;
+	}
+	pthread_mutex_unlock(&in->lock);
+	return n;
+}
+
+static void slot_clear(struct ingest_item *it)
+{
+	envelope_clear(&it->env);
+	for (int i = 0; i < it->nparts && i < 3; i++)
+		zmq_msg_close(&it->part[i]);
+	it->nparts = 0;
+	it->state = SLOT_EMPTY;
+}
+
+void ingest_release(struct ingest *in, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		slot_clear(ring_slot(in, in->tail + i));
+	pthread_mutex_lock(&in->lock);
+	in->tail += n;
+	pthread_cond_signal(&in->space_cv);
+	pthread_mutex_unlock(&in->lock);
+}
+
+/* ---- workers ---- */
+
+static enum reject_reason from_envelope(enum envelope_error e)
+{
+	switch (e) {
+	case ENVELOPE_NO_TOPIC: return REJECT_NO_TOPIC;
+	case ENVELOPE_NO_BODY: return REJECT_NO_BODY;
+	case ENVELOPE_BAD_FIELD: return REJECT_BAD_FIELD;
+	default: return REJECT_BAD_JSON;
+	}
+}
+
+static enum reject_reason from_verify(enum verify_result r)
+{
+	switch (r) {
+	case VERIFY_UNSIGNED: return REJECT_UNSIGNED;
+	case VERIFY_UNSUPPORTED: return REJECT_UNSUPPORTED_CRYPTO;
+	case VERIFY_MALFORMED: return REJECT_MALFORMED_SIGNATURE;
+	case VERIFY_UNKNOWN_SIGNER: return REJECT_UNKNOWN_SIGNER;
+	case VERIFY_BAD_CERTIFICATE: return REJECT_BAD_CERTIFICATE;
+	case VERIFY_POLICY: return REJECT_POLICY;
+	default: return REJECT_BAD_SIGNATURE;
+	}
+}
+
+/* The relay's meta frame: {"seq": N, ...}. */
+static int parse_meta(const zmq_msg_t *part, uint64_t *seq)
+{
+	json_t *meta = json_loadb(zmq_msg_data((zmq_msg_t *)part), zmq_msg_size((zmq_msg_t *)part), 0, NULL);
+	json_t *s = json_object_get(meta, "seq");
+	int rc = -1;
+	if (json_is_integer(s) && json_integer_value(s) > 0) {
+		*seq = (uint64_t)json_integer_value(s);
+		rc = 0;
+	}
+	json_decref(meta);
+	return rc;
+}
+
+static bool topic_wanted(const struct config *cfg, const char *topic)
+{
+	if (!cfg->n_subscribe)
+		return true;
+	for (size_t i = 0; i < cfg->n_subscribe; i++)
+		if (!strncmp(topic, cfg->subscribe[i], strlen(cfg->subscribe[i])))
+			return true;
+	return false;
+}
+
+/* Parse and verify one slot; returns the rejection reason or -1 if fine. */
+static int check_slot(struct ingest *in, struct ingest_item *it, struct buf *scratch,
+		      const char **detail)
+{
+	if (it->nparts < 2 || it->nparts > 3)
+		return (*detail = "wrong number of frames"), REJECT_BAD_FRAMES;
+	it->raw = zmq_msg_data(&it->part[1]);
+	it->raw_len = zmq_msg_size(&it->part[1]);
+	if (it->raw_len > in->cfg->max_message_size)
+		return (*detail = "message over max_message_size"), REJECT_TOO_LARGE;
+	if (it->nparts == 3 && parse_meta(&it->part[2], &it->seq))
+		return (*detail = "relay meta frame without a valid seq"), REJECT_BAD_FRAMES;
+	it->has_seq = it->nparts == 3;
+	enum envelope_error ee = envelope_reparse(&it->env, it->raw, it->raw_len, detail);
+	if (ee != ENVELOPE_OK)
+		return from_envelope(ee);
+	size_t tlen = zmq_msg_size(&it->part[0]);
+	if (!it->replayed &&
+	    (tlen != it->env.topic_len || memcmp(zmq_msg_data(&it->part[0]), it->env.topic, tlen)))
+		return (*detail = "topic frame differs from the envelope topic"), REJECT_TOPIC_MISMATCH;
+	pthread_rwlock_rdlock(&in->vlock);
+	enum verify_result vr =
+		verify_envelope(in->v, &it->env, it->raw, it->raw_len, scratch, &it->signer, detail);
+	pthread_rwlock_unlock(&in->vlock);
+	if (vr != VERIFY_OK)
+		return from_verify(vr);
+	if (!it->has_seq && it->env.has_i) {
+		it->has_seq = true;
+		it->seq = (uint64_t)it->env.i;
+	}
+	it->wanted = topic_wanted(in->cfg, it->env.topic);
+	return -1;
+}
+
+static void process_slot(struct ingest *in, struct ingest_item *it, struct buf *scratch,
+			 struct log_limit *rl)
+{
+	if (it->kind != INGEST_MESSAGE)
+		return;
+	const char *detail = "";
+	int why = check_slot(in, it, scratch, &detail);
+	it->ok = why < 0;
+	if (it->ok)
+		return;
+	it->why = (enum reject_reason)why;
+	metric_add(&in->m->rejected[why], 1);
+	log_limited(rl, L_WARN, "ingest '%s': message rejected: %s (%s)",
+		    in->src[it->source].pub.name, metrics_reject_name(it->why), detail);
+	envelope_clear(&it->env);
+}
+
+/*
+ * Slot `it` is finished: move `done` over the finished run and wake the
+ * consumer when a batch is ready, or at once when no work is queued (light
+ * load: no reason to wait). Under load it sleeps through DONE_BATCH slots.
+ */
+static void finish_locked(struct ingest *in, struct ingest_item *it)
+{
+	uint64_t before = in->done;
+	it->state = SLOT_DONE;
+	while (in->done != in->claim && ring_slot(in, in->done)->state == SLOT_DONE)
+		in->done++;
+	if (in->done != before && (in->done - in->tail >= DONE_BATCH || in->claim == in->head))
+		pthread_cond_signal(&in->done_cv);
+}
+
+static void *worker_main(void *arg)
+{
+	struct ingest *in = arg;
+	struct buf scratch = BUF_INIT;
+	struct log_limit rl = {.interval_ms = 5000};
+	/* The lock is held between slots: finishing one and claiming the
+	 * next take one lock round trip. */
+	pthread_mutex_lock(&in->lock);
+	for (;;) {
+		while (!in->stopping && in->claim == in->head)
+			pthread_cond_wait(&in->work_cv, &in->lock);
+		if (in->stopping)
+			break;
+		struct ingest_item *it = ring_slot(in, in->claim++);
+		pthread_mutex_unlock(&in->lock);
+		process_slot(in, it, &scratch, &rl);
+		pthread_mutex_lock(&in->lock);
+		finish_locked(in, it);
+	}
+	pthread_mutex_unlock(&in->lock);
+	buf_release(&scratch);
+	return NULL;
+}
+
+/* ---- I/O thread ---- */
+
+/* Read one multipart message into a slot; extra frames make it malformed. */
+static int recv_into(void *sock, struct ingest_item *it)
+{
+	int more = 1, n = 0;
+	size_t len = sizeof more;
+	while (more) {
+		zmq_msg_t tmp;
+		zmq_msg_init(&tmp);
+		if (zmq_msg_recv(&tmp, sock, n ? 0 : ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&tmp);
+			if (n == 0)
+				return -errno;
+			break;
+		}
+		if (n < 3) {
+			zmq_msg_init(&it->part[n]);
+			zmq_msg_move(&it->part[n], &tmp);
+		}
+		zmq_msg_close(&tmp);
+		n++;
+		if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len))
+			more = 0;
+	}
+	it->nparts = n > 3 ? 99 : n;
+	if (n > 3)
+		for (int i = 0; i < 3; i++)
+			zmq_msg_close(&it->part[i]);
+	return 0;
+}
+
+static void read_source(struct ingest *in, uint32_t s)
+{
+	struct ingest_item *it = ring_reserve(in);
+	for (int burst = 0; it && burst < RECV_BURST; burst++) {
+		it->kind = INGEST_MESSAGE;
+		it->source = s;
+		if (recv_into(in->src[s].sub, it) < 0)
+			return; /* EAGAIN: drained; the reserved slot is simply reused */
+		if (it->nparts == 99)
+			it->nparts = 0; /* frames already closed; the worker rejects */
+		metric_add(&in->m->received, 1);
+		if (burst + 1 == RECV_BURST) {
+			ring_publish(in, it);
+			return;
+		}
+		it = ring_publish_reserve(in, it);
+	}
+}
+
+static void push_replay_done(struct ingest *in, uint32_t s, uint64_t last, bool more, bool failed)
+{
+	struct ingest_item *it = ring_reserve(in);
+	if (!it)
+		return;
+	it->kind = INGEST_REPLAY_DONE;
+	it->source = s;
+	it->replayed = true;
+	it->last_seq = last;
+	it->more = more;
+	it->failed = failed;
+	ring_publish(in, it);
+}
+
+static int send_replay_request(struct ingest *in, struct source *src)
+{
+	char req[160];
+	if (src->hi == SEQ_OPEN)
+		snprintf(req, sizeof req, "{\"seq_range\":[%llu,null],\"limit\":%d}",
+			 (unsigned long long)src->lo, in->cfg->replay_batch);
+	else
+		snprintf(req, sizeof req, "{\"seq_range\":[%llu,%llu],\"limit\":%d}",
+			 (unsigned long long)src->lo, (unsigned long long)src->hi,
+			 in->cfg->replay_batch);
+	if (!src->req) {
+		int zero = 0;
+		src->req = zmq_socket(in->zctx, ZMQ_REQ);
+		if (!src->req)
+			return -errno;
+		zmq_setsockopt(src->req, ZMQ_LINGER, &zero, sizeof zero);
+		if (zmq_connect(src->req, src->replay)) {
+			int e = -errno;
+			zmq_close(src->req);
+			src->req = NULL;
+			return e;
+		}
+	}
+	if (zmq_send(src->req, req, strlen(req), ZMQ_DONTWAIT) < 0)
+		return -errno;
+	src->attempts++;
+	src->deadline_ms = now_ms() + (uint64_t)in->cfg->replay_timeout_ms;
+	metric_add(&in->m->replay_requests, 1);
+	log_debug("ingest '%s': replay request %s", src->pub.name, req);
+	return 0;
+}
+
+static void replay_give_up(struct ingest *in, uint32_t s, const char *why)
+{
+	struct source *src = &in->src[s];
+	log_warn("ingest '%s': replay from %s failed (%s)", src->pub.name, src->replay, why);
+	metric_add(&in->m->replay_failures, 1);
+	if (src->req) {
+		zmq_close(src->req);
+		src->req = NULL;
+	}
+	src->pending = false;
+	push_replay_done(in, s, 0, false, true);
+}
+
+static void start_replay(struct ingest *in, const struct replay_cmd *cmd)
+{
+	if (cmd->src >= in->nsrc || !in->src[cmd->src].replay)
+		return;
+	struct source *src = &in->src[cmd->src];
+	if (src->pending && src->req) {
+		/* The committer rewound (a failed commit) and asks again: the old
+		 * question is moot, and a REQ socket cannot send twice. */
+		zmq_close(src->req);
+		src->req = NULL;
+	}
+	src->pending = true;
+	src->lo = cmd->lo;
+	src->hi = cmd->hi;
+	src->attempts = 0;
+	int rc = send_replay_request(in, src);
+	if (rc)
+		replay_give_up(in, cmd->src, zmq_strerror(-rc));
+}
+
+/* One frame of a replay answer: status, meta or envelope. */
+enum frame_kind { FRAME_STATUS, FRAME_META, FRAME_ENVELOPE, FRAME_ERROR };
+
+static enum frame_kind classify(zmq_msg_t *f, json_t **status)
+{
+	json_t *j = json_loadb(zmq_msg_data(f), zmq_msg_size(f), 0, NULL);
+	enum frame_kind k = FRAME_ENVELOPE;
+	if (json_object_get(j, "error"))
+		k = FRAME_ERROR;
+	else if (json_object_get(j, "count"))
+		k = FRAME_STATUS;
+	else if (json_object_get(j, "seq") && !json_object_get(j, "topic"))
+		k = FRAME_META;
+	if (status && (k == FRAME_STATUS || k == FRAME_ERROR))
+		*status = j;
+	else
+		json_decref(j);
+	return k;
+}
+
+/* Move a replay answer into the ring: [status] then [meta, envelope]* or,
+ * from a fedmsg replay server, bare envelopes. */
+static void read_replay(struct ingest *in, uint32_t s)
+{
+	struct source *src = &in->src[s];
+	bool more_frames = true, more = false, failed = false;
+	uint64_t last = 0;
+	zmq_msg_t meta;
+	bool have_meta = false;
+	zmq_msg_init(&meta);
+	for (int idx = 0; more_frames; idx++) {
+		zmq_msg_t f;
+		zmq_msg_init(&f);
+		if (zmq_msg_recv(&f, src->req, 0) < 0) {
+			zmq_msg_close(&f);
+			failed = true;
+			break;
+		}
+		more_frames = zmq_msg_more(&f);
+		json_t *status = NULL;
+		enum frame_kind k = classify(&f, idx == 0 ? &status : NULL);
+		if (k == FRAME_ERROR || k == FRAME_STATUS) {
+			if (k == FRAME_ERROR)
+				log_warn("ingest '%s': replay refused: %s", src->pub.name,
+					 json_string_value(json_object_get(status, "error")));
+			failed = k == FRAME_ERROR;
+			more = json_is_true(json_object_get(status, "more"));
+			json_decref(status);
+			zmq_msg_close(&f);
+			continue;
+		}
+		if (k == FRAME_META) {
+			zmq_msg_close(&meta);
+			zmq_msg_init(&meta);
+			zmq_msg_move(&meta, &f);
+			have_meta = true;
+			zmq_msg_close(&f);
+			continue;
+		}
+		struct ingest_item *it = ring_reserve(in);
+		if (!it) {
+			zmq_msg_close(&f);
+			break;
+		}
+		it->kind = INGEST_MESSAGE;
+		it->source = s;
+		it->replayed = true;
+		zmq_msg_init(&it->part[0]);
+		zmq_msg_init(&it->part[1]);
+		zmq_msg_move(&it->part[1], &f);
+		it->nparts = 2;
+		if (have_meta) {
+			uint64_t seq;
+			if (!parse_meta(&meta, &seq) && seq > last)
+				last = seq;
+			zmq_msg_init(&it->part[2]);
+			zmq_msg_move(&it->part[2], &meta);
+			it->nparts = 3;
+			have_meta = false;
+		}
+		zmq_msg_close(&f);
+		metric_add(&in->m->received, 1);
+		ring_publish(in, it);
+	}
+	zmq_msg_close(&meta);
+	src->pending = false;
+	if (failed) {
+		replay_give_up(in, s, "error answer");
+		return;
+	}
+	push_replay_done(in, s, last, more, false);
+}
+
+static void check_replay_timeouts(struct ingest *in)
+{
+	uint64_t now = now_ms();
+	for (uint32_t s = 0; s < in->nsrc; s++) {
+		struct source *src = &in->src[s];
+		if (!src->pending || now < src->deadline_ms)
+			continue;
+		/* A REQ socket that missed its answer is stuck: start over. */
+		zmq_close(src->req);
+		src->req = NULL;
+		if (src->attempts >= REPLAY_ATTEMPTS) {
+			replay_give_up(in, s, "no answer");
+			continue;
+		}
+		int rc = send_replay_request(in, src);
+		if (rc)
+			replay_give_up(in, s, zmq_strerror(-rc));
+	}
+}
+
+static void read_commands(struct ingest *in)
+{
+	struct replay_cmd cmd;
+	while (zmq_recv(in->cmd_in, &cmd, sizeof cmd, ZMQ_DONTWAIT) == (int)sizeof cmd)
+		start_replay(in, &cmd);
+}
+
+static bool is_stopping(struct ingest *in)
+{
+	pthread_mutex_lock(&in->lock);
+	bool s = in->stopping;
+	pthread_mutex_unlock(&in->lock);
+	return s;
+}
+
+static void *io_main(void *arg)
+{
+	struct ingest *in = arg;
+	size_t cap = 1 + 2 * in->nsrc;
+	zmq_pollitem_t *items = calloc(cap, sizeof *items);
+	uint32_t *who = calloc(cap, sizeof *who);
+	if (!items || !who) {
+		log_error("ingest: out of memory in the I/O thread");
+		goto out;
+	}
+	while (!is_stopping(in)) {
+		size_t n = 0;
+		items[n++] = (zmq_pollitem_t){.socket = in->cmd_in, .events = ZMQ_POLLIN};
+		for (uint32_t s = 0; s < in->nsrc; s++) {
+			who[n] = s;
+			items[n++] = (zmq_pollitem_t){.socket = in->src[s].sub, .events = ZMQ_POLLIN};
+			if (in->src[s].pending && in->src[s].req) {
+				who[n] = s | 0x80000000u;
+				items[n++] = (zmq_pollitem_t){.socket = in->src[s].req, .events = ZMQ_POLLIN};
+			}
+		}
+		if (zmq_poll(items, (int)n, 100) < 0 && errno != EINTR) {
+			log_error("ingest: zmq_poll failed (%s)", zmq_strerror(errno));
+			break;
+		}
+		if (items[0].revents & ZMQ_POLLIN)
+			read_commands(in);
+		for (size_t i = 1; i < n; i++) {
+			if (!(items[i].revents & ZMQ_POLLIN))
+				continue;
+			if (who[i] & 0x80000000u)
+				read_replay(in, who[i] & 0x7fffffffu);
+			else
+				read_source(in, who[i]);
+		}
+		check_replay_timeouts(in);
+	}
+out:
+	free(items);
+	free(who);
+	return NULL;
+}
+
+/* ---- setup ---- */
+
+static int open_source(struct ingest *in, struct source *src, const struct config_endpoint *e,
+		       const char *addr, char *err, size_t errlen)
+{
+	size_t klen = strlen(e->name) + strlen(addr) + 2;
+	if (!(src->key = malloc(klen)))
+		return -ENOMEM;
+	snprintf(src->key, klen, "%s %s", e->name, addr);
+	src->pub = (struct ingest_source){src->key, e->name, e->replay != NULL};
+	src->connect = addr;
+	src->replay = e->replay;
+	if (!(src->sub = zmq_socket(in->zctx, ZMQ_SUB)))
+		goto zfail;
+	int hwm = in->cfg->rcvhwm, zero = 0;
+	if (zmq_setsockopt(src->sub, ZMQ_RCVHWM, &hwm, sizeof hwm) ||
+	    zmq_setsockopt(src->sub, ZMQ_LINGER, &zero, sizeof zero))
+		goto zfail;
+	/* A sequenced source must see every number to find gaps, so it filters
+	 * topics here after counting; others let ZeroMQ filter. */
+	if (src->replay || !in->cfg->n_subscribe) {
+		if (zmq_setsockopt(src->sub, ZMQ_SUBSCRIBE, "", 0))
+			goto zfail;
+	} else {
+		for (size_t i = 0; i < in->cfg->n_subscribe; i++)
+			if (zmq_setsockopt(src->sub, ZMQ_SUBSCRIBE, in->cfg->subscribe[i],
+					   strlen(in->cfg->subscribe[i])))
+				goto zfail;
+	}
+	if (zmq_connect(src->sub, addr))
+		goto zfail;
+	return 0;
+zfail:
+	snprintf(err, errlen, "ingest '%s': cannot connect to %s (%s)", e->name, addr,
+		 zmq_strerror(errno));
+	return -EINVAL;
+}
+
+static int open_sockets(struct ingest *in, char *err, size_t errlen)
+{
+	const struct config *cfg = in->cfg;
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		in->nsrc += cfg->endpoints[i].n_connect;
+	if (!(in->src = calloc(in->nsrc, sizeof *in->src)))
+		return -ENOMEM;
+	size_t k = 0;
+	for (size_t i = 0; i < cfg->n_endpoints; i++)
+		for (size_t j = 0; j < cfg->endpoints[i].n_connect; j++) {
+			int rc = open_source(in, &in->src[k++], &cfg->endpoints[i],
+					     cfg->endpoints[i].connect[j], err, errlen);
+			if (rc)
+				return rc;
+		}
+	char name[64];
+	snprintf(name, sizeof name, "inproc://herald-ingest-%p", (void *)in);
+	in->cmd_in = zmq_socket(in->zctx, ZMQ_PULL);
+	in->cmd_out = zmq_socket(in->zctx, ZMQ_PUSH);
+	if (!in->cmd_in || !in->cmd_out || zmq_bind(in->cmd_in, name) || zmq_connect(in->cmd_out, name)) {
+		snprintf(err, errlen, "ingest: command channel: %s", zmq_strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+int ingest_start(const struct config *cfg, struct verifier *v, struct metrics *m,
+		 struct ingest **out, char *err, size_t errlen)
+{
+	struct ingest *in = calloc(1, sizeof *in);
+	if (!in)
+		return -ENOMEM;
+	in->cfg = cfg;
+	in->m = m;
+	in->v = v;
+	pthread_mutex_init(&in->lock, NULL);
+	pthread_cond_init(&in->work_cv, NULL);
+	pthread_cond_init(&in->done_cv, NULL);
+	pthread_cond_init(&in->space_cv, NULL);
+	pthread_rwlock_init(&in->vlock, NULL);
+	int rc = -ENOMEM;
+	in->ring = calloc(RING_SIZE, sizeof *in->ring);
+	in->nworkers = cfg->workers;
+	in->workers = calloc((size_t)in->nworkers, sizeof *in->workers);
+	if (!in->ring || !in->workers || !(in->zctx = zmq_ctx_new()))
+		goto fail;
+	if ((rc = open_sockets(in, err, errlen)))
+		goto fail;
+	for (; in->started_workers < in->nworkers; in->started_workers++)
+		if ((rc = -pthread_create(&in->workers[in->started_workers], NULL, worker_main, in)))
+			goto fail;
+	if ((rc = -pthread_create(&in->io, NULL, io_main, in)))
+		goto fail;
+	in->io_started = true;
+	*out = in;
+	return 0;
+fail:
+	if (!*err)
+		snprintf(err, errlen, "ingest: %s", strerror(-rc));
+	ingest_stop(in);
+	return rc;
+}
+
+void ingest_stop(struct ingest *in)
+{
+	if (!in)
+		return;
+	pthread_mutex_lock(&in->lock);
+	in->stopping = true;
+	pthread_cond_broadcast(&in->work_cv);
+	pthread_cond_broadcast(&in->space_cv);
+	pthread_cond_broadcast(&in->done_cv);
+	pthread_mutex_unlock(&in->lock);
+	if (in->io_started)
+		pthread_join(in->io, NULL);
+	for (int i = 0; i < in->started_workers; i++)
+		pthread_join(in->workers[i], NULL);
+	if (in->ring) {
+		for (uint64_t i = in->tail; i != in->head; i++)
+			slot_clear(ring_slot(in, i));
+		for (size_t i = 0; i < RING_SIZE; i++)
+			envelope_release(&in->ring[i].env);
+	}
+	for (size_t s = 0; s < in->nsrc; s++) {
+		if (in->src[s].sub)
+			zmq_close(in->src[s].sub);
+		if (in->src[s].req)
+			zmq_close(in->src[s].req);
+		free(in->src[s].key);
+	}
+	if (in->cmd_in)
+		zmq_close(in->cmd_in);
+	if (in->cmd_out)
+		zmq_close(in->cmd_out);
+	if (in->zctx)
+		zmq_ctx_term(in->zctx);
+	free(in->src);
+	free(in->ring);
+	free(in->workers);
+	pthread_rwlock_destroy(&in->vlock);
+	pthread_cond_destroy(&in->work_cv);
+	pthread_cond_destroy(&in->done_cv);
+	pthread_cond_destroy(&in->space_cv);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+size_t ingest_source_count(const struct ingest *in)
+{
+	return in->nsrc;
+}
+
+const struct ingest_source *ingest_source_get(const struct ingest *in, size_t i)
+{
+	return i < in->nsrc ? &in->src[i].pub : NULL;
+}
+
+int ingest_request_replay(struct ingest *in, uint32_t src, uint64_t lo, uint64_t hi)
+{
+	struct replay_cmd cmd = {src, lo, hi};
+	return zmq_send(in->cmd_out, &cmd, sizeof cmd, 0) == (int)sizeof cmd ? 0 : -errno;
+}
+
+struct verifier *ingest_set_verifier(struct ingest *in, struct verifier *v, uint64_t *mark)
+{
+	pthread_rwlock_wrlock(&in->vlock);
+	struct verifier *old = in->v;
+	in->v = v;
+	pthread_rwlock_unlock(&in->vlock);
+	pthread_mutex_lock(&in->lock);
+	*mark = in->head;
+	pthread_mutex_unlock(&in->lock);
+	return old;
+}
+
+bool ingest_drained(struct ingest *in, uint64_t mark)
+{
+	pthread_mutex_lock(&in->lock);
+	bool done = in->tail >= mark;
+	pthread_mutex_unlock(&in->lock);
+	return done;
+}

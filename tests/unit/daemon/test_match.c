@@ -1,0 +1,220 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests for match: candidates through each index, grouping per
+ * (user, destination), slow and never-matching subscriptions, and the index
+ * agreeing with a linear scan on the whole corpus-shaped message set. */
+#include "src/daemon/match.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/daemon/store.h"
+#include "tests/unit/tap.h"
+
+static struct meta mk_meta(const char **pkgs, size_t np, const char **users, size_t nu,
+			   const char *agent)
+{
+	struct meta m = {0};
+	m.packages = (char **)pkgs;
+	m.n_packages = np;
+	m.usernames = (char **)users;
+	m.n_usernames = nu;
+	m.agent = (char *)agent;
+	m.title = (char *)"a title";
+	m.severity = SEV_INFO;
+	return m;
+}
+
+static struct match_snapshot *fixture(void)
+{
+	struct match_builder *b = match_builder_new();
+	const char *names[] = {"mine", "watched"};
+	const char *amine[] = {"kernel", "glibc"}, *awatch[] = {"bob"};
+	const char *bmine[] = {"bash"}, *bwatch[] = {"alice"};
+	const char *const *alists[] = {amine, awatch}, *const *blists[] = {bmine, bwatch};
+	size_t acount[] = {2, 1}, bcount[] = {1, 1};
+	int rc = match_builder_user(b, "alice", names, alists, acount, 2);
+	rc |= match_builder_user(b, "bob", names, blists, bcount, 2);
+	rc |= match_builder_user(b, "carol", NULL, NULL, NULL, 0);
+	uint64_t d1 = 11, d2 = 12, d3 = 21, d4 = 31;
+	uint64_t both[] = {11, 12};
+	/* alice: two subscriptions that both hit dest 11 for a kernel update. */
+	rc |= match_builder_sub(b, "alice", 1, "topic ~ \"*.bodhi.update.*\" and packages & @mine", both, 2, 0);
+	rc |= match_builder_sub(b, "alice", 2, "package == \"kernel\"", &d1, 1, 0);
+	rc |= match_builder_sub(b, "alice", 3, "usernames & @watched", &d2, 1, 3600);
+	/* bob: mentions of himself, and a firehose on one topic. */
+	rc |= match_builder_sub(b, "bob", 4, "agent != me and usernames has me", &d3, 1, 0);
+	rc |= match_builder_sub(b, "bob", 5, "topic == \"org.x.prod.koji.build\"", &d3, 1, 0);
+	/* carol: one slow filter, one that can never match (empty list). */
+	rc |= match_builder_sub(b, "carol", 6, "severity >= error", &d4, 1, 0);
+	rc |= match_builder_sub(b, "carol", 7, "packages & @nothing", &d4, 1, 0);
+	ok(rc == 0, "fixture built");
+	ok(match_builder_sub(b, "nobody", 8, "topic ~ \"x\"", &d4, 1, 0) == -ENOENT,
+	   "a subscription of an unknown user is refused");
+	ok(match_builder_sub(b, "carol", 9, "topic ~", &d4, 1, 0) == -EINVAL,
+	   "a filter that does not compile is refused");
+	return match_builder_finish(b);
+}
+
+static const struct match_hit *hit_for(const struct match_result *r, const char *user, uint64_t dest)
+{
+	for (size_t i = 0; i < r->n_hits; i++)
+		if (!strcmp(r->hits[i].user, user) && r->hits[i].dest == dest)
+			return &r->hits[i];
+	return NULL;
+}
+
+/* ---- the live matcher over a real store ---- */
+
+/* Write in `bulk` when given, else in a transaction of its own. */
+static struct store_txn *bulk;
+
+static void put_user(struct store *st, const char *name, const char *mine)
+{
+	struct store_txn *t = bulk;
+	char json[512];
+	snprintf(json, sizeof json, "{\"name\":\"%s\",\"lists\":{\"mine\":[\"%s\"]}}", name, mine);
+	if (t || !store_begin(st, &t)) {
+		store_doc_put(t, STORE_USERS, name, strlen(name), json, strlen(json));
+		if (!bulk)
+			store_commit(t);
+	}
+}
+
+static void put_sub(struct store *st, const char *user, uint64_t id, const char *filter, bool on)
+{
+	struct store_txn *t = bulk;
+	char key[128], json[512];
+	size_t ul = strlen(user);
+	memcpy(key, user, ul + 1);
+	for (int i = 0; i < 8; i++)
+		key[ul + 1 + i] = (char)(id >> (56 - 8 * i));
+	snprintf(json, sizeof json, "{\"id\":%llu,\"user\":\"%s\",\"filter\":\"%s\","
+		 "\"destinations\":[%llu],\"mode\":\"instant\",\"enabled\":%s}",
+		 (unsigned long long)id, user, filter, (unsigned long long)id * 10, on ? "true" : "false");
+	if (t || !store_begin(st, &t)) {
+		store_doc_put(t, STORE_SUBS, key, ul + 9, json, strlen(json));
+		if (!bulk)
+			store_commit(t);
+	}
+}
+
+/* Matches of a kernel message, after waiting up to 5 s for `want`. */
+static size_t hits_when(struct matcher *m, struct match_scratch *sc, size_t want)
+{
+	const char *pk[] = {"kernel"};
+	struct meta mm = mk_meta(pk, 1, NULL, 0, "x");
+	struct msg_view v = {"org.x.prod.koji.build", NULL, &mm};
+	struct match_result r = {0};
+	for (int i = 0; i < 100; i++) {
+		struct match_snapshot *s = matcher_acquire(m);
+		match_run(s, &v, sc, &r);
+		match_snapshot_unref(s);
+		if (r.n_hits == want)
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return r.n_hits;
+}
+
+static void live(void)
+{
+	char dir[] = "/tmp/herald-test-match-XXXXXX", err[256];
+	struct store *st;
+	struct matcher *m = NULL;
+	if (!mkdtemp(dir) || store_open(dir, 1 << 26, 1000, &st, err, sizeof err))
+		return;
+	put_user(st, "alice", "kernel");
+	put_sub(st, "alice", 1, "packages & @mine", true);
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts on a store (%s)", err);
+	struct match_scratch *sc = match_scratch_new();
+	ok(hits_when(m, sc, 1) == 1, "alice's stored subscription matches");
+	put_user(st, "bob", "bash");
+	put_sub(st, "bob", 2, "package == \\\"kernel\\\"", true);
+	ok(hits_when(m, sc, 2) == 2, "bob's new subscription applies without a restart");
+	put_sub(st, "alice", 1, "packages & @mine", false);
+	ok(hits_when(m, sc, 1) == 1, "disabling alice's applies too");
+	char name[32];
+	if (store_begin(st, &bulk))
+		return;
+	for (int i = 0; i < 2100; i++) {
+		snprintf(name, sizeof name, "u%d", i);
+		put_user(st, name, "kernel");
+		put_sub(st, name, 100 + (uint64_t)i, "packages & @mine", true);
+	}
+	store_commit(bulk);
+	bulk = NULL;
+	ok(hits_when(m, sc, 2101) == 2101, "2,100 new users at once (a full rebuild) all match");
+	put_sub(st, "bob", 2, "package == \\\"kernel\\\"", false);
+	ok(hits_when(m, sc, 2100) == 2100, "and a small change after the rebuild still applies");
+	match_scratch_free(sc);
+	matcher_stop(m);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("cleanup failed");
+}
+
+int main(void)
+{
+	live();
+	struct match_snapshot *s = fixture();
+	struct match_stats st;
+	match_snapshot_stats(s, &st);
+	ok(st.subscriptions == 7 && st.slow == 1 && st.never == 1 && st.indexed == 5,
+	   "7 subscriptions: 5 indexed, 1 slow, 1 never (%zu/%zu/%zu)", st.indexed, st.slow, st.never);
+	ok(match_snapshot_is_slow(s, 6) && !match_snapshot_is_slow(s, 1), "slow flag per subscription");
+
+	struct match_scratch *sc = match_scratch_new();
+	struct match_result r;
+	const char *kpk[] = {"kernel"}, *bobu[] = {"bob"};
+	struct meta m1 = mk_meta(kpk, 1, bobu, 1, "bob");
+	struct msg_view v1 = {"org.fedoraproject.prod.bodhi.update.comment", NULL, &m1};
+	ok(match_run(s, &v1, sc, &r) == 0, "match a kernel update comment by bob");
+	const struct match_hit *h = hit_for(&r, "alice", 11);
+	ok(h && h->n_subs == 2 && h->subs[0] == 1 && h->subs[1] == 2,
+	   "alice/dest 11: one notification recording subscriptions 1 and 2");
+	h = hit_for(&r, "alice", 12);
+	ok(h && h->n_subs == 2 && h->subs[0] == 1 && h->subs[1] == 3,
+	   "alice/dest 12: subscriptions 1 (package) and 3 (watched bob)");
+	ok(!hit_for(&r, "bob", 21), "bob is the agent: 'agent != me' keeps him quiet");
+	ok(r.n_hits == 2 && r.n_matched == 3, "2 notifications from 3 matching subscriptions");
+	ok(r.n_candidates <= 5, "only candidates ran (%zu filters evaluated)", r.n_candidates);
+
+	const char *none[] = {0};
+	struct meta m2 = mk_meta(none, 0, bobu, 1, "alice");
+	m2.severity = SEV_ERROR;
+	struct msg_view v2 = {"org.x.prod.koji.build", NULL, &m2};
+	match_run(s, &v2, sc, &r);
+	h = hit_for(&r, "bob", 21);
+	ok(h && h->n_subs == 2, "bob/dest 21: mention (4) and exact topic (5) in one notification");
+	ok(hit_for(&r, "carol", 31) != NULL, "the slow subscription is evaluated for every message");
+	ok(hit_for(&r, "alice", 12) != NULL, "alice watches bob");
+
+	struct match_result lin;
+	size_t agree = 0;
+	const char *topics[] = {"org.x.prod.koji.build", "org.fedoraproject.prod.bodhi.update.request",
+				"org.y.wiki.edit"};
+	const char *pk[][2] = {{"kernel", "bash"}, {"glibc", 0}, {0, 0}};
+	const char *us[][2] = {{"alice", "bob"}, {"bob", 0}, {"carol", 0}};
+	for (int t = 0; t < 3; t++)
+		for (int p = 0; p < 3; p++)
+			for (int u = 0; u < 3; u++) {
+				struct meta mm = mk_meta(pk[p], pk[p][0] ? (pk[p][1] ? 2 : 1) : 0, us[u],
+							 us[u][1] ? 2 : 1, us[(u + 1) % 3][0]);
+				mm.severity = (enum severity)((t + p + u) % 6);
+				struct msg_view vv = {topics[t], NULL, &mm};
+				match_run_linear(s, &vv, sc, &lin);
+				size_t a = lin.n_matched, an = lin.n_hits;
+				match_run(s, &vv, sc, &r);
+				agree += a == r.n_matched && an == r.n_hits;
+			}
+	ok(agree == 27, "index and linear scan agree on 27 messages (%zu)", agree);
+	match_scratch_free(sc);
+	match_snapshot_unref(s);
+	return tap_done();
+}
