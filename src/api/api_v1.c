@@ -22,6 +22,7 @@
 #include "src/common/log.h"
 #include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
+#include "src/common/clock.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
@@ -36,7 +37,6 @@ struct call {
 	const json_t *body; /* NULL when there was none */
 };
 
-static uint64_t wall_now(void);
 static int outbox_fail(struct directory_error *e, int rc, const char *hex);
 
 typedef int (*handler_fn)(const struct call *c, json_t **out, struct directory_error *e);
@@ -91,7 +91,7 @@ static int h_user_get(const struct call *c, json_t **out, struct directory_error
  * where the user can still see it (parked, it would wait for ever). */
 static void release_deleted(const struct call *c, const char *user, uint64_t dest)
 {
-	int n = outbox_unpark(c->r->store, user, dest, wall_now());
+	int n = outbox_unpark(c->r->store, user, dest, clock_wall_ms());
 	if (n < 0) /* the delete stands; what stays parked is seen in `herald outbox` */
 		log_warn("api: destination %llu of %s is deleted, but what waited for it stays "
 			 "parked (%s)", (unsigned long long)dest, user, store_strerror(n));
@@ -175,7 +175,7 @@ static int confirm_code(const struct call *c, const char *code, struct directory
  * answer says how many. */
 static int release(const struct call *c, json_t *answer, struct directory_error *e)
 {
-	int n = outbox_unpark(c->r->store, c->arg[0], c->id, wall_now());
+	int n = outbox_unpark(c->r->store, c->arg[0], c->id, clock_wall_ms());
 	if (n < 0 || json_object_set_new(answer, "released", json_integer(n < 0 ? 0 : n))) {
 		json_decref(answer);
 		return n < 0 ? outbox_fail(e, n, NULL) : directory_fail(e, 500, "out of memory");
@@ -300,12 +300,6 @@ static int h_filter_test(const struct call *c, json_t **out, struct directory_er
 
 /* ---- the outbox, dead letters and deliveries ---- */
 
-static uint64_t wall_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int outbox_fail(struct directory_error *e, int rc, const char *hex)
 {
@@ -412,7 +406,7 @@ static int note_act(const struct call *c, note_show_fn show, bool retry, bool de
 	if (rc)
 		return rc;
 	json_decref(doc);
-	uint64_t now = wall_now();
+	uint64_t now = clock_wall_ms();
 	if (retry)
 		rc = dead ? outbox_dead_retry(c->r->store, id, now) : outbox_retry(c->r->store, id, now);
 	else
@@ -471,7 +465,7 @@ static int h_sinks(const struct call *c, json_t **out, struct directory_error *e
 		arr = NULL;
 	if (!arr)
 		return directory_fail(e, 500, "out of memory");
-	int rc = outbox_count(c->r->store, wall_now(), &n);
+	int rc = outbox_count(c->r->store, clock_wall_ms(), &n);
 	if (rc) {
 		json_decref(arr);
 		return outbox_fail(e, rc, NULL);

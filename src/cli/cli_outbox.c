@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "cli_http.h"
+#include "src/common/clock.h"
 
 #define HELP_TAIL                                                                       \
 	CLI_CONN_HELP                                                                   \
@@ -186,12 +187,6 @@ static void field(const json_t *o, const char *key, char sep)
 	putchar(sep);
 }
 
-static long long wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Unix milliseconds as ISO 8601 UTC, to the second. */
 static const char *iso(long long ms, char out[32])
@@ -226,7 +221,7 @@ static void print_note(const json_t *d, bool dead, long long now)
 static void print_page(const json_t *ans, const char *res, const struct query *q)
 {
 	const char *next = json_string_value(json_object_get(ans, "next"));
-	long long now = wall_ms();
+	long long now = (long long)clock_wall_ms();
 	const json_t *d;
 	size_t i;
 	json_array_foreach(json_object_get(ans, "notifications"), i, d)
@@ -268,7 +263,7 @@ static void print_delivered(const json_t *ans, const char *res, const struct que
 static void print_sinks(const json_t *ans, const char *res, const struct query *q)
 {
 	const json_t *s, *n = json_object_get(ans, "outbox");
-	long long now = wall_ms();
+	long long now = (long long)clock_wall_ms();
 	char t[32];
 	size_t i;
 	json_array_foreach(json_object_get(ans, "sinks"), i, s) {

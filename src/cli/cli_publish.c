@@ -26,6 +26,7 @@
 #include "cli.h"
 #include "src/common/envelope.h"
 #include "src/common/verify.h"
+#include "src/common/clock.h"
 
 static const char help_text[] =
 	"usage: herald publish [OPTIONS] --topic TOPIC (--message TEXT | --json JSON | < JSON)\n"
@@ -372,7 +373,7 @@ static void throttle(const struct publisher *p)
 	if (p->o->rate <= 0)
 		return;
 	uint64_t due = p->start_us + (uint64_t)((double)p->sent * 1e6 / p->o->rate);
-	uint64_t now = now_us();
+	uint64_t now = clock_mono_us();
 	if (due <= now)
 		return;
 	struct timespec ts = {.tv_sec = (time_t)((due - now) / 1000000u),
@@ -433,12 +434,12 @@ static int close_socket(struct publisher *p)
 {
 	if (!p->zctx)
 		return 0;
-	uint64_t linger = (uint64_t)(p->o->timeout * 1000.0), t0 = now_ms();
+	uint64_t linger = (uint64_t)(p->o->timeout * 1000.0), t0 = clock_mono_ms();
 	if (p->sock)
 		zmq_close(p->sock);
 	while (zmq_ctx_term(p->zctx) != 0 && zmq_errno() == EINTR)
 		;
-	uint64_t took = now_ms() - t0;
+	uint64_t took = clock_mono_ms() - t0;
 	log_debug("publish '%s': closing took %llu ms", p->endpoint ? p->endpoint : "",
 		  (unsigned long long)took);
 	if (p->sent && took + 5 >= linger) {
@@ -586,7 +587,7 @@ int cli_publish(struct cli *cli, int argc, char **argv)
 		return r;
 	struct publisher p = {.cli = cli, .o = &o, .next_i = 1, .sig = BUF_INIT};
 	int rc = setup(&p);
-	p.start_us = now_us();
+	p.start_us = clock_mono_us();
 	if (!rc)
 		rc = o.lines ? run_lines(&p) : run_single(&p);
 	if (close_socket(&p))

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "src/common/clock.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.1.0"
@@ -221,12 +222,12 @@ int cli_read_file(const char *path, struct buf *out)
 
 uint64_t cli_deadline_ms(double seconds)
 {
-	return now_ms() + (uint64_t)(seconds * 1000.0);
+	return clock_mono_ms() + (uint64_t)(seconds * 1000.0);
 }
 
 long cli_ms_left(uint64_t deadline)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	if (now >= deadline)
 		return 0;
 	uint64_t left = deadline - now;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* log: leveled logging to stderr or syslog (see log.h). */
 #include "log.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -94,7 +95,7 @@ void log_limited(struct log_limit *rl, enum log_level level, const char *fmt, ..
 {
 	if (!log_enabled(level))
 		return;
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	if (rl->last_ms && now - rl->last_ms < rl->interval_ms) {
 		rl->suppressed++;
 		return;
@@ -109,14 +110,3 @@ void log_limited(struct log_limit *rl, enum log_level level, const char *fmt, ..
 	va_end(ap);
 }
 
-uint64_t now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-uint64_t now_ms(void)
-{
-	return now_us() / 1000u;
-}

@@ -41,8 +41,5 @@ struct log_limit {
 void log_limited(struct log_limit *rl, enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* Monotonic clock in milliseconds / microseconds, for intervals. */
-uint64_t now_ms(void);
-uint64_t now_us(void);
 
 #endif

@@ -38,6 +38,7 @@
 
 #include "canon.h"
 #include "log.h"
+#include "clock.h"
 
 /* Bounds on what we are willing to decode: RSA-16384 signatures are 2 KiB,
  * and fedmsg certificates are about 4 KiB of PEM. */
@@ -419,7 +420,7 @@ static bool reload_locked(struct verifier *v, uint64_t now)
 static bool reload_after_failure(struct verifier *v, unsigned seen)
 {
 	pthread_mutex_lock(&v->reload_mu);
-	bool fresh = atomic_load(&v->gen) != seen || reload_locked(v, now_ms());
+	bool fresh = atomic_load(&v->gen) != seen || reload_locked(v, clock_mono_ms());
 	pthread_mutex_unlock(&v->reload_mu);
 	return fresh;
 }
@@ -428,7 +429,7 @@ static bool reload_after_failure(struct verifier *v, unsigned seen)
  * the lock taken leaves it to the holder. */
 static void maybe_recheck(struct verifier *v)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	if (now - atomic_load_explicit(&v->last_check_ms, memory_order_relaxed) < RECHECK_MS)
 		return;
 	if (pthread_mutex_trylock(&v->reload_mu))
@@ -1201,7 +1202,7 @@ int verifier_new(const struct verify_config *cfg, struct verifier **out, char *e
 		if ((rc = trust_load(v, &v->store, err, errlen)))
 			goto out;
 	}
-	v->last_reload_ms = now_ms();
+	v->last_reload_ms = clock_mono_ms();
 	atomic_store(&v->last_check_ms, v->last_reload_ms);
 	*out = v;
 out:

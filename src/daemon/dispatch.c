@@ -30,6 +30,7 @@
 #include "render.h"
 #include "sinkhost.h"
 #include "store.h"
+#include "src/common/clock.h"
 
 #define SCAN_MAX 512
 #define BROKEN_MAX_MS (10 * 60 * 1000)
@@ -96,12 +97,6 @@ struct dispatch {
 	struct log_limit rl;     /* the scheduler's */
 };
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- destination state ---- */
 
@@ -124,7 +119,7 @@ static int take_token(struct instance *in, struct dest_state *s, uint64_t *wait_
 {
 	if (in->rate <= 0)
 		return 1;
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	double per_ms = in->rate / 60000.0;
 	if (s->tokens < 0)
 		s->tokens = in->burst;
@@ -188,7 +183,7 @@ static bool skip_entry(void *arg, const struct outbox_entry *e)
 	if (!s || s->inst < 0)
 		return false;
 	struct instance *in = &d->inst[s->inst];
-	if (in->busy || (in->broken_until && in->broken_until > wall_ms()))
+	if (in->busy || (in->broken_until && in->broken_until > clock_wall_ms()))
 		return true;
 	return record_has(in->rec, e) || record_has(in->recording, e);
 }
@@ -416,7 +411,7 @@ static uint64_t schedule_pass(struct dispatch *d)
 {
 	static __thread struct outbox_entry due[SCAN_MAX];
 	static __thread struct plan plan[SCAN_MAX];
-	uint64_t now = wall_ms(), next = UINT64_MAX;
+	uint64_t now = clock_wall_ms(), next = UINT64_MAX;
 	size_t n = 0;
 	struct pass_cache cache;
 	cache.n_dest = cache.n_user = 0;
@@ -472,7 +467,7 @@ static void *scheduler_main(void *arg)
 	while (!d->stop) {
 		d->woken = false;
 		pthread_mutex_unlock(&d->lock);
-		uint64_t next = schedule_pass(d), now = wall_ms();
+		uint64_t next = schedule_pass(d), now = clock_wall_ms();
 		pthread_mutex_lock(&d->lock);
 		if (d->woken || d->stop)
 			continue;
@@ -770,7 +765,7 @@ static void mark_broken(struct instance *in, const char *reason)
 	pthread_mutex_lock(&d->lock);
 	uint64_t b = in->broken_backoff ? in->broken_backoff * 2 : (uint64_t)d->dc->probe_interval_ms;
 	in->broken_backoff = b > BROKEN_MAX_MS ? BROKEN_MAX_MS : b;
-	in->broken_until = wall_ms() + in->broken_backoff;
+	in->broken_until = clock_wall_ms() + in->broken_backoff;
 	pthread_mutex_unlock(&d->lock);
 	metric_add(&d->metrics->sink_broken, 1);
 	log_warn("dispatch: sink '%s' is broken (%s); probing again in %llu ms", in->cfg->name,
@@ -784,7 +779,7 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 {
 	struct dispatch *d = in->d;
 	struct store_txn *t;
-	uint64_t now = wall_ms();
+	uint64_t now = clock_wall_ms();
 	bool broken = false;
 	int rc = store_begin(d->store, &t);
 	for (const struct record *r = list; !rc && r; r = r->next)
@@ -812,7 +807,7 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 		 * full store frees up as other deliveries commit: look again soon. */
 		if (rc == -ENOSPC) {
 			pthread_mutex_lock(&d->lock);
-			in->broken_until = wall_ms() + 1000;
+			in->broken_until = clock_wall_ms() + 1000;
 			pthread_mutex_unlock(&d->lock);
 		} else {
 			mark_broken(in, store_strerror(rc));
@@ -1064,7 +1059,7 @@ int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, u
 		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	snprintf(c->user, sizeof c->user, "%s", user);
 	c->dest = dest;
-	c->expires = wall_ms() + CODE_TTL_MS;
+	c->expires = clock_wall_ms() + CODE_TTL_MS;
 	code_hash(code, c->hash);
 	pthread_mutex_lock(&d->lock);
 	struct code **slot = code_slot(d, user, dest);
@@ -1085,7 +1080,7 @@ int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, con
 	code_hash(code ? code : "", h);
 	pthread_mutex_lock(&d->lock);
 	struct code **slot = code_slot(d, user, dest);
-	if (!*slot || (*slot)->expires < wall_ms()) {
+	if (!*slot || (*slot)->expires < clock_wall_ms()) {
 		if (*slot)
 			code_drop(slot);
 		rc = -ENOENT;
@@ -1239,7 +1234,7 @@ void dispatch_stop(struct dispatch *d)
 			pthread_join(in->thread, NULL);
 		if (in->rec_started) /* after the worker: it records what is left */
 			pthread_join(in->recorder, NULL);
-		if (in->sink && sink_flush(in->sink, (int64_t)now_ms() + 5000))
+		if (in->sink && sink_flush(in->sink, (int64_t)clock_mono_ms() + 5000))
 			log_warn("dispatch: sink '%s' did not flush everything", in->cfg->name);
 		sink_close(in->sink);
 		render_free(in->text);

@@ -37,6 +37,7 @@
 #include "seqtrack.h"
 #include "store.h"
 #include "src/common/verify.h"
+#include "src/common/clock.h"
 
 #define BATCH_MAX 1024
 /* Intake stops when less than a reserve of the map is free (a tenth, at
@@ -108,12 +109,6 @@ static void message_id(const struct ingest_item *it, unsigned char id[STORE_ID_L
 	memcpy(id, md, STORE_ID_LEN);
 }
 
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void print_accepted(const struct ingest_item *it, const struct matched *m)
 {
@@ -281,7 +276,7 @@ static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 	struct matched matched[BATCH_MAX];
 	uint64_t stored = 0;
 	d->snap = matcher_acquire(d->matcher);
-	d->batch_ms = wall_ms();
+	d->batch_ms = clock_wall_ms();
 	int rc = store_begin(d->store, &txn);
 	for (size_t i = 0; !rc && i < n; i++)
 		rc = process_item(d, txn, items[i], &accept[i], &matched[i]);

@@ -27,6 +27,7 @@
 
 #include "src/common/log.h"
 #include "seqtrack.h"
+#include "src/common/clock.h"
 
 #define RING_SIZE 8192 /* power of two */
 #define RECV_BURST 256
@@ -142,14 +143,7 @@ static struct ingest_item *ring_publish_reserve(struct ingest *in, struct ingest
 
 size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, int timeout_ms)
 {
-	struct timespec until;
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += timeout_ms / 1000;
-	until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	struct timespec until = clock_deadline(timeout_ms > 0 ? (uint64_t)timeout_ms : 0);
 	size_t n = 0;
 	pthread_mutex_lock(&in->lock);
 	while (in->tail == in->head || ring_slot(in, in->tail)->state != SLOT_DONE) {
@@ -413,7 +407,7 @@ static int send_replay_request(struct ingest *in, struct source *src)
 	if (zmq_send(src->req, req, strlen(req), ZMQ_DONTWAIT) < 0)
 		return -errno;
 	src->attempts++;
-	src->deadline_ms = now_ms() + (uint64_t)in->cfg->replay_timeout_ms;
+	src->deadline_ms = clock_mono_ms() + (uint64_t)in->cfg->replay_timeout_ms;
 	metric_add(&in->m->replay_requests, 1);
 	log_debug("ingest '%s': replay request %s", src->pub.name, req);
 	return 0;
@@ -547,7 +541,7 @@ static void read_replay(struct ingest *in, uint32_t s)
 
 static void check_replay_timeouts(struct ingest *in)
 {
-	uint64_t now = now_ms();
+	uint64_t now = clock_mono_ms();
 	for (uint32_t s = 0; s < in->nsrc; s++) {
 		struct source *src = &in->src[s];
 		if (!src->pending || now < src->deadline_ms)
@@ -698,7 +692,7 @@ int ingest_start(const struct config *cfg, struct verifier *v, struct metrics *m
 	in->v = v;
 	pthread_mutex_init(&in->lock, NULL);
 	pthread_cond_init(&in->work_cv, NULL);
-	pthread_cond_init(&in->done_cv, NULL);
+	clock_cond_init(&in->done_cv); /* waited on with a deadline */
 	pthread_cond_init(&in->space_cv, NULL);
 	pthread_rwlock_init(&in->vlock, NULL);
 	int rc = -ENOMEM;

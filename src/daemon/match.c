@@ -17,6 +17,7 @@
 #include "filters/filter.h"
 #include "src/common/log.h"
 #include "store.h"
+#include "src/common/clock.h"
 
 /* ---- a string -> postings map (open addressing, power-of-two table) ---- */
 
@@ -994,7 +995,7 @@ static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
 	char **changed, err[256];
 	size_t n;
 	bool all;
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_mono_us();
 	store_take_changed(m->store, &changed, &n, &all);
 	struct match_snapshot *s = all ? NULL : small_change(m, changed, n);
 	bool partial = s != NULL;
@@ -1008,7 +1009,7 @@ static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
 		swap_in(m, s, gen);
 		log_info("match: index %s: %zu changed users, %zu subscriptions (%zu slow) in %llu ms",
 			 partial ? "updated" : "rebuilt", n, st.subscriptions, st.slow,
-			 (unsigned long long)(now_us() - t0) / 1000);
+			 (unsigned long long)(clock_mono_us() - t0) / 1000);
 	}
 	for (size_t i = 0; i < n; i++)
 		free(changed[i]);
@@ -1021,13 +1022,7 @@ static void *refresher(void *arg)
 	struct log_limit rl = {.interval_ms = 10000};
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = clock_deadline(100);
 		pthread_cond_timedwait(&m->wake, &m->lock, &until);
 		uint64_t gen = store_doc_generation(m->store);
 		if (m->stopping || gen == m->generation)
@@ -1047,7 +1042,7 @@ int matcher_start(struct store *s, struct matcher **out, char *err, size_t errle
 		return -ENOMEM;
 	m->store = s;
 	pthread_mutex_init(&m->lock, NULL);
-	pthread_cond_init(&m->wake, NULL);
+	clock_cond_init(&m->wake); /* waited on with a deadline */
 	m->generation = store_doc_generation(s);
 	char **changed;
 	size_t n;

@@ -14,6 +14,7 @@
 #include "src/common/buf.h"
 #include "src/common/log.h"
 #include "relaylog.h"
+#include "src/common/clock.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -383,7 +384,7 @@ static void publish(struct relay *r, struct pending *p, uint64_t seq, double t)
  * arrives in between is dropped and counted. */
 static bool refusing(struct relay *r)
 {
-	return r->full && now_ms() < r->full_retry_ms;
+	return r->full && clock_mono_ms() < r->full_retry_ms;
 }
 
 static void note_store_result(struct relay *r, int rc)
@@ -399,7 +400,7 @@ static void note_store_result(struct relay *r, int rc)
 				  "space: raise --map-size or lower --keep",
 				  r->o.name, relaylog_error(r->log));
 		r->full = true;
-		r->full_retry_ms = now_ms() + FULL_RETRY_MS;
+		r->full_retry_ms = clock_mono_ms() + FULL_RETRY_MS;
 	} else if (rc) {
 		log_limited(&r->store_rl, L_ERROR,
 			    "relay '%s': cannot log batch of %zu (%s); dropped", r->o.name,
