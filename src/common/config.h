@@ -4,8 +4,11 @@
  *
  * Every key is known and checked here; an unknown section or key, a bad
  * value or a missing required key is one error naming file and line. The
- * result is a plain struct the daemon owns; nothing here touches sockets or
- * files other than the config itself. Reload = load a new struct, then swap.
+ * result is a plain struct the daemon owns. Nothing here touches sockets;
+ * besides the config itself the only files read are the PEM public keys that
+ * [keys] names (relative paths from the config's folder), so a key file that
+ * is wrong is an error at load, not at the first message. Reload = load a new
+ * struct, then swap.
  *
  * Sections:
  *   [daemon]   state_dir, log_level, log_target, workers, api_socket,
