@@ -57,9 +57,12 @@ not_ok() {
 	echo "not ok $n - $1"
 }
 
+# skip REASON: a dependency is missing. That fails the suite: a test that
+# cannot run proves nothing (scripts/install-deps installs them all).
 skip() {
 	n=$((n + 1))
-	echo "ok $n # skip $1"
+	failed=$((failed + 1))
+	echo "not ok $n - cannot run: $1"
 }
 
 # check DESCRIPTION COMMAND...: one test point from a command's status.

@@ -18,8 +18,8 @@
 
 NGIRCD=$(command -v ngircd || ls /usr/sbin/ngircd 2> /dev/null)
 if [ -z "$NGIRCD" ]; then
-	echo "1..0 # SKIP ngircd is not installed (scripts/install-deps)"
-	exit 0
+	echo "Bail out! ngircd is not installed (scripts/install-deps)"
+	exit 1
 fi
 delivery_setup
 IRCPORT=$(free_port)
