@@ -6,7 +6,8 @@
 # signature checks (valid, unknown signer, wrong key, unsigned); verify and
 # its exit codes; option errors; publish failure paths; stats. With
 # RELAY_BIN / HERALDD set to built binaries it also goes through
-# herald-relay and a running heraldd; otherwise those tests are skipped.
+# herald-relay and a running heraldd (make check sets both; without them
+# those points fail).
 #
 # Only 127.0.0.1 is used. Every wait is bounded (the tools' own --timeout,
 # plus `timeout` around each call), and children are killed on exit.
