@@ -7,6 +7,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -14,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct parse_ctx {
 	struct config *cfg;
@@ -286,8 +289,32 @@ static int routing_key(struct parse_ctx *c, const char *k, const char *v)
 	return ok;
 }
 
-/* An Ed25519 public key: base64 of the 32 raw bytes, or a PEM file. */
-static int load_pubkey(struct parse_ctx *c, const char *v, unsigned char pub[32])
+/* Open a file that must be a regular file: a FIFO or a device named by
+ * mistake (or by an attacker who can write the config's folder) would block
+ * the reader, heraldd --check-config included. Returns NULL with errno set
+ * (EINVAL: not a regular file). */
+static FILE *open_regular(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0)) {
+		int e = S_ISREG(st.st_mode) ? errno : EINVAL;
+		close(fd);
+		errno = e;
+		return NULL;
+	}
+	FILE *f = fdopen(fd, "r");
+	if (!f)
+		close(fd);
+	return f;
+}
+
+/* An Ed25519 public key: base64 of the 32 raw bytes, or a PEM file.
+ * Returns 0, or -EINVAL with *why set when the file is not a regular one. */
+static int load_pubkey(struct parse_ctx *c, const char *v, unsigned char pub[32],
+		       const char **why)
 {
 	size_t vlen = strlen(v);
 	if (vlen == 44 && v[43] == '=') {
@@ -298,7 +325,9 @@ static int load_pubkey(struct parse_ctx *c, const char *v, unsigned char pub[32]
 		}
 	}
 	char *path = resolve_path(c, v);
-	FILE *f = path ? fopen(path, "r") : NULL;
+	FILE *f = path ? open_regular(path) : NULL;
+	if (path && !f && errno == EINVAL)
+		*why = "is not a regular file";
 	EVP_PKEY *pk = f ? PEM_read_PUBKEY(f, NULL, NULL, NULL) : NULL;
 	size_t len = 32;
 	int rc = -EINVAL;
@@ -323,7 +352,11 @@ static int keys_key(struct parse_ctx *c, const char *k, const char *v)
 		return fail(c, "out of memory");
 	vc->keys = key;
 	key = &key[vc->n_keys];
-	if (load_pubkey(c, v, key->pub))
+	const char *why = NULL;
+	int rc = load_pubkey(c, v, key->pub, &why);
+	if (rc && why)
+		return fail(c, "key '%s': %s %s", k, v, why);
+	if (rc)
 		return fail(c, "key '%s': expected the base64 of a 32-byte Ed25519 public key or "
 			       "a readable Ed25519 PEM public key file", k);
 	if (!(key->name = strdup(k)))

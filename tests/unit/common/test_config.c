@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "tests/unit/tap.h"
@@ -170,6 +171,13 @@ int main(void)
 	bad("bad endpoint name", BASE "[endpoint a/b]\nconnect = tcp://127.0.0.1:1\n", 6, "endpoint name");
 	bad("bad api_listen", "[daemon]\napi_listen = localhost\n", 2, "HOST:PORT");
 	bad("bad key", BASE "[keys]\nk = not-a-key\n", 6, "Ed25519");
+	/* A FIFO named as a key file: refused at once (a blocking open would
+	 * hang heraldd --check-config for ever). */
+	char fifo[300];
+	snprintf(fifo, sizeof fifo, "%s/key.fifo", dir);
+	ok(mkfifo(fifo, 0600) == 0, "a FIFO for a key file");
+	bad("key file is a FIFO", BASE "[keys]\nk = key.fifo\n", 6, "key.fifo is not a regular file");
+	bad("key file is a directory", BASE "[keys]\nk = .\n", 6, ". is not a regular file");
 	bad("duplicate key", BASE "[keys]\nk = 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n"
 			     "k = 11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=\n", 7, "defined twice");
 	bad("empty routing", BASE "[routing]\na.b = ,\n", 6, "signer names");
