@@ -140,6 +140,16 @@ static int decode(char *s)
 	return 0;
 }
 
+/* A decoded segment must be UTF-8: names are, and an error that quotes the
+ * segment must still be JSON (jansson refuses other bytes, which used to
+ * leave the client with an empty reply). jansson is the validator. */
+static bool valid_utf8(const char *s)
+{
+	json_t *v = json_string(s);
+	json_decref(v);
+	return v != NULL;
+}
+
 /*
  * Split "/v1/users/alice" into decoded segments. Decoding comes after
  * splitting, so "%2F" stays inside its segment (and fails name checks)
@@ -163,7 +173,7 @@ static int split_path(const char *url, struct request *rq)
 		p = slash;
 	}
 	for (size_t i = 0; i < rq->nseg; i++)
-		if (decode(rq->seg[i]))
+		if (decode(rq->seg[i]) || !valid_utf8(rq->seg[i]))
 			return -EINVAL;
 	return 0;
 }

@@ -357,6 +357,10 @@ H dest rm bob "$D3" > out 2>&1
 ok $? "dest rm of a destination no longer in use"
 H user rm alice > out 2>&1 && grep -q 'deleted user alice with 2 destinations and 2 subscriptions' out
 ok $? "user rm alice takes her destinations and subscriptions"
+# Bytes that are not UTF-8 in a path: a clear 400, never an empty reply.
+[ "$(api GET /v1/users/%ff%fe)" = 400 ] && grep -q '"bad request path"' api.out &&
+	[ "$(api GET /v1/users/alice%c3%28/subscriptions)" = 400 ]
+ok $? "a path that decodes to bytes that are not UTF-8: 400 with a JSON error ($(cat api.out))"
 [ "$(api GET /v1/users/alice)" = 404 ] && [ "$(api GET /v1/users/alice/subscriptions)" = 404 ]
 ok $? "alice is gone (404)"
 H user list > out 2>&1 && [ "$(cat out | cut -f1)" = bob ]
