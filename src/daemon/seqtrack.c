@@ -44,6 +44,36 @@ static void absorb(struct seqtrack *st)
 	}
 }
 
+/* Room for one more range. 0 or -ENOMEM. */
+static int reserve(struct seqtrack *st)
+{
+	if (st->n_have < st->cap_have)
+		return 0;
+	size_t cap = st->cap_have ? st->cap_have * 2 : 8;
+	struct seq_range *r = realloc(st->have, cap * sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	st->have = r;
+	st->cap_have = cap;
+	return 0;
+}
+
+/* Numbers a..b, all above max_seen, written off as one reset: recorded as if
+ * received, so no replay asks for them and none is ever counted lost. */
+static int write_off(struct seqtrack *st, uint64_t a, uint64_t b)
+{
+	if (st->n_have && st->have[st->n_have - 1].hi + 1 == a) {
+		st->have[st->n_have - 1].hi = b;
+	} else {
+		if (reserve(st))
+			return -ENOMEM;
+		st->have[st->n_have++] = (struct seq_range){a, b};
+	}
+	st->max_seen = b;
+	absorb(st);
+	return 0;
+}
+
 /* Insert seq (> cursor+1) into the sorted range list, merging neighbours.
  * Returns 1 if new, 0 if already there, -ENOMEM. */
 static int insert(struct seqtrack *st, uint64_t seq)
@@ -64,14 +94,8 @@ static int insert(struct seqtrack *st, uint64_t seq)
 	} else if (join_next) {
 		st->have[i].lo = seq;
 	} else {
-		if (st->n_have == st->cap_have) {
-			size_t cap = st->cap_have ? st->cap_have * 2 : 8;
-			struct seq_range *r = realloc(st->have, cap * sizeof *r);
-			if (!r)
-				return -ENOMEM;
-			st->have = r;
-			st->cap_have = cap;
-		}
+		if (reserve(st))
+			return -ENOMEM;
 		memmove(st->have + i + 1, st->have + i, (st->n_have - i) * sizeof *st->have);
 		st->have[i] = (struct seq_range){seq, seq};
 		st->n_have++;
@@ -96,13 +120,19 @@ int seqtrack_observe(struct seqtrack *st, uint64_t seq, uint64_t *missing)
 			st->max_seen = seq;
 		return SEQ_NEXT;
 	}
+	/* A jump past what any replay could fill is a reset, not a loss: only
+	 * the last max_gap numbers before seq stay a hole to replay. */
+	uint64_t max_gap = st->max_gap ? st->max_gap : SEQ_MAX_GAP;
+	bool reset = seq > st->max_seen && seq - st->max_seen - 1 > max_gap;
+	if (reset && write_off(st, st->max_seen + 1, seq - max_gap - 1))
+		return -ENOMEM;
 	int rc = insert(st, seq);
 	if (rc <= 0)
 		return rc < 0 ? rc : SEQ_OLD;
 	if (seq > st->max_seen + 1) {
 		*missing = seq - st->max_seen - 1;
 		st->max_seen = seq;
-		return SEQ_GAP;
+		return reset ? SEQ_RESET : SEQ_GAP;
 	}
 	if (seq > st->max_seen) {
 		st->max_seen = seq;

@@ -21,6 +21,9 @@
 #include <stdint.h>
 
 #define SEQ_OPEN UINT64_MAX /* "up to the newest" as a replay upper bound */
+/* The widest hole worth a replay by default (a relay keeps 1,000,000
+ * messages unless told otherwise). A wider jump is a reset: see SEQ_RESET. */
+#define SEQ_MAX_GAP 1000000u
 
 struct seq_range {
 	uint64_t lo, hi; /* inclusive */
@@ -34,6 +37,7 @@ struct seqtrack {
 	bool pending;          /* a replay request is in flight */
 	struct seq_range want; /* ... asking for this */
 	uint64_t max_seen;
+	uint64_t max_gap;      /* widest hole to replay; 0: SEQ_MAX_GAP */
 };
 
 enum seq_event {
@@ -41,6 +45,9 @@ enum seq_event {
 	SEQ_FILLED,   /* filled part of a hole (typically from a replay) */
 	SEQ_GAP,      /* jumped ahead: a new hole opened (see *missing) */
 	SEQ_OLD,      /* at or below the cursor, or already received */
+	SEQ_RESET,    /* jumped further than max_gap: the numbers before the
+		       * last max_gap are written off (never replayed, never
+		       * lost); *missing is the hole that remains, max_gap */
 };
 
 void seqtrack_init(struct seqtrack *st);

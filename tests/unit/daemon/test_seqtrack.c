@@ -126,6 +126,48 @@ static void many_holes(void)
 	seqtrack_release(&st);
 }
 
+/* A jump wider than any replay could fill: a reset, not billions lost. */
+static void huge_jumps(void)
+{
+	struct seqtrack st;
+	struct seq_range w;
+	uint64_t missing = 0, lost = 0;
+	seqtrack_init(&st);
+	observe(&st, 1, NULL);
+	int ev = observe(&st, 1ull << 63, &missing);
+	ok(ev == SEQ_RESET && missing == SEQ_MAX_GAP,
+	   "a jump of 2^63 is a reset with a hole of SEQ_MAX_GAP (%llu) left to replay",
+	   (unsigned long long)missing);
+	ok(seqtrack_next_request(&st, false, &w) && w.lo == (1ull << 63) - SEQ_MAX_GAP &&
+		   w.hi == (1ull << 63) - 1,
+	   "the replay asks for the last SEQ_MAX_GAP numbers only");
+	lost += seqtrack_replay_done(&st, 0, false, true, &w);
+	ok(lost == SEQ_MAX_GAP, "an unanswered replay loses exactly that hole (%llu)",
+	   (unsigned long long)lost);
+	observe(&st, (1ull << 63) + (1ull << 62), NULL);
+	seqtrack_next_request(&st, false, &w);
+	lost += seqtrack_replay_done(&st, 0, false, true, &w);
+	observe(&st, UINT64_MAX, NULL);
+	seqtrack_next_request(&st, false, &w);
+	lost += seqtrack_replay_done(&st, 0, false, true, &w);
+	ok(lost == 3 * (uint64_t)SEQ_MAX_GAP && st.cursor == UINT64_MAX,
+	   "three huge jumps: 3 x SEQ_MAX_GAP lost, no wrap (%llu)", (unsigned long long)lost);
+
+	/* Exactly at the limit it is still a gap; one past it, a reset. */
+	seqtrack_release(&st);
+	st.max_gap = 10;
+	observe(&st, 100, NULL);
+	ok(observe(&st, 111, &missing) == SEQ_GAP && missing == 10, "a hole of max_gap is a gap");
+	ok(observe(&st, 123, &missing) == SEQ_RESET && missing == 10 && st.cursor == 100,
+	   "a hole of max_gap + 1 is a reset leaving max_gap to replay");
+	ok(seqtrack_next_request(&st, false, &w) && w.lo == 101 && w.hi == 110,
+	   "the older hole is still asked for first");
+	ok(seqtrack_replay_done(&st, 0, false, true, &w) == 10, "it is lost if not replayed");
+	ok(seqtrack_next_request(&st, false, &w) && w.lo == 113 && w.hi == 122,
+	   "then the hole before 123, not the written-off 112");
+	seqtrack_release(&st);
+}
+
 int main(void)
 {
 	in_order();
@@ -135,5 +177,6 @@ int main(void)
 	live_during_catch_up();
 	skip_and_restart();
 	many_holes();
+	huge_jumps();
 	return tap_done();
 }
