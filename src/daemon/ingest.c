@@ -35,6 +35,9 @@
  * slot: each wake-up is two context switches on cores the workers need. */
 #define DONE_BATCH 32
 #define REPLAY_ATTEMPTS 3
+/* Frame bytes allowed beyond max_message_size before libzmq drops the peer:
+ * a frame merely over the limit is still read, refused and counted. */
+#define FRAME_SLACK 4096
 
 enum slot_state { SLOT_EMPTY, SLOT_FILLED, SLOT_DONE };
 
@@ -396,7 +399,10 @@ static int send_replay_request(struct ingest *in, struct source *src)
 		src->req = zmq_socket(in->zctx, ZMQ_REQ);
 		if (!src->req)
 			return -errno;
+		/* A replay answer is many envelopes, each a frame of its own. */
+		int64_t frame_max = (int64_t)in->cfg->max_message_size + FRAME_SLACK;
 		zmq_setsockopt(src->req, ZMQ_LINGER, &zero, sizeof zero);
+		zmq_setsockopt(src->req, ZMQ_MAXMSGSIZE, &frame_max, sizeof frame_max);
 		if (zmq_connect(src->req, src->replay)) {
 			int e = -errno;
 			zmq_close(src->req);
@@ -632,8 +638,12 @@ static int open_source(struct ingest *in, struct source *src, const struct confi
 	if (!(src->sub = zmq_socket(in->zctx, ZMQ_SUB)))
 		goto zfail;
 	int hwm = in->cfg->rcvhwm, zero = 0;
+	/* libzmq drops a peer that sends a frame far beyond the limit before
+	 * it allocates it; those just over still arrive and are counted. */
+	int64_t frame_max = (int64_t)in->cfg->max_message_size + FRAME_SLACK;
 	if (zmq_setsockopt(src->sub, ZMQ_RCVHWM, &hwm, sizeof hwm) ||
-	    zmq_setsockopt(src->sub, ZMQ_LINGER, &zero, sizeof zero))
+	    zmq_setsockopt(src->sub, ZMQ_LINGER, &zero, sizeof zero) ||
+	    zmq_setsockopt(src->sub, ZMQ_MAXMSGSIZE, &frame_max, sizeof frame_max))
 		goto zfail;
 	/* A sequenced source must see every number to find gaps, so it filters
 	 * topics here after counting; others let ZeroMQ filter. */

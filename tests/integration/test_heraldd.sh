@@ -157,6 +157,18 @@ kill -0 "$DPID"
 ok $? "heraldd is still running after all the bad input"
 wait "$ZPID" 2>/dev/null
 
+# ---- a frame far over max_message_size is cut off by libzmq, unread ----
+hwm_kb() { awk '/^VmHWM/ {print $2}' "/proc/$DPID/status"; }
+HWM0=$(hwm_kb)
+printf '{"huge": ["org.test.direct.x", %d]}\n' $((200 << 20)) > huge.script
+"$PYTHON3" "$top_srcdir/tests/integration/zpeer.py" --bind tcp://127.0.0.1:$Z_PUB \
+	--script huge.script 2> zpeer-huge.err
+ok $? "a publisher sent a 200 MiB frame ($(tail -1 zpeer-huge.err))"
+sleep 1
+HWM1=$(hwm_kb)
+kill -0 "$DPID" && [ $((HWM1 - HWM0)) -lt $((32 << 10)) ]
+ok $? "heraldd never held it: peak memory grew $(((HWM1 - HWM0) >> 10)) MiB (ZMQ_MAXMSGSIZE on the SUB socket)"
+
 # ---- restart catch-up: 1,000 messages published while heraldd is down ----
 kill -TERM "$DPID"
 wait "$DPID"

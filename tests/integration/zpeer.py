@@ -8,7 +8,8 @@ REP socket from messages it was told to hold back. Real sockets, no mocks.
 
 Script lines: {"frames": ["topic", "envelope text", ...]} sends those frames;
 add "hold": true to keep a message for replay only (keyed by its envelope "i");
-{"raw": ["base64", ...]} sends arbitrary bytes.
+{"raw": ["base64", ...]} sends arbitrary bytes; {"huge": ["topic", N]} sends a
+topic and an N-byte envelope frame.
 """
 import argparse, base64, json, sys, time
 import zmq
@@ -45,6 +46,8 @@ for line in open(a.script):
     item = json.loads(line)
     if "raw" in item:
         frames = [base64.b64decode(f) for f in item["raw"]]
+    elif "huge" in item:  # {"huge": [topic, bytes]}: one enormous envelope frame
+        frames = [item["huge"][0].encode(), b"x" * int(item["huge"][1])]
     else:
         frames = [f.encode() for f in item["frames"]]
     if item.get("hold"):
