@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 size_t irc_lines_budget(size_t nick_len, size_t user_len, size_t target_len)
 {
@@ -171,6 +172,15 @@ static bool nick_char(char c)
 	return nick_first(c) || (c >= '0' && c <= '9') || c == '-';
 }
 
+/* Network services (NickServ, ChanServ... on Atheme, Anope and Ergo; Global)
+ * take every private message as a command: "IDENTIFY", "DROP", "SET". By the
+ * convention they all follow, a nick ending in "Serv" is one. */
+static bool is_service(const char *nick, size_t n)
+{
+	return (n >= 4 && !strncasecmp(nick + n - 4, "serv", 4)) ||
+	       (n == 6 && !strncasecmp(nick, "global", 6));
+}
+
 int irc_parse_dest(const char *address, char *target, size_t tlen, char *key, size_t klen,
 		   char *err, size_t errlen)
 {
@@ -206,6 +216,12 @@ int irc_parse_dest(const char *address, char *target, size_t tlen, char *key, si
 					 address);
 				return -1;
 			}
+		if (is_service(address, n)) {
+			snprintf(err, errlen,
+				 "'%s' is an IRC service, not a person: a notification sent there "
+				 "would be read as a command", address);
+			return -1;
+		}
 	}
 	memcpy(target, address, n);
 	target[n] = '\0';

@@ -120,6 +120,16 @@ int main(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		all &= irc_parse_dest(bad[i], t, sizeof t, k, sizeof k, err, sizeof err) != 0;
 	ok(all, "bad destinations are refused");
+	const char *services[] = {"NickServ", "chanserv", "MEMOSERV", "OperServ", "HistServ",
+				  "Global"};
+	all = 1;
+	for (size_t i = 0; i < sizeof services / sizeof services[0]; i++)
+		all &= irc_parse_dest(services[i], t, sizeof t, k, sizeof k, err, sizeof err) != 0 &&
+		       strstr(err, "is an IRC service") != NULL;
+	ok(all, "service nicks are refused: a notification there would be a command");
+	ok(!irc_parse_dest("servant", t, sizeof t, k, sizeof k, err, sizeof err) &&
+		   !irc_parse_dest("globally", t, sizeof t, k, sizeof k, err, sizeof err),
+	   "nicks that merely contain 'serv' or 'global' are people");
 	ok(irc_name_eq("#Herald[x]", "#herald{x}") && !irc_name_eq("#a", "#ab"),
 	   "RFC 1459 case mapping");
 	printf("1..%d\n", n_test);
