@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,11 +26,22 @@
 
 #include "api_auth.h"
 #include "api_v1.h"
+#include "connguard.h"
 #include "src/common/buf.h"
 #include "src/common/config.h"
 #include "src/common/log.h"
 
 #define MAX_SEGS 8
+/* Connections: the admin socket is for one operator and the CLI; TCP is
+ * sized for the web app's browsers (and their event streams), with a share
+ * per client address so that one host cannot take them all. */
+#define UNIX_CONNECTIONS 64
+#define TCP_CONNECTIONS 1024
+#define TCP_PER_IP 32
+/* Seconds a connection has to deliver a whole request header (connguard.h),
+ * and seconds of silence libmicrohttpd allows in a body or a keep-alive. */
+#define HEADER_DEADLINE_S 10
+#define IDLE_TIMEOUT_S 10
 
 #ifndef MHD_HTTP_CONTENT_TOO_LARGE /* named so from libmicrohttpd 0.9.74 */
 #define MHD_HTTP_CONTENT_TOO_LARGE 413
@@ -41,6 +53,7 @@ struct api;
 struct listener {
 	struct api *a;
 	bool tcp;
+	struct connguard *guard; /* owned; the header deadline */
 };
 
 struct api {
@@ -337,6 +350,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	enum MHD_Result ret = MHD_NO;
 	int rc;
 	if (!rq) { /* headers only */
+		connguard_headers_in(c);
 		if (!(rq = calloc(1, sizeof *rq)))
 			return MHD_NO;
 		*state = rq;
@@ -366,6 +380,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **state,
 		      enum MHD_RequestTerminationCode toe)
 {
 	struct request *rq = *state;
+	connguard_request_done(c);
 	if (!rq)
 		return;
 	free(rq->path);
@@ -439,14 +454,35 @@ static int tcp_listener(const char *hostport, char *err, size_t errlen)
 	return fd;
 }
 
+/* A daemon on fd (owned by it once started). MHD_USE_AUTO picks epoll:
+ * select() could not watch more than 1,024 descriptors. */
 static struct MHD_Daemon *serve_on(struct listener *l, int fd)
 {
-	return MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				handle, l, MHD_OPTION_LISTEN_SOCKET, fd,
-				MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-				MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
-				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,
-				MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_END);
+	if (connguard_new(HEADER_DEADLINE_S, l->tcp ? "tcp" : "unix", &l->guard))
+		return NULL;
+	return MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		handle, l, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_NOTIFY_COMPLETED, completed,
+		NULL, MHD_OPTION_NOTIFY_CONNECTION, connguard_notify, l->guard,
+		MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)(l->tcp ? TCP_CONNECTIONS : UNIX_CONNECTIONS),
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(l->tcp ? TCP_PER_IP : 0),
+		MHD_OPTION_END);
+}
+
+/* TCP_CONNECTIONS sockets need more descriptors than a shell's default soft
+ * limit of 1,024: raise it towards the hard limit (best effort). */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = TCP_CONNECTIONS + UNIX_CONNECTIONS + 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		log_warn("api: cannot raise the open-file limit to %llu (%s)",
+			 (unsigned long long)want, strerror(errno));
 }
 
 static int start_tcp(struct api *a, const char *hostport, char *err, size_t errlen)
@@ -454,6 +490,7 @@ static int start_tcp(struct api *a, const char *hostport, char *err, size_t errl
 	int fd;
 	if (!a->tokens)
 		log_warn("api: api_listen without api_tokens: TCP serves /healthz only");
+	raise_fd_limit();
 	if ((fd = tcp_listener(hostport, err, errlen)) < 0)
 		return fd;
 	if (!(a->tcp_d = serve_on(&a->tcp_l, fd))) {
@@ -473,8 +510,8 @@ int api_start(const struct api_deps *deps, struct api **out, char *err, size_t e
 		return -ENOMEM;
 	}
 	a->deps = *deps;
-	a->unix_l = (struct listener){a, false};
-	a->tcp_l = (struct listener){a, true};
+	a->unix_l = (struct listener){.a = a, .tcp = false};
+	a->tcp_l = (struct listener){.a = a, .tcp = true};
 	a->rl_auth.interval_ms = 10000;
 	int rc = 0, fd;
 	/* Tokens first: a bad token file stops the daemon before it listens. */
@@ -516,6 +553,8 @@ void api_stop(struct api *a)
 		MHD_stop_daemon(a->unix_d);
 		unlink(a->socket_path);
 	}
+	connguard_free(a->tcp_l.guard);
+	connguard_free(a->unix_l.guard);
 	api_tokens_free(a->tokens);
 	free(a->socket_path);
 	free(a);
