@@ -245,7 +245,7 @@ static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_i
 	}
 	if (!it->ok) {
 		/* A relay's number on a bad message: not missing, just bad. */
-		if (it->nparts == 3 && it->has_seq) {
+		if (it->via_relay && it->has_seq) {
 			uint64_t missing;
 			seqtrack_observe(&d->seq[it->source], it->seq, &missing);
 			d->cursor_dirty[it->source] = true;
