@@ -271,7 +271,7 @@ static void stop_intake(struct daemon *d);
 
 static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
 {
-	struct store_txn *txn;
+	struct store_txn *txn = NULL; /* tested below: set even when begin fails */
 	bool accept[BATCH_MAX];
 	struct matched matched[BATCH_MAX];
 	uint64_t stored = 0;
