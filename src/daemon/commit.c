@@ -49,6 +49,7 @@ struct commit {
 	struct match_snapshot *snap;    /* held for one batch */
 	struct buf common, doc;         /* scratch for notifications */
 	uint64_t batch_ms;              /* wall clock of the batch being committed */
+	uint64_t batch_lost;            /* given up in this batch; lost once it commits */
 	bool intake_stopped;            /* the store is full: take nothing */
 	double usage;                   /* store_usage before the batch */
 	struct log_limit rl_store;
@@ -170,7 +171,7 @@ static void replay_done(struct commit *c, const struct ingest_item *it)
 	bool was_pending = st->pending;
 	uint64_t lost = seqtrack_replay_done(st, it->last_seq, it->more, it->failed, &want);
 	if (lost) {
-		metric_add(&c->metrics->lost, lost);
+		c->batch_lost += lost;
 		log_warn("heraldd '%s': %llu messages could not be replayed and are lost",
 			 c->source[it->source].name, (unsigned long long)lost);
 	}
@@ -251,8 +252,7 @@ static int put_cursors(struct commit *c, struct store_txn *txn)
 			continue;
 		if (!c->source[s].sequenced) {
 			/* Nowhere to replay from: holes are lost at once. */
-			uint64_t lost = seqtrack_skip_to(&c->seq[s], c->seq[s].max_seen);
-			metric_add(&c->metrics->lost, lost);
+			c->batch_lost += seqtrack_skip_to(&c->seq[s], c->seq[s].max_seen);
 		}
 		rc = store_cursor_put(txn, c->source[s].key, c->seq[s].cursor);
 		c->cursor_dirty[s] = false;
@@ -318,6 +318,7 @@ static void batch_done(struct commit *c, struct ingest_item **items, size_t n, c
 {
 	uint64_t stored = 0;
 	metric_add(&c->metrics->commits, 1);
+	metric_add(&c->metrics->lost, c->batch_lost);
 	for (size_t i = 0; i < n; i++) {
 		if (!accept[i])
 			continue;
@@ -348,6 +349,9 @@ int commit_batch(struct commit *c, struct ingest_item **items, size_t n)
 	struct matched matched[COMMIT_BATCH_MAX];
 	assert(n <= COMMIT_BATCH_MAX);
 	c->batch_ms = clock_wall_ms();
+	/* Losses count only when the batch that gives them up commits: after a
+	 * failure the rewind makes the same numbers missing again. */
+	c->batch_lost = 0;
 	int rc = store_begin(c->store, &txn);
 	if (rc)
 		goto out;

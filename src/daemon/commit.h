@@ -93,10 +93,11 @@ size_t commit_batch_max(const struct commit *c);
 /*
  * Commit items[0..n) (n <= COMMIT_BATCH_MAX) in one transaction and count
  * the outcome in the metrics. The items are only read. On a store error
- * nothing of the batch is kept: the error is logged and counted, the
- * sequence state rewinds to the durable cursors (so the messages are asked
- * for again) and a full store stops intake. Returns 0 or that store error,
- * already dealt with: the caller need not act on it.
+ * nothing of the batch is kept or counted, not even the numbers it gave up
+ * as lost (after the rewind they are missing again): the error is logged
+ * and counted, the sequence state rewinds to the durable cursors (so the
+ * messages are asked for again) and a full store stops intake. Returns 0 or
+ * that store error, already dealt with: the caller need not act on it.
  */
 int commit_batch(struct commit *c, struct ingest_item **items, size_t n);
 
