@@ -1,23 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * heraldd: the daemon. main() wires the modules together; the committer
- * loop here decides what is accepted: it takes verified envelopes in arrival
- * order from ingest, runs per-source gap tracking (seqtrack), deduplicates by
- * msg_id and commits each batch in one store transaction. A message counts as
- * accepted only after that commit. Not for parsing, verifying or I/O details:
- * those live in their modules.
+ * heraldd: the daemon's main(): options, signals, reload, and the wiring
+ * that starts the stages in order, runs the main loop (ingest -> commit)
+ * and stops them in reverse. Not a stage itself: what is accepted is
+ * decided in commit.c, everything else in its own module.
  */
 #include "herald_build.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef HAVE_SYSTEMD
 #include <systemd/sd-daemon.h>
@@ -25,26 +21,15 @@
 
 #include "src/api/api.h"
 #include "src/common/config.h"
+#include "src/common/log.h"
+#include "src/common/verify.h"
+#include "src/schema/schema.h"
+#include "commit.h"
 #include "dispatch.h"
 #include "ingest.h"
-#include "src/common/log.h"
 #include "match.h"
-#include "src/common/meta.h"
 #include "metrics.h"
-#include "notify.h"
-#include "outbox.h"
-#include "src/schema/schema.h"
-#include "seqtrack.h"
 #include "store.h"
-#include "src/common/verify.h"
-#include "src/common/clock.h"
-
-#define BATCH_MAX 1024
-/* Intake stops when less than a reserve of the map is free (a tenth, at
- * least 2 MiB, at most half), and resumes once twice the reserve is free:
- * delivery's deletes are copy-on-write and need free pages to free pages.
- * Over half full, batches are small (see run). */
-#define RESERVE_MIN (2.0 * 1024 * 1024)
 
 /* Signal flags: the only mutable globals, set by handlers, read by main. */
 static volatile sig_atomic_t g_stop, g_reload;
@@ -57,27 +42,11 @@ struct daemon {
 	struct api *api;
 	struct schema *schema;  /* the rules that describe messages; read by the API */
 	struct matcher *matcher; /* the live subscription index */
-	struct match_scratch *mscratch; /* the committer's */
-	struct match_snapshot *snap;    /* held for one batch */
 	struct dispatch *dispatch;
-	struct buf common, doc;         /* the committer's scratch for notifications */
-	uint64_t batch_ms;              /* wall clock of the batch being committed */
-	bool intake_stopped;            /* the store is full: take nothing */
-	double usage;                   /* store_usage before the batch */
+	struct commit *commit;
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
-	struct seqtrack *seq;   /* one per ingest source */
-	bool *catch_up;         /* ask for everything after the stored cursor */
-	bool *cursor_dirty;
-	struct log_limit rl_store;
-};
-
-/* What one accepted message matched, counted once its batch commits. */
-struct matched {
-	uint32_t notifications; /* (user, destination) pairs */
-	uint32_t subscriptions;
-	uint32_t stored;        /* new notifications in the outbox */
 };
 
 static void on_signal(int sig)
@@ -95,290 +64,6 @@ static void notify(const char *state)
 #else
 	(void)state;
 #endif
-}
-
-/* 16 bytes that identify a message for deduplication: its msg_id, or its
- * bytes when it has none. */
-static void message_id(const struct ingest_item *it, unsigned char id[STORE_ID_LEN])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	const char *p = it->env.msg_id ? it->env.msg_id : it->raw;
-	size_t len = it->env.msg_id ? strlen(it->env.msg_id) : it->raw_len;
-	EVP_Digest(p, len, md, &mdlen, EVP_sha256(), NULL);
-	memcpy(id, md, STORE_ID_LEN);
-}
-
-
-static void print_accepted(const struct ingest_item *it, const struct matched *m)
-{
-	printf("accepted %s", it->env.topic);
-	if (it->signer)
-		printf(" signer=%s", it->signer);
-	if (it->has_seq)
-		printf(" seq=%llu", (unsigned long long)it->seq);
-	if (it->replayed)
-		printf(" (replayed)");
-	if (m->notifications)
-		printf(" -> %u notifications (%u subscriptions)", m->notifications, m->subscriptions);
-	putchar('\n');
-}
-
-/* Put one notification per hit into the outbox, in the batch transaction. */
-static int store_hits(struct daemon *d, struct store_txn *txn, const struct match_result *r,
-		      const unsigned char key[STORE_ID_LEN], uint32_t *stored)
-{
-	int rc = 0;
-	for (size_t i = 0; !rc && i < r->n_hits; i++) {
-		const struct match_hit *h = &r->hits[i];
-		unsigned char id[OUTBOX_ID_LEN];
-		char hex[OUTBOX_HEX_LEN + 1];
-		outbox_note_id(key, h->user, h->dest, id);
-		outbox_hex(id, hex);
-		buf_reset(&d->doc);
-		if ((rc = notify_doc(hex, h->user, h->dest, h->subs, h->n_subs, d->batch_ms,
-				     d->common.data, d->common.len, &d->doc)))
-			break;
-		struct outbox_add a = {id, h->user, h->dest, d->doc.data, d->doc.len, d->batch_ms,
-				       h->digest_interval, (uint32_t)d->cfg.dispatch.digest_max_items};
-		rc = outbox_put(txn, &a);
-		if (rc > 0)
-			(*stored)++;
-		rc = rc < 0 ? rc : 0;
-	}
-	return rc;
-}
-
-/* Understand a new message (schema rules), match it against every
- * subscription and store its notifications. Failing to understand is not
- * failing to accept: the message is still accepted, it just notifies no
- * one. Only a store error fails (and so rewinds) the batch. */
-static int understand_and_match(struct daemon *d, struct store_txn *txn, struct ingest_item *it,
-				const unsigned char key[STORE_ID_LEN], struct matched *out)
-{
-	const json_t *msg = envelope_msg(&it->env);
-	struct meta meta = {0};
-	struct match_result r;
-	int rc = 0;
-	*out = (struct matched){0};
-	if (!msg || schema_describe(d->schema, it->env.topic, msg, &meta)) {
-		metric_add(&d->metrics.understand_errors, 1);
-		meta_release(&meta);
-		return 0;
-	}
-	struct msg_view v = {it->env.topic, msg, &meta};
-	buf_reset(&d->common);
-	if (match_run(d->snap, &v, d->mscratch, &r)) {
-		metric_add(&d->metrics.understand_errors, 1);
-	} else if (r.n_hits && notify_common(&it->env, &meta, &d->common)) {
-		metric_add(&d->metrics.understand_errors, 1);
-	} else {
-		out->notifications = (uint32_t)r.n_hits;
-		out->subscriptions = (uint32_t)r.n_matched;
-		rc = store_hits(d, txn, &r, key, &out->stored);
-	}
-	meta_release(&meta);
-	return rc;
-}
-
-/* Sequence bookkeeping for one verified message. */
-static void track(struct daemon *d, const struct ingest_item *it, bool is_new)
-{
-	struct seqtrack *st = &d->seq[it->source];
-	uint64_t missing;
-	int ev = seqtrack_observe(st, it->seq, &missing);
-	if (ev == SEQ_GAP) {
-		metric_add(&d->metrics.gaps, 1);
-		metric_add(&d->metrics.gap_missing, missing);
-		log_info("heraldd '%s': gap of %llu before sequence %llu",
-			 ingest_source_get(d->ingest, it->source)->name,
-			 (unsigned long long)missing, (unsigned long long)it->seq);
-	} else if (ev == SEQ_OLD && is_new && !it->replayed) {
-		/* A new message with an old number: the publisher started over. */
-		metric_add(&d->metrics.publisher_restarts, 1);
-		seqtrack_restart(st, it->seq);
-	}
-	d->cursor_dirty[it->source] = true;
-}
-
-static void replay_done(struct daemon *d, const struct ingest_item *it)
-{
-	struct seq_range want;
-	struct seqtrack *st = &d->seq[it->source];
-	bool was_pending = st->pending;
-	uint64_t lost = seqtrack_replay_done(st, it->last_seq, it->more, it->failed, &want);
-	if (lost) {
-		metric_add(&d->metrics.lost, lost);
-		log_warn("heraldd '%s': %llu messages could not be replayed and are lost",
-			 ingest_source_get(d->ingest, it->source)->name, (unsigned long long)lost);
-	}
-	if (was_pending && st->pending)
-		ingest_request_replay(d->ingest, it->source, want.lo, want.hi);
-	d->cursor_dirty[it->source] = true;
-}
-
-/* After a failed commit the in-memory sequence state ran ahead of the
- * store: go back to the durable cursors and let replay refill. */
-static void rewind_sources(struct daemon *d)
-{
-	for (size_t s = 0; s < ingest_source_count(d->ingest); s++) {
-		uint64_t c;
-		bool stored = !store_cursor_get(d->store, ingest_source_get(d->ingest, s)->key, &c);
-		if (stored)
-			seqtrack_resume(&d->seq[s], c);
-		else
-			seqtrack_release(&d->seq[s]);
-		/* Catch up only from where we were: a first contact starts now. */
-		d->catch_up[s] = stored && ingest_source_get(d->ingest, s)->sequenced;
-		d->cursor_dirty[s] = false;
-	}
-}
-
-static int process_item(struct daemon *d, struct store_txn *txn, struct ingest_item *it,
-			bool *accept, struct matched *m)
-{
-	*accept = false;
-	*m = (struct matched){0};
-	if (it->kind == INGEST_REPLAY_DONE) {
-		replay_done(d, it);
-		return 0;
-	}
-	if (!it->ok) {
-		/* A relay's number on a bad message: not missing, just bad. */
-		if (it->nparts == 3 && it->has_seq) {
-			uint64_t missing;
-			seqtrack_observe(&d->seq[it->source], it->seq, &missing);
-			d->cursor_dirty[it->source] = true;
-		}
-		return 0;
-	}
-	unsigned char id[STORE_ID_LEN];
-	message_id(it, id);
-	int is_new = store_mark_seen(txn, id);
-	if (is_new < 0)
-		return is_new;
-	if (it->has_seq)
-		track(d, it, is_new);
-	if (!is_new) {
-		metric_add(&d->metrics.duplicates, 1);
-		return 0;
-	}
-	*accept = it->wanted;
-	return *accept ? understand_and_match(d, txn, it, id, m) : 0;
-}
-
-static void stop_intake(struct daemon *d);
-
-static void commit_batch(struct daemon *d, struct ingest_item **items, size_t n)
-{
-	struct store_txn *txn;
-	bool accept[BATCH_MAX];
-	struct matched matched[BATCH_MAX];
-	uint64_t stored = 0;
-	d->snap = matcher_acquire(d->matcher);
-	d->batch_ms = clock_wall_ms();
-	int rc = store_begin(d->store, &txn);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = process_item(d, txn, items[i], &accept[i], &matched[i]);
-	match_snapshot_unref(d->snap);
-	d->snap = NULL;
-	for (size_t s = 0; !rc && s < ingest_source_count(d->ingest); s++) {
-		if (!d->cursor_dirty[s] || !d->seq[s].known)
-			continue;
-		if (!ingest_source_get(d->ingest, s)->sequenced) {
-			/* Nowhere to replay from: holes are lost at once. */
-			uint64_t lost = seqtrack_skip_to(&d->seq[s], d->seq[s].max_seen);
-			metric_add(&d->metrics.lost, lost);
-		}
-		rc = store_cursor_put(txn, ingest_source_get(d->ingest, s)->key, d->seq[s].cursor);
-		d->cursor_dirty[s] = false;
-	}
-	if (!rc)
-		rc = store_commit(txn);
-	else if (txn)
-		store_abort(txn);
-	if (rc) {
-		metric_add(&d->metrics.store_errors, 1);
-		log_limited(&d->rl_store, L_ERROR, "heraldd: commit of %zu messages failed (%s); "
-				"they will be replayed", n, store_strerror(rc));
-		rewind_sources(d);
-		if (rc == -ENOSPC)
-			stop_intake(d);
-		return;
-	}
-	metric_add(&d->metrics.commits, 1);
-	for (size_t i = 0; i < n; i++) {
-		if (!accept[i])
-			continue;
-		metric_add(&d->metrics.accepted, 1);
-		if (items[i]->replayed)
-			metric_add(&d->metrics.replayed, 1);
-		stored += matched[i].stored;
-		if (matched[i].notifications) {
-			metric_add(&d->metrics.matched, 1);
-			metric_add(&d->metrics.notifications, matched[i].notifications);
-			metric_add(&d->metrics.subscription_matches, matched[i].subscriptions);
-		}
-		if (d->cfg.print_accepted)
-			print_accepted(items[i], &matched[i]);
-	}
-	if (d->cfg.print_accepted)
-		fflush(stdout);
-	if (stored) {
-		metric_add(&d->metrics.stored, stored);
-		dispatch_wake(d->dispatch);
-	}
-}
-
-/* ---- a full store: stop taking messages, let delivery free space ---- */
-
-static void stop_intake(struct daemon *d)
-{
-	if (d->intake_stopped)
-		return;
-	d->intake_stopped = true;
-	atomic_store(&d->metrics.intake_stopped, 1);
-	metric_add(&d->metrics.intake_stops, 1);
-	log_error("heraldd: the store is full (map_size_mb = %zu); intake stopped until delivery "
-		  "frees space; missed messages will be replayed", d->cfg.map_size >> 20);
-}
-
-/* Check the store's fill level before every batch (a read transaction and
- * a walk of LMDB's short freelist: microseconds per batch, not per
- * message). True: take input. */
-static bool intake_open(struct daemon *d)
-{
-	double used;
-	if (store_usage(d->store, &used))
-		return !d->intake_stopped;
-	d->usage = used;
-	double map = (double)d->cfg.map_size;
-	double reserve = map / 10 > RESERVE_MIN ? map / 10 : RESERVE_MIN;
-	if (reserve > map / 2)
-		reserve = map / 2;
-	double free_bytes = (1 - used) * map;
-	if (!d->intake_stopped && free_bytes < reserve) {
-		stop_intake(d);
-	} else if (d->intake_stopped && free_bytes >= 2 * reserve) {
-		d->intake_stopped = false;
-		atomic_store(&d->metrics.intake_stopped, 0);
-		log_info("heraldd: the store has room again (%.0f%% used); intake resumed", used * 100);
-	}
-	return !d->intake_stopped;
-}
-
-static void request_replays(struct daemon *d)
-{
-	for (size_t s = 0; s < ingest_source_count(d->ingest); s++) {
-		struct seq_range want;
-		if (!ingest_source_get(d->ingest, s)->sequenced)
-			continue;
-		if (seqtrack_next_request(&d->seq[s], d->catch_up[s], &want)) {
-			d->catch_up[s] = false;
-			if (ingest_request_replay(d->ingest, (uint32_t)s, want.lo, want.hi))
-				log_error("heraldd: cannot queue a replay request (%s)", strerror(errno));
-		}
-	}
 }
 
 static void reload(struct daemon *d)
@@ -419,21 +104,20 @@ static void print_counters(const struct metrics *m)
 
 static int run(struct daemon *d)
 {
-	static struct ingest_item *items[BATCH_MAX];
+	static struct ingest_item *items[COMMIT_BATCH_MAX];
 	while (!g_stop) {
 		if (g_reload && !d->retired) /* a second reload waits for the first to drain */
 			reload(d);
-		if (!intake_open(d)) {
+		if (!commit_intake_open(d->commit)) {
 			usleep(200000);
 			continue;
 		}
-		/* Near full, small batches: one batch must never jump the reserve. */
-		size_t n = ingest_take(d->ingest, items, d->usage < 0.50 ? BATCH_MAX : 32, 200);
+		size_t n = ingest_take(d->ingest, items, commit_batch_max(d->commit), 200);
+		/* A failed batch is logged, counted and rewound by the committer. */
 		if (n)
-			commit_batch(d, items, n);
+			commit_batch(d->commit, items, n);
 		ingest_release(d->ingest, n);
-		if (!d->intake_stopped)
-			request_replays(d);
+		commit_request_replays(d->commit);
 		if (d->retired && ingest_drained(d->ingest, d->retire_mark)) {
 			verifier_free(d->retired);
 			d->retired = NULL;
@@ -442,16 +126,25 @@ static int run(struct daemon *d)
 	return 0;
 }
 
-static int setup_sources(struct daemon *d)
+/* The committer's view of ingest (struct commit_sources). */
+static const struct ingest_source *sources_get(void *in, size_t i)
 {
-	size_t n = ingest_source_count(d->ingest);
-	d->seq = calloc(n, sizeof *d->seq);
-	d->catch_up = calloc(n, sizeof *d->catch_up);
-	d->cursor_dirty = calloc(n, sizeof *d->cursor_dirty);
-	if (!d->seq || !d->catch_up || !d->cursor_dirty)
-		return -ENOMEM;
-	rewind_sources(d);
-	return 0;
+	return ingest_source_get(in, i);
+}
+
+static int sources_request_replay(void *in, uint32_t src, uint64_t lo, uint64_t hi)
+{
+	return ingest_request_replay(in, src, lo, hi);
+}
+
+static int start_commit(struct daemon *d)
+{
+	struct commit_deps deps = {
+		.cfg = &d->cfg, .store = d->store, .schema = d->schema, .matcher = d->matcher,
+		.metrics = &d->metrics, .dispatch = d->dispatch,
+		.sources = {.n = ingest_source_count(d->ingest), .get = sources_get,
+			    .request_replay = sources_request_replay, .arg = d->ingest}};
+	return commit_new(&deps, &d->commit);
 }
 
 static void usage(FILE *f)
@@ -485,10 +178,6 @@ static int start(struct daemon *d)
 		goto fail;
 	if ((rc = matcher_start(d->store, &d->matcher, err, sizeof err)))
 		goto fail;
-	if (!(d->mscratch = match_scratch_new())) {
-		rc = -ENOMEM;
-		goto fail;
-	}
 	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
 	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
 		goto fail;
@@ -498,7 +187,7 @@ static int start(struct daemon *d)
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
 		goto fail;
-	if ((rc = setup_sources(d)))
+	if ((rc = start_commit(d)))
 		goto fail;
 	return 0;
 fail:
@@ -508,23 +197,15 @@ fail:
 
 static void stop(struct daemon *d)
 {
-	if (d->seq)
-		for (size_t s = 0; s < ingest_source_count(d->ingest); s++)
-			seqtrack_release(&d->seq[s]);
+	commit_free(d->commit);
 	ingest_stop(d->ingest);
 	api_stop(d->api);
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
-	buf_release(&d->common);
-	buf_release(&d->doc);
 	matcher_stop(d->matcher);
-	match_scratch_free(d->mscratch);
 	schema_free(d->schema); /* after the API, which reads it */
 	store_close(d->store);
 	verifier_free(d->verifier);
 	verifier_free(d->retired);
-	free(d->seq);
-	free(d->catch_up);
-	free(d->cursor_dirty);
 }
 
 int main(int argc, char **argv)
@@ -550,7 +231,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	struct daemon d = {.rl_store = {.interval_ms = 10000}};
+	struct daemon d = {0};
 	char err[600];
 	if (config_load(path, &d.cfg, err, sizeof err)) {
 		fprintf(stderr, "heraldd: %s\n", err);

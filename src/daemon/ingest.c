@@ -111,7 +111,8 @@ static struct ingest_item *slot_reset(struct ingest_item *it)
 	if (it) {
 		/* it->env was cleared when the slot was released. */
 		it->nparts = 0;
-		it->replayed = it->has_seq = it->ok = it->wanted = it->more = it->failed = false;
+		it->replayed = it->via_relay = it->has_seq = it->ok = it->wanted = false;
+		it->more = it->failed = false;
 		it->seq = it->last_seq = 0;
 		it->signer = NULL;
 	}
@@ -233,6 +234,7 @@ static bool topic_wanted(const struct config *cfg, const char *topic)
 static int check_slot(struct ingest *in, struct ingest_item *it, struct buf *scratch,
 		      const char **detail)
 {
+	it->via_relay = it->nparts == 3;
 	if (it->nparts < 2 || it->nparts > 3)
 		return (*detail = "wrong number of frames"), REJECT_BAD_FRAMES;
 	it->raw = zmq_msg_data(&it->part[1]);

@@ -43,6 +43,8 @@ struct ingest_item {
 	enum ingest_kind kind;
 	uint32_t source;      /* index into ingest_sources() */
 	bool replayed;        /* came from a replay answer */
+	bool via_relay;       /* came with a relay's meta frame: its seq is the relay's,
+			       * so it counts even when the message is bad */
 	bool has_seq;         /* seq is set (relay meta, or verified envelope "i") */
 	uint64_t seq;
 	/* INGEST_MESSAGE */

@@ -249,6 +249,7 @@ int store_cursor_get(struct store *s, const char *key, uint64_t *seq)
 
 int store_begin(struct store *s, struct store_txn **out)
 {
+	*out = NULL;
 	struct store_txn *t = malloc(sizeof *t);
 	if (!t)
 		return -ENOMEM;

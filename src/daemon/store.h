@@ -49,7 +49,7 @@ void store_close(struct store *s); /* NULL is a no-op */
 /* Read a source's cursor. 0, -ENOENT when none was stored, or an error. */
 int store_cursor_get(struct store *s, const char *key, uint64_t *seq);
 
-/* Begin the batch transaction (one at a time). */
+/* Begin the batch transaction (one at a time). On failure *out is NULL. */
 int store_begin(struct store *s, struct store_txn **out);
 /* Remember an id; 1 if it is new, 0 if already seen, negative on error. */
 int store_mark_seen(struct store_txn *t, const unsigned char id[STORE_ID_LEN]);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for store: cursors, dedup window, durability across reopen,
- * schema version refusal, and a full map reported as -ENOSPC. */
+ * schema version refusal, a full map reported as -ENOSPC, and a failed
+ * store_begin leaving no transaction behind. */
 #include "src/daemon/store.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tests/unit/tap.h"
@@ -220,20 +222,57 @@ static void full(const char *dir)
 	store_close(s);
 }
 
+/* Another process grows the map past ours: our next write transaction
+ * cannot begin (LMDB's MDB_MAP_RESIZED), and store_begin must say so with
+ * *out NULL, so a caller's cleanup path never sees a stale pointer. */
+static void failed_begin(const char *dir)
+{
+	struct store *s;
+	struct store_txn *t;
+	char err[300];
+	ok(store_open(dir, 1 << 20, 100, &s, err, sizeof err) == 0, "open a 1 MiB store");
+	pid_t pid = fork();
+	if (pid == 0) {
+		static char big[1 << 20];
+		struct store *g;
+		int rc = store_open(dir, 8 << 20, 100, &g, err, sizeof err);
+		for (int i = 0; !rc && i < 2; i++) {
+			if (!(rc = store_begin(g, &t)) &&
+			    !(rc = store_doc_put(t, STORE_USERS, &i, sizeof i, big, sizeof big)))
+				rc = store_commit(t);
+		}
+		store_close(g);
+		_exit(rc ? 1 : 0);
+	}
+	int status = 1;
+	ok(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		   WEXITSTATUS(status) == 0,
+	   "another process grew the store to 2 MiB of data");
+	t = (struct store_txn *)&t; /* anything but NULL */
+	int rc = store_begin(s, &t);
+	ok(rc < 0, "our write transaction cannot begin (%s)", store_strerror(rc));
+	ok(t == NULL, "and store_begin set *out to NULL");
+	if (!rc)
+		store_abort(t);
+	store_close(s);
+}
+
 int main(void)
 {
 	char d1[] = "/tmp/herald-test-store-XXXXXX", d2[] = "/tmp/herald-test-store-XXXXXX",
 	     d3[] = "/tmp/herald-test-store-XXXXXX", d4[] = "/tmp/herald-test-store-XXXXXX",
-	     d5[] = "/tmp/herald-test-store-XXXXXX";
-	if (!mkdtemp(d1) || !mkdtemp(d2) || !mkdtemp(d3) || !mkdtemp(d4) || !mkdtemp(d5))
+	     d5[] = "/tmp/herald-test-store-XXXXXX", d6[] = "/tmp/herald-test-store-XXXXXX";
+	if (!mkdtemp(d1) || !mkdtemp(d2) || !mkdtemp(d3) || !mkdtemp(d4) || !mkdtemp(d5) ||
+	    !mkdtemp(d6))
 		return 1;
 	basics(d1);
 	newer_schema(d2);
 	full(d3);
 	migrate(d4);
 	documents(d5);
+	failed_begin(d6);
 	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s %s", d1, d2, d3, d4, d5);
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s %s %s", d1, d2, d3, d4, d5, d6);
 	if (system(cmd))
 		diag("cleanup failed");
 	return tap_done();
