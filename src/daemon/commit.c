@@ -151,11 +151,19 @@ static void track(struct commit *c, const struct ingest_item *it, bool is_new)
 	struct seqtrack *st = &c->seq[it->source];
 	uint64_t missing;
 	int ev = seqtrack_observe(st, it->seq, &missing);
-	if (ev == SEQ_GAP) {
+	if (ev == SEQ_GAP || ev == SEQ_RESET) {
 		metric_add(&c->metrics->gaps, 1);
 		metric_add(&c->metrics->gap_missing, missing);
 		log_info("heraldd '%s': gap of %llu before sequence %llu", c->source[it->source].name,
 			 (unsigned long long)missing, (unsigned long long)it->seq);
+	}
+	if (ev == SEQ_RESET) {
+		/* Far beyond what a replay could fill: the older numbers are not
+		 * counted lost, only the last max_gap are asked for. */
+		metric_add(&c->metrics->sequence_resets, 1);
+		log_warn("heraldd '%s': sequence jumped to %llu, more than %u past the last one; "
+			 "taken as a new start", c->source[it->source].name,
+			 (unsigned long long)it->seq, SEQ_MAX_GAP);
 	} else if (ev == SEQ_OLD && is_new && !it->replayed) {
 		/* A new message with an old number: the publisher started over. */
 		metric_add(&c->metrics->publisher_restarts, 1);

@@ -31,6 +31,7 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(replayed, "messages accepted from a replay")                                   \
 	X(lost, "missing messages that no replay could fill")                            \
 	X(publisher_restarts, "publishers seen restarting their sequence")               \
+	X(sequence_resets, "sequence jumps too wide to replay, taken as a new start")    \
 	X(matched, "accepted messages that matched at least one subscription")           \
 	X(notifications, "notifications due: one per matched user and destination")      \
 	X(subscription_matches, "subscriptions that matched accepted messages")          \

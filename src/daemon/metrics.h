@@ -45,6 +45,7 @@ struct metrics {
 	_Atomic uint64_t replayed;         /* messages accepted from a replay */
 	_Atomic uint64_t lost;             /* missing messages no replay could fill */
 	_Atomic uint64_t publisher_restarts;
+	_Atomic uint64_t sequence_resets;  /* jumps wider than a replay could fill */
 	_Atomic uint64_t matched;          /* accepted messages that matched a subscription */
 	_Atomic uint64_t notifications;    /* (user, destination) pairs to notify */
 	_Atomic uint64_t subscription_matches; /* subscriptions that matched */

@@ -443,6 +443,28 @@ static void failed_commit_loses_nothing(struct fixture *f, struct batch *b)
 	ok(cursor(f, SECOND) == 6 && cursor(f, DIRECT) == 10, "cursors 6 and 10");
 }
 
+/* A number far beyond what a replay could fill: one reset, not a loss of
+ * billions; only the last SEQ_MAX_GAP numbers are asked for. */
+static void huge_jump(struct fixture *f, struct batch *b)
+{
+	uint64_t lost = M(lost), missing = M(gap_missing), far = 1ull << 62;
+	commit_request_replays(f->c);
+	requested(f, 0, NULL); /* nothing in flight before the jump */
+	add_msg(f, b, SECOND, far, NULL, false);
+	commit(f, b);
+	ok(M(sequence_resets) == 1 && M(gap_missing) - missing == SEQ_MAX_GAP,
+	   "second: 6 -> 2^62 is one reset with a hole of SEQ_MAX_GAP left (%llu missing)",
+	   (unsigned long long)(M(gap_missing) - missing));
+	commit_request_replays(f->c);
+	ok(requested(f, 1, (struct request[]){{SECOND, far - SEQ_MAX_GAP, far - 1}}),
+	   "the replay asks for the last SEQ_MAX_GAP numbers only");
+	add_done(b, SECOND, 0, false);
+	commit(f, b);
+	ok(M(lost) - lost == SEQ_MAX_GAP && cursor(f, SECOND) == far,
+	   "an empty answer loses exactly SEQ_MAX_GAP (%llu), and the cursor is at 2^62",
+	   (unsigned long long)(M(lost) - lost));
+}
+
 int main(void)
 {
 	static struct fixture fx;
@@ -460,6 +482,7 @@ int main(void)
 	failed_commit(f, &b);
 	restart(f);
 	failed_commit_loses_nothing(f, &b);
+	huge_jump(f, &b);
 	teardown(f);
 	return tap_done();
 }
