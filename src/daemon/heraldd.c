@@ -20,6 +20,7 @@
 #endif
 
 #include "src/api/api.h"
+#include "src/api/api_auth.h"
 #include "src/common/config.h"
 #include "src/common/log.h"
 #include "src/common/verify.h"
@@ -208,6 +209,21 @@ static void stop(struct daemon *d)
 	verifier_free(d->retired);
 }
 
+/* --check-config: also what start() would refuse before listening (the
+ * token file and its mode, the rules, the identity map), so "ok" means the
+ * daemon starts. Reads those files only; the state is not touched. */
+static int check_files(const struct config *cfg, char *err, size_t errlen)
+{
+	struct api_tokens *tokens = NULL;
+	struct schema *schema = NULL;
+	int rc = cfg->api_tokens ? api_tokens_load(cfg->api_tokens, &tokens, err, errlen) : 0;
+	api_tokens_free(tokens);
+	if (!rc)
+		rc = schema_load(cfg->rules_dir, cfg->identity_map, &schema, err, errlen);
+	schema_free(schema);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -243,10 +259,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
-		printf("%s: ok\n", path);
+		int rc = check_files(&d.cfg, err, sizeof err);
+		if (rc)
+			fprintf(stderr, "heraldd: %s: %s\n", path, err);
+		else
+			printf("%s: ok\n", path);
 		verifier_free(d.verifier);
 		config_release(&d.cfg);
-		return 0;
+		return rc ? 2 : 0;
 	}
 	if (!foreground && daemon(1, 0)) {
 		fprintf(stderr, "heraldd: cannot detach (%s)\n", strerror(errno));

@@ -88,12 +88,18 @@ fails() {
 "$HERALDD" -c heraldd.conf --check-config > check.out 2>&1
 ok $? "--check-config accepts api_tokens, rules_dir and identity_map"
 chmod 644 tokens
+"$HERALDD" -c heraldd.conf --check-config > check644.out 2>&1
+[ $? -eq 2 ] && grep -q "mode 0644 lets group or others at the tokens" check644.out
+ok $? "--check-config refuses the token file the daemon would refuse ($(head -c 200 check644.out))"
 timeout 10 "$HERALDD" -c heraldd.conf --foreground > /dev/null 2> refuse.err
 rc=$?
 [ $rc -eq 1 ] && grep -q "api_tokens .*tokens: mode 0644 lets group or others at the tokens; run chmod 600" refuse.err
 ok $? "a token file with mode 0644 stops heraldd at start ($(head -c 200 refuse.err))"
 chmod 600 tokens
 write_conf "$WORK/no-such-rules"
+"$HERALDD" -c heraldd.conf --check-config > checkrules.out 2>&1
+[ $? -eq 2 ] && grep -q "no-such-rules" checkrules.out
+ok $? "--check-config refuses a missing rules_dir"
 timeout 10 "$HERALDD" -c heraldd.conf --foreground > /dev/null 2> norules.err
 rc=$?
 [ $rc -eq 1 ] && grep -q "no-such-rules" norules.err
