@@ -288,7 +288,10 @@ static int enum_error(const struct sinkutil_option *t, const struct herald_sink_
 		n++;
 	for (size_t i = 0; i < n && at < sizeof list; i++)
 		at += (size_t)snprintf(list + at, sizeof list - at, "%s%s",
-				       i == 0 ? "" : i + 1 == n ? " or " : ", ", t->names[i]);
+				       i == 0	    ? ""
+				       : i + 1 == n ? " or "
+						    : ", ",
+				       t->names[i]);
 	snprintf(err, errlen, "%s: '%s' is not %s (line %u)", o->key, o->value, list, o->line);
 	return -EINVAL;
 }
@@ -305,9 +308,8 @@ static int set_enum(const struct sinkutil_option *t, void *obj, const struct her
 }
 
 /* STRING and PATH: check, then replace what the field held. */
-static int set_text(const struct sinkutil_option *t, void *obj,
-		    const struct herald_sink_host *host, const struct herald_sink_option *o,
-		    char *err, size_t errlen)
+static int set_text(const struct sinkutil_option *t, void *obj, const struct herald_sink_host *host,
+		    const struct herald_sink_option *o, char *err, size_t errlen)
 {
 	char **dst = field(obj, t);
 	char *v = t->type == SINKUTIL_T_PATH ? sinkutil_resolve_path(host, o->value, err, errlen)
@@ -339,8 +341,8 @@ static int set_secret(const struct sinkutil_option *t, void *obj,
 
 	if (!path)
 		return -EINVAL;
-	rc = sinkutil_secret_read(o->key, path, t->hi, SINKUTIL_SECRET_FIRST_LINE, dst, err,
-				  errlen);
+	rc =
+	    sinkutil_secret_read(o->key, path, t->hi, SINKUTIL_SECRET_FIRST_LINE, dst, err, errlen);
 	if (!rc && dst->exposed)
 		sinkutil_log(host, HERALD_SINK_LOG_WARNING, "%s: %s is readable by every user",
 			     o->key, path);
@@ -348,9 +350,8 @@ static int set_secret(const struct sinkutil_option *t, void *obj,
 	return rc;
 }
 
-static int set_one(const struct sinkutil_option *t, void *obj,
-		   const struct herald_sink_host *host, const struct herald_sink_option *o,
-		   char *err, size_t errlen)
+static int set_one(const struct sinkutil_option *t, void *obj, const struct herald_sink_host *host,
+		   const struct herald_sink_option *o, char *err, size_t errlen)
 {
 	unsigned long n;
 	int rc;
@@ -393,8 +394,9 @@ int sinkutil_set_option(const struct sinkutil_option *table, void *obj,
 }
 
 int sinkutil_set_options(const struct sinkutil_option *table, void *obj,
-			 const struct herald_sink_host *host, const struct herald_sink_option *options,
-			 size_t n_options, char *err, size_t errlen)
+			 const struct herald_sink_host *host,
+			 const struct herald_sink_option *options, size_t n_options, char *err,
+			 size_t errlen)
 {
 	int rc = 0;
 

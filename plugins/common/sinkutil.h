@@ -100,10 +100,10 @@ enum sinkutil_opt_type {
 struct sinkutil_option {
 	const char *name;
 	enum sinkutil_opt_type type;
-	size_t offset;            /* of the field in the sink's struct */
-	unsigned long lo, hi;     /* UINT: the range; SECRET: hi is the size cap */
+	size_t offset;		  /* of the field in the sink's struct */
+	unsigned long lo, hi;	  /* UINT: the range; SECRET: hi is the size cap */
 	const char *const *names; /* ENUM: the words, NULL-ended */
-	const int *values;        /* ENUM: one per word */
+	const int *values;	  /* ENUM: one per word */
 	/* STRING, PATH (optional): 0, or a negative errno with the whole
 	 * message in err (the key is passed for it). */
 	int (*check)(const char *key, const char *value, char *err, size_t errlen);
@@ -114,25 +114,47 @@ struct sinkutil_option {
 /* offsetof(type, field), refused by the compiler unless the field is a `ft`. */
 #define SINKUTIL_FIELD(type, field, ft)                                                            \
 	(offsetof(type, field) +                                                                   \
-	 0 * sizeof(char[__builtin_types_compatible_p(__typeof__(((type *)0)->field), ft) ? 1 : -1]))
+	 0 * sizeof(                                                                               \
+		 char[__builtin_types_compatible_p(__typeof__(((type *)0)->field), ft) ? 1 : -1]))
 
 #define SINKUTIL_STRING(name, type, field, check)                                                  \
-	{(name), SINKUTIL_T_STRING, SINKUTIL_FIELD(type, field, char *), 0, 0, NULL, NULL, (check), NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_STRING, SINKUTIL_FIELD(type, field, char *), 0, 0, NULL, NULL,  \
+		    (check), NULL                                                                  \
+	}
 #define SINKUTIL_UINT(name, type, field, lo, hi)                                                   \
-	{(name), SINKUTIL_T_UINT, SINKUTIL_FIELD(type, field, unsigned long), (lo), (hi), NULL, NULL, \
-	 NULL, NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_UINT, SINKUTIL_FIELD(type, field, unsigned long), (lo), (hi),   \
+		    NULL, NULL, NULL, NULL                                                         \
+	}
 #define SINKUTIL_BOOL(name, type, field)                                                           \
-	{(name), SINKUTIL_T_BOOL, SINKUTIL_FIELD(type, field, bool), 0, 0, NULL, NULL, NULL, NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_BOOL, SINKUTIL_FIELD(type, field, bool), 0, 0, NULL, NULL,      \
+		    NULL, NULL                                                                     \
+	}
 #define SINKUTIL_ENUM(name, type, field, names, values)                                            \
-	{(name), SINKUTIL_T_ENUM, SINKUTIL_FIELD(type, field, int), 0, 0, (names), (values), NULL, NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_ENUM, SINKUTIL_FIELD(type, field, int), 0, 0, (names),          \
+		    (values), NULL, NULL                                                           \
+	}
 #define SINKUTIL_PATH(name, type, field, check)                                                    \
-	{(name), SINKUTIL_T_PATH, SINKUTIL_FIELD(type, field, char *), 0, 0, NULL, NULL, (check), NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_PATH, SINKUTIL_FIELD(type, field, char *), 0, 0, NULL, NULL,    \
+		    (check), NULL                                                                  \
+	}
 #define SINKUTIL_SECRET(name, type, field, max)                                                    \
-	{(name), SINKUTIL_T_SECRET, SINKUTIL_FIELD(type, field, struct sinkutil_secret), 0, (max),   \
-	 NULL, NULL, NULL, NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_SECRET, SINKUTIL_FIELD(type, field, struct sinkutil_secret), 0, \
+		    (max), NULL, NULL, NULL, NULL                                                  \
+	}
 #define SINKUTIL_CUSTOM(name, set)                                                                 \
-	{(name), SINKUTIL_T_CUSTOM, 0, 0, 0, NULL, NULL, NULL, (set)}
-#define SINKUTIL_END {NULL, SINKUTIL_T_CUSTOM, 0, 0, 0, NULL, NULL, NULL, NULL}
+	{                                                                                          \
+		(name), SINKUTIL_T_CUSTOM, 0, 0, 0, NULL, NULL, NULL, (set)                        \
+	}
+#define SINKUTIL_END                                                                               \
+	{                                                                                          \
+		NULL, SINKUTIL_T_CUSTOM, 0, 0, 0, NULL, NULL, NULL, NULL                           \
+	}
 
 /*
  * Set option `o` on obj (the sink's struct) by the table. `host` resolves
@@ -151,8 +173,9 @@ int sinkutil_set_option(const struct sinkutil_option *table, void *obj,
 			char *err, size_t errlen);
 /* Every option in turn; stops at the first error. */
 int sinkutil_set_options(const struct sinkutil_option *table, void *obj,
-			 const struct herald_sink_host *host, const struct herald_sink_option *options,
-			 size_t n_options, char *err, size_t errlen);
+			 const struct herald_sink_host *host,
+			 const struct herald_sink_option *options, size_t n_options, char *err,
+			 size_t errlen);
 /* Free what the table's STRING, PATH and SECRET fields of obj hold (a secret
  * is wiped first) and clear them. CUSTOM fields are the sink's to free. */
 void sinkutil_options_release(const struct sinkutil_option *table, void *obj);

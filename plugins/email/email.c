@@ -94,8 +94,8 @@ static int check_unsubscribe(const char *k, const char *v, char *err, size_t err
 	}
 	if (strlen(v) > MAX_URL || !url_chars_ok(v)) {
 		snprintf(err, errlen,
-			 "%s: at most %d printable ASCII characters, no spaces, '<', '>' or '\"'", k,
-			 MAX_URL);
+			 "%s: at most %d printable ASCII characters, no spaces, '<', '>' or '\"'",
+			 k, MAX_URL);
 		return -EINVAL;
 	}
 	return 0;
@@ -412,7 +412,8 @@ static void set_timeouts(const struct email_sink *e, smtp_session_t s)
 				    Timeout_TRANSFER, Timeout_DATA2};
 
 	for (size_t i = 0; i < sizeof which / sizeof which[0]; i++)
-		smtp_set_timeout(s, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, (long)e->timeout_ms);
+		smtp_set_timeout(s, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
+				 (long)e->timeout_ms);
 }
 
 /* The session with its options; NULL when libesmtp is out of memory. */

@@ -91,7 +91,7 @@ struct irc_sink {
 	/* options (read-only after init) */
 	char *server, *nick, *realname;
 	struct sinkutil_secret password; /* password_file's first line */
-	int auth;                        /* AUTH_PASS or AUTH_NICKSERV */
+	int auth;			 /* AUTH_PASS or AUTH_NICKSERV */
 	bool tls, colors;
 	unsigned long port;
 	unsigned long channel_limit, flood_burst, timeout_ms, reconnect_ms;
@@ -580,8 +580,8 @@ static void connect_locked(struct irc_sink *ir, int64_t now)
 	snprintf(ir->nick_now, sizeof ir->nick_now, "%s", ir->nick);
 	snprintf(server, sizeof server, "%s%s", ir->tls ? "#" : "", ir->server);
 	if (irc_connect(ir->s, server, (unsigned short)ir->port,
-			ir->auth == AUTH_NICKSERV ? NULL : ir->password.value,
-			ir->nick, USERNAME, ir->realname)) {
+			ir->auth == AUTH_NICKSERV ? NULL : ir->password.value, ir->nick, USERNAME,
+			ir->realname)) {
 		drop_locked(ir, irc_strerror(irc_errno(ir->s)));
 		return;
 	}
@@ -721,8 +721,7 @@ static int check_realname(const char *k, const char *v, char *err, size_t errlen
 	return -EINVAL;
 }
 
-static int set_flood_rate(void *obj, const struct herald_sink_option *o, char *err,
-			  size_t errlen)
+static int set_flood_rate(void *obj, const struct herald_sink_option *o, char *err, size_t errlen)
 {
 	struct irc_sink *ir = obj;
 	char *end;
@@ -731,8 +730,8 @@ static int set_flood_rate(void *obj, const struct herald_sink_option *o, char *e
 	errno = 0;
 	r = strtod(o->value, &end);
 	if (errno || end == o->value || *end || !(r >= 0.05 && r <= 100)) {
-		snprintf(err, errlen, "%s: '%s' is not a number from 0.05 to 100 (line %u)",
-			 o->key, o->value, o->line);
+		snprintf(err, errlen, "%s: '%s' is not a number from 0.05 to 100 (line %u)", o->key,
+			 o->value, o->line);
 		return -EINVAL;
 	}
 	ir->flood_rate = r;

@@ -47,9 +47,8 @@ static void write_file(const char *path, const char *text, size_t len, mode_t mo
 
 static char logged[600];
 
-__attribute__((format(printf, 3, 4))) static void keep_log(const struct herald_sink_host *h,
-							   enum herald_sink_log_level l,
-							   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void
+keep_log(const struct herald_sink_host *h, enum herald_sink_log_level l, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -185,8 +184,7 @@ static void test_text(void)
 	ok(set(&c, "custom", "one") == -EINVAL && !strcmp(err, "custom said 1"),
 	   "custom: a positive return is a failure, passed on as -EINVAL");
 
-	struct herald_sink_option opts[] = {
-	    {"n", "12", 2}, {"mode", "zz", 3}, {"flag", "yes", 4}};
+	struct herald_sink_option opts[] = {{"n", "12", 2}, {"mode", "zz", 3}, {"flag", "yes", 4}};
 	c.flag = false;
 	ok(sinkutil_set_options(table, &c, &host, opts, 3, err, sizeof err) == -EINVAL &&
 	       c.n == 12 && !c.flag && !strcmp(err, "mode: 'zz' is not a, b or c (line 3)"),
