@@ -248,6 +248,7 @@ int sinkutil_secret_read(const char *what, const char *path, size_t max, unsigne
 	got = read_capped(fd, n.value, max);
 	n.len = got > 0 ? (size_t)got : 0;
 	if (got < 0) {
+		explicit_bzero(n.value, max + 2); /* what a read got before failing */
 		rc = (int)got;
 		snprintf(why, sizeof why, "%s", strerror(-rc));
 	} else if (n.len > max) {

@@ -67,10 +67,11 @@ struct sinkutil_secret {
 /*
  * Read the secret file `path` (absolute, or relative to the working
  * directory) into *out. The file must be a regular file (a symlink is
- * followed: what it points to must be one; a FIFO is refused without
- * waiting for a writer) of at most `max` bytes with no NUL byte. The
- * trailing CR/LF are stripped, or with SINKUTIL_SECRET_FIRST_LINE
- * everything from the first CR or LF; what is left must not be empty.
+ * followed, since mounted secrets often are symlinks, and what it points
+ * to must be one; a FIFO is refused without waiting for a writer) of at
+ * most `max` bytes with no NUL byte. The trailing CR/LF are stripped, or
+ * with SINKUTIL_SECRET_FIRST_LINE everything from the first CR or LF; what
+ * is left must not be empty.
  * A file readable by every user is accepted with out->exposed set (the
  * caller warns); one readable by its group is normal (root:herald 0640).
  * 0, or a negative errno with err = "WHAT: PATH: why" and *out untouched,
