@@ -19,9 +19,16 @@
  *  - A new major version may change anything; the host refuses a table whose
  *    major differs from its own.
  *
+ * Return values: every operation that returns int returns 0 on success
+ * or a negative errno on failure (-EINVAL for a bad option or address,
+ * -ENOMEM, -EIO, the errno of a failed call), with a message in err where
+ * it has one. The host takes any non-zero value as failure, so a plugin
+ * written when the rule said "non-zero" (init, validate) still works.
+ *
  * Memory: everything the host passes in (config, items, notifications,
  * strings) is lent for the duration of the call; copy what you keep. The
- * sink owns its instance state and frees it in shutdown().
+ * sink owns its instance state and frees it in shutdown(). Memory never
+ * crosses the boundary to be freed by the other side.
  *
  * Threads: the host serialises all calls into one instance (one thread at a
  * time, though not always the same thread). Different instances of the same
@@ -38,6 +45,20 @@
 extern "C" {
 #endif
 
+/*
+ * Version history. A minor only appends (fields at the end of a struct,
+ * values at the end of an enum); a new major may change anything.
+ *  1.0  The entry point; struct herald_sink_host (size, abi, instance,
+ *       config_path, log), herald_notification, herald_sink_item,
+ *       herald_sink_result, herald_sink_ops (init, validate, deliver,
+ *       flush, shutdown, reopen); outcomes DELIVERED, RETRY, REJECTED,
+ *       BROKEN.
+ *  1.1  The outcome HERALD_SINK_GONE (return it only to a host of minor
+ *       >= 1). Later within 1.1, without a change to any struct:
+ *       herald_sink_outcome_name() (an inline function, nothing to link),
+ *       and the return convention and the failed-init rule written down as
+ *       hosts had always applied them.
+ */
 #define HERALD_SINK_ABI_MAJOR 1u
 #define HERALD_SINK_ABI_MINOR 1u
 #define HERALD_SINK_ABI_VERSION ((HERALD_SINK_ABI_MAJOR << 16) | HERALD_SINK_ABI_MINOR)
@@ -127,7 +148,15 @@ enum herald_sink_outcome {
 	HERALD_SINK_DELIVERED = 0, /* done; never sent again */
 	HERALD_SINK_RETRY,         /* try again later (backoff; retry_after if set) */
 	HERALD_SINK_REJECTED,      /* never deliverable: dead letter with the reason */
-	HERALD_SINK_BROKEN,        /* this instance cannot work now: pause and probe */
+	/* This instance cannot work now, whatever the item (read-only disk,
+	 * credentials refused). The item stays due, charged no attempt; the
+	 * host gives the instance no work for probe_interval_ms (doubling
+	 * while it stays broken, up to ten minutes) and then simply calls
+	 * deliver() again with whatever is due: that call is the probe. There
+	 * is no separate probe operation and no reopen or re-init: recovering
+	 * (reconnect, reopen a file) is deliver()'s job. A call that returns
+	 * no BROKEN ends the spell and resets the delay. */
+	HERALD_SINK_BROKEN,
 	/* Since 1.1: the destination is gone for good (HTTP 410, a deleted
 	 * channel): the host pauses the destination with the reason and keeps
 	 * the item, parked, for the user to resume or delete. Return it only to
@@ -165,13 +194,17 @@ struct herald_sink_ops {
 
 	/*
 	 * Create an instance from its config options. Return 0 and set *instance,
-	 * or non-zero with a one-line message in err (the host adds the file and
-	 * the instance name). Unknown options should be refused.
+	 * or a negative errno with a one-line message in err (the host adds the
+	 * file and the instance name). Unknown options should be refused.
+	 * A failed init owns its cleanup: the host never calls shutdown() for
+	 * it and ignores *instance, so init frees what it allocated, joins
+	 * the threads it started and keeps no pointer to host, which is freed
+	 * with the plugin unloaded right after.
 	 */
 	int (*init)(const struct herald_sink_host *host, const struct herald_sink_option *options,
 		    size_t n_options, void **instance, char *err, size_t errlen);
 
-	/* Is `address` usable by this instance? 0, or non-zero with err set.
+	/* Is `address` usable by this instance? 0, or -EINVAL with err set.
 	 * Called when a destination is added (serialised like every call).
 	 * May be NULL: every address is accepted. */
 	int (*validate)(void *instance, const char *address, char *err, size_t errlen);
@@ -183,8 +216,9 @@ struct herald_sink_ops {
 	void (*deliver)(void *instance, const struct herald_sink_item *const *items, size_t n,
 			struct herald_sink_result *const *results);
 
-	/* Finish what is buffered before deadline_ms (CLOCK_MONOTONIC ms).
-	 * 0, or a negative errno when something could not be finished. May be NULL. */
+	/* Finish what is buffered before deadline_ms (CLOCK_MONOTONIC ms);
+	 * called before shutdown(). 0, or a negative errno when something
+	 * could not be finished. May be NULL. */
 	int (*flush)(void *instance, int64_t deadline_ms);
 
 	/* Free the instance. Called once; nothing follows. */

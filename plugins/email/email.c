@@ -26,14 +26,12 @@
 #include <libesmtp.h>
 
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,11 +44,11 @@ struct email_sink {
 	const struct herald_sink_host *host;
 	char *host_port; /* "host:port" for smtp_set_server */
 	char *server, *from, *domain, *unsub, *user;
-	char *password_file; /* option: where the password is */
-	char *password;      /* its first line, read at init */
-	unsigned port;
-	enum starttls_option starttls;
-	long timeout_ms;
+	struct sinkutil_secret password; /* password_file's first line */
+	unsigned long port;
+	int starttls; /* enum starttls_option */
+	unsigned long timeout_ms;
+	unsigned long max_packages; /* for mc */
 	struct msg_conf mc;
 	auth_context_t auth;
 	char *ca_file;	/* option: CAs to trust instead of the system's */
@@ -74,7 +72,7 @@ static int set_str(char **dst, const char *v, char *err, size_t errlen)
 	*dst = strdup(v);
 	if (!*dst)
 		snprintf(err, errlen, "out of memory");
-	return *dst ? 0 : -1;
+	return *dst ? 0 : -ENOMEM;
 }
 
 /* Printable ASCII, no space, no '<' '>' '"': safe inside <...> in a header. */
@@ -86,172 +84,84 @@ static bool url_chars_ok(const char *v)
 	return true;
 }
 
-static int set_unsubscribe(struct email_sink *e, const char *v, char *err, size_t errlen)
+static int check_unsubscribe(const char *k, const char *v, char *err, size_t errlen)
 {
 	bool http = !strncmp(v, "https://", 8) || !strncmp(v, "http://", 7);
 
 	if (!http && strncmp(v, "mailto:", 7)) {
-		snprintf(err, errlen,
-			 "unsubscribe_url: must start with https://, http:// or mailto:");
-		return -1;
+		snprintf(err, errlen, "%s: must start with https://, http:// or mailto:", k);
+		return -EINVAL;
 	}
 	if (strlen(v) > MAX_URL || !url_chars_ok(v)) {
 		snprintf(err, errlen,
-			 "unsubscribe_url: at most %d printable ASCII characters, "
-			 "no spaces, '<', '>' or '\"'",
-			 MAX_URL);
-		return -1;
-	}
-	e->mc.unsubscribe_post = http;
-	return set_str(&e->unsub, v, err, errlen);
-}
-
-static int set_starttls(struct email_sink *e, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "required"))
-		e->starttls = Starttls_REQUIRED;
-	else if (!strcmp(v, "opportunistic"))
-		e->starttls = Starttls_ENABLED;
-	else if (!strcmp(v, "off"))
-		e->starttls = Starttls_DISABLED;
-	else {
-		snprintf(err, errlen, "starttls: '%s' is not required, opportunistic or off", v);
-		return -1;
+			 "%s: at most %d printable ASCII characters, no spaces, '<', '>' or '\"'",
+			 k, MAX_URL);
+		return -EINVAL;
 	}
 	return 0;
 }
 
-static int set_bool(bool *dst, const char *k, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "yes") || !strcmp(v, "no")) {
-		*dst = !strcmp(v, "yes");
-		return 0;
-	}
-	snprintf(err, errlen, "%s: '%s' is not yes or no", k, v);
-	return -1;
-}
-
 /* A host name or IPv4 address: what smtp_set_server can take before ":port". */
-static int set_server(struct email_sink *e, const char *v, char *err, size_t errlen)
+static int check_server(const char *k, const char *v, char *err, size_t errlen)
 {
 	for (const char *p = v; *p; p++)
 		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
 		      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-')) {
-			snprintf(err, errlen, "host: '%s' is not a host name or IPv4 address", v);
-			return -1;
+			snprintf(err, errlen, "%s: '%s' is not a host name or IPv4 address", k, v);
+			return -EINVAL;
 		}
-	return set_str(&e->server, v, err, errlen);
+	return 0;
+}
+
+static int check_from(const char *k, const char *v, char *err, size_t errlen)
+{
+	(void)k;
+	return msg_check_address(v, err, errlen) ? -EINVAL : 0;
+}
+
+static int check_domain(const char *k, const char *v, char *err, size_t errlen)
+{
+	char probe[300];
+
+	(void)k;
+	snprintf(probe, sizeof probe, "x@%s", v);
+	return strlen(v) > 200 || msg_check_address(probe, err, errlen) ? -EINVAL : 0;
 }
 
 static const char no_implicit_tls[] =
     "implicit TLS (SMTPS, port 465) is not supported: libesmtp can only do STARTTLS; "
     "use the submission port 587 with starttls = required";
 
-static int set_option(struct email_sink *e, const struct herald_sink_option *o, char *err,
-		      size_t errlen)
+/* There is no `tls` option: say what to use instead. */
+static int set_tls(void *obj, const struct herald_sink_option *o, char *err, size_t errlen)
 {
-	const char *k = o->key, *v = o->value;
-	unsigned long n;
-
-	if (!strcmp(k, "host"))
-		return set_server(e, v, err, errlen);
-	if (!strcmp(k, "port")) {
-		if (sinkutil_parse_uint(v, 1, 65535, &n))
-			goto range;
-		e->port = (unsigned)n;
-		return 0;
-	}
-	if (!strcmp(k, "starttls"))
-		return set_starttls(e, v, err, errlen);
-	if (!strcmp(k, "tls")) {
-		snprintf(err, errlen, "tls = %s: %s", v,
-			 strcmp(v, "implicit") ? "unknown value; "
-						 "only starttls = required|opportunistic|off exists"
-					       : no_implicit_tls);
-		return -1;
-	}
-	if (!strcmp(k, "user"))
-		return set_str(&e->user, v, err, errlen);
-	if (!strcmp(k, "password_file"))
-		return set_str(&e->password_file, v, err, errlen);
-	if (!strcmp(k, "ca_file")) {
-		free(e->ca_file);
-		e->ca_file = sinkutil_resolve_path(e->host, v, err, errlen);
-		return e->ca_file ? 0 : -1;
-	}
-	if (!strcmp(k, "from")) {
-		if (msg_check_address(v, err, errlen))
-			return -1;
-		return set_str(&e->from, v, err, errlen);
-	}
-	if (!strcmp(k, "message_id_domain")) {
-		char probe[300];
-		snprintf(probe, sizeof probe, "x@%s", v);
-		if (strlen(v) > 200 || msg_check_address(probe, err, errlen))
-			return -1;
-		return set_str(&e->domain, v, err, errlen);
-	}
-	if (!strcmp(k, "timeout_ms")) {
-		if (sinkutil_parse_uint(v, 100, 3600000, &n))
-			goto range;
-		e->timeout_ms = (long)n;
-		return 0;
-	}
-	if (!strcmp(k, "unsubscribe_url"))
-		return set_unsubscribe(e, v, err, errlen);
-	if (!strcmp(k, "max_packages_header")) {
-		if (sinkutil_parse_uint(v, 0, 100, &n))
-			goto range;
-		e->mc.max_packages = n;
-		return 0;
-	}
-	if (!strcmp(k, "html"))
-		return set_bool(&e->mc.html, k, v, err, errlen);
-	snprintf(err, errlen, "unknown option '%s' (line %u)", k, o->line);
-	return -1;
-range:
-	snprintf(err, errlen, "%s: '%s' is not a number in range (line %u)", k, v, o->line);
-	return -1;
+	(void)obj;
+	snprintf(err, errlen, "tls = %s: %s", o->value,
+		 strcmp(o->value, "implicit") ? "unknown value; "
+						"only starttls = required|opportunistic|off exists"
+					      : no_implicit_tls);
+	return -EINVAL;
 }
 
-/* e->password from the first line of password_file (relative to the config
- * file). The password is never logged; errors name the file only. */
-static int read_password(struct email_sink *e, char *err, size_t errlen)
-{
-	char *path = sinkutil_resolve_path(e->host, e->password_file, err, errlen);
-	char buf[MAX_PASSWORD + 2];
-	ssize_t n = -1;
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
-	int rc = -1;
+static const char *const starttls_names[] = {"required", "opportunistic", "off", NULL};
+static const int starttls_values[] = {Starttls_REQUIRED, Starttls_ENABLED, Starttls_DISABLED};
 
-	if (!path)
-		return -1; /* err says why */
-	if (fd < 0) {
-		snprintf(err, errlen, "password_file: %s: %s", path, strerror(errno));
-		goto out;
-	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0 || n > MAX_PASSWORD) {
-		snprintf(err, errlen, "password_file: %s: %s", path,
-			 n < 0 ? strerror(errno) : "longer than 1024 bytes");
-		goto out;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	if (!*buf) {
-		snprintf(err, errlen, "password_file: %s: empty", path);
-		goto out;
-	}
-	e->password = strdup(buf);
-	rc = e->password ? 0 : -1;
-	if (rc)
-		snprintf(err, errlen, "out of memory");
-out:
-	explicit_bzero(buf, sizeof buf);
-	free(path);
-	return rc;
-}
+static const struct sinkutil_option options[] = {
+    SINKUTIL_STRING("host", struct email_sink, server, check_server),
+    SINKUTIL_UINT("port", struct email_sink, port, 1, 65535),
+    SINKUTIL_ENUM("starttls", struct email_sink, starttls, starttls_names, starttls_values),
+    SINKUTIL_CUSTOM("tls", set_tls),
+    SINKUTIL_STRING("user", struct email_sink, user, NULL),
+    SINKUTIL_SECRET("password_file", struct email_sink, password, MAX_PASSWORD),
+    SINKUTIL_PATH("ca_file", struct email_sink, ca_file, NULL),
+    SINKUTIL_STRING("from", struct email_sink, from, check_from),
+    SINKUTIL_STRING("message_id_domain", struct email_sink, domain, check_domain),
+    SINKUTIL_UINT("timeout_ms", struct email_sink, timeout_ms, 100, 3600000),
+    SINKUTIL_STRING("unsubscribe_url", struct email_sink, unsub, check_unsubscribe),
+    SINKUTIL_UINT("max_packages_header", struct email_sink, max_packages, 0, 100),
+    SINKUTIL_BOOL("html", struct email_sink, mc.html),
+    SINKUTIL_END,
+};
 
 /* ---- authentication ---- */
 
@@ -263,7 +173,7 @@ static int interact(auth_client_request_t req, char **result, int fields, void *
 		if (req[i].flags & AUTH_USER)
 			result[i] = e->user;
 		else if (req[i].flags & AUTH_PASS)
-			result[i] = e->password;
+			result[i] = e->password.value;
 		else
 			return 0;
 	}
@@ -272,19 +182,17 @@ static int interact(auth_client_request_t req, char **result, int fields, void *
 
 static int setup_auth(struct email_sink *e, char *err, size_t errlen)
 {
-	if (!e->user != !e->password_file) {
+	if (!e->user != !e->password.value) {
 		snprintf(err, errlen, "user and password_file: give both or neither");
-		return -1;
+		return -EINVAL;
 	}
 	if (!e->user)
 		return 0;
-	if (read_password(e, err, errlen))
-		return -1;
 	auth_client_init();
 	e->auth = auth_create_context();
 	if (!e->auth) {
 		snprintf(err, errlen, "cannot create the SASL context");
-		return -1;
+		return -ENOMEM;
 	}
 	auth_set_mechanism_flags(e->auth, AUTH_PLUGIN_PLAIN, 0);
 	auth_set_interact_cb(e->auth, interact, e);
@@ -322,7 +230,7 @@ static int setup_tls(struct email_sink *e, char *err, size_t errlen)
 	e->tls = SSL_CTX_new(TLS_client_method());
 	if (!e->tls) {
 		snprintf(err, errlen, "cannot create the TLS context");
-		return -1;
+		return -ENOMEM;
 	}
 	SSL_CTX_set_min_proto_version(e->tls, TLS1_2_VERSION);
 	/* At most TLS 1.2: a TLS 1.3 server sends its session tickets after the
@@ -337,7 +245,7 @@ static int setup_tls(struct email_sink *e, char *err, size_t errlen)
 		       : SSL_CTX_set_default_verify_paths(e->tls) != 1) {
 		snprintf(err, errlen, "ca_file: %s: not a readable PEM file of certificates",
 			 e->ca_file ? e->ca_file : "(system default)");
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -353,82 +261,78 @@ static void email_shutdown(void *instance)
 	if (e->auth)
 		auth_destroy_context(e->auth);
 	SSL_CTX_free(e->tls);
-	free(e->ca_file);
-	if (e->password)
-		explicit_bzero(e->password, strlen(e->password));
-	free(e->password);
-	free(e->user);
-	free(e->password_file);
+	sinkutil_options_release(options, e);
 	free(e->host_port);
-	free(e->server);
-	free(e->from);
-	free(e->domain);
-	free(e->unsub);
 	free(e);
 }
 
 static int finish_init(struct email_sink *e, char *err, size_t errlen)
 {
+	int rc;
+
 	if (!e->server) {
 		snprintf(err, errlen, "host: required");
-		return -1;
+		return -EINVAL;
 	}
 	if (!e->from) {
 		snprintf(err, errlen, "from: required");
-		return -1;
+		return -EINVAL;
 	}
 	if (e->port == 465) {
 		snprintf(err, errlen, "port 465: %s", no_implicit_tls);
-		return -1;
+		return -EINVAL;
 	}
 	if (!e->domain && set_str(&e->domain, "herald.invalid", err, errlen))
-		return -1;
-	if (asprintf(&e->host_port, "%s:%u", e->server, e->port) < 0) {
+		return -ENOMEM;
+	if (asprintf(&e->host_port, "%s:%lu", e->server, e->port) < 0) {
 		e->host_port = NULL;
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	e->mc.from = e->from;
 	e->mc.domain = e->domain;
 	e->mc.unsubscribe_url = e->unsub;
+	e->mc.unsubscribe_post = e->unsub && strncmp(e->unsub, "mailto:", 7);
+	e->mc.max_packages = e->max_packages;
 	if (e->ca_file && e->starttls == Starttls_DISABLED) {
 		snprintf(err, errlen, "ca_file: useless with starttls = off");
-		return -1;
+		return -EINVAL;
 	}
-	return setup_tls(e, err, errlen) ? -1 : setup_auth(e, err, errlen);
+	rc = setup_tls(e, err, errlen);
+	return rc ? rc : setup_auth(e, err, errlen);
 }
 
-static int email_init(const struct herald_sink_host *host, const struct herald_sink_option *options,
-		      size_t n_options, void **instance, char *err, size_t errlen)
+static int email_init(const struct herald_sink_host *host, const struct herald_sink_option *opts,
+		      size_t n_opts, void **instance, char *err, size_t errlen)
 {
 	struct email_sink *e = calloc(1, sizeof *e);
+	int rc;
 
 	if (!e) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	e->host = host;
 	e->port = 25;
 	e->starttls = Starttls_ENABLED;
 	e->timeout_ms = 30000;
-	e->mc.max_packages = 10;
+	e->max_packages = 10;
 	e->mc.html = true;
-	for (size_t i = 0; i < n_options; i++)
-		if (set_option(e, &options[i], err, errlen))
-			goto fail;
-	if (finish_init(e, err, errlen))
-		goto fail;
+	rc = sinkutil_set_options(options, e, host, opts, n_opts, err, errlen);
+	if (!rc)
+		rc = finish_init(e, err, errlen);
+	if (rc) {
+		email_shutdown(e);
+		return rc;
+	}
 	*instance = e;
 	return 0;
-fail:
-	email_shutdown(e);
-	return -1;
 }
 
 static int email_validate(void *instance, const char *address, char *err, size_t errlen)
 {
 	(void)instance;
-	return msg_check_address(address, err, errlen);
+	return msg_check_address(address, err, errlen) ? -EINVAL : 0;
 }
 
 /* ---- one SMTP session ---- */
@@ -514,7 +418,8 @@ static void set_timeouts(const struct email_sink *e, smtp_session_t s)
 				    Timeout_TRANSFER, Timeout_DATA2};
 
 	for (size_t i = 0; i < sizeof which / sizeof which[0]; i++)
-		smtp_set_timeout(s, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM, e->timeout_ms);
+		smtp_set_timeout(s, which[i] | Timeout_OVERRIDE_RFC2822_MINIMUM,
+				 (long)e->timeout_ms);
 }
 
 /* The session with its options; NULL when libesmtp is out of memory. */

@@ -51,6 +51,7 @@
 #define OUT_BUDGET     900 /* bytes queued in libircclient's 1 KiB buffer per write-out */
 
 enum tstate { T_NONE, T_JOINING, T_JOINED, T_FAILED };
+enum { AUTH_PASS, AUTH_NICKSERV }; /* the auth option: PASS, or IDENTIFY to NickServ */
 
 /* A channel or nick we sent to. Channels are kept joined between calls. */
 struct target {
@@ -89,10 +90,10 @@ struct irc_sink {
 	const struct herald_sink_host *host;
 	/* options (read-only after init) */
 	char *server, *nick, *realname;
-	char *password_file; /* option: where the password is */
-	char *password;      /* its first line, read at init */
-	bool nickserv, tls, colors;
-	unsigned port;
+	struct sinkutil_secret password; /* password_file's first line */
+	int auth;			 /* AUTH_PASS or AUTH_NICKSERV */
+	bool tls, colors;
+	unsigned long port;
 	unsigned long channel_limit, flood_burst, timeout_ms, reconnect_ms;
 	unsigned long idle_part_s; /* part a channel unused this long; 0: never */
 	double flood_rate;
@@ -244,11 +245,11 @@ static void drop_locked(struct irc_sink *ir, const char *why)
 	if (was) {
 		ir->backoff_ms = (unsigned)ir->reconnect_ms;
 		ir->failures = 0;
-		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING, "lost %s:%u (%s); reconnecting",
+		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING, "lost %s:%lu (%s); reconnecting",
 			     ir->server, ir->port, why);
 	} else if (ir->failures++ % 10 == 0) {
 		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING,
-			     "cannot connect to %s:%u (%s); retrying in %u ms", ir->server,
+			     "cannot connect to %s:%lu (%s); retrying in %u ms", ir->server,
 			     ir->port, why, ir->backoff_ms);
 	}
 	ir->next_connect = now_ms() + ir->backoff_ms;
@@ -277,11 +278,11 @@ static void on_connect(irc_session_t *s, const char *event, const char *origin, 
 		snprintf(ir->nick_now, sizeof ir->nick_now, "%s", params[0]);
 	ir->backoff_ms = (unsigned)ir->reconnect_ms;
 	ir->failures = 0;
-	sinkutil_log(ir->host, HERALD_SINK_LOG_INFO, "connected to %s:%u as %s", ir->server,
+	sinkutil_log(ir->host, HERALD_SINK_LOG_INFO, "connected to %s:%lu as %s", ir->server,
 		     ir->port, ir->nick_now);
 	ir->queued = 0; /* registration means libircclient wrote NICK and USER */
-	if (ir->nickserv && ir->password &&
-	    irc_send_raw(s, "PRIVMSG NickServ :IDENTIFY %s", ir->password))
+	if (ir->auth == AUTH_NICKSERV && ir->password.value &&
+	    irc_send_raw(s, "PRIVMSG NickServ :IDENTIFY %s", ir->password.value))
 		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING, "could not send IDENTIFY (%s)",
 			     irc_strerror(irc_errno(s)));
 	/* the channels kept before are joined again by rejoin_locked() */
@@ -339,7 +340,7 @@ static void on_unknown(irc_session_t *s, const char *event, const char *origin, 
 	} else if (!strcmp(event, "ERROR") && count > 0) {
 		copy_text(ir->status, sizeof ir->status, params[count - 1]);
 		/* ngircd refuses a wrong PASS with ERROR only, no 464 */
-		if (!ir->registered && ir->password && !ir->nickserv &&
+		if (!ir->registered && ir->password.value && ir->auth == AUTH_PASS &&
 		    strcasestr(ir->status, "password"))
 			ir->broken = true;
 	}
@@ -578,8 +579,9 @@ static void connect_locked(struct irc_sink *ir, int64_t now)
 	ir->nick_shorten = false;
 	snprintf(ir->nick_now, sizeof ir->nick_now, "%s", ir->nick);
 	snprintf(server, sizeof server, "%s%s", ir->tls ? "#" : "", ir->server);
-	if (irc_connect(ir->s, server, (unsigned short)ir->port, ir->nickserv ? NULL : ir->password,
-			ir->nick, USERNAME, ir->realname)) {
+	if (irc_connect(ir->s, server, (unsigned short)ir->port,
+			ir->auth == AUTH_NICKSERV ? NULL : ir->password.value, ir->nick, USERNAME,
+			ir->realname)) {
 		drop_locked(ir, irc_strerror(irc_errno(ir->s)));
 		return;
 	}
@@ -682,142 +684,91 @@ static int set_str(char **dst, const char *v, char *err, size_t errlen)
 	*dst = strdup(v);
 	if (!*dst)
 		snprintf(err, errlen, "out of memory");
-	return *dst ? 0 : -1;
+	return *dst ? 0 : -ENOMEM;
 }
 
-static int bad(const char *k, const char *v, const struct herald_sink_option *o, char *err,
-	       size_t errlen)
+static int check_server(const char *k, const char *v, char *err, size_t errlen)
 {
-	snprintf(err, errlen, "%s: '%s' is not valid or out of range (line %u)", k, v, o->line);
-	return -1;
+	bool ok = *v && strlen(v) <= 253;
+
+	for (const char *p = v; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == ':';
+	if (ok)
+		return 0;
+	snprintf(err, errlen, "%s: '%s' is not a host name or address", k, v);
+	return -EINVAL;
 }
 
-static int set_option(struct irc_sink *ir, const struct herald_sink_option *o, char *err,
-		      size_t errlen)
+static int check_nick(const char *k, const char *v, char *err, size_t errlen)
 {
-	const char *k = o->key, *v = o->value;
 	char t[IRC_TARGET_MAX + 1], key[IRC_KEY_MAX + 1];
-	unsigned long n;
 
-	if (!strcmp(k, "server")) {
-		for (const char *p = v; *p; p++)
-			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-			      (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == ':')) {
-				snprintf(err, errlen, "server: '%s' is not a host name or address",
-					 v);
-				return -1;
-			}
-		if (!*v || strlen(v) > 253)
-			goto bad;
-		return set_str(&ir->server, v, err, errlen);
-	}
-	if (!strcmp(k, "port")) {
-		if (sinkutil_parse_uint(v, 1, 65535, &n))
-			goto bad;
-		ir->port = (unsigned)n;
+	if (v[0] != '#' && v[0] != '&' && strlen(v) <= 30 &&
+	    !irc_parse_dest(v, t, sizeof t, key, sizeof key, err, errlen))
 		return 0;
-	}
-	if (!strcmp(k, "nick")) {
-		if (v[0] == '#' || v[0] == '&' || strlen(v) > 30 ||
-		    irc_parse_dest(v, t, sizeof t, key, sizeof key, err, errlen)) {
-			snprintf(err, errlen, "nick: '%s' is not a nick (at most 30 characters)",
-				 v);
-			return -1;
-		}
-		return set_str(&ir->nick, v, err, errlen);
-	}
-	if (!strcmp(k, "realname")) {
-		if (sinkutil_check_address(v, 100, err, errlen))
-			goto bad;
-		return set_str(&ir->realname, v, err, errlen);
-	}
-	if (!strcmp(k, "password_file"))
-		return set_str(&ir->password_file, v, err, errlen);
-	if (!strcmp(k, "auth")) {
-		if (strcmp(v, "pass") && strcmp(v, "nickserv")) {
-			snprintf(err, errlen, "auth: '%s' is not pass or nickserv", v);
-			return -1;
-		}
-		ir->nickserv = !strcmp(v, "nickserv");
-		return 0;
-	}
-	if (!strcmp(k, "tls") || !strcmp(k, "colors")) {
-		if (sinkutil_parse_bool(v, !strcmp(k, "tls") ? &ir->tls : &ir->colors))
-			goto bad;
-		return 0;
-	}
-	if (!strcmp(k, "channel_limit"))
-		return sinkutil_parse_uint(v, 1, 1000, &ir->channel_limit)
-			   ? bad(k, v, o, err, errlen)
-			   : 0;
-	if (!strcmp(k, "idle_part_s"))
-		return sinkutil_parse_uint(v, 0, 365UL * 86400, &ir->idle_part_s)
-			   ? bad(k, v, o, err, errlen)
-			   : 0;
-	if (!strcmp(k, "flood_burst"))
-		return sinkutil_parse_uint(v, 1, 100, &ir->flood_burst) ? bad(k, v, o, err, errlen)
-									: 0;
-	if (!strcmp(k, "timeout_ms"))
-		return sinkutil_parse_uint(v, 100, 3600000, &ir->timeout_ms)
-			   ? bad(k, v, o, err, errlen)
-			   : 0;
-	if (!strcmp(k, "reconnect_ms"))
-		return sinkutil_parse_uint(v, 100, BACKOFF_MAX_MS, &ir->reconnect_ms)
-			   ? bad(k, v, o, err, errlen)
-			   : 0;
-	if (!strcmp(k, "flood_rate")) {
-		char *end;
-		errno = 0;
-		double r = strtod(v, &end);
-		if (errno || end == v || *end || !(r >= 0.05 && r <= 100))
-			goto bad;
-		ir->flood_rate = r;
-		return 0;
-	}
-	snprintf(err, errlen, "unknown option '%s' (line %u)", k, o->line);
-	return -1;
-bad:
-	return bad(k, v, o, err, errlen);
+	snprintf(err, errlen, "%s: '%s' is not a nick (at most 30 characters)", k, v);
+	return -EINVAL;
 }
 
-static int read_password(struct irc_sink *ir, char *err, size_t errlen)
+static int check_realname(const char *k, const char *v, char *err, size_t errlen)
 {
-	char *path = sinkutil_resolve_path(ir->host, ir->password_file, err, errlen);
-	char buf[MAX_PASSWORD + 2];
-	ssize_t n = -1;
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY) : -1;
-	int rc = -1;
+	char why[100];
 
-	if (!path)
-		goto out;
-	if (fd < 0) {
-		snprintf(err, errlen, "password_file: %s: %s", path, strerror(errno));
-		goto out;
+	if (!sinkutil_check_address(v, 100, why, sizeof why))
+		return 0;
+	snprintf(err, errlen, "%s: %s", k, why);
+	return -EINVAL;
+}
+
+static int set_flood_rate(void *obj, const struct herald_sink_option *o, char *err, size_t errlen)
+{
+	struct irc_sink *ir = obj;
+	char *end;
+	double r;
+
+	errno = 0;
+	r = strtod(o->value, &end);
+	if (errno || end == o->value || *end || !(r >= 0.05 && r <= 100)) {
+		snprintf(err, errlen, "%s: '%s' is not a number from 0.05 to 100 (line %u)", o->key,
+			 o->value, o->line);
+		return -EINVAL;
 	}
-	n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n < 0 || n > MAX_PASSWORD) {
-		snprintf(err, errlen, "password_file: %s: %s", path,
-			 n < 0 ? strerror(errno) : "longer than 512 bytes");
-		goto out;
-	}
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	for (char *p = buf; *p; p++)
+	ir->flood_rate = r;
+	return 0;
+}
+
+static const char *const auth_names[] = {"pass", "nickserv", NULL};
+static const int auth_values[] = {AUTH_PASS, AUTH_NICKSERV};
+
+static const struct sinkutil_option options[] = {
+    SINKUTIL_STRING("server", struct irc_sink, server, check_server),
+    SINKUTIL_UINT("port", struct irc_sink, port, 1, 65535),
+    SINKUTIL_STRING("nick", struct irc_sink, nick, check_nick),
+    SINKUTIL_STRING("realname", struct irc_sink, realname, check_realname),
+    SINKUTIL_SECRET("password_file", struct irc_sink, password, MAX_PASSWORD),
+    SINKUTIL_ENUM("auth", struct irc_sink, auth, auth_names, auth_values),
+    SINKUTIL_BOOL("tls", struct irc_sink, tls),
+    SINKUTIL_BOOL("colors", struct irc_sink, colors),
+    SINKUTIL_UINT("channel_limit", struct irc_sink, channel_limit, 1, 1000),
+    SINKUTIL_UINT("idle_part_s", struct irc_sink, idle_part_s, 0, 365UL * 86400),
+    SINKUTIL_UINT("flood_burst", struct irc_sink, flood_burst, 1, 100),
+    SINKUTIL_UINT("timeout_ms", struct irc_sink, timeout_ms, 100, 3600000),
+    SINKUTIL_UINT("reconnect_ms", struct irc_sink, reconnect_ms, 100, BACKOFF_MAX_MS),
+    SINKUTIL_CUSTOM("flood_rate", set_flood_rate),
+    SINKUTIL_END,
+};
+
+/* A password goes into PASS or a PRIVMSG: one word of printable bytes. */
+static int check_password(const struct sinkutil_secret *pw, char *err, size_t errlen)
+{
+	for (const char *p = pw->value; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == ' ' || *p == 0x7f) {
 			snprintf(err, errlen, "password_file: %s: a space or control character",
-				 path);
-			goto out;
+				 pw->path);
+			return -EINVAL;
 		}
-	if (!*buf) {
-		snprintf(err, errlen, "password_file: %s: empty", path);
-		goto out;
-	}
-	rc = set_str(&ir->password, buf, err, errlen);
-out:
-	explicit_bzero(buf, sizeof buf);
-	free(path);
-	return rc;
+	return 0;
 }
 
 /* Can this libircclient do TLS? It says so only when asked to connect:
@@ -857,13 +808,7 @@ static void irc_shutdown(void *instance)
 		close(ir->wake[0]);
 	if (ir->wake[1] >= 0)
 		close(ir->wake[1]);
-	if (ir->password)
-		explicit_bzero(ir->password, strlen(ir->password));
-	free(ir->password);
-	free(ir->server);
-	free(ir->nick);
-	free(ir->realname);
-	free(ir->password_file);
+	sinkutil_options_release(options, ir);
 	free(ir->targets);
 	free(ir);
 }
@@ -875,8 +820,9 @@ static int start_thread(struct irc_sink *ir, char *err, size_t errlen)
 	int rc;
 
 	if (pipe2(ir->wake, O_CLOEXEC | O_NONBLOCK)) {
-		snprintf(err, errlen, "pipe: %s", strerror(errno));
-		return -1;
+		rc = -errno;
+		snprintf(err, errlen, "pipe: %s", strerror(-rc));
+		return rc;
 	}
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -892,7 +838,7 @@ static int start_thread(struct irc_sink *ir, char *err, size_t errlen)
 		pthread_mutex_destroy(&ir->lock);
 		pthread_cond_destroy(&ir->cond);
 		snprintf(err, errlen, "cannot start the connection thread: %s", strerror(rc));
-		return -1;
+		return -rc;
 	}
 	ir->thread_started = true;
 	return 0;
@@ -902,27 +848,27 @@ static int finish_init(struct irc_sink *ir, char *err, size_t errlen)
 {
 	if (!ir->server) {
 		snprintf(err, errlen, "server: required");
-		return -1;
+		return -EINVAL;
 	}
 	if (ir->tls && !tls_supported()) {
 		snprintf(err, errlen,
 			 "tls = yes: this libircclient was built without TLS support "
 			 "(use a TLS tunnel to a local port, or tls = no)");
-		return -1;
+		return -EINVAL;
 	}
 	if (!ir->port)
 		ir->port = ir->tls ? 6697 : 6667;
 	if (!ir->nick && set_str(&ir->nick, "herald", err, errlen))
-		return -1;
+		return -ENOMEM;
 	if (!ir->realname && set_str(&ir->realname, "herald notifications", err, errlen))
-		return -1;
-	if (ir->nickserv && !ir->password_file) {
+		return -ENOMEM;
+	if (ir->auth == AUTH_NICKSERV && !ir->password.value) {
 		snprintf(err, errlen, "auth = nickserv needs password_file");
-		return -1;
+		return -EINVAL;
 	}
-	if (ir->password_file && read_password(ir, err, errlen))
-		return -1;
-	if (ir->password_file && !ir->tls)
+	if (ir->password.value && check_password(&ir->password, err, errlen))
+		return -EINVAL;
+	if (ir->password.value && !ir->tls)
 		sinkutil_log(ir->host, HERALD_SINK_LOG_WARNING,
 			     "the password crosses the network in clear: tls is off");
 	ir->backoff_ms = (unsigned)ir->reconnect_ms;
@@ -932,14 +878,15 @@ static int finish_init(struct irc_sink *ir, char *err, size_t errlen)
 	return start_thread(ir, err, errlen);
 }
 
-static int irc_init(const struct herald_sink_host *host, const struct herald_sink_option *options,
-		    size_t n_options, void **instance, char *err, size_t errlen)
+static int irc_init(const struct herald_sink_host *host, const struct herald_sink_option *opts,
+		    size_t n_opts, void **instance, char *err, size_t errlen)
 {
 	struct irc_sink *ir = calloc(1, sizeof *ir);
+	int rc;
 
 	if (!ir) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	ir->host = host;
 	ir->wake[0] = ir->wake[1] = -1;
@@ -949,16 +896,15 @@ static int irc_init(const struct herald_sink_host *host, const struct herald_sin
 	ir->flood_burst = 5;
 	ir->timeout_ms = 30000;
 	ir->reconnect_ms = 1000;
-	for (size_t i = 0; i < n_options; i++)
-		if (set_option(ir, &options[i], err, errlen))
-			goto fail;
-	if (finish_init(ir, err, errlen))
-		goto fail;
+	rc = sinkutil_set_options(options, ir, host, opts, n_opts, err, errlen);
+	if (!rc)
+		rc = finish_init(ir, err, errlen);
+	if (rc) {
+		irc_shutdown(ir);
+		return rc;
+	}
 	*instance = ir;
 	return 0;
-fail:
-	irc_shutdown(ir);
-	return -1;
 }
 
 static int irc_validate(void *instance, const char *address, char *err, size_t errlen)
@@ -966,9 +912,10 @@ static int irc_validate(void *instance, const char *address, char *err, size_t e
 	char t[IRC_TARGET_MAX + 1], key[IRC_KEY_MAX + 1];
 
 	(void)instance;
-	if (sinkutil_check_address(address, IRC_TARGET_MAX + 1 + IRC_KEY_MAX, err, errlen))
-		return -1;
-	return irc_parse_dest(address, t, sizeof t, key, sizeof key, err, errlen);
+	if (sinkutil_check_address(address, IRC_TARGET_MAX + 1 + IRC_KEY_MAX, err, errlen) ||
+	    irc_parse_dest(address, t, sizeof t, key, sizeof key, err, errlen))
+		return -EINVAL;
+	return 0;
 }
 
 /* ---- deliver ---- */
@@ -1171,7 +1118,7 @@ static void judge(const struct irc_sink *ir, const struct call *c, const struct 
 		/* acknowledged, or written on a connection still up at the deadline */
 		set_result(r, HERALD_SINK_DELIVERED, NULL);
 	} else if (c->aborted) {
-		snprintf(why, sizeof why, "connection to %s:%u lost: %s", ir->server, ir->port,
+		snprintf(why, sizeof why, "connection to %s:%lu lost: %s", ir->server, ir->port,
 			 c->abort_reason);
 		set_result(r, HERALD_SINK_RETRY, why);
 	} else {
@@ -1199,10 +1146,10 @@ static void irc_deliver(void *instance, const struct herald_sink_item *const *it
 		if (!p)
 			snprintf(why, sizeof why, "out of memory");
 		else if (ir->broken)
-			snprintf(why, sizeof why, "%s:%u refused the password (%s)", ir->server,
+			snprintf(why, sizeof why, "%s:%lu refused the password (%s)", ir->server,
 				 ir->port, ir->status[0] ? ir->status : "464");
 		else
-			snprintf(why, sizeof why, "not connected to %s:%u (%s)", ir->server,
+			snprintf(why, sizeof why, "not connected to %s:%lu (%s)", ir->server,
 				 ir->port, ir->status);
 		for (size_t i = 0; i < n; i++)
 			set_result(results[i], o, why);

@@ -4,12 +4,11 @@
 #include "secrets.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "sinkutil.h"
 
 #define MAX_FILE 65536
 
@@ -20,57 +19,6 @@ void secrets_release(struct secrets *s)
 	free(s->whsec);
 	sign_key_wipe(&s->github);
 	*s = (struct secrets){0};
-}
-
-/* The whole file into a malloc'd NUL-terminated buffer of at most MAX_FILE
- * bytes; NULL with err set. */
-static char *slurp(const char *path, const char **warning, char *err, size_t errlen)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == 0 && (st.st_mode & S_IROTH))
-		*warning = "is readable by every user";
-	buf = malloc(MAX_FILE + 1);
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	for (;;) {
-		ssize_t n = read(fd, buf + len, MAX_FILE + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > MAX_FILE) {
-			snprintf(err, errlen, "%s: longer than %d bytes", path, MAX_FILE);
-			goto fail;
-		}
-	}
-	buf[len] = '\0';
-	if (strlen(buf) != len) {
-		snprintf(err, errlen, "%s: has a NUL byte", path);
-		goto fail;
-	}
-	goto out;
-fail:
-	explicit_bzero(buf, len);
-	free(buf);
-	buf = NULL;
-out:
-	close(fd);
-	return buf;
 }
 
 int secrets_parse_whsec_text(const char *text, struct secrets *s, char *err, size_t errlen)
@@ -119,45 +67,44 @@ int secrets_load(const char *secret_file, const char *github_file, struct secret
 		 const char **warning, char *err, size_t errlen)
 {
 	struct secrets n = {0};
+	struct sinkutil_secret text = {0};
 	char why[200];
-	char *text = NULL;
+	int rc = 0;
 
 	*warning = NULL;
 	if (secret_file) {
-		text = slurp(secret_file, warning, why, sizeof why);
-		if (!text || secrets_parse_whsec_text(text, &n, why, sizeof why)) {
-			snprintf(err, errlen, "secret_file: %s%s%s", text ? secret_file : "",
-				 text ? ": " : "", why);
-			goto fail;
+		rc = sinkutil_secret_read("secret_file", secret_file, MAX_FILE, 0, &text, err,
+					  errlen);
+		if (!rc && secrets_parse_whsec_text(text.value, &n, why, sizeof why)) {
+			snprintf(err, errlen, "secret_file: %s: %s", secret_file, why);
+			rc = -EINVAL;
 		}
-		explicit_bzero(text, strlen(text));
-		free(text);
+		if (text.exposed)
+			*warning = "is readable by every user";
+		sinkutil_secret_release(&text);
 	}
-	if (github_file) {
-		text = slurp(github_file, warning, why, sizeof why);
-		if (!text) {
-			snprintf(err, errlen, "github_secret_file: %s", why);
-			goto fail;
-		}
-		size_t k = strcspn(text, "\r\n");
-		if (k == 0 || k > SIGN_KEY_MAX) {
+	if (!rc && github_file) {
+		rc = sinkutil_secret_read("github_secret_file", github_file, MAX_FILE,
+					  SINKUTIL_SECRET_FIRST_LINE, &text, err, errlen);
+		if (!rc && text.len > SIGN_KEY_MAX) {
 			snprintf(err, errlen, "github_secret_file: %s: the first line must hold 1..%d bytes",
 				 github_file, SIGN_KEY_MAX);
-			goto fail;
+			rc = -EINVAL;
 		}
-		memcpy(n.github.k, text, k);
-		n.github.len = k;
-		n.has_github = true;
-		explicit_bzero(text, strlen(text));
-		free(text);
+		if (!rc) {
+			memcpy(n.github.k, text.value, text.len);
+			n.github.len = text.len;
+			n.has_github = true;
+		}
+		if (text.exposed)
+			*warning = "is readable by every user";
+		sinkutil_secret_release(&text);
+	}
+	if (rc) {
+		secrets_release(&n);
+		return rc;
 	}
 	secrets_release(s);
 	*s = n;
 	return 0;
-fail:
-	if (text)
-		explicit_bzero(text, strlen(text));
-	free(text);
-	secrets_release(&n);
-	return -1;
 }

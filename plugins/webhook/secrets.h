@@ -8,8 +8,9 @@
  *    starting with '#' are skipped; every secret signs every request.
  *  - github_secret_file: the first line, taken as raw bytes.
  *
- * Errors name the file and line, never the secret. Buffers holding key
- * material are wiped before they are freed.
+ * The files are read with the toolkit's sinkutil_secret_read (regular
+ * files of at most 64 KiB). Errors name the file and line, never the
+ * secret. Buffers holding key material are wiped before they are freed.
  */
 #ifndef HERALD_WEBHOOK_SECRETS_H
 #define HERALD_WEBHOOK_SECRETS_H
@@ -28,8 +29,8 @@ struct secrets {
 };
 
 /* Read the files (either path may be NULL: not configured) into s.
- * 0, or -1 with err set and s untouched. *warning is set (a static string)
- * when a file is readable by other users, NULL otherwise. */
+ * 0, or a negative errno with err set and s untouched. *warning is set (a
+ * static string) when a file is readable by every user, NULL otherwise. */
 int secrets_load(const char *secret_file, const char *github_file, struct secrets *s,
 		 const char **warning, char *err, size_t errlen);
 void secrets_release(struct secrets *s);

@@ -52,7 +52,7 @@ struct webhook_sink {
 	struct secrets keys;
 	struct netguard_list allow;
 	char *user_agent;
-	long connect_timeout_ms, timeout_ms;
+	unsigned long connect_timeout_ms, timeout_ms;
 	unsigned long max_in_flight, max_per_host;
 	bool gone_ok; /* the host knows HERALD_SINK_GONE (ABI >= 1.1) */
 	CURLM *multi; /* the connection cache, kept across deliver() calls */
@@ -92,89 +92,70 @@ static int set_str(char **dst, const char *v, char *err, size_t errlen)
 	*dst = strdup(v);
 	if (!*dst)
 		snprintf(err, errlen, "out of memory");
-	return *dst ? 0 : -1;
+	return *dst ? 0 : -ENOMEM;
 }
 
-static int set_path(struct webhook_sink *w, char **dst, const char *v, char *err, size_t errlen)
+static int check_readable(const char *k, const char *path, char *err, size_t errlen)
 {
-	free(*dst);
-	*dst = sinkutil_resolve_path(w->host, v, err, errlen);
-	return *dst ? 0 : -1;
+	if (!access(path, R_OK))
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", k, path, strerror(errno));
+	return -EINVAL;
 }
 
-static int set_user_agent(struct webhook_sink *w, const char *v, char *err, size_t errlen)
+static int check_user_agent(const char *k, const char *v, char *err, size_t errlen)
 {
 	for (const char *p = v; *p; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			snprintf(err, errlen, "user_agent: no control characters");
-			return -1;
+			snprintf(err, errlen, "%s: no control characters", k);
+			return -EINVAL;
 		}
 	if (strlen(v) > 200) {
-		snprintf(err, errlen, "user_agent: at most 200 bytes");
-		return -1;
+		snprintf(err, errlen, "%s: at most 200 bytes", k);
+		return -EINVAL;
 	}
-	return set_str(&w->user_agent, v, err, errlen);
+	return 0;
 }
 
-static int set_option(struct webhook_sink *w, const struct herald_sink_option *o, char *err,
-		      size_t errlen)
+/* payload.c knows the format names. */
+static int set_format(void *obj, const struct herald_sink_option *o, char *err, size_t errlen)
 {
-	const char *k = o->key, *v = o->value;
-	unsigned long n;
+	struct webhook_sink *w = obj;
 
-	if (!strcmp(k, "format")) {
-		if (payload_format_parse(v, &w->format)) {
-			snprintf(err, errlen,
-				 "format: '%s' is not generic, slack, mattermost, discord, matrix, "
-				 "teams, zulip or custom (line %u)",
-				 v, o->line);
-			return -1;
-		}
+	if (!payload_format_parse(o->value, &w->format))
 		return 0;
-	}
-	if (!strcmp(k, "template_file"))
-		return set_path(w, &w->template_file, v, err, errlen);
-	if (!strcmp(k, "secret_file"))
-		return set_path(w, &w->secret_file, v, err, errlen);
-	if (!strcmp(k, "github_secret_file"))
-		return set_path(w, &w->github_file, v, err, errlen);
-	if (!strcmp(k, "ca_file")) {
-		if (set_path(w, &w->ca_file, v, err, errlen))
-			return -1;
-		if (access(w->ca_file, R_OK)) {
-			snprintf(err, errlen, "ca_file: %s: %s", w->ca_file, strerror(errno));
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(k, "connect_timeout_ms") || !strcmp(k, "timeout_ms")) {
-		if (sinkutil_parse_uint(v, 100, 600000, &n))
-			goto range;
-		*(k[0] == 'c' ? &w->connect_timeout_ms : &w->timeout_ms) = (long)n;
-		return 0;
-	}
-	if (!strcmp(k, "max_in_flight") || !strcmp(k, "max_per_host")) {
-		if (sinkutil_parse_uint(v, 1, 10000, &n))
-			goto range;
-		*(k[4] == 'i' ? &w->max_in_flight : &w->max_per_host) = n;
-		return 0;
-	}
-	if (!strcmp(k, "allow_networks")) {
-		char why[160];
-		if (netguard_parse_list(v, &w->allow, why, sizeof why)) {
-			snprintf(err, errlen, "allow_networks: %s (line %u)", why, o->line);
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(k, "user_agent"))
-		return set_user_agent(w, v, err, errlen);
-	snprintf(err, errlen, "unknown option '%s' (line %u)", k, o->line);
-	return -1;
-range:
-	snprintf(err, errlen, "%s: '%s' is not a number in range (line %u)", k, v, o->line);
-	return -1;
+	snprintf(err, errlen,
+		 "format: '%s' is not generic, slack, mattermost, discord, matrix, "
+		 "teams, zulip or custom (line %u)",
+		 o->value, o->line);
+	return -EINVAL;
 }
+
+static int set_allow(void *obj, const struct herald_sink_option *o, char *err, size_t errlen)
+{
+	struct webhook_sink *w = obj;
+	char why[160];
+
+	if (!netguard_parse_list(o->value, &w->allow, why, sizeof why))
+		return 0;
+	snprintf(err, errlen, "allow_networks: %s (line %u)", why, o->line);
+	return -EINVAL;
+}
+
+static const struct sinkutil_option options[] = {
+    SINKUTIL_CUSTOM("format", set_format),
+    SINKUTIL_PATH("template_file", struct webhook_sink, template_file, NULL),
+    SINKUTIL_PATH("secret_file", struct webhook_sink, secret_file, NULL),
+    SINKUTIL_PATH("github_secret_file", struct webhook_sink, github_file, NULL),
+    SINKUTIL_PATH("ca_file", struct webhook_sink, ca_file, check_readable),
+    SINKUTIL_UINT("connect_timeout_ms", struct webhook_sink, connect_timeout_ms, 100, 600000),
+    SINKUTIL_UINT("timeout_ms", struct webhook_sink, timeout_ms, 100, 600000),
+    SINKUTIL_UINT("max_in_flight", struct webhook_sink, max_in_flight, 1, 10000),
+    SINKUTIL_UINT("max_per_host", struct webhook_sink, max_per_host, 1, 10000),
+    SINKUTIL_CUSTOM("allow_networks", set_allow),
+    SINKUTIL_STRING("user_agent", struct webhook_sink, user_agent, check_user_agent),
+    SINKUTIL_END,
+};
 
 /* The template file's JSON, checked, into *out. */
 static int load_template(const char *path, json_t **out, char *err, size_t errlen)
@@ -209,11 +190,11 @@ static int load_files(struct webhook_sink *w, char *err, size_t errlen)
 	json_t *tmpl = NULL;
 
 	if (w->template_file && load_template(w->template_file, &tmpl, err, errlen))
-		return -1;
+		return -EINVAL;
 	if ((w->secret_file || w->github_file) &&
 	    secrets_load(w->secret_file, w->github_file, &keys, &warning, err, errlen)) {
 		json_decref(tmpl);
-		return -1;
+		return -EINVAL;
 	}
 	if (warning)
 		sinkutil_log(w->host, HERALD_SINK_LOG_WARNING, "a secret file %s", warning);
@@ -242,11 +223,7 @@ static void webhook_shutdown(void *instance)
 	secrets_release(&w->keys);
 	json_decref(w->tmpl);
 	netguard_list_release(&w->allow);
-	free(w->template_file);
-	free(w->secret_file);
-	free(w->github_file);
-	free(w->ca_file);
-	free(w->user_agent);
+	sinkutil_options_release(options, w);
 	free(w);
 }
 
@@ -256,14 +233,14 @@ static int setup_curl(struct webhook_sink *w, char *err, size_t errlen)
 
 	if (c != CURLE_OK) {
 		snprintf(err, errlen, "libcurl: %s", curl_easy_strerror(c));
-		return -1;
+		return -EIO;
 	}
 	w->curl_inited = true;
 	w->multi = curl_multi_init();
 	w->idle = calloc(w->max_in_flight, sizeof *w->idle);
 	if (!w->multi || !w->idle) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)w->max_per_host);
 	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->max_in_flight);
@@ -271,15 +248,15 @@ static int setup_curl(struct webhook_sink *w, char *err, size_t errlen)
 	return 0;
 }
 
-static int webhook_init(const struct herald_sink_host *host,
-			const struct herald_sink_option *options, size_t n_options, void **instance,
-			char *err, size_t errlen)
+static int webhook_init(const struct herald_sink_host *host, const struct herald_sink_option *opts,
+			size_t n_opts, void **instance, char *err, size_t errlen)
 {
 	struct webhook_sink *w = calloc(1, sizeof *w);
+	int rc;
 
 	if (!w) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	w->host = host;
 	w->format = PAYLOAD_GENERIC;
@@ -289,16 +266,18 @@ static int webhook_init(const struct herald_sink_host *host,
 	w->max_per_host = 8;
 	w->gone_ok = HERALD_SINK_HAS(host, struct herald_sink_host, abi) &&
 		     HERALD_SINK_ABI_MINOR_OF(host->abi) >= 1;
-	for (size_t i = 0; i < n_options; i++)
-		if (set_option(w, &options[i], err, errlen))
-			goto fail;
-	if (!w->user_agent && set_str(&w->user_agent, "herald-webhook/1", err, errlen))
-		goto fail;
-	if (w->format == PAYLOAD_CUSTOM && !w->template_file) {
+	rc = sinkutil_set_options(options, w, host, opts, n_opts, err, errlen);
+	if (!rc && !w->user_agent)
+		rc = set_str(&w->user_agent, "herald-webhook/1", err, errlen);
+	if (!rc && w->format == PAYLOAD_CUSTOM && !w->template_file) {
 		snprintf(err, errlen, "format = custom needs template_file");
-		goto fail;
+		rc = -EINVAL;
 	}
-	if (load_files(w, err, errlen) || setup_curl(w, err, errlen))
+	if (!rc)
+		rc = load_files(w, err, errlen);
+	if (!rc)
+		rc = setup_curl(w, err, errlen);
+	if (rc)
 		goto fail;
 	sinkutil_log(host, HERALD_SINK_LOG_INFO,
 		     "webhook: format %s, %zu signing secret(s)%s, %zu allowed network(s)",
@@ -308,7 +287,7 @@ static int webhook_init(const struct herald_sink_host *host,
 	return 0;
 fail:
 	webhook_shutdown(w);
-	return -1;
+	return rc;
 }
 
 static int webhook_validate(void *instance, const char *address, char *err, size_t errlen)
@@ -318,19 +297,19 @@ static int webhook_validate(void *instance, const char *address, char *err, size
 	const char *url;
 	CURLU *u;
 	char *scheme = NULL;
-	int rc = -1;
+	int rc = -EINVAL;
 
 	if (addr_parse(address, w->format, &f, &url, err, errlen))
-		return -1;
+		return -EINVAL;
 	if (f == PAYLOAD_CUSTOM && !w->tmpl) {
 		snprintf(err, errlen, "format custom: this sink has no template_file");
-		return -1;
+		return -EINVAL;
 	}
 	/* and libcurl must read it the same way */
 	u = curl_url();
 	if (!u) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
@@ -522,8 +501,8 @@ static int setup_easy(struct xfer *x, const char *url)
 	 * (ALPN h2) rather than open another at once; plain http is HTTP/1.1
 	 * only, and must not wait for a busy connection */
 	SET(CURLOPT_PIPEWAIT, strncasecmp(url, "https:", 6) ? 0L : 1L);
-	SET(CURLOPT_CONNECTTIMEOUT_MS, w->connect_timeout_ms);
-	SET(CURLOPT_TIMEOUT_MS, w->timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)w->connect_timeout_ms);
+	SET(CURLOPT_TIMEOUT_MS, (long)w->timeout_ms);
 	SET(CURLOPT_USERAGENT, w->user_agent);
 	SET(CURLOPT_HTTPHEADER, x->headers);
 	SET(CURLOPT_POST, 1L);

@@ -42,7 +42,8 @@
 #ifndef HERALD_RULES_DIR
 #define HERALD_RULES_DIR "/usr/local/share/herald/rules"
 #endif
-/* Where bundled sink plugins are installed ($(pkglibdir)/sinks). */
+/* Where bundled sink plugins are installed ($(pkglibdir)/sinks): configure
+ * passes it; this fallback is the only one (sinkhost.c uses it too). */
 #ifndef HERALD_SINK_DIR
 #define HERALD_SINK_DIR "/usr/local/lib/herald/sinks"
 #endif

@@ -9,6 +9,7 @@
 #define _GNU_SOURCE /* asprintf */
 #include "sinkhost.h"
 
+#include "src/common/config.h" /* HERALD_SINK_DIR */
 #include "src/common/log.h"
 
 #include <dlfcn.h>
@@ -18,10 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef HERALD_SINK_DIR
-#define HERALD_SINK_DIR "/usr/local/lib/herald/sinks"
-#endif
 
 #define NO_OUTCOME "sink gave no outcome"
 
@@ -302,6 +299,16 @@ const char *sink_plugin(const struct sink *s)
 
 /* ---- calls into an instance ---- */
 
+/* The ABI says 0 or a negative errno, but plugins written when it said
+ * "non-zero" may return 1 or -1: any non-zero is a failure, and what we
+ * pass on is always a negative errno. */
+static int plugin_rc(int rc)
+{
+	if (!rc)
+		return 0;
+	return rc < 0 && rc > -4096 ? rc : -EIO;
+}
+
 int sink_validate(struct sink *s, const char *address, char *err, size_t errlen)
 {
 	char msg[256] = "";
@@ -386,18 +393,19 @@ int sink_flush(struct sink *s, int64_t deadline_ms)
 	pthread_mutex_lock(&s->lock);
 	rc = s->ops->flush(s->instance, deadline_ms);
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return plugin_rc(rc);
 }
 
 int sink_reopen(struct sink *s)
 {
 	int rc;
 
-	/* reopen follows shutdown: a 1.0 table may legitimately end before it. */
+	/* reopen follows shutdown, the last required field: a table may end
+	 * before it (an optional operation it never had). */
 	if (!HERALD_SINK_HAS(s->ops, struct herald_sink_ops, reopen) || !s->ops->reopen)
 		return 0;
 	pthread_mutex_lock(&s->lock);
 	rc = s->ops->reopen(s->instance);
 	pthread_mutex_unlock(&s->lock);
-	return rc;
+	return plugin_rc(rc);
 }

@@ -36,7 +36,8 @@ struct sink;
  *   "sink NAME: PATH does not speak sink ABI 1.1 (it offers X.Y)"  (or: refused it)
  *   "sink NAME: PATH is sink 'OTHER', not 'PLUGIN'"
  *   "sink NAME: PATH lacks the deliver operation" (init/deliver/shutdown are required)
- *   "sink NAME: init failed: <the plugin's message>"
+ *   "sink NAME: init failed: <the plugin's message>"  (-EINVAL, whatever
+ *       non-zero init returned; shutdown is not called, the plugin unloaded)
  */
 int sink_open(const char *name, const char *plugin, const char *plugin_dir,
 	      const char *config_path, const struct herald_sink_option *options, size_t n_options,
@@ -46,7 +47,13 @@ void sink_close(struct sink *s); /* NULL is a no-op */
 const char *sink_name(const struct sink *s);   /* the instance name */
 const char *sink_plugin(const struct sink *s); /* the plugin's own name */
 
-/* 0 when the plugin accepts the address (or has no validate), else non-zero
+/*
+ * Return values: whatever non-zero value a plugin's init, validate, flush or
+ * reopen returns is a failure (plugins written to ABI 1.0's "non-zero" still
+ * work); these functions pass on 0 or a negative errno only.
+ */
+
+/* 0 when the plugin accepts the address (or has no validate), else -EINVAL
  * with `err` set to the plugin's message. */
 int sink_validate(struct sink *s, const char *address, char *err, size_t errlen);
 
@@ -56,7 +63,9 @@ int sink_validate(struct sink *s, const char *address, char *err, size_t errlen)
 void sink_deliver(struct sink *s, const struct herald_sink_item *items, size_t n,
 		  struct herald_sink_result *results);
 
-int sink_flush(struct sink *s, int64_t deadline_ms); /* 0 when the plugin has none */
-int sink_reopen(struct sink *s);                    /* 0 when the plugin has none */
+/* 0 when the plugin has none or it succeeded; its negative errno, or -EIO
+ * for any other non-zero value. */
+int sink_flush(struct sink *s, int64_t deadline_ms);
+int sink_reopen(struct sink *s);
 
 #endif

@@ -36,35 +36,39 @@ static void say(const struct hello *h, const char *what, int err)
 		h->host->log(h->host, HERALD_SINK_LOG_ERROR, "%s: %s", what, strerror(err));
 }
 
+/* Like every int operation: 0, or a negative errno with a message in err.
+ * A failed init frees what it allocated: the host will not call shutdown. */
 static int hello_init(const struct herald_sink_host *host, const struct herald_sink_option *opts,
 		      size_t n_opts, void **instance, char *err, size_t errlen)
 {
 	const char *path = NULL;
 	struct hello *h;
+	int rc;
 
 	for (size_t i = 0; i < n_opts; i++) {
 		if (strcmp(opts[i].key, "path")) {
 			snprintf(err, errlen, "unknown option '%s' (line %u)", opts[i].key,
 				 opts[i].line);
-			return -1;
+			return -EINVAL;
 		}
 		path = opts[i].value;
 	}
 	if (!path || path[0] != '/') {
 		snprintf(err, errlen, "path: required, and absolute");
-		return -1;
+		return -EINVAL;
 	}
 	h = malloc(sizeof *h);
 	if (!h) {
 		snprintf(err, errlen, "out of memory");
-		return -1;
+		return -ENOMEM;
 	}
 	h->host = host;
 	h->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 	if (h->fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		rc = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(-rc));
 		free(h);
-		return -1;
+		return rc;
 	}
 	*instance = h;
 	return 0;

@@ -282,6 +282,28 @@ static void test_forgetful(void)
 	sink_close(s);
 }
 
+/* ---- a plugin written to 1.0's "non-zero is failure" ---- */
+
+static void test_old_rc(void)
+{
+	char path[1200], err[1400];
+	struct sink *s = (struct sink *)1;
+
+	snprintf(path, sizeof path, "%s/old_rc.so", test_plugins);
+	int rc = open_sink("or", path, NULL, &s, err, sizeof err, "refuse=yes", NULL);
+	ok(rc == -EINVAL && !s && !strcmp(err, "sink or: init failed: refused with 1"),
+	   "init returning 1 is a failure, passed on as -EINVAL: %d '%s'", rc, err);
+	rc = open_sink("or", path, NULL, &s, err, sizeof err, NULL);
+	ok(rc == 0, "old_rc opens (%s)", err);
+	if (rc)
+		return;
+	rc = sink_flush(s, 0);
+	ok(rc == -EIO, "flush returning 1 is a failure, passed on as -EIO (%d)", rc);
+	rc = sink_reopen(s);
+	ok(rc == -ENOSPC, "reopen's negative errno is passed on (%d)", rc);
+	sink_close(s);
+}
+
 /* ---- the file sink ---- */
 
 static void test_file_lines(void)
@@ -751,6 +773,7 @@ int main(int argc, char **argv)
 	umask(022);
 	test_refusals();
 	test_forgetful();
+	test_old_rc();
 	test_file_lines();
 	test_file_reopen();
 	test_exec_outcomes();
