@@ -42,7 +42,7 @@ static void code_hash(const char *code, unsigned char out[32])
 }
 
 /* The pending code of (user, dest), or where to link a new one (d->lock). */
-static struct code **code_slot(struct dispatch *d, const char *user, uint64_t dest)
+static struct code **code_slot_locked(struct dispatch *d, const char *user, uint64_t dest)
 {
 	struct code **p = &d->codes;
 	while (*p && !((*p)->dest == dest && !strcmp((*p)->user, user)))
@@ -50,7 +50,7 @@ static struct code **code_slot(struct dispatch *d, const char *user, uint64_t de
 	return p;
 }
 
-static void code_drop(struct code **slot)
+static void code_drop_locked(struct code **slot)
 {
 	struct code *c = *slot;
 	*slot = c->next;
@@ -122,9 +122,9 @@ int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, u
 	c->expires = clock_wall_ms() + CODE_TTL_MS;
 	code_hash(code, c->hash);
 	pthread_mutex_lock(&d->lock);
-	struct code **slot = code_slot(d, user, dest);
+	struct code **slot = code_slot_locked(d, user, dest);
 	if (*slot)
-		code_drop(slot); /* a new code voids the old one */
+		code_drop_locked(slot); /* a new code voids the old one */
 	c->next = d->codes;
 	d->codes = c;
 	pthread_mutex_unlock(&d->lock);
@@ -139,17 +139,17 @@ int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, con
 	int rc;
 	code_hash(code ? code : "", h);
 	pthread_mutex_lock(&d->lock);
-	struct code **slot = code_slot(d, user, dest);
+	struct code **slot = code_slot_locked(d, user, dest);
 	if (!*slot || (*slot)->expires < clock_wall_ms()) {
 		if (*slot)
-			code_drop(slot);
+			code_drop_locked(slot);
 		rc = -ENOENT;
 	} else if ((*slot)->tries >= CODE_TRIES) {
 		rc = -EBUSY;
 	} else if (CRYPTO_memcmp(h, (*slot)->hash, sizeof h)) {
 		rc = ++(*slot)->tries >= CODE_TRIES ? -EBUSY : -EACCES;
 	} else {
-		code_drop(slot);
+		code_drop_locked(slot);
 		rc = 0;
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -159,5 +159,5 @@ int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, con
 void destcode_release(struct dispatch *d)
 {
 	while (d->codes)
-		code_drop(&d->codes);
+		code_drop_locked(&d->codes);
 }

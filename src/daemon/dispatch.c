@@ -61,6 +61,42 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 	return rc;
 }
 
+static int thread_start(struct dispatch *d, pthread_t *t, void *(*fn)(void *), void *arg,
+			const char *what)
+{
+	return d->thread_start ? d->thread_start(t, fn, arg, what) : pthread_create(t, NULL, fn, arg);
+}
+
+/* Start an instance's recorder and worker. On failure neither runs, the
+ * sink is closed and in->error says why: the instance shows as not loaded,
+ * its notifications wait, and nothing is ever handed to it (busy stays
+ * false), so dispatch_stop has nothing to wait for. */
+static int instance_run(struct dispatch *d, struct instance *in)
+{
+	const char *what = "recorder";
+	int rc = thread_start(d, &in->recorder, recorder_main, in, what);
+	if (rc)
+		goto fail;
+	in->rec_started = true;
+	what = "worker";
+	if (!(rc = thread_start(d, &in->thread, deliver_main, in, what))) {
+		in->started = true;
+		return 0;
+	}
+	pthread_mutex_lock(&d->lock); /* the recorder has nothing to wait for */
+	in->quit = true;
+	pthread_cond_broadcast(&in->rec_cond);
+	pthread_mutex_unlock(&d->lock);
+	pthread_join(in->recorder, NULL);
+	in->rec_started = false;
+fail:
+	snprintf(in->error, sizeof in->error, "sink %s: cannot start its %s thread (%s)",
+		 in->cfg->name, what, strerror(rc));
+	sink_close(in->sink);
+	in->sink = NULL;
+	return -rc;
+}
+
 int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char *err,
 		   size_t errlen)
 {
@@ -71,15 +107,11 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 	d->dc = &deps->cfg->dispatch;
 	d->store = deps->store;
 	d->metrics = deps->metrics;
+	d->thread_start = deps->thread_start;
 	d->rl.interval_ms = 10000;
 	d->rand_state = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)d;
 	pthread_mutex_init(&d->lock, NULL);
-	/* The scheduler's timed waits count on the monotonic clock. */
-	pthread_condattr_t ca;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&d->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	clock_cond_init(&d->cond); /* the scheduler waits on it with a deadline */
 	d->n_inst = deps->cfg->n_sinks;
 	if (d->n_inst && !(d->inst = calloc(d->n_inst, sizeof *d->inst))) {
 		free(d);
@@ -97,13 +129,13 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 			log_error("heraldd: %s; its notifications wait until it loads", in->error);
 			continue;
 		}
+		if (instance_run(d, in)) {
+			log_error("heraldd: %s; its notifications wait", in->error);
+			continue;
+		}
 		log_info("heraldd: sink '%s' ready (plugin %s)", in->cfg->name, sink_plugin(in->sink));
-		if (pthread_create(&in->recorder, NULL, recorder_main, in) == 0)
-			in->rec_started = true;
-		if (in->rec_started && pthread_create(&in->thread, NULL, deliver_main, in) == 0)
-			in->started = true;
 	}
-	if (pthread_create(&d->scheduler, NULL, schedule_main, d)) {
+	if (thread_start(d, &d->scheduler, schedule_main, d, "scheduler")) {
 		snprintf(err, errlen, "dispatch: cannot start a thread");
 		dispatch_stop(d);
 		return -EAGAIN;
@@ -176,6 +208,7 @@ void dispatch_stop(struct dispatch *d)
 			pthread_join(in->thread, NULL);
 		if (in->rec_started) /* after the worker: it records what is left */
 			pthread_join(in->recorder, NULL);
+		recorder_free(in->recorded);
 		if (in->sink && sink_flush(in->sink, (int64_t)clock_mono_ms() + 5000))
 			log_warn("dispatch: sink '%s' did not flush everything", in->cfg->name);
 		sink_close(in->sink);

@@ -29,11 +29,20 @@
  *
  * Threads: dispatch_wake, dispatch_validate and dispatch_status may be called
  * from any thread; start, reopen and stop from main only.
+ * Locks: nothing reads or writes the store while the dispatcher's lock is
+ * held. The lock order is: a store write
+ * transaction first, then the dispatcher's lock (taken briefly inside one,
+ * never held while one begins). So a caller may hold a write transaction
+ * while calling dispatch_wake, dispatch_validate, dispatch_status or the
+ * code functions (directory_dest_add validates inside its own).
+ * dispatch_validate and dispatch_send_code call the sink, serialised with
+ * its deliveries by sinkhost. dispatch_int.h has the details.
  */
 #ifndef HERALD_DISPATCH_H
 #define HERALD_DISPATCH_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +56,10 @@ struct dispatch_deps {
 	const struct config *cfg; /* [dispatch] and [sink NAME]; must outlive the dispatcher */
 	struct store *store;
 	struct metrics *metrics;
+	/* Starts each of the dispatcher's threads (`what`: "scheduler",
+	 * "worker" or "recorder"); 0 or a positive errno, like pthread_create.
+	 * NULL: pthread_create. Tests make it fail. */
+	int (*thread_start)(pthread_t *thread, void *(*fn)(void *), void *arg, const char *what);
 };
 
 /* Load every sink (a failing one is logged and skipped) and start the

@@ -6,9 +6,23 @@
  * recorder, and the functions one of these files calls in another.
  * Not for: the rest of the daemon (dispatch.h is the module's interface).
  *
- * One mutex (d->lock) guards the scheduler's shared state: each instance's
- * batch and busy/broken flags, the destination cache and the failure
- * trackers. Store transactions and sink calls happen outside it.
+ * Locks. One mutex, d->lock, guards the state the threads share: each
+ * instance's batch, busy flag, broken_until/backoff and record lists (rec,
+ * recording, recorded), the per-destination state (rate buckets, failure
+ * trackers, destination -> instance), d->stop/woken and the pending
+ * verification codes. What a field's comment does not put under d->lock is
+ * fixed once dispatch_start returns (the instance table, each instance's
+ * config, sink and error) or belongs to one thread.
+ *
+ * Lock order: an LMDB write transaction (store_begin .. commit/abort), then
+ * d->lock. d->lock is the innermost lock: it may be taken inside a write
+ * transaction (the recorder's failure tracking and mark_broken) or inside a
+ * read transaction (skip_entry, called by outbox_due), but while it is held
+ * no store transaction begins, nothing reads the store, no sink is called
+ * and ICU is not asked (quiet hours): the scheduler reads the outbox and
+ * the directory first, then decides under d->lock, then writes its other
+ * decisions in a transaction of its own. Functions that need d->lock held
+ * end in _locked.
  */
 #ifndef HERALD_DISPATCH_INT_H
 #define HERALD_DISPATCH_INT_H
@@ -67,6 +81,8 @@ struct instance {
 	bool busy;                /* a batch is handed over or being delivered */
 	struct record *rec;       /* delivered, outcomes waiting for the recorder (a list) */
 	struct record *recording; /* the list the recorder is committing */
+	struct record *recorded;  /* committed since the scheduler's pass began (entries only) */
+	bool quit;                /* the recorder should end: the worker did not start */
 	size_t n_rec;             /* records in `rec` */
 	uint64_t broken_until;    /* wall ms; 0 when working */
 	uint64_t broken_backoff;
@@ -83,6 +99,7 @@ struct dispatch {
 	struct metrics *metrics;
 	struct instance *inst;
 	size_t n_inst;
+	int (*thread_start)(pthread_t *, void *(*)(void *), void *, const char *); /* NULL: pthread_create */
 	pthread_t scheduler;
 	bool sched_started;
 	pthread_mutex_t lock;

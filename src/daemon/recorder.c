@@ -146,6 +146,7 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 	uint64_t now = clock_wall_ms();
 	bool broken = false;
 	int rc = store_begin(d->store, &t);
+	bool began = rc == 0; /* on failure t is not ours to read or abort */
 	for (const struct record *r = list; !rc && r; r = r->next)
 		for (size_t i = 0; !rc && i < r->n; i++) {
 			r->jobs[i].pause = r->jobs[i].gone = false;
@@ -162,7 +163,7 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 		}
 	if (!rc)
 		rc = store_commit(t);
-	else if (t)
+	else if (began)
 		store_abort(t);
 	if (rc) {
 		log_limited(&in->rl, L_ERROR, "dispatch: cannot record outcomes of sink '%s' (%s); "
@@ -191,18 +192,41 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 					   r->res[i].reason);
 }
 
-void recorder_free(struct record *r)
+/* Free what a record holds beyond its entries (the notes, their views and
+ * the results): its batch stays for record_has. */
+static void strip(struct record *r)
 {
-	while (r) {
-		struct record *next = r->next;
+	for (; r; r = r->next) {
 		for (size_t i = 0; r->jobs && i < r->n; i++)
 			deliver_job_release(&r->jobs[i]);
 		free(r->jobs);
 		free(r->res);
+		r->jobs = NULL;
+		r->res = NULL;
+	}
+}
+
+void recorder_free(struct record *r)
+{
+	strip(r);
+	while (r) {
+		struct record *next = r->next;
 		free(r->batch);
 		free(r);
 		r = next;
 	}
+}
+
+/* Move records just committed to in->recorded: the scheduler skips their
+ * entries until its next pass, whose snapshot of the outbox is younger than
+ * this commit (a pass that read the outbox before it would send them again). */
+static void keep_recorded_locked(struct instance *in, struct record *done)
+{
+	struct record **tail = &done;
+	while (*tail)
+		tail = &(*tail)->next;
+	*tail = in->recorded;
+	in->recorded = done;
 }
 
 /* Commits outcomes, so that the worker can deliver the next batch during
@@ -214,7 +238,7 @@ void *recorder_main(void *arg)
 	pthread_mutex_lock(&d->lock);
 	for (;;) {
 		/* at stop, wait for a batch the worker is still delivering */
-		while (!in->rec && !(d->stop && !in->busy))
+		while (!in->rec && !((d->stop || in->quit) && !in->busy))
 			pthread_cond_wait(&in->rec_cond, &d->lock);
 		if (!in->rec)
 			break; /* stopping, and nothing left to record */
@@ -224,14 +248,12 @@ void *recorder_main(void *arg)
 		pthread_cond_broadcast(&in->rec_cond); /* a waiting worker may go on */
 		pthread_mutex_unlock(&d->lock);
 		commit_outcomes(in, in->recording);
+		strip(in->recording); /* outside the lock: it frees JSON */
 		pthread_mutex_lock(&d->lock);
-		struct record *done = in->recording;
+		keep_recorded_locked(in, in->recording);
 		in->recording = NULL;
 		d->woken = true;
 		pthread_cond_signal(&d->cond);
-		pthread_mutex_unlock(&d->lock);
-		recorder_free(done); /* outside the lock: it frees JSON */
-		pthread_mutex_lock(&d->lock);
 	}
 	pthread_mutex_unlock(&d->lock);
 	return NULL;

@@ -42,7 +42,7 @@ struct dest_state *schedule_dest_locked(struct dispatch *d, uint64_t dest)
 
 
 /* Take one token; else 0 and *wait_ms until the next one. Unlimited: 1. */
-static int take_token(struct instance *in, struct dest_state *s, uint64_t *wait_ms)
+static int take_token_locked(struct instance *in, struct dest_state *s, uint64_t *wait_ms)
 {
 	if (in->rate <= 0)
 		return 1;
@@ -67,15 +67,22 @@ static int take_token(struct instance *in, struct dest_state *s, uint64_t *wait_
 
 enum action { ACT_SEND, ACT_SKIP, ACT_PARK, ACT_HOLD, ACT_DIGEST, ACT_DEAD, ACT_WAIT };
 
+/* One due entry's decision. read_entry fills in what the store says (no
+ * lock); decide_locked finishes a deliverable one under d->lock. */
 struct plan {
 	struct outbox_entry e;
 	enum action act;
 	uint64_t until;           /* ACT_HOLD / ACT_DIGEST / ACT_WAIT: when */
 	bool needs_verify;        /* its sink wants verified destinations */
+	bool known;               /* its destination was read: inst is its instance */
+	int inst;                 /* index of its instance, -1 none */
+	bool quiet;               /* the user's quiet hours last until quiet_until */
+	uint64_t quiet_until;
+	char address[DIRECTORY_ADDRESS_MAX + 1];
 	char reason[300];
 };
 
-static bool record_has(const struct record *r, const struct outbox_entry *e)
+static bool record_has_locked(const struct record *r, const struct outbox_entry *e)
 {
 	for (; r; r = r->next)
 		for (size_t i = 0; i < r->n; i++)
@@ -85,17 +92,25 @@ static bool record_has(const struct record *r, const struct outbox_entry *e)
 }
 
 /* Skip entries already handed to a worker, and entries of instances that
- * cannot take them now (their turn comes when the worker reports back). */
+ * cannot take them now (their turn comes when the worker reports back).
+ * Called by outbox_due inside its read transaction: takes d->lock for the
+ * lookup only. An entry whose outcome committed after this pass began is
+ * still in `recorded`, so a snapshot older than that commit does not send it
+ * again. */
 static bool skip_entry(void *arg, const struct outbox_entry *e)
 {
 	struct dispatch *d = arg;
+	bool skip = false;
+	pthread_mutex_lock(&d->lock);
 	struct dest_state *s = schedule_dest_locked(d, e->dest);
-	if (!s || s->inst < 0)
-		return false;
-	struct instance *in = &d->inst[s->inst];
-	if (in->busy || (in->broken_until && in->broken_until > clock_wall_ms()))
-		return true;
-	return record_has(in->rec, e) || record_has(in->recording, e);
+	if (s && s->inst >= 0) {
+		const struct instance *in = &d->inst[s->inst];
+		skip = in->busy || (in->broken_until && in->broken_until > clock_wall_ms()) ||
+		       record_has_locked(in->rec, e) || record_has_locked(in->recording, e) ||
+		       record_has_locked(in->recorded, e);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return skip;
 }
 
 /* What one scheduling pass has read about destinations and users: a due
@@ -185,13 +200,15 @@ static int quiet_for(struct dispatch *d, struct pass_cache *c, const char *user,
 	return c->user[slot].quiet;
 }
 
-/* Decide what to do with one due entry (d->lock held for the caches). */
-static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p, uint64_t now,
-		       struct batch_entry *out)
+/* What the store says about one due entry (no lock held: it reads the
+ * directory and asks ICU about quiet hours). A deliverable entry is left
+ * ACT_SEND for decide_locked. */
+static void read_entry(struct dispatch *d, struct pass_cache *c, struct plan *p, uint64_t now)
 {
 	int status;
 	const json_t *dest = cached_dest(d, c, &p->e, &status);
 	p->act = ACT_SKIP;
+	p->inst = -1;
 	if (!dest) {
 		if (status == 404) {
 			p->act = ACT_DEAD;
@@ -202,10 +219,9 @@ static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p,
 	}
 	const char *sink = json_string_value(json_object_get(dest, "sink"));
 	const char *addr = json_string_value(json_object_get(dest, "address"));
-	struct dest_state *s = schedule_dest_locked(d, p->e.dest);
-	int ix = dispatch_instance_find(d, sink);
-	if (s)
-		s->inst = ix;
+	int ix = dispatch_instance_find(d, sink); /* the instance table is fixed at start */
+	p->known = true;
+	p->inst = ix;
 	p->needs_verify = ix >= 0 && d->inst[ix].cfg->verify;
 	if (json_is_true(json_object_get(dest, "paused")) ||
 	    (p->needs_verify && !json_is_true(json_object_get(dest, "verified")))) {
@@ -215,20 +231,40 @@ static void plan_entry(struct dispatch *d, struct pass_cache *c, struct plan *p,
 		p->until = now + (uint64_t)d->dc->probe_interval_ms;
 		snprintf(p->reason, sizeof p->reason, ix < 0 ? "no sink '%s' is configured"
 							      : "sink '%s' did not load", sink);
-	} else if (d->inst[ix].busy || d->inst[ix].broken_until > now) {
-		p->act = ACT_SKIP;
-	} else if (quiet_for(d, c, p->e.user, now, &p->until)) {
-		p->act = ACT_HOLD;
 	} else {
-		uint64_t wait = 0;
-		if (!s || take_token(&d->inst[ix], s, &wait)) {
-			p->act = ACT_SEND;
-			out->e = p->e;
-			snprintf(out->address, sizeof out->address, "%s", addr ? addr : "");
-		} else {
-			p->act = ACT_DIGEST;
-			p->until = now + wait;
-		}
+		p->act = ACT_SEND;
+		p->quiet = quiet_for(d, c, p->e.user, now, &p->quiet_until);
+		snprintf(p->address, sizeof p->address, "%s", addr ? addr : "");
+	}
+}
+
+/* Finish a deliverable entry's decision against the instance's state: skip
+ * it (instance busy, broken or its batch full: *next = now), hold it (quiet
+ * hours), fold it into a digest (rate limit), or add it to the batch. */
+static void decide_locked(struct dispatch *d, struct plan *p, uint64_t now, uint64_t *next)
+{
+	struct dest_state *s = schedule_dest_locked(d, p->e.dest);
+	if (s && p->known)
+		s->inst = p->inst;
+	if (p->act != ACT_SEND)
+		return;
+	struct instance *in = &d->inst[p->inst];
+	uint64_t wait = 0;
+	if (in->n_batch >= (size_t)in->cfg->batch) {
+		p->act = ACT_SKIP;
+		*next = now; /* more than one batch: come back when it is done */
+	} else if (in->busy || in->broken_until > now) {
+		p->act = ACT_SKIP;
+	} else if (p->quiet) {
+		p->act = ACT_HOLD;
+		p->until = p->quiet_until;
+	} else if (!s || take_token_locked(in, s, &wait)) {
+		struct batch_entry *be = &in->batch[in->n_batch++];
+		be->e = p->e;
+		memcpy(be->address, p->address, sizeof be->address);
+	} else {
+		p->act = ACT_DIGEST;
+		p->until = now + wait;
 	}
 }
 
@@ -299,7 +335,7 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 /* Could a pass hand anything to a sink? Not when every instance is busy
  * delivering or waiting out a broken spell (*next: when one is probed).
  * With no instance at all, yes: entries of unknown sinks must be seen. */
-static bool can_take_work(struct dispatch *d, uint64_t now, uint64_t *next)
+static bool can_take_work_locked(struct dispatch *d, uint64_t now, uint64_t *next)
 {
 	*next = UINT64_MAX;
 	if (!d->n_inst)
@@ -315,22 +351,56 @@ static bool can_take_work(struct dispatch *d, uint64_t now, uint64_t *next)
 	return false;
 }
 
-/* One pass: read what is due, plan it, hand batches to idle instances.
- * Returns when the next entry is due (wall ms). */
-static uint64_t schedule_pass(struct dispatch *d)
+/* Start a pass: may it scan, and which records committed before it began
+ * (returned, to be freed outside the lock: the scan's snapshot sees them). */
+static bool pass_begin_locked(struct dispatch *d, uint64_t now, uint64_t *next,
+			      struct record **committed)
 {
-	static __thread struct outbox_entry due[SCAN_MAX];
-	static __thread struct plan plan[SCAN_MAX];
+	*committed = NULL;
+	for (size_t i = 0; i < d->n_inst; i++) {
+		struct record **tail = &d->inst[i].recorded;
+		while (*tail)
+			tail = &(*tail)->next;
+		*tail = *committed;
+		*committed = d->inst[i].recorded;
+		d->inst[i].recorded = NULL;
+	}
+	return can_take_work_locked(d, now, next);
+}
+
+/* Hand each filled batch to its idle worker; *next: the earliest probe. */
+static void hand_over_locked(struct dispatch *d, uint64_t *next)
+{
+	for (size_t i = 0; i < d->n_inst; i++) {
+		struct instance *in = &d->inst[i];
+		if (in->n_batch && !in->busy) {
+			in->busy = true;
+			pthread_cond_signal(&in->cond);
+		}
+		if (in->broken_until && in->broken_until < *next)
+			*next = in->broken_until;
+	}
+}
+
+/* One pass: read what is due and what the directory says about it without
+ * d->lock, then decide and hand batches to idle instances under it, then
+ * write the other decisions (a write transaction, without d->lock).
+ * Returns when the next entry is due (wall ms). */
+static uint64_t schedule_pass(struct dispatch *d, struct outbox_entry *due, struct plan *plan)
+{
 	uint64_t now = clock_wall_ms(), next = UINT64_MAX;
 	size_t n = 0;
+	struct record *committed;
 	struct pass_cache cache;
 	cache.n_dest = cache.n_user = 0;
 	pthread_mutex_lock(&d->lock);
-	if (!can_take_work(d, now, &next)) {
+	bool scan = pass_begin_locked(d, now, &next, &committed);
+	pthread_mutex_unlock(&d->lock);
+	recorder_free(committed);
+	if (!scan) {
 		/* every instance is busy or broken: a scan could only skip the
-		 * whole backlog, under the lock, at every commit that wakes us;
-		 * a worker that finishes wakes us again */
-		pthread_mutex_unlock(&d->lock);
+		 * whole backlog at every commit that wakes us; a worker that
+		 * finishes wakes us again */
 		return next;
 	}
 	int rc = outbox_due(d->store, now, due, SCAN_MAX, &n, skip_entry, d, &next);
@@ -339,32 +409,14 @@ static uint64_t schedule_pass(struct dispatch *d)
 			    store_strerror(rc));
 	for (size_t i = 0; i < n; i++) {
 		plan[i] = (struct plan){.e = due[i]};
-		struct dest_state *s = schedule_dest_locked(d, due[i].dest);
-		struct instance *in = s && s->inst >= 0 ? &d->inst[s->inst] : NULL;
-		struct batch_entry be;
-		if (in && in->n_batch >= (size_t)in->cfg->batch) {
-			next = now; /* more than one batch: come back when it is done */
-			continue;
-		}
-		plan_entry(d, &cache, &plan[i], now, &be);
-		s = schedule_dest_locked(d, due[i].dest);
-		if (plan[i].act == ACT_SEND && s && s->inst >= 0 &&
-		    d->inst[s->inst].n_batch < (size_t)d->inst[s->inst].cfg->batch)
-			d->inst[s->inst].batch[d->inst[s->inst].n_batch++] = be;
-		else if (plan[i].act == ACT_SEND)
-			plan[i].act = ACT_SKIP;
+		read_entry(d, &cache, &plan[i], now);
 	}
-	for (size_t i = 0; i < d->n_inst; i++) {
-		struct instance *in = &d->inst[i];
-		if (in->n_batch && !in->busy) {
-			in->busy = true;
-			pthread_cond_signal(&in->cond);
-		}
-		if (in->broken_until && in->broken_until < next)
-			next = in->broken_until;
-	}
-	pthread_mutex_unlock(&d->lock);
 	pass_cache_release(&cache);
+	pthread_mutex_lock(&d->lock);
+	for (size_t i = 0; i < n; i++)
+		decide_locked(d, &plan[i], now, &next);
+	hand_over_locked(d, &next);
+	pthread_mutex_unlock(&d->lock);
 	if (apply_plan(d, plan, n, now) && next < now + 1000)
 		next = now + 1000; /* do not spin on a store that refuses writes */
 	return next;
@@ -373,29 +425,32 @@ static uint64_t schedule_pass(struct dispatch *d)
 void *schedule_main(void *arg)
 {
 	struct dispatch *d = arg;
+	/* the pass's working set: on the heap, not in every thread's TLS */
+	struct outbox_entry *due = calloc(SCAN_MAX, sizeof *due);
+	struct plan *plan = calloc(SCAN_MAX, sizeof *plan);
+	if (!due || !plan) {
+		log_error("dispatch: out of memory: nothing will be delivered");
+		goto out;
+	}
 	pthread_mutex_lock(&d->lock);
 	while (!d->stop) {
 		d->woken = false;
 		pthread_mutex_unlock(&d->lock);
-		uint64_t next = schedule_pass(d), now = clock_wall_ms();
+		uint64_t next = schedule_pass(d, due, plan), now = clock_wall_ms();
 		pthread_mutex_lock(&d->lock);
 		if (d->woken || d->stop)
 			continue;
 		uint64_t wait = next <= now ? 1 : next - now;
 		if (wait > 1000)
 			wait = 1000; /* the clock may jump; look again every second */
-		struct timespec ts;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += (time_t)(wait / 1000);
-		ts.tv_nsec += (long)(wait % 1000) * 1000000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
+		struct timespec ts = clock_deadline(wait);
 		while (!d->woken && !d->stop &&
 		       pthread_cond_timedwait(&d->cond, &d->lock, &ts) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&d->lock);
+out:
+	free(due);
+	free(plan);
 	return NULL;
 }
