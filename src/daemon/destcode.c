@@ -158,6 +158,8 @@ int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, con
 
 void destcode_release(struct dispatch *d)
 {
+	pthread_mutex_lock(&d->lock);
 	while (d->codes)
 		code_drop_locked(&d->codes);
+	pthread_mutex_unlock(&d->lock);
 }
