@@ -18,22 +18,35 @@
  *   rejected   dead letter with the sink's reason
  *   broken     nothing charged; the instance is paused and probed again
  *              after probe_interval_ms (doubling, at most 10 minutes)
+ *   gone       nothing charged; the destination is paused with the
+ *              sink's reason and the item parked
  * A destination whose deliveries have failed for pause_after_ms is paused
  * with the reason; `herald dest resume` releases its parked notifications.
  *
  * Delivery is at least once: a crash after a sink accepted an item but
  * before its outcome committed sends it again, with the same id.
  *
- * A sink that cannot load is logged with its error; the daemon runs with the
- * others, and that sink's notifications wait (visible with last_error).
+ * A sink that cannot load, or whose worker or recorder thread cannot start,
+ * is logged with its error and shown as not loaded (dispatch_status); the
+ * daemon runs with the others, and that sink's notifications wait (visible
+ * with last_error).
  *
  * Threads: dispatch_wake, dispatch_validate and dispatch_status may be called
  * from any thread; start, reopen and stop from main only.
+ * Locks: nothing reads or writes the store while the dispatcher's lock is
+ * held. The lock order is: a store write transaction first, then the
+ * dispatcher's lock (taken briefly inside one, never held while one
+ * begins). So a caller may hold a write transaction while calling
+ * dispatch_wake, dispatch_validate, dispatch_status or the code functions
+ * (directory_dest_add validates inside its own).
+ * dispatch_validate and dispatch_send_code call the sink, serialised with
+ * its deliveries by sinkhost. dispatch_int.h has the details.
  */
 #ifndef HERALD_DISPATCH_H
 #define HERALD_DISPATCH_H
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +60,10 @@ struct dispatch_deps {
 	const struct config *cfg; /* [dispatch] and [sink NAME]; must outlive the dispatcher */
 	struct store *store;
 	struct metrics *metrics;
+	/* Starts each of the dispatcher's threads (`what`: "scheduler",
+	 * "worker" or "recorder"); 0 or a positive errno, like pthread_create.
+	 * NULL: pthread_create. Tests make it fail. */
+	int (*thread_start)(pthread_t *thread, void *(*fn)(void *), void *arg, const char *what);
 };
 
 /* Load every sink (a failing one is logged and skipped) and start the

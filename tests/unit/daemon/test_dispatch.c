@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Unit tests for the dispatcher (src/daemon/dispatch.h): each scheduler
+ * decision and each recorded outcome, asserted exactly on the outbox, the
+ * directory and what a stand-in sink (tests/broken-sinks/standin.c)
+ * received. Every case runs a fresh store and dispatcher whose entries were
+ * committed before it started, so its first pass sees all of them.
+ * Not for: the daemon around it (tests/integration/test_outbox.sh) or the
+ * outbox's own bookkeeping (test_outbox.c).
+ * Plugins are found under $top_builddir (set by `make check`).
+ */
+#include "src/daemon/dispatch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/common/clock.h"
+#include "src/common/config.h"
+#include "src/daemon/directory.h"
+#include "src/daemon/metrics.h"
+#include "src/daemon/outbox.h"
+#include "src/daemon/store.h"
+#include "tests/unit/tap.h"
+
+#define HOUR_MS (3600 * 1000ull)
+
+static char plugins[1100], workdir[64];
+
+struct env {
+	char dir[200], log[300];
+	struct store *s;
+	struct config cfg;
+	struct config_sink sink;
+	struct herald_sink_option opt;
+	struct metrics m;
+	struct dispatch *d;
+};
+
+/* A fresh store, and a config with one [sink stand] of the stand-in. */
+static void env_init(struct env *v, const char *name)
+{
+	char err[300];
+	memset(v, 0, sizeof *v);
+	snprintf(v->dir, sizeof v->dir, "%s/%s", workdir, name);
+	snprintf(v->log, sizeof v->log, "%s/%s.log", workdir, name);
+	if (mkdir(v->dir, 0700) || store_open(v->dir, 1 << 24, 100, &v->s, err, sizeof err)) {
+		printf("Bail out! cannot open a store in %s (%s)\n", v->dir, err);
+		exit(1);
+	}
+	v->opt = (struct herald_sink_option){.key = "log", .value = v->log};
+	v->sink = (struct config_sink){.name = "stand", .plugin = "standin", .rate = 0,
+				       .batch = 64, .options = &v->opt, .n_options = 1};
+	v->cfg.path = "test_dispatch.conf";
+	v->cfg.dispatch = (struct config_dispatch){
+		.plugin_dir = plugins, .retry_base_ms = HOUR_MS, .retry_max_ms = HOUR_MS,
+		.max_attempts = 12, .pause_after_ms = 6 * HOUR_MS, .probe_interval_ms = HOUR_MS,
+		.delivery_log = 100, .digest_max_items = 100, .digest_max_bytes = 65536,
+		.rate = 0, .burst = 20};
+	v->cfg.sinks = &v->sink;
+	v->cfg.n_sinks = 1;
+}
+
+static int env_start(struct env *v, const struct dispatch_deps *extra)
+{
+	char err[300] = "";
+	struct dispatch_deps deps = {.cfg = &v->cfg, .store = v->s, .metrics = &v->m};
+	if (extra)
+		deps.thread_start = extra->thread_start;
+	int rc = dispatch_start(&deps, &v->d, err, sizeof err);
+	ok(rc == 0, "dispatcher started (%s)", err);
+	return rc;
+}
+
+static void env_release(struct env *v)
+{
+	dispatch_stop(v->d);
+	store_close(v->s);
+}
+
+static json_t *parse(const char *text)
+{
+	return json_loads(text, 0, NULL);
+}
+
+static void user_add(struct env *v, const char *body)
+{
+	struct directory_error e;
+	json_t *in = parse(body), *out = NULL;
+	if (directory_user_add(v->s, in, &out, &e))
+		printf("Bail out! user %s: %s\n", body, e.msg), exit(1);
+	json_decref(in);
+	json_decref(out);
+}
+
+/* A destination of alice on the stand-in with this address; its id. */
+static uint64_t dest_add(struct env *v, const char *address)
+{
+	struct directory_error e;
+	char body[200];
+	snprintf(body, sizeof body, "{\"sink\": \"stand\", \"address\": \"%s\"}", address);
+	json_t *in = parse(body), *out = NULL;
+	if (directory_dest_add(v->s, "alice", in, NULL, &out, &e))
+		printf("Bail out! destination %s: %s\n", address, e.msg), exit(1);
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(out, "id"));
+	json_decref(in);
+	json_decref(out);
+	return id;
+}
+
+/* Commit instant note n for (alice, dest), due now. */
+static void note_put(struct env *v, unsigned n, uint64_t dest)
+{
+	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
+	char hex[OUTBOX_HEX_LEN + 1], json[300];
+	struct store_txn *t = NULL;
+	memcpy(key, &n, sizeof n);
+	outbox_note_id(key, "alice", dest, id);
+	outbox_hex(id, hex);
+	snprintf(json, sizeof json,
+		 "{\"id\":\"%s\",\"user\":\"alice\",\"destination\":%llu,\"title\":\"n%u\","
+		 "\"topic\":\"t\"}", hex, (unsigned long long)dest, n);
+	struct outbox_add a = {.id = id, .user = "alice", .dest = dest, .json = json,
+			       .len = strlen(json), .now = clock_wall_ms()};
+	int rc = store_begin(v->s, &t);
+	if (!rc && outbox_put(t, &a) != 1) {
+		store_abort(t);
+		rc = -EIO;
+	} else if (!rc) {
+		rc = store_commit(t);
+	}
+	if (rc)
+		printf("Bail out! cannot put note %u\n", n), exit(1);
+}
+
+/* Poll until cond(v) holds; false after a minute (a hang, not a slow run). */
+static bool wait_for(struct env *v, bool (*cond)(struct env *))
+{
+	for (int i = 0; i < 6000; i++) {
+		if (cond(v))
+			return true;
+		usleep(10000);
+	}
+	return false;
+}
+
+static struct outbox_counts counts(struct env *v)
+{
+	struct outbox_counts c = {0};
+	outbox_count(v->s, 0, &c);
+	return c;
+}
+
+static bool nothing_pending(struct env *v) { return counts(v).pending == 0; }
+static bool one_dead(struct env *v) { return counts(v).dead == 1; }
+static bool one_parked(struct env *v) { return counts(v).parked == 1; }
+
+/* The only pending note (its document, with "due"), or NULL. */
+static json_t *pending_note(struct env *v)
+{
+	json_t *all = NULL, *one = NULL;
+	if (!outbox_list(v->s, NULL, NULL, 10, &all) && json_array_size(all) == 1)
+		one = json_incref(json_array_get(all, 0));
+	json_decref(all);
+	return one;
+}
+
+static uint64_t u64(const json_t *doc, const char *key)
+{
+	return (uint64_t)json_integer_value(json_object_get(doc, key));
+}
+
+static const char *text(const json_t *doc, const char *key)
+{
+	const char *s = json_string_value(json_object_get(doc, key));
+	return s ? s : "";
+}
+
+/* What the stand-in received: its log, or "" */
+static const char *received(struct env *v, char *buf, size_t len)
+{
+	FILE *f = fopen(v->log, "r");
+	size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+	buf[n] = '\0';
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* A pending note whose attempt was charged (retry): pending and not due now. */
+static bool note_rescheduled(struct env *v)
+{
+	json_t *n = pending_note(v);
+	bool done = n && (u64(n, "attempts") > 0 || *text(n, "last_error"));
+	json_decref(n);
+	return done;
+}
+
+static bool instance_broken(struct env *v)
+{
+	json_t *st = NULL;
+	bool broken = !dispatch_status(v->d, &st) &&
+		      u64(json_array_get(st, 0), "broken_until") > 0;
+	json_decref(st);
+	return broken;
+}
+
+/* The destination's document (alice's first). */
+static json_t *first_dest(struct env *v)
+{
+	struct directory_error e;
+	json_t *all = NULL, *one = NULL;
+	if (!directory_dest_list(v->s, "alice", &all, &e))
+		one = json_incref(json_array_get(all, 0));
+	json_decref(all);
+	return one;
+}
+
+/* ---- the scheduler's decisions ---- */
+
+static void deleted_dest(void)
+{
+	struct env v;
+	struct directory_error e;
+	json_t *out = NULL, *dead = NULL;
+	env_init(&v, "deleted");
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t id = dest_add(&v, "ok");
+	ok(!directory_dest_del(v.s, "alice", id, &out, &e), "destination deleted");
+	json_decref(out);
+	note_put(&v, 1, id);
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, one_dead), "a note to a deleted destination becomes a dead letter");
+	char want[100], buf[200];
+	snprintf(want, sizeof want, "destination %llu of alice was deleted", (unsigned long long)id);
+	ok(!outbox_dead_list(v.s, "alice", NULL, 10, &dead) && json_array_size(dead) == 1 &&
+		   !strcmp(text(json_array_get(dead, 0), "reason"), want),
+	   "with the reason '%s'", want);
+	ok(counts(&v).pending == 0 && !*received(&v, buf, sizeof buf), "nothing was sent");
+	json_decref(dead);
+	env_release(&v);
+}
+
+static void paused_dest(void)
+{
+	struct env v;
+	struct directory_error e;
+	json_t *out = NULL, *in = parse("{\"reason\": \"holiday\"}");
+	char buf[200];
+	env_init(&v, "paused");
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t id = dest_add(&v, "ok");
+	ok(!directory_dest_pause(v.s, "alice", id, in, &out, &e), "destination paused");
+	json_decref(in);
+	json_decref(out);
+	note_put(&v, 1, id);
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, one_parked), "a note to a paused destination is parked");
+	json_t *n = pending_note(&v);
+	ok(n && u64(n, "due") == OUTBOX_PARKED && u64(n, "attempts") == 0,
+	   "parked (due never), no attempt charged");
+	json_decref(n);
+	ok(!*received(&v, buf, sizeof buf), "nothing was sent");
+	env_release(&v);
+}
+
+/* Quiet hours from an hour ago to two hours from now (UTC, whole minutes):
+ * the note is due when they end. */
+static void quiet_hours(void)
+{
+	struct env v;
+	char body[200], start[8], end[8], buf[200];
+	uint64_t now = clock_wall_ms(), minute = now - now % 60000;
+	uint64_t ends = minute + 2 * HOUR_MS;
+	time_t a = (time_t)((minute - HOUR_MS) / 1000), b = (time_t)(ends / 1000);
+	struct tm ta, tb;
+	gmtime_r(&a, &ta);
+	gmtime_r(&b, &tb);
+	strftime(start, sizeof start, "%H:%M", &ta);
+	strftime(end, sizeof end, "%H:%M", &tb);
+	env_init(&v, "quiet");
+	snprintf(body, sizeof body, "{\"name\": \"alice\", \"timezone\": \"UTC\", "
+		 "\"quiet_hours\": {\"start\": \"%s\", \"end\": \"%s\"}}", start, end);
+	user_add(&v, body);
+	note_put(&v, 1, dest_add(&v, "ok"));
+	if (env_start(&v, NULL))
+		return;
+	json_t *n = NULL;
+	for (int i = 0; i < 6000 && !(n && u64(n, "due") > now + HOUR_MS); i++, usleep(10000)) {
+		json_decref(n);
+		n = pending_note(&v);
+	}
+	ok(n && u64(n, "due") == ends, "in quiet hours %s-%s: due at their end (%llu, want %llu)",
+	   start, end, (unsigned long long)(n ? u64(n, "due") : 0), (unsigned long long)ends);
+	ok(n && u64(n, "attempts") == 0 && !*received(&v, buf, sizeof buf),
+	   "nothing sent, no attempt charged");
+	json_decref(n);
+	env_release(&v);
+}
+
+/* One token a minute, a bucket of one: the first note goes out, the second
+ * joins the destination's digest, due when the next token comes. */
+static void rate_limited(void)
+{
+	struct env v;
+	char buf[400];
+	env_init(&v, "rate");
+	v.sink.rate = 1;
+	v.sink.burst = 1;
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t id = dest_add(&v, "ok");
+	note_put(&v, 1, id);
+	note_put(&v, 2, id);
+	uint64_t before = clock_wall_ms();
+	if (env_start(&v, NULL))
+		return;
+	json_t *n = NULL;
+	for (int i = 0; i < 6000 && !(n && *text(n, "digest")); i++, usleep(10000)) {
+		json_decref(n);
+		n = pending_note(&v);
+	}
+	ok(n && *text(n, "digest"), "the second note joined a digest");
+	ok(n && !strcmp(text(n, "title"), "n2") && u64(n, "due") >= before + 59000 &&
+		   u64(n, "due") <= clock_wall_ms() + 60001,
+	   "due when the next token comes (in %lld ms)",
+	   n ? (long long)(u64(n, "due") - before) : -1);
+	char want[100];
+	snprintf(want, sizeof want, "call 1\nitem ok %llu 1\n", (unsigned long long)id);
+	ok(!strcmp(received(&v, buf, sizeof buf), want), "the first note alone was sent (%s)", buf);
+	json_decref(n);
+	env_release(&v);
+}
+
+/* Five notes, a batch limit of two: calls of exactly 2, 2 and 1 items. And
+ * at the limit exactly (two notes, limit two): one call of both. */
+static void batches(unsigned notes, int limit, const char *want)
+{
+	struct env v;
+	char name[40], buf[400];
+	snprintf(name, sizeof name, "batch%u-%d", notes, limit);
+	env_init(&v, name);
+	v.sink.batch = limit;
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t id = dest_add(&v, "ok");
+	for (unsigned i = 1; i <= notes; i++)
+		note_put(&v, i, id);
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, nothing_pending), "%u notes delivered", notes);
+	received(&v, buf, sizeof buf);
+	char calls[100] = "", *o = calls;
+	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n"))
+		if (!strncmp(line, "call ", 5))
+			o += snprintf(o, (size_t)(calls + sizeof calls - o), "%s%s",
+				      o == calls ? "" : ",", line + 5);
+	ok(!strcmp(calls, want), "batch limit %d: calls of %s items (want %s)", limit, calls, want);
+	json_t *log = NULL;
+	ok(!outbox_delivered_list(v.s, "alice", 100, &log) && json_array_size(log) == notes,
+	   "each in the delivery log");
+	json_decref(log);
+	env_release(&v);
+}
+
+/* ---- the recorder's outcomes ---- */
+
+static void delivered(void)
+{
+	struct env v;
+	json_t *log = NULL;
+	env_init(&v, "delivered");
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, "ok"));
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, nothing_pending), "delivered: removed from the outbox");
+	ok(!outbox_delivered_list(v.s, "alice", 10, &log) && json_array_size(log) == 1 &&
+		   !strcmp(text(json_array_get(log, 0), "sink"), "stand") &&
+		   u64(json_array_get(log, 0), "attempts") == 1,
+	   "and in the delivery log (sink stand, 1 attempt)");
+	ok(counts(&v).dead == 0, "no dead letter");
+	json_decref(log);
+	env_release(&v);
+}
+
+/* Retry: attempts 1 and due later. With retry-after 100 s (longer than the
+ * backoff's 1 s +-20%) exactly 100 s after the outcome; without, within
+ * the backoff's jitter. */
+static void retry(const char *address, uint64_t lo, uint64_t hi)
+{
+	struct env v;
+	env_init(&v, address);
+	v.cfg.dispatch.retry_base_ms = v.cfg.dispatch.retry_max_ms = 1000;
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, address));
+	uint64_t before = clock_wall_ms();
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, note_rescheduled), "%s: rescheduled", address);
+	uint64_t after = clock_wall_ms();
+	json_t *n = pending_note(&v);
+	uint64_t due = n ? u64(n, "due") : 0;
+	char reason[64];
+	snprintf(reason, sizeof reason, "standin: %s", address);
+	ok(n && u64(n, "attempts") == 1 && !strcmp(text(n, "last_error"), reason),
+	   "%s: attempts 1, last_error '%s'", address, text(n, "last_error"));
+	ok(due >= before + lo && due <= after + hi, "%s: due %lld ms later (%llu..%llu)", address,
+	   (long long)(due - before), (unsigned long long)lo, (unsigned long long)hi);
+	ok(counts(&v).dead == 0, "%s: no dead letter", address);
+	json_decref(n);
+	env_release(&v);
+}
+
+static void rejected(void)
+{
+	struct env v;
+	json_t *dead = NULL;
+	env_init(&v, "rejected");
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, "reject"));
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, one_dead), "rejected: a dead letter");
+	ok(!outbox_dead_list(v.s, "alice", NULL, 10, &dead) && json_array_size(dead) == 1 &&
+		   !strcmp(text(json_array_get(dead, 0), "reason"), "standin: reject") &&
+		   counts(&v).pending == 0,
+	   "with the sink's reason, nothing left pending");
+	json_decref(dead);
+	env_release(&v);
+}
+
+static void broken(void)
+{
+	struct env v;
+	json_t *st = NULL;
+	env_init(&v, "broken");
+	v.cfg.dispatch.probe_interval_ms = 300000;
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, "broken"));
+	uint64_t before = clock_wall_ms();
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, instance_broken), "broken: the instance is paused");
+	uint64_t after = clock_wall_ms();
+	uint64_t until = !dispatch_status(v.d, &st) ? u64(json_array_get(st, 0), "broken_until") : 0;
+	ok(until >= before + 300000 && until <= after + 300000,
+	   "until its probe, probe_interval_ms later (in %lld ms)", (long long)(until - before));
+	json_decref(st);
+	json_t *n = pending_note(&v);
+	ok(n && u64(n, "attempts") == 0 && !*text(n, "last_error") && counts(&v).dead == 0,
+	   "the note is still pending, no attempt charged");
+	json_decref(n);
+	env_release(&v);
+}
+
+static void gone(void)
+{
+	struct env v;
+	env_init(&v, "gone");
+	v.cfg.dispatch.retry_base_ms = 10; /* due again at once: then parked */
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, "gone"));
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, one_parked), "gone: the note is parked");
+	json_t *d = first_dest(&v), *n = pending_note(&v);
+	const char *want = "paused by heraldd: the destination is gone: standin: gone";
+	ok(d && json_is_true(json_object_get(d, "paused")) && !strcmp(text(d, "paused_reason"), want),
+	   "the destination is paused with the reason (%s)", d ? text(d, "paused_reason") : "");
+	ok(n && u64(n, "attempts") == 0 && counts(&v).dead == 0, "no attempt charged");
+	json_decref(d);
+	json_decref(n);
+	env_release(&v);
+}
+
+/* ---- a worker thread that does not start ---- */
+
+static int fail_worker(pthread_t *t, void *(*fn)(void *), void *arg, const char *what)
+{
+	return strcmp(what, "worker") ? pthread_create(t, NULL, fn, arg) : EAGAIN;
+}
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "not ok - dispatch_stop hung (a thread that never started)\n";
+	(void)sig;
+	if (write(1, msg, sizeof msg - 1) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static bool waits_with_reason(struct env *v)
+{
+	json_t *n = pending_note(v);
+	bool done = n && *text(n, "last_error");
+	json_decref(n);
+	return done;
+}
+
+static void no_worker(void)
+{
+	struct env v;
+	struct dispatch_deps hook = {.thread_start = fail_worker};
+	json_t *st = NULL;
+	char buf[100];
+	env_init(&v, "noworker");
+	user_add(&v, "{\"name\": \"alice\"}");
+	note_put(&v, 1, dest_add(&v, "ok"));
+	if (env_start(&v, &hook))
+		return;
+	ok(!dispatch_status(v.d, &st), "status");
+	const json_t *s = json_array_get(st, 0);
+	ok(s && json_is_false(json_object_get(s, "loaded")) &&
+		   strstr(text(s, "error"), "cannot start its worker thread"),
+	   "the instance is reported not loaded, with the reason (%s)", text(s, "error"));
+	json_decref(st);
+	ok(wait_for(&v, waits_with_reason), "its note waits, with a reason");
+	json_t *n = pending_note(&v);
+	ok(n && !strcmp(text(n, "last_error"), "sink 'stand' did not load") &&
+		   u64(n, "attempts") == 0 && !*received(&v, buf, sizeof buf),
+	   "nothing was handed to it (%s)", n ? text(n, "last_error") : "");
+	json_decref(n);
+	ok(!dispatch_status(v.d, &st) && json_is_false(json_object_get(json_array_get(st, 0),
+								       "busy")),
+	   "it is not busy");
+	json_decref(st);
+	signal(SIGALRM, on_alarm);
+	alarm(60);
+	env_release(&v);
+	alarm(0);
+	ok(1, "dispatch_stop returned");
+}
+
+int main(void)
+{
+	const char *top = getenv("top_builddir");
+	snprintf(plugins, sizeof plugins, "%s/tests/broken-sinks/.libs", top ? top : ".");
+	snprintf(workdir, sizeof workdir, "/tmp/herald-test-dispatch-XXXXXX");
+	if (!mkdtemp(workdir))
+		return 1;
+	deleted_dest();
+	paused_dest();
+	quiet_hours();
+	rate_limited();
+	batches(5, 2, "2,2,1");
+	batches(2, 2, "2");
+	delivered();
+	retry("retry-after:100", 100000, 100000);
+	retry("retry", 800, 1200);
+	rejected();
+	broken();
+	gone();
+	no_worker();
+	char cmd[100];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", workdir);
+	if (!getenv("KEEP_WORK") && system(cmd))
+		return 1;
+	return tap_done();
+}
