@@ -235,6 +235,7 @@ void *deliver_main(void *arg)
 		in->busy = false;
 		d->woken = true;
 		pthread_cond_signal(&d->cond);
+		pthread_cond_broadcast(&in->idle);
 	}
 	in->busy = false;
 	pthread_cond_broadcast(&in->rec_cond);

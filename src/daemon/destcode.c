@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -25,6 +26,8 @@
 #define CODE_LEN 8
 #define CODE_TTL_MS (24 * 3600 * 1000ULL)
 #define CODE_TRIES 5
+/* How long sending a code waits for the sink's worker to finish a batch. */
+#define CODE_WAIT_MS 30000
 
 struct code {
 	struct code *next;
@@ -64,11 +67,42 @@ bool dispatch_needs_code(struct dispatch *d, const char *sink)
 	return ix >= 0 && d->inst[ix].cfg->verify;
 }
 
-/* The confirmation itself: one item, delivered through the sink now. */
+/* The instance to ourselves: calls into one sink instance are serialised
+ * (the ABI promises it), so wait until its worker is idle and keep the
+ * scheduler from handing it a batch meanwhile (busy). 0, or -ETIMEDOUT
+ * when it stays busy for a whole delivery timeout. */
+static int claim_instance(struct dispatch *d, struct instance *in)
+{
+	struct timespec until = clock_deadline(CODE_WAIT_MS);
+	int rc = 0;
+	pthread_mutex_lock(&d->lock);
+	while (in->busy && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&in->idle, &d->lock, &until);
+	if (!in->busy) {
+		in->busy = true;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc ? -ETIMEDOUT : 0;
+}
+
+static void release_instance(struct dispatch *d, struct instance *in)
+{
+	pthread_mutex_lock(&d->lock);
+	in->busy = false;
+	d->woken = true;
+	pthread_cond_signal(&d->cond);
+	pthread_cond_broadcast(&in->idle);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* The confirmation itself: one item, delivered through the sink now. Its
+ * JSON carries the text too: sinks that write the JSON (file, exec, the
+ * webhook's generic body) must show the code. */
 static int deliver_code(struct instance *in, const char *user, uint64_t dest,
 			const char *address, const char *code, char *err, size_t errlen)
 {
-	char id[OUTBOX_HEX_LEN + 1], text[512], json[768];
+	char id[OUTBOX_HEX_LEN + 1], text[512];
 	unsigned char raw[OUTBOX_ID_LEN];
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		return snprintf(err, errlen, "no randomness"), -EIO;
@@ -78,10 +112,14 @@ static int deliver_code(struct instance *in, const char *user, uint64_t dest,
 		 "Confirm this destination with: herald dest verify %s %" PRIu64 " %s\n"
 		 "It expires in 24 hours. If you did not ask for it, ignore this message.\n",
 		 code, user, dest, code);
-	snprintf(json, sizeof json,
-		 "{\"id\":\"%s\",\"user\":\"%s\",\"destination\":%" PRIu64
-		 ",\"topic\":\"herald.destination.verify\",\"title\":\"Confirm this herald "
-		 "destination\"}", id, user, dest);
+	json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:s, s:s}", "id", id, "user", user,
+				"destination", (json_int_t)dest, "topic",
+				"herald.destination.verify", "title",
+				"Confirm this herald destination", "summary", text);
+	char *json = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	json_decref(doc);
+	if (!json)
+		return snprintf(err, errlen, "out of memory"), -ENOMEM;
 	struct herald_notification n = {
 		.size = sizeof n, .id = id, .user = user, .destination = dest, .address = address,
 		.topic = "herald.destination.verify", .title = "Confirm this herald destination",
@@ -93,11 +131,20 @@ static int deliver_code(struct instance *in, const char *user, uint64_t dest,
 		.notes = &np, .n_notes = 1, .id = id, .subject = "Confirm this herald destination",
 		.text = text, .markdown = text};
 	struct herald_sink_result r;
-	sink_deliver(in->sink, &it, 1, &r);
-	if (r.outcome == HERALD_SINK_DELIVERED)
-		return 0;
-	snprintf(err, errlen, "the sink could not send the code: %s", r.reason);
-	return -EIO;
+	int rc = claim_instance(in->d, in);
+	if (rc) {
+		snprintf(err, errlen, "the sink is busy; try again with --resend");
+	} else {
+		sink_deliver(in->sink, &it, 1, &r);
+		release_instance(in->d, in);
+		if (r.outcome != HERALD_SINK_DELIVERED) {
+			snprintf(err, errlen, "the sink could not send the code: %s", r.reason);
+			rc = -EIO;
+		}
+	}
+	OPENSSL_cleanse(json, strlen(json));
+	free(json);
+	return rc;
 }
 
 int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, uint64_t dest,

@@ -48,6 +48,7 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 	in->burst = c->burst > 0 ? c->burst : d->dc->burst;
 	pthread_cond_init(&in->cond, NULL);
 	pthread_cond_init(&in->rec_cond, NULL);
+	pthread_cond_init(&in->idle, NULL);
 	if (!(in->batch = calloc((size_t)c->batch, sizeof *in->batch)))
 		return -ENOMEM;
 	if (render_compile(c->template_text, RENDER_TEXT, c->footer, &in->text, err, sizeof err) ||
@@ -217,6 +218,7 @@ void dispatch_stop(struct dispatch *d)
 		free(in->batch);
 		pthread_cond_destroy(&in->cond);
 		pthread_cond_destroy(&in->rec_cond);
+		pthread_cond_destroy(&in->idle);
 	}
 	destcode_release(d);
 	for (size_t b = 0; b < DEST_BUCKETS; b++)

@@ -90,6 +90,7 @@ struct instance {
 	pthread_t recorder;       /* commits outcomes while the worker delivers the next batch */
 	bool rec_started;
 	pthread_cond_t rec_cond;  /* rec changed */
+	pthread_cond_t idle;      /* busy went false (a code waits to be sent) */
 };
 
 struct dispatch {

@@ -56,6 +56,10 @@ plugin = exec
 command = $WORK/hook.sh
 rate = 60
 burst = 2
+[sink confirm]
+plugin = file
+path = confirm.jsonl
+verify = yes
 [sink badabi]
 plugin = $PLUGINS/bad_abi.so
 [sink noentry]
@@ -367,6 +371,17 @@ wait_for 10 lines inbox.jsonl 1
 ok $? "after SIGHUP the file sink writes to a new file"
 grep -q '"topic":"org.test.note.b"' inbox.jsonl && ! grep -q '"topic":"org.test.note.b"' inbox.jsonl.1
 ok $? "and nothing more to the rotated one"
+
+# ---- the file sink with verify = yes writes the code, and it verifies ----
+H user add fay > /dev/null 2>&1
+H dest add fay confirm fay-inbox --json > vdest.json 2>&1
+VD=$(jfield "d['id']" < vdest.json)
+wait_for 10 lines confirm.jsonl 1
+CODE=$(sed -n 's/.*confirmation code is \([A-Z0-9]*\)\..*/\1/p' confirm.jsonl | head -1)
+[ ${#CODE} -eq 8 ] && grep -q '"topic":"herald.destination.verify"' confirm.jsonl
+ok $? "a file sink with verify = yes writes the confirmation code ($CODE)"
+H dest verify fay "$VD" "$CODE" > out 2>&1
+ok $? "and that code verifies the destination ($(cat out))"
 
 kill "$DPID"
 wait "$DPID"
