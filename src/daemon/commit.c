@@ -30,6 +30,10 @@
  * least 2 MiB, at most half), and resumes once twice the reserve is free:
  * delivery's deletes are copy-on-write and need free pages to free pages.
  * Over half full, batches are small (commit_batch_max). */
+/* After a failed commit (not a full map), intake pauses this long, doubling
+ * while commits keep failing. */
+#define RETRY_MIN_MS 1000u
+#define RETRY_MAX_MS 30000u
 #define RESERVE_MIN (2.0 * 1024 * 1024)
 #define SMALL_BATCH 32
 
@@ -51,6 +55,9 @@ struct commit {
 	uint64_t batch_ms;              /* wall clock of the batch being committed */
 	uint64_t batch_lost;            /* given up in this batch; lost once it commits */
 	bool intake_stopped;            /* the store is full: take nothing */
+	uint64_t retry_ms;              /* after a failed commit: no intake before
+					 * this (monotonic ms); 0 when none failed */
+	uint64_t retry_backoff_ms;      /* doubles per failure in a row */
 	double usage;                   /* store_usage before the batch */
 	struct log_limit rl_store;
 };
@@ -270,6 +277,22 @@ static int put_cursors(struct commit *c, struct store_txn *txn)
 
 /* ---- a full store: stop taking messages, let delivery free space ---- */
 
+/* Any other failed commit (EIO from a full or failing disk, EFBIG...):
+ * take nothing until a retry time, doubling while commits keep failing, so
+ * a sick disk costs no replay storm and no false loss. */
+static void pause_intake(struct commit *c, int rc)
+{
+	c->retry_backoff_ms = c->retry_backoff_ms ? c->retry_backoff_ms * 2 : RETRY_MIN_MS;
+	if (c->retry_backoff_ms > RETRY_MAX_MS)
+		c->retry_backoff_ms = RETRY_MAX_MS;
+	c->retry_ms = clock_mono_ms() + c->retry_backoff_ms;
+	atomic_store(&c->metrics->intake_stopped, 1);
+	metric_add(&c->metrics->intake_stops, 1);
+	log_limited(&c->rl_store, L_ERROR, "heraldd: the store cannot commit (%s); intake paused "
+		    "for %llu ms, missed messages will be replayed", store_strerror(rc),
+		    (unsigned long long)c->retry_backoff_ms);
+}
+
 static void stop_intake(struct commit *c)
 {
 	if (c->intake_stopped)
@@ -284,6 +307,13 @@ static void stop_intake(struct commit *c)
 bool commit_intake_open(struct commit *c)
 {
 	double used;
+	if (c->retry_ms) {
+		if (clock_mono_ms() < c->retry_ms)
+			return false;
+		c->retry_ms = 0; /* try one batch; a failure pauses again, longer */
+		if (!c->intake_stopped)
+			atomic_store(&c->metrics->intake_stopped, 0);
+	}
 	if (store_usage(c->store, &used))
 		return !c->intake_stopped;
 	c->usage = used;
@@ -318,6 +348,8 @@ static void batch_failed(struct commit *c, int rc, size_t n)
 	rewind_sources(c);
 	if (rc == -ENOSPC)
 		stop_intake(c);
+	else
+		pause_intake(c, rc);
 }
 
 /* Count what the committed batch accepted; wake delivery if it stored any. */
@@ -369,16 +401,18 @@ int commit_batch(struct commit *c, struct ingest_item **items, size_t n)
 	}
 	rc = store_commit(txn);
 out:
-	if (rc)
+	if (rc) {
 		batch_failed(c, rc, n);
-	else
+	} else {
+		c->retry_backoff_ms = 0;
 		batch_done(c, items, n, accept, matched);
+	}
 	return rc;
 }
 
 void commit_request_replays(struct commit *c)
 {
-	if (c->intake_stopped)
+	if (c->intake_stopped || c->retry_ms)
 		return; /* the answers would wait in ingest's ring, unread */
 	for (size_t s = 0; s < c->sources.n; s++) {
 		struct seq_range want;

@@ -83,7 +83,8 @@ void commit_free(struct commit *c); /* NULL is a no-op */
  * Check the store's fill level (call before every batch: a read transaction
  * and a walk of LMDB's short freelist, microseconds). Intake stops when less
  * than a reserve of the map is free and resumes once twice the reserve is.
- * True: take input.
+ * After any other failed commit (EIO, EFBIG...) it stays closed for a
+ * second, doubling up to 30 s while commits keep failing. True: take input.
  */
 bool commit_intake_open(struct commit *c);
 /* How many items the next batch may hold: COMMIT_BATCH_MAX, fewer once the
@@ -96,7 +97,8 @@ size_t commit_batch_max(const struct commit *c);
  * nothing of the batch is kept or counted, not even the numbers it gave up
  * as lost (after the rewind they are missing again): the error is logged
  * and counted, the sequence state rewinds to the durable cursors (so the
- * messages are asked for again) and a full store stops intake. Returns 0 or
+ * messages are asked for again), a full store stops intake and any other
+ * failure pauses it (see commit_intake_open). Returns 0 or
  * that store error, already dealt with: the caller need not act on it.
  */
 int commit_batch(struct commit *c, struct ingest_item **items, size_t n);

@@ -47,7 +47,7 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(rate_limited, "notifications folded into a digest by a rate limit")            \
 	X(sink_broken, "times a sink instance reported itself broken")                   \
 	X(dests_paused, "destinations paused after failing too long")                    \
-	X(intake_stops, "times intake stopped because the store was full")
+	X(intake_stops, "times intake stopped: the store was full or a commit failed")
 
 const char *metrics_reject_name(enum reject_reason r)
 {
@@ -76,7 +76,7 @@ int metrics_render_prometheus(const struct metrics *m, struct buf *out)
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)
 		rc |= buf_printf(out, "herald_rejected_total{reason=\"%s\"} %llu\n", reject_names[r],
 				 (unsigned long long)metric_get(&m->rejected[r]));
-	rc |= buf_printf(out, "# HELP herald_intake_stopped 1 while intake is stopped (store full)\n"
+	rc |= buf_printf(out, "# HELP herald_intake_stopped 1 while intake is stopped (store full or failing)\n"
 			      "# TYPE herald_intake_stopped gauge\nherald_intake_stopped %llu\n",
 			 (unsigned long long)metric_get(&m->intake_stopped));
 	return rc ? -12 : 0;

@@ -11,7 +11,11 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "src/common/clock.h"
@@ -465,6 +469,53 @@ static void huge_jump(struct fixture *f, struct batch *b)
 	   (unsigned long long)(M(lost) - lost));
 }
 
+/* A commit that fails for another reason than a full map (here EFBIG: the
+ * file may not grow, as a full or failing disk gives EIO/ENOSPC from write)
+ * pauses intake for a while instead of taking more input at once: no
+ * replay storm, nothing counted lost, everything asked again after. */
+static void disk_fails(struct fixture *f, struct batch *b)
+{
+	char path[128];
+	struct stat st;
+	struct rlimit was, tiny;
+	snprintf(path, sizeof path, "%s/herald.mdb", f->dir);
+	if (stat(path, &st) || getrlimit(RLIMIT_FSIZE, &was)) {
+		ok(0, "stat %s", path);
+		return;
+	}
+	uint64_t lost = M(lost), stops = M(intake_stops), cur = cursor(f, RELAY);
+	uint64_t far = cursor(f, SECOND);
+	commit_request_replays(f->c);
+	f->n_req = 0; /* whatever was due before: the rewind asks again below */
+	tiny = was;
+	tiny.rlim_cur = (rlim_t)st.st_size;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &tiny);
+	add_msgs(f, b, RELAY, cur + 1, cur + 20, false);
+	int rc = commit(f, b);
+	setrlimit(RLIMIT_FSIZE, &was);
+	ok(rc < 0 && rc != -ENOSPC, "a commit that cannot grow the file fails (%s)", strerror(-rc));
+	uint64_t t0 = clock_mono_ms();
+	ok(!commit_intake_open(f->c) && M(intake_stops) == stops + 1 && M(intake_stopped) == 1,
+	   "intake pauses: not a loss, not a reason to take the next batch at once");
+	commit_request_replays(f->c);
+	ok(requested(f, 0, NULL) && M(lost) == lost, "no replay asked while paused, nothing lost");
+	while (!commit_intake_open(f->c) && clock_mono_ms() - t0 < 10000)
+		usleep(20000);
+	ok(clock_mono_ms() - t0 >= 1000 && M(intake_stopped) == 0,
+	   "intake opens again after the pause (%llu ms)", (unsigned long long)(clock_mono_ms() - t0));
+	commit_request_replays(f->c);
+	ok(requested(f, 2,
+		     (struct request[]){{RELAY, cur + 1, SEQ_OPEN}, {SECOND, far + 1, SEQ_OPEN}}),
+	   "then everything after the durable cursors is asked again");
+	add_msgs(f, b, RELAY, cur + 1, cur + 20, true);
+	add_done(b, RELAY, cur + 20, false);
+	add_done(b, SECOND, 0, false);
+	rc = commit(f, b);
+	ok(rc == 0 && cursor(f, RELAY) == cur + 20 && M(lost) == lost,
+	   "and the replay commits: cursor %llu, nothing lost", (unsigned long long)cursor(f, RELAY));
+}
+
 int main(void)
 {
 	static struct fixture fx;
@@ -483,6 +534,7 @@ int main(void)
 	restart(f);
 	failed_commit_loses_nothing(f, &b);
 	huge_jump(f, &b);
+	disk_fails(f, &b);
 	teardown(f);
 	return tap_done();
 }
