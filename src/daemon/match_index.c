@@ -131,6 +131,9 @@ static void snapshot_free(struct match_snapshot *s)
 		free(s->overlay_users[i]);
 	free(s->overlay_users);
 	free(s->base_masked);
+	for (size_t i = 0; i < s->n_invalid; i++)
+		free(s->invalid[i].user);
+	free(s->invalid);
 	match_snapshot_unref(s->base);
 	free(s);
 }
@@ -299,13 +302,20 @@ static int add_key(void *arg, const struct filter_key *k)
 int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, const char *src,
 		      const uint64_t *dests, size_t n_dests, uint32_t digest_interval)
 {
+	struct filter_error why;
+	return match_builder_sub_why(b, user, id, src, dests, n_dests, digest_interval, &why);
+}
+
+int match_builder_sub_why(struct match_builder *b, const char *user, uint64_t id,
+			  const char *src, const uint64_t *dests, size_t n_dests,
+			  uint32_t digest_interval, struct filter_error *why)
+{
 	struct match_snapshot *s = b->s;
 	uint32_t u = strmap_get(&s->user_by_name, user);
 	if (u == UINT32_MAX)
 		return -ENOENT;
-	struct filter_error ferr;
 	struct filter *f;
-	int rc = filter_compile(src, &f, &ferr);
+	int rc = filter_compile(src, &f, why);
 	if (rc)
 		return rc;
 	if (s->n_subs == s->cap_subs) {
@@ -339,6 +349,30 @@ int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, co
 	return 0;
 }
 
+int match_builder_invalid(struct match_builder *b, const char *user, uint64_t id)
+{
+	struct match_snapshot *s = b->s;
+	if (s->n_invalid == s->cap_invalid) {
+		size_t cap = s->cap_invalid ? s->cap_invalid * 2 : 16;
+		struct match_invalid *v = realloc(s->invalid, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		s->invalid = v;
+		s->cap_invalid = cap;
+	}
+	char *name = strdup(user);
+	if (!name)
+		return -ENOMEM;
+	s->invalid[s->n_invalid++] = (struct match_invalid){id, name};
+	return 0;
+}
+
+static int cmp_invalid(const void *a, const void *b)
+{
+	const struct match_invalid *x = a, *y = b;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
 struct match_snapshot *match_builder_finish(struct match_builder *b)
 {
 	struct match_snapshot *s = b->s;
@@ -351,15 +385,38 @@ struct match_snapshot *match_builder_finish(struct match_builder *b)
 			if (s->glob_post[k] == g->vals[i])
 				s->globs[k] = g->keys[i];
 	}
+	if (s->n_invalid > 1)
+		qsort(s->invalid, s->n_invalid, sizeof *s->invalid, cmp_invalid);
 	b->s = NULL;
 	free(b);
 	return s;
 }
 
+/* Is `user` one of those an overlay replaces? */
+static bool overlaid(const struct match_snapshot *s, const char *user)
+{
+	for (size_t i = 0; i < s->n_overlay_users; i++)
+		if (!strcmp(s->overlay_users[i], user))
+			return true;
+	return false;
+}
+
+/* The base's invalid subscriptions the overlay does not replace. */
+static size_t base_invalid(const struct match_snapshot *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->base->n_invalid; i++)
+		n += !overlaid(s, s->base->invalid[i].user);
+	return n;
+}
+
 void match_snapshot_stats(const struct match_snapshot *s, struct match_stats *out)
 {
 	*out = (struct match_stats){.users = s->n_users, .subscriptions = s->n_subs,
-				    .slow = s->slow.n, .never = s->n_never, .keys = s->n_keys};
+				    .slow = s->slow.n, .never = s->n_never, .keys = s->n_keys,
+				    .invalid = s->n_invalid};
+	if (s->base)
+		out->invalid += base_invalid(s);
 	if (s->base) { /* approximate: the hidden base users still count */
 		struct match_stats b;
 		match_snapshot_stats(s->base, &b);
@@ -370,6 +427,14 @@ void match_snapshot_stats(const struct match_snapshot *s, struct match_stats *ou
 		out->keys += b.keys;
 	}
 	out->indexed = out->subscriptions - out->slow - out->never;
+}
+
+bool match_snapshot_was_invalid(const struct match_snapshot *s, uint64_t id)
+{
+	struct match_invalid key = {id, NULL};
+	if (s->n_invalid && bsearch(&key, s->invalid, s->n_invalid, sizeof key, cmp_invalid))
+		return true;
+	return s->base ? match_snapshot_was_invalid(s->base, id) : false;
 }
 
 bool match_snapshot_is_slow(const struct match_snapshot *s, uint64_t id)

@@ -57,6 +57,12 @@ static inline uint32_t strmap_get(const struct strmap *m, const char *key)
 
 /* ---- snapshot ---- */
 
+/* A subscription of the store that is not in the index. */
+struct match_invalid {
+	uint64_t id;
+	char *user; /* owned */
+};
+
 struct muser {
 	char *name;
 	struct filter_user fu;
@@ -97,7 +103,21 @@ struct match_snapshot {
 	uint8_t *base_masked;         /* per base user: hidden? */
 	char **overlay_users;         /* owned */
 	size_t n_overlay_users;
+	/* Subscriptions that failed to load, by id once finished (an overlay's
+	 * own; its base's count too, except those of the overlay's users). */
+	struct match_invalid *invalid;
+	size_t n_invalid, cap_invalid;
 };
+
+/* match_builder_sub, also saying why a filter does not compile (`why` is
+ * filled in when it returns -EINVAL). */
+int match_builder_sub_why(struct match_builder *b, const char *user, uint64_t id,
+			  const char *filter, const uint64_t *dests, size_t n_dests,
+			  uint32_t digest_interval, struct filter_error *why);
+/* Record that subscription `id` of `user` could not be loaded. 0 or -ENOMEM. */
+int match_builder_invalid(struct match_builder *b, const char *user, uint64_t id);
+/* Did subscription `id` fail to load into `s` (or the base under it)? */
+bool match_snapshot_was_invalid(const struct match_snapshot *s, uint64_t id);
 
 /* Make `overlay` (a snapshot of just `users`) sit on `base`, hiding base's
  * subscriptions of those users. Takes ownership of `users` and returns

@@ -15,17 +15,21 @@
 #include <string.h>
 
 #include "match_int.h"
+#include "metrics.h"
 #include "src/common/clock.h"
 #include "src/common/log.h"
 #include "store.h"
 
 /* ---- loading from the store ---- */
 
+#define INVALID_LOG_MAX 20 /* lines per load; more are summed up in one */
+
 struct load_ctx {
 	struct match_builder *b;
-	size_t bad;
-	char *err;
-	size_t errlen;
+	/* The snapshot being replaced (NULL at start): a subscription that
+	 * failed to load into it was logged then and is not logged again. */
+	const struct match_snapshot *prev;
+	size_t logged, unlogged; /* newly invalid subscriptions, by whether logged */
 };
 
 static int load_user(void *arg, const void *key, size_t klen, const char *json, size_t len)
@@ -52,8 +56,10 @@ static int load_user(void *arg, const void *key, size_t klen, const char *json, 
 			items[i][k] = json_string_value(json_array_get(arr, k));
 		i++;
 	}
+	/* A nameless user is skipped; its subscriptions are then reported as
+	 * those of an unknown user. */
 	rc = name ? match_builder_user(c->b, name, names, (const char *const *const *)items, counts, n)
-		  : (c->bad++, 0);
+		  : 0;
 out:
 	for (size_t k = 0; items && k < n; k++)
 		free(items[k]);
@@ -74,37 +80,94 @@ static uint32_t digest_of(const json_t *doc)
 	return iv > 0 && iv <= UINT32_MAX ? (uint32_t)iv : 3600;
 }
 
-static int load_sub(void *arg, const void *key, size_t klen, const char *json, size_t len)
+/* The user and id a subscription's key names ("user\0" + u64 BE), for
+ * reporting a document too broken to say. */
+static uint64_t key_id(const void *key, size_t klen, char *user, size_t ulen)
 {
-	struct load_ctx *c = arg;
-	json_t *doc = json_loadb(json, len, 0, NULL);
+	const unsigned char *k = key;
+	uint64_t id = 0;
+	size_t n = klen >= 9 ? klen - 9 : 0;
+	snprintf(user, ulen, "%.*s", (int)n, (const char *)k);
+	for (size_t i = n + 1; klen >= 9 && i < klen; i++)
+		id = id << 8 | k[i];
+	return id;
+}
+
+/* A subscription that is in the store but not in the index: counted in the
+ * snapshot, and logged when it is newly so (not on every refresh). */
+static int invalid(struct load_ctx *c, const char *user, uint64_t id, const char *why)
+{
+	if (!c->prev || !match_snapshot_was_invalid(c->prev, id)) {
+		if (c->logged < INVALID_LOG_MAX) {
+			c->logged++;
+			log_warn("match: subscription %llu of '%s' not loaded, it matches nothing (%s)",
+				 (unsigned long long)id, user, why);
+		} else {
+			c->unlogged++;
+		}
+	}
+	return match_builder_invalid(c->b, user, id);
+}
+
+/* Add one enabled subscription document; what does not load is invalid(),
+ * never fatal (the directory validated it on the way in, so it is a filter
+ * the language no longer accepts, or a broken record). */
+static int add_sub(struct load_ctx *c, const json_t *doc, const char *kuser, uint64_t kid)
+{
 	json_t *dests = json_object_get(doc, "destinations");
 	const char *user = json_string_value(json_object_get(doc, "user"));
 	const char *filter = json_string_value(json_object_get(doc, "filter"));
-	json_t *enabled = json_object_get(doc, "enabled");
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(doc, "id"));
+	struct filter_error why = {0};
+	char reason[sizeof why.msg + 32];
+	if (!user || !filter)
+		return invalid(c, kuser, kid, "not a subscription document");
 	size_t n = json_array_size(dests);
 	uint64_t *ids = calloc(n + 1, sizeof *ids);
-	int rc = ids ? 0 : -ENOMEM;
-	for (size_t i = 0; ids && i < n; i++)
+	if (!ids)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
 		ids[i] = (uint64_t)json_integer_value(json_array_get(dests, i));
-	if (!rc && user && filter && !json_is_false(enabled)) {
-		rc = match_builder_sub(c->b, user, (uint64_t)json_integer_value(json_object_get(doc, "id")),
-				       filter, ids, n,
-				       digest_of(doc));
-		if (rc == -EINVAL || rc == -ENOENT) { /* validated on the way in; never fatal */
-			c->bad++;
-			rc = 0;
-		}
-	}
+	int rc = match_builder_sub_why(c->b, user, id, filter, ids, n, digest_of(doc), &why);
 	free(ids);
+	if (rc == -EINVAL) {
+		snprintf(reason, sizeof reason, "filter %d:%d: %s", why.line, why.col, why.msg);
+		rc = invalid(c, user, id, reason);
+	} else if (rc == -ENOENT) {
+		rc = invalid(c, user, id, "no such user");
+	}
+	return rc;
+}
+
+static int load_sub(void *arg, const void *key, size_t klen, const char *json, size_t len)
+{
+	struct load_ctx *c = arg;
+	char kuser[128];
+	uint64_t kid = key_id(key, klen, kuser, sizeof kuser);
+	json_t *doc = json_loadb(json, len, 0, NULL);
+	int rc = 0;
+	if (!json_is_object(doc))
+		rc = invalid(c, kuser, kid, "not a JSON object");
+	else if (!json_is_false(json_object_get(doc, "enabled")))
+		rc = add_sub(c, doc, kuser, kid);
 	json_decref(doc);
 	return rc;
 }
 
-/* Build a snapshot of just these users (the overlay of a small change). */
-static int load_users(struct store *st, char **users, size_t n, struct match_snapshot **out)
+/* End a load: sum up what was not logged one by one, build the index. */
+static struct match_snapshot *load_finish(struct load_ctx *c)
 {
-	struct load_ctx c = {match_builder_new(), 0, NULL, 0};
+	if (c->unlogged)
+		log_warn("match: %zu more subscriptions not loaded, they match nothing (not listed "
+			 "one by one)", c->unlogged);
+	return match_builder_finish(c->b);
+}
+
+/* Build a snapshot of just these users (the overlay of a small change). */
+static int load_users(struct store *st, const struct match_snapshot *prev, char **users, size_t n,
+		      struct match_snapshot **out)
+{
+	struct load_ctx c = {.b = match_builder_new(), .prev = prev};
 	struct buf doc = BUF_INIT, prefix = BUF_INIT;
 	int rc = c.b ? 0 : -ENOMEM;
 	for (size_t i = 0; !rc && i < n; i++) {
@@ -127,12 +190,15 @@ static int load_users(struct store *st, char **users, size_t n, struct match_sna
 		match_builder_free(c.b);
 		return rc;
 	}
-	return (*out = match_builder_finish(c.b)) ? 0 : -ENOMEM;
+	*out = load_finish(&c);
+	return 0;
 }
 
-int match_snapshot_load(struct store *st, struct match_snapshot **out, char *err, size_t errlen)
+/* Every user and enabled subscription; `prev` as in struct load_ctx. */
+static int load_all(struct store *st, const struct match_snapshot *prev,
+		    struct match_snapshot **out, char *err, size_t errlen)
 {
-	struct load_ctx c = {match_builder_new(), 0, err, errlen};
+	struct load_ctx c = {.b = match_builder_new(), .prev = prev};
 	if (!c.b)
 		return -ENOMEM;
 	int rc = store_doc_foreach(st, STORE_USERS, NULL, 0, load_user, &c);
@@ -143,29 +209,45 @@ int match_snapshot_load(struct store *st, struct match_snapshot **out, char *err
 		match_builder_free(c.b);
 		return rc;
 	}
-	if (!(*out = match_builder_finish(c.b)))
-		return -ENOMEM;
+	*out = load_finish(&c);
 	return 0;
+}
+
+int match_snapshot_load(struct store *st, struct match_snapshot **out, char *err, size_t errlen)
+{
+	return load_all(st, NULL, out, err, errlen);
 }
 
 /* ---- the live snapshot ---- */
 
 struct matcher {
 	struct store *store;
-	pthread_mutex_t lock;    /* guards current */
+	pthread_mutex_t lock;    /* guards current, invalid and metrics */
 	pthread_cond_t wake;
 	struct match_snapshot *current;
+	size_t invalid;          /* current's invalid subscriptions */
+	struct metrics *metrics; /* borrowed; NULL: nobody to tell */
 	uint64_t generation;     /* of the store when current was built */
 	bool stopping;
 	pthread_t thread;
 };
 
+static void publish_locked(struct matcher *m)
+{
+	if (m->metrics)
+		metric_set(&m->metrics->subscriptions_invalid, m->invalid);
+}
+
 static void swap_in(struct matcher *m, struct match_snapshot *s, uint64_t gen)
 {
+	struct match_stats st;
+	match_snapshot_stats(s, &st);
 	pthread_mutex_lock(&m->lock);
 	struct match_snapshot *old = m->current;
 	m->current = s;
 	m->generation = gen;
+	m->invalid = st.invalid;
+	publish_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	match_snapshot_unref(old);
 }
@@ -207,7 +289,7 @@ static struct match_snapshot *small_change(struct matcher *m, char **changed, si
 	struct match_snapshot *full = cur->base ? cur->base : cur, *overlay = NULL, *out = NULL;
 	size_t nu = 0;
 	char **users = merge_names(cur->overlay_users, cur->n_overlay_users, changed, n, &nu);
-	if (users && nu <= OVERLAY_MAX && !load_users(m->store, users, nu, &overlay) &&
+	if (users && nu <= OVERLAY_MAX && !load_users(m->store, cur, users, nu, &overlay) &&
 	    (out = match_snapshot_overlay(full, overlay, users, nu)))
 		users = NULL; /* the overlay owns them now */
 	else
@@ -230,10 +312,12 @@ static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
 	store_take_changed(m->store, &changed, &n, &all);
 	struct match_snapshot *s = all ? NULL : small_change(m, changed, n);
 	bool partial = s != NULL;
-	if (!s && match_snapshot_load(m->store, &s, err, sizeof err)) {
+	struct match_snapshot *cur = matcher_acquire(m);
+	if (!s && load_all(m->store, cur, &s, err, sizeof err)) {
 		log_limited(rl, L_ERROR, "%s", err);
 		s = NULL;
 	}
+	match_snapshot_unref(cur);
 	if (s) {
 		struct match_stats st;
 		match_snapshot_stats(s, &st);
@@ -283,6 +367,11 @@ int matcher_start(struct store *s, struct matcher **out, char *err, size_t errle
 		free(changed[i]);
 	free(changed);
 	int rc = match_snapshot_load(s, &m->current, err, errlen);
+	if (!rc) {
+		struct match_stats st;
+		match_snapshot_stats(m->current, &st);
+		m->invalid = st.invalid;
+	}
 	if (!rc && (rc = -pthread_create(&m->thread, NULL, refresher, m)))
 		snprintf(err, errlen, "match: cannot start the index thread (%s)", strerror(-rc));
 	if (rc) {
@@ -303,6 +392,14 @@ struct match_snapshot *matcher_acquire(struct matcher *m)
 	match_snapshot_ref(s);
 	pthread_mutex_unlock(&m->lock);
 	return s;
+}
+
+void matcher_set_metrics(struct matcher *m, struct metrics *metrics)
+{
+	pthread_mutex_lock(&m->lock);
+	m->metrics = metrics;
+	publish_locked(m);
+	pthread_mutex_unlock(&m->lock);
 }
 
 void matcher_stop(struct matcher *m)
