@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * outbox_admin: what the management API does to the outbox by hand:
- * listing and showing pending notes, retrying and dropping one, the log of
- * deliveries and the counts for /metrics. Not for dispatching (outbox.c)
- * nor for dead letters (deadletter.c).
+ * listing and showing pending notes, retrying and dropping one, reading the
+ * log of deliveries and the counts the sinks status shows. Not for
+ * dispatching (outbox.c) nor for dead letters (deadletter.c).
  */
 #include "outbox.h"
 
-#include <stdio.h>
 #include <errno.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
