@@ -429,12 +429,20 @@ void match_snapshot_stats(const struct match_snapshot *s, struct match_stats *ou
 	out->indexed = out->subscriptions - out->slow - out->never;
 }
 
-bool match_snapshot_was_invalid(const struct match_snapshot *s, uint64_t id)
+static const struct match_invalid *find_invalid(const struct match_snapshot *s, uint64_t id)
 {
 	struct match_invalid key = {id, NULL};
-	if (s->n_invalid && bsearch(&key, s->invalid, s->n_invalid, sizeof key, cmp_invalid))
+	return s->n_invalid ? bsearch(&key, s->invalid, s->n_invalid, sizeof key, cmp_invalid)
+			    : NULL;
+}
+
+bool match_snapshot_was_invalid(const struct match_snapshot *s, uint64_t id)
+{
+	if (find_invalid(s, id))
 		return true;
-	return s->base ? match_snapshot_was_invalid(s->base, id) : false;
+	/* The base's entry counts unless the overlay reloaded that user. */
+	const struct match_invalid *b = s->base ? find_invalid(s->base, id) : NULL;
+	return b && !overlaid(s, b->user);
 }
 
 bool match_snapshot_is_slow(const struct match_snapshot *s, uint64_t id)
