@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/common/clock.h"
 #include "src/common/log.h"
 #include "src/daemon/match.h"
 #include "src/schema/schema.h"
@@ -186,7 +187,7 @@ static struct match_snapshot *build(const struct msgs *m, char **users, uint64_t
 	struct match_builder *b = match_builder_new();
 	const char *names[2] = {"mine", "watched"};
 	const char *mine[64], *watched[16];
-	uint64_t start = now_us();
+	uint64_t start = clock_mono_us();
 	for (size_t u = 0; u < USERS; u++) {
 		size_t nm = 1 + pick(4) + (pick(10) == 0 ? pick(40) : 0), nw = pick(6);
 		for (size_t i = 0; i < nm; i++)
@@ -214,7 +215,7 @@ static struct match_snapshot *build(const struct msgs *m, char **users, uint64_t
 		}
 	}
 	struct match_snapshot *s = match_builder_finish(b);
-	*build_us = now_us() - start;
+	*build_us = clock_mono_us() - start;
 	for (size_t i = 0; i < npkgs; i++)
 		free(pkgs[i]);
 	free(pkgs);
@@ -259,18 +260,18 @@ int main(int argc, char **argv)
 		match_run(s, &views[i], sc, &res);
 	size_t rounds = 20, n = rounds * m.n, matches = 0, notifications = 0, cands = 0;
 	uint64_t *lat = malloc(n * sizeof *lat);
-	uint64_t t0 = now_us();
+	uint64_t t0 = clock_mono_us();
 	for (size_t r = 0, k = 0; r < rounds; r++)
 		for (size_t i = 0; i < m.n; i++, k++) {
-			uint64_t a = now_us();
+			uint64_t a = clock_mono_us();
 			if (match_run(s, &views[i], sc, &res))
 				die("match failed");
-			lat[k] = now_us() - a;
+			lat[k] = clock_mono_us() - a;
 			matches += res.n_matched;
 			notifications += res.n_hits;
 			cands += res.n_candidates;
 		}
-	double secs = (double)(now_us() - t0) / 1e6;
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
 	qsort(lat, n, sizeof *lat, cmp_u64);
 	double mps = (double)n / secs;
 	printf("{\"bench\": \"match\", \"metric\": \"indexed_msgs_per_s\", \"value\": %.0f, "
@@ -282,7 +283,7 @@ int main(int argc, char **argv)
 
 	/* Linear scan on a sample, and a cross-check that both agree. */
 	size_t sample = 40, agree = 0;
-	uint64_t t1 = now_us();
+	uint64_t t1 = clock_mono_us();
 	for (size_t i = 0; i < sample; i++) {
 		size_t idx = i * m.n / sample;
 		match_run_linear(s, &views[idx], sc, &res);
@@ -290,7 +291,7 @@ int main(int argc, char **argv)
 		match_run(s, &views[idx], sc, &res);
 		agree += lin == res.n_matched;
 	}
-	double linear = (double)sample / ((double)(now_us() - t1) / 1e6);
+	double linear = (double)sample / ((double)(clock_mono_us() - t1) / 1e6);
 	printf("{\"bench\": \"match\", \"metric\": \"linear_msgs_per_s\", \"value\": %.1f, "
 	       "\"sample\": %zu, \"agree_with_index\": %zu}\n", linear, sample, agree);
 	printf("{\"bench\": \"match\", \"metric\": \"indexed_vs_linear_msgs_per_s\", \"value\": %.0f, "

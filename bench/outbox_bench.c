@@ -46,6 +46,7 @@
 
 #include "src/common/buf.h"
 #include "src/common/envelope.h"
+#include "src/common/clock.h"
 #include "src/common/log.h"
 #include "src/common/meta.h"
 #include "src/daemon/notify.h"
@@ -206,7 +207,7 @@ static struct result run_outbox(const struct commons *c, const char *name, size_
 	uint64_t *tt = malloc((total / per_txn + 2) * sizeof *tt);
 	if (!tt)
 		die("out of memory", 0);
-	uint64_t t0 = tt[0] = now_us();
+	uint64_t t0 = tt[0] = clock_mono_us();
 	for (size_t k = 0; k < total;) {
 		struct store_txn *t;
 		uint64_t now = wall_ms();
@@ -221,7 +222,7 @@ static struct result run_outbox(const struct commons *c, const char *name, size_
 		}
 		if ((rc = store_commit(t)))
 			die("store_commit", rc);
-		tt[++r.txns] = now_us();
+		tt[++r.txns] = clock_mono_us();
 	}
 	r.secs = (double)(tt[r.txns] - t0) / 1e6;
 	r.notes = total;
@@ -258,7 +259,7 @@ static struct result run_raw(const struct commons *c, size_t total, size_t per_t
 	uint64_t *tt = malloc((total / per_txn + 2) * sizeof *tt);
 	if (!tt)
 		die("out of memory", 0);
-	uint64_t t0 = tt[0] = now_us();
+	uint64_t t0 = tt[0] = clock_mono_us();
 	for (size_t k = 0; k < total;) {
 		MDB_txn *t;
 		uint64_t now = wall_ms();
@@ -277,7 +278,7 @@ static struct result run_raw(const struct commons *c, size_t total, size_t per_t
 		}
 		if ((rc = mdb_txn_commit(t)))
 			goto fail;
-		tt[++r.txns] = now_us();
+		tt[++r.txns] = clock_mono_us();
 	}
 	r.secs = (double)(tt[r.txns] - t0) / 1e6;
 	r.notes = total;
@@ -309,10 +310,10 @@ static double build_rate(const struct commons *c, size_t total, size_t *median)
 	size_t *len = malloc(c->n * sizeof *len);
 	if (!len)
 		die("out of memory", 0);
-	uint64_t now = wall_ms(), t0 = now_us();
+	uint64_t now = wall_ms(), t0 = clock_mono_us();
 	for (size_t k = 0; k < total; k++)
 		make_note(c, k, now, &n, &doc);
-	double secs = (double)(now_us() - t0) / 1e6;
+	double secs = (double)(clock_mono_us() - t0) / 1e6;
 	for (size_t k = 0; k < c->n; k++) {
 		make_note(c, k, now, &n, &doc);
 		len[k] = doc.len;

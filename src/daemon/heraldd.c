@@ -179,6 +179,7 @@ static int start(struct daemon *d)
 		goto fail;
 	if ((rc = matcher_start(d->store, &d->matcher, err, sizeof err)))
 		goto fail;
+	matcher_set_metrics(d->matcher, &d->metrics);
 	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
 	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
 		goto fail;

@@ -52,6 +52,10 @@ struct match_result {
 
 struct match_stats {
 	size_t users, subscriptions, indexed, slow, never, keys;
+	/* enabled subscriptions that could not be loaded (their filter does not
+	 * compile, their user is unknown, the document is broken): they match
+	 * nothing, and each is logged once when it first fails to load */
+	size_t invalid;
 };
 
 /* ---- building (also used by benchmarks and tests without a store) ---- */
@@ -65,7 +69,8 @@ int match_builder_user(struct match_builder *b, const char *name, const char *co
  * compile: the subscription is skipped) or -ENOMEM. */
 int match_builder_sub(struct match_builder *b, const char *user, uint64_t id, const char *filter,
 		      const uint64_t *dests, size_t n_dests, uint32_t digest_interval);
-/* Build the index; the builder is consumed. NULL on allocation failure. */
+/* Build the index; the builder is consumed. Never NULL: everything was
+ * allocated as it was added, so nothing is left that can fail. */
 struct match_snapshot *match_builder_finish(struct match_builder *b);
 void match_builder_free(struct match_builder *b); /* NULL is a no-op */
 
@@ -100,8 +105,13 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
  * referenced snapshot; the caller unrefs it when done.
  */
 struct matcher;
+struct metrics;
 int matcher_start(struct store *s, struct matcher **out, char *err, size_t errlen);
 struct match_snapshot *matcher_acquire(struct matcher *m);
+/* From now on keep metrics->subscriptions_invalid equal to the current
+ * snapshot's count (set at once, then at every swap). `metrics` is borrowed
+ * and must outlive the matcher; NULL stops the updates. Any thread. */
+void matcher_set_metrics(struct matcher *m, struct metrics *metrics);
 void matcher_stop(struct matcher *m); /* NULL is a no-op */
 
 #endif

@@ -79,6 +79,10 @@ int metrics_render_prometheus(const struct metrics *m, struct buf *out)
 	rc |= buf_printf(out, "# HELP herald_intake_stopped 1 while intake is stopped (store full or failing)\n"
 			      "# TYPE herald_intake_stopped gauge\nherald_intake_stopped %llu\n",
 			 (unsigned long long)metric_get(&m->intake_stopped));
+	rc |= buf_printf(out, "# HELP herald_subscriptions_invalid enabled subscriptions the index "
+			      "could not load (they match nothing)\n# TYPE herald_subscriptions_invalid "
+			      "gauge\nherald_subscriptions_invalid %llu\n",
+			 (unsigned long long)metric_get(&m->subscriptions_invalid));
 	return rc ? -12 : 0;
 }
 
@@ -89,8 +93,9 @@ int metrics_render_json(const struct metrics *m, struct buf *out)
 	rc |= buf_printf(out, "\"" #name "\":%llu,", (unsigned long long)metric_get(&m->name));
 	PLAIN_COUNTERS(JSONC)
 #undef JSONC
-	rc |= buf_printf(out, "\"intake_stopped\":%llu,",
-			 (unsigned long long)metric_get(&m->intake_stopped));
+	rc |= buf_printf(out, "\"intake_stopped\":%llu,\"subscriptions_invalid\":%llu,",
+			 (unsigned long long)metric_get(&m->intake_stopped),
+			 (unsigned long long)metric_get(&m->subscriptions_invalid));
 	rc |= buf_printf(out, "\"rejected\":%llu,\"rejected_by_reason\":{",
 			 (unsigned long long)metrics_rejected_total(m));
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)

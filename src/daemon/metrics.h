@@ -64,11 +64,20 @@ struct metrics {
 	_Atomic uint64_t dests_paused;
 	_Atomic uint64_t intake_stops;     /* times intake stopped, store full */
 	_Atomic uint64_t intake_stopped;   /* gauge: 1 while stopped */
+	/* matching */
+	_Atomic uint64_t subscriptions_invalid; /* gauge: enabled subscriptions in the store that
+						 * the index could not load; they match nothing */
 };
 
 static inline void metric_add(_Atomic uint64_t *c, uint64_t n)
 {
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
+}
+
+/* For gauges: the value now, replacing the last one. */
+static inline void metric_set(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, v, memory_order_relaxed);
 }
 
 static inline uint64_t metric_get(const _Atomic uint64_t *c)

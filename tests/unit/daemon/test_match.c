@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for match: candidates through each index, grouping per
  * (user, destination), slow and never-matching subscriptions, and the index
- * agreeing with a linear scan on the whole corpus-shaped message set. */
+ * agreeing with a linear scan on the whole corpus-shaped message set, and
+ * subscriptions that no longer load being counted, not lost (issue 12). */
 #include "src/daemon/match.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/common/buf.h"
+#include "src/daemon/metrics.h"
 #include "src/daemon/store.h"
 #include "tests/unit/tap.h"
 
@@ -159,9 +162,67 @@ static void live(void)
 		diag("cleanup failed");
 }
 
+/* Issue 12: subscriptions in the store that do not load (a filter the
+ * language no longer accepts, a user that is gone) used to vanish without a
+ * trace. They are written straight into the store, as the directory would
+ * refuse them. */
+static void invalid_subs(void)
+{
+	char dir[] = "/tmp/herald-test-match-XXXXXX", err[256] = "";
+	struct store *st;
+	struct matcher *m = NULL;
+	struct metrics met = {0};
+	struct match_snapshot *s = NULL;
+	struct match_stats stats = {0};
+	struct buf prom = BUF_INIT, json = BUF_INIT;
+	if (!mkdtemp(dir) || store_open(dir, 1 << 26, 1000, &st, err, sizeof err)) {
+		ok(0, "store for the invalid-subscription test (%s)", err);
+		return;
+	}
+	put_user(st, "alice", "kernel");
+	put_sub(st, "alice", 1, "packages & @mine", true);
+	put_sub(st, "alice", 2, "topic ~", true);          /* does not parse */
+	put_sub(st, "ghost", 3, "packages & @mine", true); /* no such user */
+	put_sub(st, "alice", 4, "topic ~", false);         /* disabled: not counted */
+	ok(match_snapshot_load(st, &s, err, sizeof err) == 0, "a store with broken subscriptions "
+	   "still loads (%s)", err);
+	if (s)
+		match_snapshot_stats(s, &stats);
+	ok(stats.subscriptions == 1 && stats.invalid == 2,
+	   "1 subscription indexed, 2 counted invalid (%zu, %zu)", stats.subscriptions,
+	   stats.invalid);
+	match_snapshot_unref(s);
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts (%s)", err);
+	struct match_scratch *sc = match_scratch_new();
+	ok(hits_when(m, sc, 1) == 1, "the good subscription still matches");
+	matcher_set_metrics(m, &met);
+	ok(metric_get(&met.subscriptions_invalid) == 2, "subscriptions_invalid is 2 (%llu)",
+	   (unsigned long long)metric_get(&met.subscriptions_invalid));
+	put_sub(st, "alice", 2, "package == \\\"kernel\\\"", true); /* fixed */
+	ok(hits_when(m, sc, 2) == 2, "the fixed subscription matches once reloaded");
+	ok(metric_get(&met.subscriptions_invalid) == 1,
+	   "after the fix only the unknown user's is invalid (%llu)",
+	   (unsigned long long)metric_get(&met.subscriptions_invalid));
+	metrics_render_prometheus(&met, &prom);
+	metrics_render_json(&met, &json);
+	ok(prom.data && strstr(prom.data, "\nherald_subscriptions_invalid 1\n"),
+	   "/metrics shows the gauge");
+	ok(json.data && strstr(json.data, "\"subscriptions_invalid\":1,"), "so does the JSON");
+	buf_release(&prom);
+	buf_release(&json);
+	match_scratch_free(sc);
+	matcher_stop(m);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("cleanup failed");
+}
+
 int main(void)
 {
 	live();
+	invalid_subs();
 	struct match_snapshot *s = fixture();
 	struct match_stats st;
 	match_snapshot_stats(s, &st);
