@@ -455,7 +455,8 @@ static int close_socket(struct publisher *p)
 
 static json_t *load_json(const char *text, size_t len, json_error_t *jerr)
 {
-	size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES;
+	/* "\u0000" in a string is JSON, Python writes it and heraldd takes it. */
+	size_t flags = JSON_DECODE_ANY | JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL;
 	json_t *v = json_loadb(text, len, flags, jerr);
 	/* Corpora hold integers beyond 64 bits; keep them, approximately. */
 	if (!v && strstr(jerr->text, "too big"))

@@ -32,7 +32,7 @@ int outbox_put(struct store_txn *t, const struct outbox_add *a)
 		rc = outbox_due_put(t, a->now, false, a->id, a->user, a->dest);
 		return rc ? rc : 1;
 	}
-	json_t *note = json_loadb(a->json, a->len, 0, NULL);
+	json_t *note = json_loadb(a->json, a->len, OUTBOX_JSON_FLAGS, NULL);
 	if (!note)
 		return -EINVAL;
 	uint64_t due = a->now + (uint64_t)a->digest_interval * 1000;

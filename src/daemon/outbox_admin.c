@@ -27,7 +27,8 @@ static int collect(MDB_cursor *c, int rc, MDB_val *k, MDB_val *v, MDB_cursor_op 
 	for (; !rc && json_array_size(arr) < limit; rc = mdb_cursor_get(c, k, v, step)) {
 		if (v->mv_size < 2)
 			continue;
-		json_t *doc = json_loadb((const char *)v->mv_data + 1, v->mv_size - 1, 0, NULL);
+		json_t *doc = json_loadb((const char *)v->mv_data + 1, v->mv_size - 1, OUTBOX_JSON_FLAGS,
+					 NULL);
 		const char *u = json_string_value(json_object_get(doc, "user"));
 		if (doc && (!user || (u && !strcmp(u, user))) && json_array_append(arr, doc))
 			rc = ENOMEM;

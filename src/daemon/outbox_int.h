@@ -21,6 +21,11 @@
 #include "store_int.h"
 
 #define OUTBOX_REC_VER 1
+/* How stored documents are read back: a note splices the message body as
+ * ingest accepted it, and a body may hold "\u0000" in a string (valid JSON,
+ * accepted by ingest), so NUL is allowed here, or such a note could never be
+ * loaded, delivered or dead-lettered. */
+#define OUTBOX_JSON_FLAGS JSON_ALLOW_NUL
 #define OUTBOX_DUE_KEY_LEN (8 + 1 + OUTBOX_ID_LEN)
 #define OUTBOX_KIND_NOTE 'n'
 #define OUTBOX_KIND_DIGEST 'd'

@@ -95,7 +95,7 @@ int outbox_doc_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json
 		return store_map_err(rc);
 	if (v.mv_size < 2 || ((unsigned char *)v.mv_data)[0] != OUTBOX_REC_VER)
 		return -EPROTO;
-	*out = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, 0, NULL);
+	*out = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, OUTBOX_JSON_FLAGS, NULL);
 	return *out ? 0 : -EPROTO;
 }
 

@@ -330,6 +330,23 @@ assert len(rows) < 8 and any(r[4] == '1' for r in rows), rows
 print(len(rows))" > rl.out 2>&1
 ok $? "in fewer items, with a digest ($(cat rl.out) items)"
 
+# ---- a body with U+0000 in a string: accepted by ingest, so delivered ----
+publish_nul() { # publish_nul TOPIC COUNT
+	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
+		--topic "$1" --json '{"text": "nul\u0000here"}' --count "$2" > /dev/null 2>&1
+}
+: > calls.log
+N0=$(wc -l < inbox.jsonl)
+publish_nul org.test.note.nul 1
+publish_nul org.test.dave 6
+wait_for 20 lines inbox.jsonl $((N0 + 1)) &&
+	wait_for 20 sh -c "awk '{n += \$6} END {exit !(n >= 6)}' calls.log"
+ok $? "a note whose body holds \\u0000 is delivered, alone and folded into a digest"
+tail -1 inbox.jsonl | "$PYTHON3" -c 'import json,sys; assert json.load(sys.stdin)["msg"]["text"] == "nul\0here"'
+ok $? "with the body as sent"
+[ "$(stat store_errors)" = 0 ] && [ "$(curl -s --unix-socket "$SOCK" http://localhost/v1/outbox | jfield "len(d['notifications'])")" = 0 ]
+ok $? "no failed commit, and nothing left in the outbox"
+
 # ---- quiet hours hold a notification until they end ----
 H user add erin --timezone UTC --quiet-hours "$(date -u -d '-1 hour' +%H:00)-$(date -u -d '+2 hours' +%H:00)" > /dev/null
 D_ERIN=$(dest erin inbox erin)
