@@ -5,7 +5,7 @@
  *
  * A window is "HH:MM" to "HH:MM" local time; it may wrap midnight
  * ("22:00" to "07:00"); equal start and end means no quiet hours.
- * Not for deciding what to hold: dispatch.c asks, then holds.
+ * Not for deciding what to hold: schedule.c asks, then holds.
  *
  * Threads: no shared state; each call opens its own calendar.
  */

@@ -4,7 +4,7 @@
  * contract). Everything that crosses the plugin boundary is checked here:
  * the entry point, the table's ABI, size, name and operations, and what the
  * plugin writes back (messages, outcomes). Not for scheduling, retries or
- * templates: dispatch.c does those.
+ * templates: the dispatcher does those (schedule.c, recorder.c, deliver.c).
  */
 #define _GNU_SOURCE /* asprintf */
 #include "sinkhost.h"

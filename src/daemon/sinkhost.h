@@ -14,7 +14,7 @@
  *
  * Ownership: sink_open copies what it keeps; sink_close shuts the instance
  * down and drops the library reference. Not for scheduling, retries or
- * templates: dispatch.c.
+ * templates: the dispatcher (schedule.c, recorder.c, deliver.c).
  */
 #ifndef HERALD_SINKHOST_H
 #define HERALD_SINKHOST_H
