@@ -27,6 +27,7 @@
 #include "api_v1.h"
 #include "src/common/buf.h"
 #include "src/common/config.h"
+#include "src/common/hex.h"
 #include "src/common/log.h"
 
 #define MAX_SEGS 8
@@ -110,17 +111,6 @@ static int put_error(struct response *res, unsigned status, const char *msg)
 
 /* ---- paths ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode in place; no NUL may come out of it. */
 static int decode(char *s)
 {
@@ -130,7 +120,7 @@ static int decode(char *s)
 			*w++ = *r;
 			continue;
 		}
-		int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+		int hi = hex_value(r[1]), lo = hi < 0 ? -1 : hex_value(r[2]);
 		if (lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;
 		*w++ = (char)(hi * 16 + lo);
