@@ -2,11 +2,11 @@
 /*
  * canon_bench: how fast canon_json() runs over the message corpus.
  *
- * For: a number to compare before and after a change to src/canon.c. It
- * reports MB/s of input and messages/s, single-threaded, output buffer
+ * For: a number to compare before and after a change to src/common/canon*.c.
+ * It reports MB/s of input and messages/s, single-threaded, output buffer
  * reused as the daemon does. Not a test and not built by default:
  *
- *   cc -O2 -Isrc bench/canon_bench.c src/canon.c src/buf.c -lm -o canon_bench
+ *   cc -O2 -I. bench/canon_bench.c src/common/canon*.c src/common/buf.c -lm -o canon_bench
  *   ./canon_bench [tests/data/fedmsg-messages.jsonl] [seconds]
  */
 #include "src/common/canon.h"

@@ -29,6 +29,7 @@
 #include "connguard.h"
 #include "src/common/buf.h"
 #include "src/common/config.h"
+#include "src/common/hex.h"
 #include "src/common/log.h"
 
 #define MAX_SEGS 8
@@ -123,17 +124,6 @@ static int put_error(struct response *res, unsigned status, const char *msg)
 
 /* ---- paths ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Percent-decode in place; no NUL may come out of it. */
 static int decode(char *s)
 {
@@ -143,7 +133,7 @@ static int decode(char *s)
 			*w++ = *r;
 			continue;
 		}
-		int hi = hexval(r[1]), lo = hi < 0 ? -1 : hexval(r[2]);
+		int hi = hex_value(r[1]), lo = hi < 0 ? -1 : hex_value(r[2]);
 		if (lo < 0 || (hi == 0 && lo == 0))
 			return -EINVAL;
 		*w++ = (char)(hi * 16 + lo);

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "src/common/strv.h"
 #include "src/schema/schema.h"
 
 #ifndef HERALD_RULES_DIR
@@ -78,26 +79,15 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct describe_op
 	return cli_no_operands(cli, argc, argv);
 }
 
-static json_t *strv_json(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++) {
-		if (json_array_append_new(a, json_string(v[i]))) {
-			json_decref(a);
-			return NULL;
-		}
-	}
-	return a;
-}
-
 /* One line of output; `rule` is NULL unless --rule. 0, -ENOMEM or -EIO. */
 static int print_meta(const char *topic, const struct meta *m, bool with_rule, const char *rule)
 {
-	json_t *o = json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:o?, s:o?, s:s?, s:s}", "topic",
-			      topic, "app", m->app, "title", m->title, "summary", m->summary,
-			      "link", m->link, "usernames", strv_json(m->usernames, m->n_usernames),
-			      "packages", strv_json(m->packages, m->n_packages), "agent", m->agent,
-			      "severity", severity_name(m->severity));
+	json_t *o =
+	    json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:o?, s:o?, s:s?, s:s}", "topic", topic, "app",
+		      m->app, "title", m->title, "summary", m->summary, "link", m->link,
+		      "usernames", strv_to_json(m->usernames, m->n_usernames), "packages",
+		      strv_to_json(m->packages, m->n_packages), "agent", m->agent, "severity",
+		      severity_name(m->severity));
 	if (!o || (with_rule && json_object_set_new(o, "rule", rule ? json_string(rule)
 									: json_null()))) {
 		json_decref(o);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/common/buf.h"
+#include "src/common/strv.h"
 #include "filters/filter.h"
 #include "src/schema/schema.h"
 
@@ -27,25 +28,14 @@ static json_t *str_or_null(const char *s)
 	return s ? json_string(s) : json_null();
 }
 
-static json_t *strv(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i]))) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
-
 json_t *explain_meta_json(const struct meta *m)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "app", str_or_null(m->app),
 			 "title", str_or_null(m->title), "summary", str_or_null(m->summary),
 			 "link", str_or_null(m->link), "agent", str_or_null(m->agent),
 			 "severity", severity_name(m->severity), "usernames",
-			 strv(m->usernames, m->n_usernames), "packages",
-			 strv(m->packages, m->n_packages));
+			 strv_to_json(m->usernames, m->n_usernames), "packages",
+			 strv_to_json(m->packages, m->n_packages));
 }
 
 /* Describe `message` (an envelope) with the schema rules. */

@@ -11,16 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *strings(char *const *v, size_t n)
-{
-	json_t *a = json_array();
-	for (size_t i = 0; a && i < n; i++)
-		if (json_array_append_new(a, json_string(v[i]))) {
-			json_decref(a);
-			return NULL;
-		}
-	return a;
-}
+#include "src/common/strv.h"
 
 static const char *or_empty(const char *s)
 {
@@ -30,12 +21,12 @@ static const char *or_empty(const char *s)
 int notify_common(const struct envelope *env, const struct meta *m, struct buf *out)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:f}", "topic",
-			      env->topic, "title", or_empty(m->title), "summary", or_empty(m->summary),
-			      "link", or_empty(m->link), "agent", or_empty(m->agent), "severity",
-			      severity_name(m->severity), "usernames",
-			      strings(m->usernames, m->n_usernames), "packages",
-			      strings(m->packages, m->n_packages), "msg_id", or_empty(env->msg_id),
-			      "timestamp", env->timestamp);
+			      env->topic, "title", or_empty(m->title), "summary",
+			      or_empty(m->summary), "link", or_empty(m->link), "agent",
+			      or_empty(m->agent), "severity", severity_name(m->severity),
+			      "usernames", strv_to_json(m->usernames, m->n_usernames), "packages",
+			      strv_to_json(m->packages, m->n_packages), "msg_id",
+			      or_empty(env->msg_id), "timestamp", env->timestamp);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!s)

@@ -9,8 +9,8 @@
  * root's span inside the input. Any violation aborts.
  * Not for: checking against CPython (the vectors in tests/data/canon do).
  *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
- *        tests/fuzz/fuzz_canon.c src/canon.c src/buf.c -lm -o fuzz_canon
+ * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+ *        tests/fuzz/fuzz_canon.c src/common/canon*.c src/common/buf.c -lm -o fuzz_canon
  * Run:   mkdir -p /tmp/canon-corpus && ./fuzz_canon -dict=tests/fuzz/canon.dict \
  *        /tmp/canon-corpus tests/fuzz/seeds/canon/
  * (libFuzzer writes new inputs into the first directory: keep that one out

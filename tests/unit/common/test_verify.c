@@ -345,7 +345,7 @@ static void test_x509(void)
 
 static void test_legacy(void)
 {
-	/* RSA-1024 signed with SHA-1: see the security level note in verify.c. */
+	/* RSA-1024 signed with SHA-1: see the security level note in verify_cert.c. */
 	static const struct {
 		int level;
 		enum verify_result want;
