@@ -96,7 +96,7 @@ enum canon_ext {
 /* A value in a parsed document: its node's index. The root is CANON_ROOT. */
 #define CANON_ROOT 0u
 
-struct canon_node; /* private to canon.c: 16 bytes per value */
+struct canon_node; /* private to canon (canon_int.h): 16 bytes per value */
 
 /*
  * One parsed document. The caller owns the struct and the input; the doc

@@ -17,6 +17,7 @@
 
 #include "outbox_int.h"
 #include "src/common/be64.h"
+#include "src/common/hex.h"
 #include "store_int.h"
 
 void outbox_hex(const unsigned char id[OUTBOX_ID_LEN], char hex[OUTBOX_HEX_LEN + 1])
@@ -29,28 +30,11 @@ void outbox_hex(const unsigned char id[OUTBOX_ID_LEN], char hex[OUTBOX_HEX_LEN +
 	hex[OUTBOX_HEX_LEN] = '\0';
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int outbox_unhex(const char *hex, unsigned char id[OUTBOX_ID_LEN])
 {
 	if (!hex || strlen(hex) != OUTBOX_HEX_LEN)
 		return -EINVAL;
-	for (int i = 0; i < OUTBOX_ID_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return -EINVAL;
-		id[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return hex_decode(hex, OUTBOX_ID_LEN, id);
 }
 
 void outbox_derive_id(const void *a, size_t alen, const void *b, size_t blen, uint64_t n,

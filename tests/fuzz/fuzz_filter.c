@@ -8,10 +8,12 @@
  *   - explain's verdict equals eval's, and it ends with the result line;
  *   - index keys are a necessary condition: FILTER_NEVER means eval is
  *     false, FILTER_INDEXED with a match means the message has a key.
- * Not for: checking meanings against expectations (tests/unit/test_filter.c).
+ * Not for: checking meanings against expectations
+ * (tests/unit/filters/test_filter.c).
  *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc -Ifilters \
- *        tests/fuzz/fuzz_filter.c filters/filter*.c filters/meta.c src/buf.c \
+ * Build: ./configure --enable-fuzzers CC=clang && make tests/fuzz/fuzz_filter, or
+ *        clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
+ *        tests/fuzz/fuzz_filter.c filters/filter*.c src/common/meta.c src/common/buf.c \
  *        $(pkg-config --cflags --libs jansson libpcre2-8) -o fuzz_filter
  * Run:   mkdir -p /tmp/filter-corpus && ./fuzz_filter -dict=tests/fuzz/filter.dict \
  *        /tmp/filter-corpus tests/fuzz/seeds/filter/
