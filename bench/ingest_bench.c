@@ -40,6 +40,7 @@
 #include "src/common/config.h"
 #include "src/common/envelope.h"
 #include "src/daemon/ingest.h"
+#include "src/common/clock.h"
 #include "src/common/log.h"
 #include "src/common/verify.h"
 
@@ -182,12 +183,12 @@ static void emit(const char *metric, double value, const char *unit)
 /* Run `fn` over the corpus round-robin for PHASE_US; return calls/s. */
 static double rate(void (*fn)(const struct corpus *, size_t, void *), const struct corpus *c, void *arg)
 {
-	uint64_t start = now_us(), n = 0;
-	while (now_us() - start < PHASE_US) {
+	uint64_t start = clock_mono_us(), n = 0;
+	while (clock_mono_us() - start < PHASE_US) {
 		for (int k = 0; k < 64; k++, n++)
 			fn(c, n % c->n, arg);
 	}
-	return (double)n * 1e6 / (double)(now_us() - start);
+	return (double)n * 1e6 / (double)(clock_mono_us() - start);
 }
 
 static void do_parse(const struct corpus *c, size_t i, void *arg)
@@ -329,21 +330,21 @@ static double pipeline(const struct corpus *c, struct verifier *v, size_t count,
 		die("no subscriber");
 	struct publisher p = {pub, c, count};
 	pthread_t t;
-	uint64_t start = now_us();
+	uint64_t start = clock_mono_us();
 	pthread_create(&t, NULL, publish_main, &p);
 	size_t taken = 0, good = 0;
 	struct ingest_item *items[1024];
-	uint64_t last = now_us();
-	while (taken < count && now_us() - last < 5000000u) {
+	uint64_t last = clock_mono_us();
+	while (taken < count && clock_mono_us() - last < 5000000u) {
 		size_t n = ingest_take(in, items, 1024, 100);
 		for (size_t i = 0; i < n; i++)
 			good += items[i]->ok;
 		ingest_release(in, n);
 		taken += n;
 		if (n)
-			last = now_us();
+			last = clock_mono_us();
 	}
-	double secs = (double)(now_us() - start) / 1e6;
+	double secs = (double)(clock_mono_us() - start) / 1e6;
 	pthread_join(t, NULL);
 	ingest_stop(in);
 	zmq_close(pub);
