@@ -38,6 +38,7 @@
 #include "store.h"
 #include "src/common/verify.h"
 #include "src/common/clock.h"
+#include "src/common/statelock.h"
 
 #define BATCH_MAX 1024
 /* Intake stops when less than a reserve of the map is free (a tenth, at
@@ -71,6 +72,7 @@ struct daemon {
 	bool *catch_up;         /* ask for everything after the stored cursor */
 	bool *cursor_dirty;
 	struct log_limit rl_store;
+	struct statelock *lock; /* this state_dir is ours; taken first, dropped last */
 };
 
 /* What one accepted message matched, counted once its batch commits. */
@@ -478,6 +480,9 @@ static int start(struct daemon *d)
 	int rc;
 	if ((rc = ensure_state_dir(d->cfg.state_dir)))
 		return rc;
+	/* Before the store and the admin socket: a second daemon touches neither. */
+	if ((rc = statelock_acquire(d->cfg.state_dir, "heraldd.lock", &d->lock, err, sizeof err)))
+		goto fail;
 	if ((rc = store_open(d->cfg.state_dir, d->cfg.map_size, d->cfg.dedup_window, &d->store, err,
 			     sizeof err)))
 		goto fail;
@@ -525,6 +530,7 @@ static void stop(struct daemon *d)
 	free(d->seq);
 	free(d->catch_up);
 	free(d->cursor_dirty);
+	statelock_free(d->lock);
 }
 
 int main(int argc, char **argv)
