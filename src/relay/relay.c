@@ -809,8 +809,13 @@ static void relay_release(struct relay *r)
 		zmq_close(r->pub);
 	if (r->pull)
 		zmq_close(r->pull);
+	/* zmq_ctx_term joins libzmq's I/O and reaper threads. A signal (a second
+	 * SIGTERM: the handlers have no SA_RESTART) makes it return EINTR with
+	 * them still running, and main would then exit under them: LeakSanitizer's
+	 * stop-the-world tracer was seen to spin forever at such an exit. */
 	if (r->ctx)
-		zmq_ctx_term(r->ctx);
+		while (zmq_ctx_term(r->ctx) && errno == EINTR)
+			;
 	relaylog_close(r->log);
 	buf_release(&r->meta);
 	free(r->name_json);
