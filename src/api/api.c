@@ -398,7 +398,9 @@ static int unix_listener(const char *path, char *err, size_t errlen)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
-	unlink(path); /* a stale socket from a crash; the store lock keeps two daemons apart */
+	/* A stale socket from a crash: heraldd holds its state_dir's statelock
+	 * before it gets here, so this is never a running daemon's socket. */
+	unlink(path);
 	mode_t old = umask(0077);
 	int rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
 	umask(old);

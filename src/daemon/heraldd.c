@@ -23,6 +23,7 @@
 #include "src/api/api_auth.h"
 #include "src/common/config.h"
 #include "src/common/log.h"
+#include "src/common/statelock.h"
 #include "src/common/verify.h"
 #include "src/schema/schema.h"
 #include "commit.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
+	struct statelock *lock; /* this state_dir is ours; taken first, dropped last */
 };
 
 static void on_signal(int sig)
@@ -172,6 +174,9 @@ static int start(struct daemon *d)
 	int rc;
 	if ((rc = ensure_state_dir(d->cfg.state_dir)))
 		return rc;
+	/* Before the store and the admin socket: a second daemon touches neither. */
+	if ((rc = statelock_acquire(d->cfg.state_dir, "heraldd.lock", &d->lock, err, sizeof err)))
+		goto fail;
 	if ((rc = store_open(d->cfg.state_dir, d->cfg.map_size, d->cfg.dedup_window, &d->store, err,
 			     sizeof err)))
 		goto fail;
@@ -208,6 +213,7 @@ static void stop(struct daemon *d)
 	store_close(d->store);
 	verifier_free(d->verifier);
 	verifier_free(d->retired);
+	statelock_free(d->lock);
 }
 
 /* --check-config: also what start() would refuse before listening (the

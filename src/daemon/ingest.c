@@ -761,8 +761,10 @@ void ingest_stop(struct ingest *in)
 		zmq_close(in->cmd_in);
 	if (in->cmd_out)
 		zmq_close(in->cmd_out);
+	/* Until it returns 0 libzmq's threads run: a signal's EINTR is not the end. */
 	if (in->zctx)
-		zmq_ctx_term(in->zctx);
+		while (zmq_ctx_term(in->zctx) && errno == EINTR)
+			;
 	free(in->src);
 	free(in->ring);
 	free(in->workers);

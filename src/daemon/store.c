@@ -32,7 +32,7 @@ struct store {
 	MDB_dbi tables[STORE_TABLE_COUNT];
 	MDB_dbi dbs[STORE_DB_COUNT];
 	size_t window;
-	uint64_t next_order; /* order number of the next new id */
+	uint64_t next_order; /* order number of the next new id; guarded by LMDB's writer lock */
 	_Atomic uint64_t doc_generation;
 	pthread_mutex_t changed_lock; /* guards the changed-users list */
 	char **changed;
@@ -404,9 +404,13 @@ int store_commit(struct store_txn *t)
 	if (rc) {
 		mdb_txn_abort(t->txn);
 	} else {
-		rc = map_err(mdb_txn_commit(t->txn));
-		if (!rc && t->seen_touched)
+		/* Moved on while LMDB's writer lock is still held: the next
+		 * store_begin, on any thread, reads it under that lock. If the
+		 * commit fails the numbers skip ahead, which is harmless (pruning
+		 * a number never used finds nothing); going back would race. */
+		if (t->seen_touched)
 			t->s->next_order = t->next_order;
+		rc = map_err(mdb_txn_commit(t->txn));
 		if (!rc && t->docs_touched)
 			publish_changes(t);
 	}

@@ -15,6 +15,7 @@
 #include "src/common/log.h"
 #include "relaylog.h"
 #include "src/common/clock.h"
+#include "src/common/statelock.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +59,7 @@ struct pending {
 struct relay {
 	struct opts o;
 	void *ctx, *pull, *pub, *rep;
+	struct statelock *lock; /* the state dir is ours; taken first, dropped last */
 	struct relaylog *log;
 	char *name_json; /* the name as a JSON string literal, quotes included */
 	struct pending batch[BATCH_MAX];
@@ -776,7 +778,7 @@ static void serve_replay(struct relay *r)
 
 static int relay_init(struct relay *r)
 {
-	char err[256];
+	char err[600];
 	json_t *name = json_string(r->o.name);
 	r->name_json = name ? json_dumps(name, JSON_ENCODE_ANY) : NULL;
 	json_decref(name);
@@ -786,6 +788,11 @@ static int relay_init(struct relay *r)
 	}
 	r->refuse_rl.interval_ms = r->store_rl.interval_ms = r->replay_rl.interval_ms =
 		LOG_INTERVAL_MS;
+	/* Before the log and the ports: a second relay on this state touches neither. */
+	if (statelock_acquire(r->o.state, "herald-relay.lock", &r->lock, err, sizeof err)) {
+		log_error("relay '%s': %s", r->o.name, err);
+		return -1;
+	}
 	if (relaylog_open(r->o.state, r->o.map_size, r->o.keep, &r->log, err, sizeof err)) {
 		log_error("relay '%s': cannot open log in %s (%s)", r->o.name, r->o.state, err);
 		return -1;
@@ -802,11 +809,17 @@ static void relay_release(struct relay *r)
 		zmq_close(r->pub);
 	if (r->pull)
 		zmq_close(r->pull);
+	/* zmq_ctx_term joins libzmq's I/O and reaper threads. A signal (a second
+	 * SIGTERM: the handlers have no SA_RESTART) makes it return EINTR with
+	 * them still running, and main would then exit under them: LeakSanitizer's
+	 * stop-the-world tracer was seen to spin forever at such an exit. */
 	if (r->ctx)
-		zmq_ctx_term(r->ctx);
+		while (zmq_ctx_term(r->ctx) && errno == EINTR)
+			;
 	relaylog_close(r->log);
 	buf_release(&r->meta);
 	free(r->name_json);
+	statelock_free(r->lock);
 }
 
 static void install_signals(void)

@@ -7,11 +7,18 @@
 # notification must be in the file at least once (lost = 0), and every
 # duplicate (a delivery whose outcome the kill prevented from committing)
 # must carry the same id as the first copy. The counts are printed.
+# CRASH_SHORT=1 is the short form (5,000 messages, 3 kills) that the
+# ThreadSanitizer run uses; CRASH_MESSAGES and CRASH_KILLS set either count.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
 cd "$WORK"
-N=${CRASH_MESSAGES:-100000}
-KILLS=${CRASH_KILLS:-12}
+if [ -n "${CRASH_SHORT:-}" ]; then
+	N=${CRASH_MESSAGES:-5000}
+	KILLS=${CRASH_KILLS:-3}
+else
+	N=${CRASH_MESSAGES:-100000}
+	KILLS=${CRASH_KILLS:-12}
+fi
 "$HERALD" keygen demo --dir "$WORK" > demo.line 2>/dev/null
 relay_ports
 SOCK="$WORK/state/heraldd.sock"
@@ -85,7 +92,7 @@ last=-1
 for _ in $(seq 1 120); do
 	complete && break
 	size=$(wc -c < inbox.jsonl)
-	[ "$size" = "$last" ] && [ "$(H outbox list --json 2>/dev/null | field "len(d['notifications'])")" = 0 ] && break
+	[ "$size" = "$last" ] && [ "$(H outbox list --json 2>/dev/null | jfield "len(d['notifications'])")" = 0 ] && break
 	last=$size
 	sleep 2
 done

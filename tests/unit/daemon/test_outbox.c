@@ -75,7 +75,7 @@ static void joined_in_flight(const char *dir, enum outcome o)
 {
 	struct store *s;
 	struct outbox_entry e;
-	json_t *notes = json_array();
+	json_t *notes = NULL; /* outbox_load makes the array */
 	bool more = true;
 	char err[300], buf[200];
 	ok(store_open(dir, 1 << 24, 100, &s, err, sizeof err) == 0, "open (%s)", err);

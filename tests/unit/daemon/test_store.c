@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests for store: cursors, dedup window, durability across reopen,
- * schema version refusal, a full map reported as -ENOSPC, and a failed
- * store_begin leaving no transaction behind. */
+ * schema version refusal, a full map reported as -ENOSPC, a failed
+ * store_begin leaving no transaction behind, and write transactions begun
+ * on one thread while another commits (run under ThreadSanitizer by
+ * scripts/test --tsan). */
 #include "src/daemon/store.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,13 +261,68 @@ static void failed_begin(const char *dir)
 	store_close(s);
 }
 
+/* Like dispatch's recorder: write transactions on a second thread while the
+ * committer marks ids seen and commits. */
+struct other_writer {
+	struct store *s;
+	atomic_bool stop;
+	int begun;
+};
+
+static void *other_writer_main(void *arg)
+{
+	struct other_writer *w = arg;
+	while (!atomic_load(&w->stop)) {
+		struct store_txn *t;
+		if (store_begin(w->s, &t) == 0) {
+			store_abort(t);
+			w->begun++;
+		}
+	}
+	return NULL;
+}
+
+static void two_writers(const char *dir)
+{
+	struct store *s;
+	char err[300] = "";
+	unsigned char id[STORE_ID_LEN];
+	pthread_t th;
+	int fresh = 0;
+	ok(store_open(dir, 1 << 24, 1000, &s, err, sizeof err) == 0, "open (%s)", err);
+	struct other_writer w = {.s = s};
+	ok(pthread_create(&th, NULL, other_writer_main, &w) == 0, "a second writer thread");
+	for (unsigned n = 0; n < 200; n++) {
+		struct store_txn *t;
+		id_of(n, id);
+		if (store_begin(s, &t) == 0) {
+			fresh += store_mark_seen(t, id) == 1;
+			fresh -= store_commit(t) != 0;
+		}
+	}
+	atomic_store(&w.stop, true);
+	pthread_join(th, NULL);
+	ok(fresh == 200, "200 ids committed one per transaction meanwhile (%d)", fresh);
+	struct store_txn *t;
+	int dup = 0;
+	store_begin(s, &t);
+	for (unsigned n = 0; n < 200; n++) {
+		id_of(n, id);
+		dup += store_mark_seen(t, id) == 0;
+	}
+	store_abort(t);
+	ok(dup == 200, "every one of them is remembered (%d)", dup);
+	store_close(s);
+}
+
 int main(void)
 {
 	char d1[] = "/tmp/herald-test-store-XXXXXX", d2[] = "/tmp/herald-test-store-XXXXXX",
 	     d3[] = "/tmp/herald-test-store-XXXXXX", d4[] = "/tmp/herald-test-store-XXXXXX",
-	     d5[] = "/tmp/herald-test-store-XXXXXX", d6[] = "/tmp/herald-test-store-XXXXXX";
+	     d5[] = "/tmp/herald-test-store-XXXXXX", d6[] = "/tmp/herald-test-store-XXXXXX",
+	     d7[] = "/tmp/herald-test-store-XXXXXX";
 	if (!mkdtemp(d1) || !mkdtemp(d2) || !mkdtemp(d3) || !mkdtemp(d4) || !mkdtemp(d5) ||
-	    !mkdtemp(d6))
+	    !mkdtemp(d6) || !mkdtemp(d7))
 		return 1;
 	basics(d1);
 	newer_schema(d2);
@@ -271,8 +330,9 @@ int main(void)
 	migrate(d4);
 	documents(d5);
 	failed_begin(d6);
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s %s %s", d1, d2, d3, d4, d5, d6);
+	two_writers(d7);
+	char cmd[400];
+	snprintf(cmd, sizeof cmd, "rm -rf %s %s %s %s %s %s %s", d1, d2, d3, d4, d5, d6, d7);
 	if (system(cmd))
 		diag("cleanup failed");
 	return tap_done();
