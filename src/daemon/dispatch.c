@@ -57,7 +57,7 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 		snprintf(in->error, sizeof in->error, "sink %s: %s", c->name, err);
 		return -EINVAL;
 	}
-	int rc = sink_open(c->name, c->plugin, d->dc->plugin_dir, d->cfg->path, c->options,
+	int rc = sinkload_open(c->name, c->plugin, d->dc->plugin_dir, d->cfg->path, c->options,
 			   c->n_options, &in->sink, in->error, sizeof in->error);
 	return rc;
 }
@@ -93,7 +93,7 @@ static int instance_run(struct dispatch *d, struct instance *in)
 fail:
 	snprintf(in->error, sizeof in->error, "sink %s: cannot start its %s thread (%s)",
 		 in->cfg->name, what, strerror(rc));
-	sink_close(in->sink);
+	sinkload_close(in->sink);
 	in->sink = NULL;
 	return -rc;
 }
@@ -134,7 +134,7 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 			log_error("heraldd: %s; its notifications wait", in->error);
 			continue;
 		}
-		log_info("heraldd: sink '%s' ready (plugin %s)", in->cfg->name, sink_plugin(in->sink));
+		log_info("heraldd: sink '%s' ready (plugin %s)", in->cfg->name, sinkload_plugin(in->sink));
 	}
 	if (thread_start(d, &d->scheduler, schedule_main, d, "scheduler")) {
 		snprintf(err, errlen, "dispatch: cannot start a thread");
@@ -156,7 +156,7 @@ int dispatch_validate(struct dispatch *d, const char *sink, const char *address,
 		snprintf(err, errlen, "the sink did not load: %s", d->inst[ix].error);
 		return -EINVAL;
 	}
-	return sink_validate(d->inst[ix].sink, address ? address : "", err, errlen) ? -EINVAL : 0;
+	return sinkload_validate(d->inst[ix].sink, address ? address : "", err, errlen) ? -EINVAL : 0;
 }
 
 int dispatch_status(struct dispatch *d, json_t **out)
@@ -185,7 +185,7 @@ int dispatch_status(struct dispatch *d, json_t **out)
 void dispatch_reopen(struct dispatch *d)
 {
 	for (size_t i = 0; d && i < d->n_inst; i++)
-		if (d->inst[i].sink && sink_reopen(d->inst[i].sink))
+		if (d->inst[i].sink && sinkload_reopen(d->inst[i].sink))
 			log_error("dispatch: sink '%s' could not reopen", d->inst[i].cfg->name);
 }
 
@@ -210,9 +210,9 @@ void dispatch_stop(struct dispatch *d)
 		if (in->rec_started) /* after the worker: it records what is left */
 			pthread_join(in->recorder, NULL);
 		recorder_free(in->recorded);
-		if (in->sink && sink_flush(in->sink, (int64_t)clock_mono_ms() + 5000))
+		if (in->sink && sinkload_flush(in->sink, (int64_t)clock_mono_ms() + 5000))
 			log_warn("dispatch: sink '%s' did not flush everything", in->cfg->name);
-		sink_close(in->sink);
+		sinkload_close(in->sink);
 		render_free(in->text);
 		render_free(in->markdown);
 		free(in->batch);

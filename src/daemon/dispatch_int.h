@@ -38,7 +38,7 @@
 #include "src/common/log.h"
 #include "directory.h"
 #include "outbox.h"
-#include "sinkhost.h"
+#include "src/sinkhost/sinkload.h"
 
 #define BROKEN_MAX_MS (10 * 60 * 1000)
 #define DEST_BUCKETS 4096
@@ -67,7 +67,7 @@ struct batch_entry {
 struct instance {
 	struct dispatch *d;
 	const struct config_sink *cfg;
-	struct sink *sink;        /* NULL: failed to load */
+	struct sinkload *sink;        /* NULL: failed to load */
 	char error[512];          /* why it failed to load */
 	struct render *text, *markdown;
 	double rate;              /* per minute; 0: unlimited */

@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * sinkhost: load sink plugins and call into them (see sinkhost.h for the
+ * sinkload: load sink plugins and call into them (see sinkload.h for the
  * contract). Everything that crosses the plugin boundary is checked here:
  * the entry point, the table's ABI, size, name and operations, and what the
  * plugin writes back (messages, outcomes). Not for scheduling, retries or
  * templates: the dispatcher does those (schedule.c, recorder.c, deliver.c).
  */
 #define _GNU_SOURCE /* asprintf */
-#include "sinkhost.h"
+#include "src/sinkhost/sinkload.h"
 
 #include "src/common/config.h" /* HERALD_SINK_DIR */
 #include "src/common/log.h"
@@ -22,7 +22,7 @@
 
 #define NO_OUTCOME "sink gave no outcome"
 
-struct sink {
+struct sinkload {
 	pthread_mutex_t lock; /* held around every call into the plugin */
 	void *dl;
 	const struct herald_sink_ops *ops;
@@ -131,7 +131,7 @@ static int resolve(const char *plugin, const char *dir, char **path, char **expe
 
 /* dlopen + dlsym + the entry call; on failure nothing stays loaded (but see
  * SINK_DLOPEN_FLAGS). */
-static int load_table(struct sink *s, const char *path, char *err, size_t errlen)
+static int load_table(struct sinkload *s, const char *path, char *err, size_t errlen)
 {
 	herald_sink_entry_fn entry;
 
@@ -158,7 +158,7 @@ static int load_table(struct sink *s, const char *path, char *err, size_t errlen
 	return 0;
 }
 
-static int short_table(const struct sink *s, const char *path, char *err, size_t errlen)
+static int short_table(const struct sinkload *s, const char *path, char *err, size_t errlen)
 {
 	snprintf(err, errlen, "sink %s: %s has a truncated operations table (%zu bytes)", s->name,
 		 path, s->ops->size);
@@ -167,7 +167,7 @@ static int short_table(const struct sink *s, const char *path, char *err, size_t
 
 /* The table's ABI, size, name and required operations, in that order: the
  * ABI first because a table of another major may be laid out differently. */
-static int check_table(struct sink *s, const char *path, const char *expect, char *err,
+static int check_table(struct sinkload *s, const char *path, const char *expect, char *err,
 		       size_t errlen)
 {
 	const struct herald_sink_ops *ops = s->ops;
@@ -202,7 +202,7 @@ static int check_table(struct sink *s, const char *path, const char *expect, cha
 	return 0;
 }
 
-static int start_instance(struct sink *s, const struct herald_sink_option *options,
+static int start_instance(struct sinkload *s, const struct herald_sink_option *options,
 			  size_t n_options, char *err, size_t errlen)
 {
 	char msg[256] = "";
@@ -218,9 +218,9 @@ static int start_instance(struct sink *s, const struct herald_sink_option *optio
 	return -EINVAL;
 }
 
-static struct sink *sink_alloc(const char *name, const char *config_path)
+static struct sinkload *sinkload_alloc(const char *name, const char *config_path)
 {
-	struct sink *s = calloc(1, sizeof *s);
+	struct sinkload *s = calloc(1, sizeof *s);
 	if (!s)
 		return NULL;
 	s->name = strdup(name);
@@ -242,7 +242,7 @@ static struct sink *sink_alloc(const char *name, const char *config_path)
 }
 
 /* Free what sink_alloc and load_table made; the instance must be gone. */
-static void sink_free(struct sink *s)
+static void sinkload_free(struct sinkload *s)
 {
 	if (s->dl && dlclose(s->dl)) {
 		const char *why = dlerror();
@@ -255,16 +255,16 @@ static void sink_free(struct sink *s)
 	free(s);
 }
 
-int sink_open(const char *name, const char *plugin, const char *plugin_dir, const char *config_path,
-	      const struct herald_sink_option *options, size_t n_options, struct sink **out,
+int sinkload_open(const char *name, const char *plugin, const char *plugin_dir, const char *config_path,
+	      const struct herald_sink_option *options, size_t n_options, struct sinkload **out,
 	      char *err, size_t errlen)
 {
 	char *path = NULL;
-	struct sink *s;
+	struct sinkload *s;
 	int rc;
 
 	*out = NULL;
-	s = sink_alloc(name, config_path);
+	s = sinkload_alloc(name, config_path);
 	if (!s) {
 		snprintf(err, errlen, "sink %s: out of memory", name);
 		return -ENOMEM;
@@ -282,13 +282,13 @@ int sink_open(const char *name, const char *plugin, const char *plugin_dir, cons
 out:
 	free(path);
 	if (rc)
-		sink_free(s);
+		sinkload_free(s);
 	else
 		*out = s;
 	return rc;
 }
 
-void sink_close(struct sink *s)
+void sinkload_close(struct sinkload *s)
 {
 	if (!s)
 		return;
@@ -296,15 +296,15 @@ void sink_close(struct sink *s)
 	s->ops->shutdown(s->instance);
 	s->instance = NULL;
 	pthread_mutex_unlock(&s->lock);
-	sink_free(s);
+	sinkload_free(s);
 }
 
-const char *sink_name(const struct sink *s)
+const char *sinkload_name(const struct sinkload *s)
 {
 	return s->name;
 }
 
-const char *sink_plugin(const struct sink *s)
+const char *sinkload_plugin(const struct sinkload *s)
 {
 	return s->plugin;
 }
@@ -321,7 +321,7 @@ static int plugin_rc(int rc)
 	return rc < 0 && rc > -4096 ? rc : -EIO;
 }
 
-int sink_validate(struct sink *s, const char *address, char *err, size_t errlen)
+int sinkload_validate(struct sinkload *s, const char *address, char *err, size_t errlen)
 {
 	char msg[256] = "";
 	int rc = 0;
@@ -366,7 +366,7 @@ static void check_result(struct herald_sink_result *r)
 	}
 }
 
-void sink_deliver(struct sink *s, const struct herald_sink_item *items, size_t n,
+void sinkload_deliver(struct sinkload *s, const struct herald_sink_item *items, size_t n,
 		  struct herald_sink_result *results)
 {
 	if (!n)
@@ -396,7 +396,7 @@ void sink_deliver(struct sink *s, const struct herald_sink_item *items, size_t n
 		check_result(&results[i]);
 }
 
-int sink_flush(struct sink *s, int64_t deadline_ms)
+int sinkload_flush(struct sinkload *s, int64_t deadline_ms)
 {
 	int rc;
 
@@ -408,7 +408,7 @@ int sink_flush(struct sink *s, int64_t deadline_ms)
 	return plugin_rc(rc);
 }
 
-int sink_reopen(struct sink *s)
+int sinkload_reopen(struct sinkload *s)
 {
 	int rc;
 
