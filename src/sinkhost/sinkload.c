@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,8 @@ struct sinkload {
 	const struct herald_sink_ops *ops;
 	void *instance;
 	struct herald_sink_host host; /* lent to the plugin from init to shutdown */
+	sinkload_log_fn *log;         /* NULL: log_msg */
+	void *log_arg;
 	char *name;
 	char *plugin;
 	char *config_path;
@@ -71,6 +74,12 @@ static enum log_level map_level(enum herald_sink_log_level level)
 	return L_INFO; /* a level from a newer ABI: still worth showing */
 }
 
+/* The struct sinkload whose `host` the plugin was given. */
+static const struct sinkload *of_host(const struct herald_sink_host *host)
+{
+	return (const struct sinkload *)((const char *)host - offsetof(struct sinkload, host));
+}
+
 __attribute__((format(printf, 3, 4))) static void host_log(const struct herald_sink_host *host,
 							   enum herald_sink_log_level level,
 							   const char *fmt, ...)
@@ -85,7 +94,11 @@ __attribute__((format(printf, 3, 4))) static void host_log(const struct herald_s
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
 	clean_in_place(line, sizeof line);
-	log_msg(l, "sink '%s': %s", host->instance, line);
+	const struct sinkload *s = of_host(host);
+	if (s->log)
+		s->log(s->log_arg, l, line);
+	else
+		log_msg(l, "sink '%s': %s", host->instance, line);
 }
 
 /* ---- opening ---- */
@@ -255,9 +268,10 @@ static void sinkload_free(struct sinkload *s)
 	free(s);
 }
 
-int sinkload_open(const char *name, const char *plugin, const char *plugin_dir, const char *config_path,
-	      const struct herald_sink_option *options, size_t n_options, struct sinkload **out,
-	      char *err, size_t errlen)
+int sinkload_open(const char *name, const char *plugin, const char *plugin_dir,
+		  const char *config_path, const struct herald_sink_option *options,
+		  size_t n_options, sinkload_log_fn *log, void *log_arg, struct sinkload **out,
+		  char *err, size_t errlen)
 {
 	char *path = NULL;
 	struct sinkload *s;
@@ -269,6 +283,8 @@ int sinkload_open(const char *name, const char *plugin, const char *plugin_dir, 
 		snprintf(err, errlen, "sink %s: out of memory", name);
 		return -ENOMEM;
 	}
+	s->log = log;
+	s->log_arg = log_arg;
 	rc = resolve(plugin, plugin_dir, &path, &s->plugin);
 	if (rc) {
 		snprintf(err, errlen, "sink %s: bad plugin '%s' (%s)", name, plugin, strerror(-rc));
@@ -342,9 +358,7 @@ int sinkload_validate(struct sinkload *s, const char *address, char *err, size_t
 	return -EINVAL;
 }
 
-/* What the plugin wrote back may be anything: keep the size ours, the reason
- * a printable string and the outcome one we know (else retry, never lose). */
-static void check_result(struct herald_sink_result *r)
+void sinkload_check_result(struct herald_sink_result *r)
 {
 	r->size = sizeof *r;
 	clean_in_place(r->reason, sizeof r->reason);
@@ -393,7 +407,7 @@ void sinkload_deliver(struct sinkload *s, const struct herald_sink_item *items, 
 	free(ip);
 	free(rp);
 	for (size_t i = 0; i < n; i++)
-		check_result(&results[i]);
+		sinkload_check_result(&results[i]);
 }
 
 int sinkload_flush(struct sinkload *s, int64_t deadline_ms)

@@ -23,8 +23,14 @@
 #include <stdint.h>
 
 #include "herald/sink.h"
+#include "src/common/log.h"
 
 struct sinkload;
+
+/* Where the plugin's host->log lines go: `line` is already cleaned (no
+ * control bytes) and carries no prefix; only levels log_enabled() lets
+ * through arrive. NULL in sinkload_open: log_msg, as "sink 'NAME': line". */
+typedef void sinkload_log_fn(void *arg, enum log_level level, const char *line);
 
 /*
  * Load `plugin` and start instance `name`. `plugin` is a sink name ("file",
@@ -40,8 +46,9 @@ struct sinkload;
  *       non-zero init returned; shutdown is not called, the plugin unloaded)
  */
 int sinkload_open(const char *name, const char *plugin, const char *plugin_dir,
-	      const char *config_path, const struct herald_sink_option *options, size_t n_options,
-	      struct sinkload **out, char *err, size_t errlen);
+		  const char *config_path, const struct herald_sink_option *options,
+		  size_t n_options, sinkload_log_fn *log, void *log_arg, struct sinkload **out,
+		  char *err, size_t errlen);
 void sinkload_close(struct sinkload *s); /* NULL is a no-op */
 
 const char *sinkload_name(const struct sinkload *s);   /* the instance name */
@@ -61,7 +68,12 @@ int sinkload_validate(struct sinkload *s, const char *address, char *err, size_t
  * reason "sink gave no outcome" before the call, so an item the plugin
  * forgets is retried, never lost. */
 void sinkload_deliver(struct sinkload *s, const struct herald_sink_item *items, size_t n,
-		  struct herald_sink_result *results);
+		      struct herald_sink_result *results);
+
+/* What a plugin wrote back may be anything: keep the size ours, the reason
+ * a printable string and the outcome one we know (else retry, never lose).
+ * Also for results that crossed a process boundary. */
+void sinkload_check_result(struct herald_sink_result *r);
 
 /* 0 when the plugin has none or it succeeded; its negative errno, or -EIO
  * for any other non-zero value. */

@@ -11,7 +11,7 @@
  * Exit status: 0 delivered, 1 another outcome, 2 usage, load or validate
  * failure (the message on stderr).
  */
-#include "src/sinkhost/sinkload.h"
+#include "src/daemon/sinkhost.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -36,7 +36,7 @@ static int parse_options(int argc, char **argv, struct herald_sink_option *opts,
 	return i + 2 == argc ? n : -1;
 }
 
-static enum herald_sink_outcome deliver_one(struct sinkload *s, const char *address)
+static enum herald_sink_outcome deliver_one(struct sink *s, const char *address)
 {
 	static const char *const pkgs[] = {"hello"};
 	static const uint64_t subs[] = {1};
@@ -78,7 +78,7 @@ static enum herald_sink_outcome deliver_one(struct sinkload *s, const char *addr
 	};
 	struct herald_sink_result r;
 
-	sinkload_deliver(s, &it, 1, &r);
+	sink_deliver(s, &it, 1, &r);
 	printf("outcome=%s\n", herald_sink_outcome_name(r.outcome));
 	if (r.reason[0])
 		printf("reason=%s\n", r.reason);
@@ -88,7 +88,7 @@ static enum herald_sink_outcome deliver_one(struct sinkload *s, const char *addr
 int main(int argc, char **argv)
 {
 	struct herald_sink_option opts[MAX_OPTS];
-	struct sinkload *s;
+	struct sink *s;
 	char err[1024];
 	int n, at;
 
@@ -97,16 +97,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sink_probe PLUGIN_PATH [key=value...] -- ADDRESS\n");
 		return 2;
 	}
-	if (sinkload_open("probe", argv[1], NULL, NULL, opts, (size_t)n, &s, err, sizeof err)) {
+	if (sink_open("probe", argv[1], NULL, NULL, opts, (size_t)n, 0, &s, err, sizeof err)) {
 		fprintf(stderr, "sink_probe: %s\n", err);
 		return 2;
 	}
-	if (sinkload_validate(s, argv[at + 1], err, sizeof err)) {
+	if (sink_validate(s, argv[at + 1], err, sizeof err)) {
 		fprintf(stderr, "sink_probe: address refused: %s\n", err);
-		sinkload_close(s);
+		sink_close(s);
 		return 2;
 	}
 	n = deliver_one(s, argv[at + 1]) == HERALD_SINK_DELIVERED ? 0 : 1;
-	sinkload_close(s);
+	sink_close(s);
 	return n;
 }

@@ -8,7 +8,7 @@
  *
  * Plugins are found under $top_builddir (set by `make check`), or argv[1].
  */
-#include "src/sinkhost/sinkload.h"
+#include "src/daemon/sinkhost.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +27,9 @@
 
 static char dir[] = "/tmp/herald-test-sinkhost-XXXXXX";
 static char builddir[1024], sinks_dir[1100], test_plugins[1100];
+/* How every instance here is opened: each in a sink process, as heraldd
+ * does by default; SINK_TEST_INLINE=1 runs the same tests inline. */
+static unsigned open_flags;
 
 /* ---- small helpers ---- */
 
@@ -99,7 +102,7 @@ static const char *script(const char *name, const char *body)
 }
 
 /* Open instance `name` of `plugin` with "key=value" options, NULL-ended. */
-static int open_sink(const char *name, const char *plugin, const char *config_path, struct sinkload **s,
+static int open_sink(const char *name, const char *plugin, const char *config_path, struct sink **s,
 		     char *err, size_t errlen, ...)
 {
 	struct herald_sink_option opts[8];
@@ -115,8 +118,8 @@ static int open_sink(const char *name, const char *plugin, const char *config_pa
 	}
 	va_end(ap);
 	err[0] = '\0';
-	return sinkload_open(name, plugin, strchr(plugin, '/') ? NULL : sinks_dir, config_path, opts, n,
-			 s, err, errlen);
+	return sink_open(name, plugin, strchr(plugin, '/') ? NULL : sinks_dir, config_path, opts, n,
+			 open_flags, s, err, errlen);
 }
 
 static int64_t now_msec(void)
@@ -180,13 +183,13 @@ static struct herald_sink_item item(const struct herald_notification *const *not
 }
 
 /* Deliver one single-note item and return its result. */
-static struct herald_sink_result deliver1(struct sinkload *s, const char *json)
+static struct herald_sink_result deliver1(struct sink *s, const char *json)
 {
 	struct herald_notification n = note("0123456789abcdef0123456789abcdef", json);
 	const struct herald_notification *np[] = {&n};
 	struct herald_sink_item it = item(np, 1, 0, n.id);
 	struct herald_sink_result r;
-	sinkload_deliver(s, &it, 1, &r);
+	sink_deliver(s, &it, 1, &r);
 	return r;
 }
 
@@ -197,7 +200,7 @@ static struct herald_sink_result deliver1(struct sinkload *s, const char *json)
 static void refused(const char *plugin, int names_path, const char *tail)
 {
 	char path[1200], want[1400], err[1400];
-	struct sinkload *s = (struct sinkload *)1;
+	struct sink *s = (struct sink *)1;
 	snprintf(path, sizeof path, "%s/%s.so", test_plugins, plugin);
 	snprintf(want, sizeof want, "sink t: %s%s%s", names_path ? path : "", names_path ? " " : "",
 		 tail);
@@ -208,7 +211,7 @@ static void refused(const char *plugin, int names_path, const char *tail)
 static void test_refusals(void)
 {
 	char err[1400], want[1400];
-	struct sinkload *s = (struct sinkload *)1;
+	struct sink *s = (struct sink *)1;
 
 	int rc = open_sink("m", "nope", NULL, &s, err, sizeof err, NULL);
 	snprintf(want, sizeof want, "sink m: cannot load %s/nope.so: ", sinks_dir);
@@ -223,11 +226,11 @@ static void test_refusals(void)
 	rc = open_sink("good", "file", NULL, &s, err, sizeof err, "path=/dev/null", NULL);
 	ok(rc == 0 && s, "a good sink still opens after the refusals (%s)", err);
 	if (!rc) {
-		ok(!strcmp(sinkload_name(s), "good") && !strcmp(sinkload_plugin(s), "file"),
+		ok(!strcmp(sink_name(s), "good") && !strcmp(sink_plugin(s), "file"),
 		   "sink_name and sink_plugin");
-		sinkload_close(s);
+		sink_close(s);
 	}
-	sinkload_close(NULL);
+	sink_close(NULL);
 }
 
 /* ---- a plugin that misbehaves where the host must cope ---- */
@@ -235,7 +238,7 @@ static void test_refusals(void)
 static void test_forgetful(void)
 {
 	char path[1200], err[1400];
-	struct sinkload *s;
+	struct sink *s;
 	int saved = dup(2), fd = open(in_dir("log.txt"), O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
 	snprintf(path, sizeof path, "%s/forgetful.so", test_plugins);
@@ -255,11 +258,11 @@ static void test_forgetful(void)
 	char x255[256];
 	memset(x255, 'x', 255);
 	x255[255] = '\0';
-	ok(sinkload_validate(s, "none", err, sizeof err) < 0 && !strcmp(err, "address refused"),
+	ok(sink_validate(s, "none", err, sizeof err) < 0 && !strcmp(err, "address refused"),
 	   "validate without a message: '%s'", err);
-	ok(sinkload_validate(s, "fill", err, sizeof err) < 0 && !strcmp(err, x255),
+	ok(sink_validate(s, "fill", err, sizeof err) < 0 && !strcmp(err, x255),
 	   "validate with an unterminated message is cut at 255 bytes");
-	ok(sinkload_validate(s, "other", err, sizeof err) < 0 && !strcmp(err, "bad address"),
+	ok(sink_validate(s, "other", err, sizeof err) < 0 && !strcmp(err, "bad address"),
 	   "validate's message loses its newline: '%s'", err);
 
 	struct herald_notification n = note("n", "{}");
@@ -268,7 +271,7 @@ static void test_forgetful(void)
 					  item(np, 1, 0, "c")};
 	struct herald_sink_result r[3];
 	memset(r, 0x5a, sizeof r);
-	sinkload_deliver(s, its, 3, r);
+	sink_deliver(s, its, 3, r);
 	ok(r[0].outcome == HERALD_SINK_RETRY && r[0].size == sizeof r[0] &&
 	       !strcmp(r[0].reason, "sink gave an unknown outcome 99"),
 	   "an unknown outcome becomes a retry: '%s'", r[0].reason);
@@ -277,9 +280,9 @@ static void test_forgetful(void)
 	   "an item the plugin forgot is retried: '%s'", r[1].reason);
 	ok(r[2].outcome == HERALD_SINK_REJECTED && strlen(r[2].reason) == 255,
 	   "an unterminated reason is terminated");
-	ok(sinkload_reopen(s) == 0, "reopen beyond the table's size is not called");
-	ok(sinkload_flush(s, 0) == 0, "no flush operation: 0");
-	sinkload_close(s);
+	ok(sink_reopen(s) == 0, "reopen beyond the table's size is not called");
+	ok(sink_flush(s, 0) == 0, "no flush operation: 0");
+	sink_close(s);
 }
 
 /* ---- a plugin written to 1.0's "non-zero is failure" ---- */
@@ -287,7 +290,7 @@ static void test_forgetful(void)
 static void test_old_rc(void)
 {
 	char path[1200], err[1400];
-	struct sinkload *s = (struct sinkload *)1;
+	struct sink *s = (struct sink *)1;
 
 	snprintf(path, sizeof path, "%s/old_rc.so", test_plugins);
 	int rc = open_sink("or", path, NULL, &s, err, sizeof err, "refuse=yes", NULL);
@@ -297,11 +300,11 @@ static void test_old_rc(void)
 	ok(rc == 0, "old_rc opens (%s)", err);
 	if (rc)
 		return;
-	rc = sinkload_flush(s, 0);
+	rc = sink_flush(s, 0);
 	ok(rc == -EIO, "flush returning 1 is a failure, passed on as -EIO (%d)", rc);
-	rc = sinkload_reopen(s);
+	rc = sink_reopen(s);
 	ok(rc == -ENOSPC, "reopen's negative errno is passed on (%d)", rc);
-	sinkload_close(s);
+	sink_close(s);
 }
 
 /* ---- the file sink ---- */
@@ -310,7 +313,7 @@ static void test_file_lines(void)
 {
 	const char *out = in_dir("out.jsonl");
 	char err[1400];
-	struct sinkload *s;
+	struct sink *s;
 	const char *j1 = "{\"id\":\"n1\",\"title\":\"caf\xc3\xa9 \\\"x\\\"\\n\"}";
 	const char *j2 = "{\"id\":\"n2\"}", *j3 = "{\"id\":\"n3\",\"a\":[1,2]}";
 
@@ -351,7 +354,7 @@ static void test_file_lines(void)
 	const struct herald_notification *np[] = {&n1, &n2, &n3};
 	struct herald_sink_item its[2] = {item(np, 3, 1, "dg"), item(np + 1, 1, 0, "n2")};
 	struct herald_sink_result rs[2];
-	sinkload_deliver(s, its, 2, rs);
+	sink_deliver(s, its, 2, rs);
 	ok(rs[0].outcome == HERALD_SINK_DELIVERED && rs[1].outcome == HERALD_SINK_DELIVERED,
 	   "a digest and a single item in one call are delivered");
 	snprintf(want, sizeof want, "%s\n%s\n%s\n%s\n%s\n", j1, j1, j2, j3, j2);
@@ -379,25 +382,25 @@ static void test_file_lines(void)
 	ok(text && strstr(text, "\n{\"a\":1,  \"b\":2}\n"), "is written as one line");
 	free(text);
 
-	ok(sinkload_validate(s, "anything at all", err, sizeof err) == 0, "file: any address is fine");
-	ok(sinkload_validate(s, "a\tb", err, sizeof err) < 0 &&
+	ok(sink_validate(s, "anything at all", err, sizeof err) == 0, "file: any address is fine");
+	ok(sink_validate(s, "a\tb", err, sizeof err) < 0 &&
 	       !strcmp(err, "address has a control character at byte 1"),
 	   "file: a control character is refused: %s", err);
-	ok(sinkload_validate(s, "a\xc2\x85", err, sizeof err) < 0, "file: a C1 control is refused");
+	ok(sink_validate(s, "a\xc2\x85", err, sizeof err) < 0, "file: a C1 control is refused");
 	char longaddr[2050];
 	memset(longaddr, 'a', 2049);
 	longaddr[2049] = '\0';
-	ok(sinkload_validate(s, longaddr, err, sizeof err) < 0, "file: 2049 bytes are refused");
+	ok(sink_validate(s, longaddr, err, sizeof err) < 0, "file: 2049 bytes are refused");
 	longaddr[2048] = '\0';
-	ok(sinkload_validate(s, longaddr, err, sizeof err) == 0, "file: 2048 bytes are fine");
-	sinkload_close(s);
+	ok(sink_validate(s, longaddr, err, sizeof err) == 0, "file: 2048 bytes are fine");
+	sink_close(s);
 }
 
 static void test_file_reopen(void)
 {
 	const char *out = in_dir("rot.jsonl"), *old = in_dir("rot.jsonl.1");
 	char err[1400], popt[1300];
-	struct sinkload *s;
+	struct sink *s;
 
 	snprintf(popt, sizeof popt, "path=%s", out);
 	int rc = open_sink("f", "file", NULL, &s, err, sizeof err, popt, NULL);
@@ -407,19 +410,19 @@ static void test_file_reopen(void)
 	deliver1(s, "{\"n\":1}");
 	ok(rename(out, old) == 0, "rotate the file away");
 	deliver1(s, "{\"n\":2}");
-	ok(sinkload_reopen(s) == 0, "reopen");
+	ok(sink_reopen(s) == 0, "reopen");
 	struct herald_sink_result r = deliver1(s, "{\"n\":3}");
 	ok(r.outcome == HERALD_SINK_DELIVERED && file_is(old, "{\"n\":1}\n{\"n\":2}\n") &&
 	       file_is(out, "{\"n\":3}\n"),
 	   "before reopen: the old file; after: a new one");
-	sinkload_close(s);
+	sink_close(s);
 
 	/* A file cut mid-line (a crash) gets that line ended before ours. */
 	write_file(out, "{\"torn\":", 0644);
 	rc = open_sink("f", "file", NULL, &s, err, sizeof err, popt, NULL);
 	if (!rc) {
 		deliver1(s, "{\"n\":4}");
-		sinkload_close(s);
+		sink_close(s);
 	}
 	ok(file_is(out, "{\"torn\":\n{\"n\":4}\n"), "a torn last line is ended first");
 
@@ -429,7 +432,7 @@ static void test_file_reopen(void)
 	rc = open_sink("f", "file", conf, &s, err, sizeof err, "path=rel.jsonl", NULL);
 	if (!rc) {
 		deliver1(s, "{\"n\":5}");
-		sinkload_close(s);
+		sink_close(s);
 	}
 	ok(rc == 0 && file_is(in_dir("rel.jsonl"), "{\"n\":5}\n"),
 	   "a relative path is under the config file's directory (%s)", err);
@@ -441,16 +444,16 @@ static void test_file_reopen(void)
 		ok(r.outcome == HERALD_SINK_RETRY &&
 		       !strcmp(r.reason, "write failed: No space left on device"),
 		   "ENOSPC: retry (%s: %s)", herald_sink_outcome_name(r.outcome), r.reason);
-		sinkload_close(s);
+		sink_close(s);
 	}
 }
 
 /* ---- the exec sink ---- */
 
-static struct sinkload *open_exec(const char *command, const char *timeout)
+static struct sink *open_exec(const char *command, const char *timeout)
 {
 	char err[1400], copt[1300], topt[64];
-	struct sinkload *s = NULL;
+	struct sink *s = NULL;
 	snprintf(copt, sizeof copt, "command=%s", command);
 	snprintf(topt, sizeof topt, "timeout_ms=%s", timeout ? timeout : "10000");
 	if (open_sink("e", "exec", NULL, &s, err, sizeof err, copt, topt, NULL))
@@ -462,10 +465,10 @@ static struct sinkload *open_exec(const char *command, const char *timeout)
 static struct herald_sink_result run_script(const char *name, const char *body, const char *json)
 {
 	struct herald_sink_result r = {.outcome = HERALD_SINK_BROKEN, .reason = "did not open"};
-	struct sinkload *s = open_exec(script(name, body), NULL);
+	struct sink *s = open_exec(script(name, body), NULL);
 	if (s) {
 		r = deliver1(s, json);
-		sinkload_close(s);
+		sink_close(s);
 	}
 	return r;
 }
@@ -508,11 +511,11 @@ static void test_exec_outcomes(void)
 	char cmd[1300];
 	snprintf(cmd, sizeof cmd, "%s  one\ttwo ",
 		 script("args.sh", "echo \"$#:$1:$2\" > @/args.out\n"));
-	struct sinkload *s = open_exec(cmd, NULL);
+	struct sink *s = open_exec(cmd, NULL);
 	ok(s != NULL, "a command with arguments opens");
 	if (s) {
 		r = deliver1(s, "{}");
-		sinkload_close(s);
+		sink_close(s);
 	}
 	ok(r.outcome == HERALD_SINK_DELIVERED && file_is(in_dir("args.out"), "2:one:two\n"),
 	   "arguments split on spaces and tabs, no shell");
@@ -545,7 +548,7 @@ static pid_t read_pid(const char *name)
 
 static void test_exec_timeout(void)
 {
-	struct sinkload *s = open_exec(script("sleep.sh", "echo $$ > @/sleep.pid\nsleep 30 &\n"
+	struct sink *s = open_exec(script("sleep.sh", "echo $$ > @/sleep.pid\nsleep 30 &\n"
 						      "echo $! > @/sleep.child\nwait\n"),
 				   "300");
 	if (!s)
@@ -553,7 +556,7 @@ static void test_exec_timeout(void)
 	int64_t t0 = now_msec();
 	struct herald_sink_result r = deliver1(s, "{}");
 	int64_t took = now_msec() - t0;
-	sinkload_close(s);
+	sink_close(s);
 	ok(r.outcome == HERALD_SINK_RETRY && !strcmp(r.reason, "timed out after 300 ms"),
 	   "a sleeping program times out: retry (%s)", r.reason);
 	ok(took >= 300 && took < 2500, "... after 300 ms, not 30 s (%lld ms)", (long long)took);
@@ -568,7 +571,7 @@ static void test_exec_timeout(void)
 	t0 = now_msec();
 	r = deliver1(s, "{}");
 	took = now_msec() - t0;
-	sinkload_close(s);
+	sink_close(s);
 	ok(r.outcome == HERALD_SINK_RETRY && took >= 1150 && took < 4000,
 	   "a program ignoring SIGTERM gets SIGKILL a second later (%lld ms)", (long long)took);
 	p = read_pid("stubborn.pid");
@@ -659,14 +662,14 @@ static void test_exec_digest(void)
 	const struct herald_notification *np[] = {&n1, &n2};
 	struct herald_sink_item it = item(np, 2, 1, "dig\"est");
 	struct herald_sink_result r;
-	struct sinkload *s = open_exec(script("digest.sh", "cat > @/digest.in\n"
+	struct sink *s = open_exec(script("digest.sh", "cat > @/digest.in\n"
 						       "echo \"$HERALD_DIGEST $HERALD_COUNT "
 						       "$HERALD_SUBJECT\" > @/digest.env\n"),
 				   NULL);
 	if (!s)
 		return;
-	sinkload_deliver(s, &it, 1, &r);
-	sinkload_close(s);
+	sink_deliver(s, &it, 1, &r);
+	sink_close(s);
 	ok(r.outcome == HERALD_SINK_DELIVERED, "digest delivered (%s)", r.reason);
 	ok(file_is(in_dir("digest.in"),
 		   "{\"digest\":true,\"id\":\"dig\\\"est\",\"count\":2,"
@@ -715,7 +718,7 @@ static void test_exec_big(void)
 static void test_exec_init(void)
 {
 	char err[1400], want[1400];
-	struct sinkload *s;
+	struct sink *s;
 	const char *noexec = in_dir("noexec.sh");
 	char copt[1300];
 
@@ -743,10 +746,10 @@ static void test_exec_init(void)
 
 	s = open_exec("/bin/true", NULL);
 	if (s) {
-		ok(sinkload_validate(s, "+15551234567", err, sizeof err) == 0, "exec: a plain address");
-		ok(sinkload_validate(s, "x\n-rf", err, sizeof err) < 0, "exec: a newline is refused");
-		ok(sinkload_validate(s, "\x7f", err, sizeof err) < 0, "exec: DEL is refused");
-		sinkload_close(s);
+		ok(sink_validate(s, "+15551234567", err, sizeof err) == 0, "exec: a plain address");
+		ok(sink_validate(s, "x\n-rf", err, sizeof err) < 0, "exec: a newline is refused");
+		ok(sink_validate(s, "\x7f", err, sizeof err) < 0, "exec: DEL is refused");
+		sink_close(s);
 	}
 }
 
@@ -771,6 +774,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(022);
+	if (getenv("SINK_TEST_INLINE") && !strcmp(getenv("SINK_TEST_INLINE"), "1"))
+		open_flags = SINK_INLINE;
 	test_refusals();
 	test_forgetful();
 	test_old_rc();
