@@ -239,14 +239,15 @@ int dispatch_status(struct dispatch *d, json_t **out)
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_inst; i++) {
 		struct instance *in = &d->inst[i];
-		json_t *o = json_pack("{s:s, s:s, s:b, s:s?, s:I, s:b, s:s, s:b, s:s?, s:i, s:I}",
+		json_t *o = json_pack("{s:s, s:s, s:b, s:s?, s:I, s:b, s:s, s:b, s:s?, s:i, s:I, s:i}",
 				      "name", in->cfg->name, "plugin", in->cfg->plugin, "loaded",
 				      in->sink != NULL, "error", in->sink ? NULL : in->error,
 				      "broken_until", (json_int_t)in->broken_until, "busy", in->busy,
 				      "isolation", in->cfg->inline_plugin ? "inline" : "process",
 				      "paused", in->paused, "paused_reason",
 				      in->paused ? in->paused_reason : NULL, "crashes",
-				      (int)in->n_crashes, "restart_at", (json_int_t)in->restart_at);
+				      (int)in->n_crashes, "restart_at", (json_int_t)in->restart_at,
+				      "pid", in->sink ? (int)sink_pid(in->sink) : 0);
 		if (!o || json_array_append_new(arr, o)) {
 			pthread_mutex_unlock(&d->lock);
 			json_decref(arr);

@@ -107,7 +107,8 @@ int dispatch_resume(struct dispatch *d, const char *sink);
 
 /* Per instance: {"name", "plugin", "loaded", "error", "broken_until", "busy",
  * "isolation" ("process" or "inline"), "paused", "paused_reason", "crashes"
- * (since start or resume), "restart_at" (wall ms; after a crash)}. */
+ * (since start or resume), "restart_at" (wall ms; after a crash), "pid" (of
+ * its sink process; 0 when inline or none runs)}. */
 int dispatch_status(struct dispatch *d, json_t **out);
 /* Reopen files / reconnect every instance (SIGHUP). */
 void dispatch_reopen(struct dispatch *d);

@@ -45,7 +45,7 @@ struct sink {
 	struct herald_sink_option *opts; /* owned copies, to start the process again */
 	size_t n_opts;
 	struct sinkload *local;          /* inline: the plugin itself */
-	pid_t pid;                       /* 0: no process */
+	pid_t pid;                       /* 0: no process; also read atomically (sink_pid) */
 	int fd;                          /* -1: no process */
 	struct buf out, in;              /* the request being sent, the frame read */
 	char died[200];                  /* why the last process went away */
@@ -136,7 +136,7 @@ static void reap_locked(struct sink *s, const char *why, bool expected)
 			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
 	if (!expected)
 		log_warn("sink '%s': %s (pid %ld)", s->name, s->died, (long)s->pid);
-	s->pid = 0;
+	__atomic_store_n(&s->pid, 0, __ATOMIC_RELAXED);
 	s->fd = -1;
 }
 
@@ -231,14 +231,15 @@ static int start_locked(struct sink *s, char *err, size_t errlen)
 		close(sv[1]);
 		sv[1] = moved;
 	}
-	rc = sv[1] < 0 ? -EMFILE : spawn_helper(sv[1], &s->pid, err, errlen, s->name);
+	pid_t pid = 0;
+	rc = sv[1] < 0 ? -EMFILE : spawn_helper(sv[1], &pid, err, errlen, s->name);
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (rc) {
 		close(sv[0]);
-		s->pid = 0;
 		return rc;
 	}
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELAXED);
 	s->fd = sv[0];
 	if ((rc = put_open(s))) {
 		snprintf(err, errlen, "sink %s: out of memory", s->name);
@@ -374,10 +375,8 @@ const char *sink_plugin(const struct sink *s)
 
 pid_t sink_pid(struct sink *s)
 {
-	pthread_mutex_lock(&s->lock);
-	pid_t pid = s->pid;
-	pthread_mutex_unlock(&s->lock);
-	return pid;
+	/* not under s->lock, which a delivery holds for as long as it takes */
+	return __atomic_load_n(&s->pid, __ATOMIC_RELAXED);
 }
 
 /* ---- calls ---- */

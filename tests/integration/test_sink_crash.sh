@@ -38,6 +38,15 @@ H() { "$HERALD" "$@" --socket "$SOCK"; }
 sinks() { curl -s --unix-socket "$SOCK" http://localhost/v1/sinks; }
 crashy() { sinks | jfield "[s for s in d['sinks'] if s['name'] == 'crashy'][0]$1"; }
 
+# ---- the sink process holds nothing of heraldd's: not the store, not the bus ----
+CPID=$(crashy "['pid']")
+FDS=$(ls /proc/"$CPID"/fd 2>/dev/null | sort -n | tr '\n' ' ')
+[ "$CPID" -gt 0 ] && [ "$CPID" != "$PID1" ] && [ "$FDS" = "0 1 2 3 " ]
+ok $? "crashy runs in its own process ($CPID) with fds 0-3 only: $FDS"
+ls -l /proc/"$PID1"/fd 2> /dev/null | grep -q 'herald\.mdb' &&
+	! ls -l /proc/"$CPID"/fd 2> /dev/null | grep -q 'mdb\|state'
+ok $? "heraldd holds the LMDB file, the sink process does not"
+
 H user add alice > /dev/null && H user add bob > /dev/null
 D_IN=$(H dest add alice inbox inbox --json | jfield "d['id']")
 D_BOB=$(H dest add bob crashy bob --json | jfield "d['id']")
