@@ -199,11 +199,12 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 			log_error("heraldd: %s; its notifications wait until it loads", in->error);
 			continue;
 		}
+		/* before its threads start: they read it without the lock */
+		in->crashes_metric = metrics_sink_crashes(d->metrics, in->cfg->name);
 		if (instance_run(d, in)) {
 			log_error("heraldd: %s; its notifications wait", in->error);
 			continue;
 		}
-		in->crashes_metric = metrics_sink_crashes(d->metrics, in->cfg->name);
 		log_info("heraldd: sink '%s' ready (plugin %s)", in->cfg->name, sink_plugin(in->sink));
 	}
 	if (thread_start(d, &d->scheduler, schedule_main, d, "scheduler")) {
