@@ -33,7 +33,7 @@
 #define HERALD_SINKHOST_PATH "/usr/libexec/herald/herald-sinkhost"
 #endif
 
-#define NO_OUTCOME "sink gave no outcome"
+#define NO_OUTCOME    "sink gave no outcome"
 #define SHORT_CALL_MS 60000 /* validate, reopen: no network round trips of note */
 #define CLOSE_WAIT_MS 10000
 
@@ -44,11 +44,11 @@ struct sink {
 	char *name, *plugin, *spec, *plugin_dir, *config_path;
 	struct herald_sink_option *opts; /* owned copies, to start the process again */
 	size_t n_opts;
-	struct sinkload *local;          /* inline: the plugin itself */
-	pid_t pid;                       /* 0: no process; also read atomically (sink_pid) */
-	int fd;                          /* -1: no process */
-	struct buf out, in;              /* the request being sent, the frame read */
-	char died[200];                  /* why the last process went away */
+	struct sinkload *local; /* inline: the plugin itself */
+	pid_t pid;		/* 0: no process; also read atomically (sink_pid) */
+	int fd;			/* -1: no process */
+	struct buf out, in;	/* the request being sent, the frame read */
+	char died[200];		/* why the last process went away */
 };
 
 /* ---- the process ---- */
@@ -191,7 +191,7 @@ static int call_locked(struct sink *s, uint64_t timeout_ms, struct sinkwire_rd *
 /* SW_OPEN with everything the helper needs to load the plugin. */
 static int put_open(struct sink *s)
 {
-	enum log_level level = log_enabled(L_DEBUG) ? L_DEBUG
+	enum log_level level = log_enabled(L_DEBUG)  ? L_DEBUG
 			       : log_enabled(L_INFO) ? L_INFO
 			       : log_enabled(L_WARN) ? L_WARN
 						     : L_ERROR;
@@ -222,7 +222,8 @@ static int start_locked(struct sink *s, char *err, size_t errlen)
 	int sv[2], rc, orc = 0;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
 		rc = -errno;
-		snprintf(err, errlen, "sink %s: cannot make a socketpair (%s)", s->name, strerror(-rc));
+		snprintf(err, errlen, "sink %s: cannot make a socketpair (%s)", s->name,
+			 strerror(-rc));
 		return rc;
 	}
 	/* dup2 onto itself would keep O_CLOEXEC: keep the child's end off fd 3 */
@@ -319,9 +320,9 @@ static struct sink *sink_alloc(const char *name, const char *plugin, const char 
 	return NULL;
 }
 
-int sink_open(const char *name, const char *plugin, const char *plugin_dir,
-	      const char *config_path, const struct herald_sink_option *options, size_t n_options,
-	      unsigned flags, struct sink **out, char *err, size_t errlen)
+int sink_open(const char *name, const char *plugin, const char *plugin_dir, const char *config_path,
+	      const struct herald_sink_option *options, size_t n_options, unsigned flags,
+	      struct sink **out, char *err, size_t errlen)
 {
 	struct sink *s = sink_alloc(name, plugin, plugin_dir, config_path, options, n_options);
 	int rc;
@@ -482,7 +483,8 @@ static int simple_call(struct sink *s, enum sinkwire_type type, int64_t deadline
 	int orc = 0, rc = 0;
 	uint64_t now = clock_mono_ms(), wait = SHORT_CALL_MS;
 	if (type == SW_FLUSH && deadline_ms > 0 && (uint64_t)deadline_ms > now)
-		wait = (uint64_t)deadline_ms - now + 5000; /* the plugin's deadline, and then some */
+		wait =
+		    (uint64_t)deadline_ms - now + 5000; /* the plugin's deadline, and then some */
 	pthread_mutex_lock(&s->lock);
 	if (s->pid && !(rc = sinkwire_begin(&s->out, type)) &&
 	    !(rc = sinkwire_put_u64(&s->out, (uint64_t)deadline_ms)) &&

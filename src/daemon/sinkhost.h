@@ -55,9 +55,9 @@ enum sink_flags {
  * side loads it, or "sink NAME: cannot start herald-sinkhost ..." or "sink
  * NAME: the sink process crashed during init (signal 11)".
  */
-int sink_open(const char *name, const char *plugin, const char *plugin_dir,
-	      const char *config_path, const struct herald_sink_option *options, size_t n_options,
-	      unsigned flags, struct sink **out, char *err, size_t errlen);
+int sink_open(const char *name, const char *plugin, const char *plugin_dir, const char *config_path,
+	      const struct herald_sink_option *options, size_t n_options, unsigned flags,
+	      struct sink **out, char *err, size_t errlen);
 /* Shut the instance down (the process exits; killed after 10 s). NULL: no-op. */
 void sink_close(struct sink *s);
 

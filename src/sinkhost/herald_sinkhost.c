@@ -61,8 +61,8 @@ static void forward_log(void *arg, enum log_level level, const char *line)
 	buf_release(&b);
 }
 
-static int reply(struct helper *h, int rc, const char *msg,
-		 const struct herald_sink_result *res, size_t n)
+static int reply(struct helper *h, int rc, const char *msg, const struct herald_sink_result *res,
+		 size_t n)
 {
 	struct buf b = BUF_INIT;
 	int err = sinkwire_begin(&b, SW_REPLY);
@@ -114,9 +114,10 @@ static int do_open(struct helper *h, struct sinkwire_rd *r)
 	int rc = -EPROTO;
 
 	if (version != SINKWIRE_VERSION) {
-		snprintf(err, sizeof err, "sink %s: herald-sinkhost speaks sink protocol %u, "
-			 "heraldd %u (a stale install?)", name ? name : "?", SINKWIRE_VERSION,
-			 version);
+		snprintf(err, sizeof err,
+			 "sink %s: herald-sinkhost speaks sink protocol %u, "
+			 "heraldd %u (a stale install?)",
+			 name ? name : "?", SINKWIRE_VERSION, version);
 		goto out;
 	}
 	if (r->bad || !name || !plugin || n > 100000 || !(opts = calloc(n + 1, sizeof *opts)))
@@ -173,24 +174,21 @@ static int serve_one(struct helper *h, const struct buf *in)
 	if (type != SW_OPEN && !h->sink)
 		return reply(h, -EPROTO, "not open", NULL, 0);
 	switch (type) {
-	case SW_OPEN:
-		return h->sink ? reply(h, -EPROTO, "already open", NULL, 0) : do_open(h, &r);
+	case SW_OPEN: return h->sink ? reply(h, -EPROTO, "already open", NULL, 0) : do_open(h, &r);
 	case SW_VALIDATE:
 		rc = sinkload_validate(h->sink, sinkwire_get_str(&r), err, sizeof err);
 		return reply(h, rc, err, NULL, 0);
-	case SW_DELIVER:
-		return do_deliver(h, &r);
+	case SW_DELIVER: return do_deliver(h, &r);
 	case SW_FLUSH:
-		return reply(h, sinkload_flush(h->sink, (int64_t)sinkwire_get_u64(&r)), NULL, NULL, 0);
-	case SW_REOPEN:
-		return reply(h, sinkload_reopen(h->sink), NULL, NULL, 0);
+		return reply(h, sinkload_flush(h->sink, (int64_t)sinkwire_get_u64(&r)), NULL, NULL,
+			     0);
+	case SW_REOPEN: return reply(h, sinkload_reopen(h->sink), NULL, NULL, 0);
 	case SW_CLOSE:
 		sinkload_close(h->sink);
 		h->sink = NULL;
 		reply(h, 0, NULL, NULL, 0);
 		return 1;
-	default:
-		return reply(h, -EPROTO, "unknown request", NULL, 0);
+	default: return reply(h, -EPROTO, "unknown request", NULL, 0);
 	}
 }
 

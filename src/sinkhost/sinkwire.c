@@ -82,9 +82,9 @@ static int put_double(struct buf *b, double d)
 
 static int put_note(struct buf *b, const struct herald_notification *n)
 {
-	const char *s[] = {n->id, n->user, n->address, n->topic, n->title, n->summary,
-			   n->link, n->agent, n->severity, n->msg_id, n->json, n->text,
-			   n->markdown};
+	const char *s[] = {n->id,      n->user, n->address, n->topic,	 n->title,
+			   n->summary, n->link, n->agent,   n->severity, n->msg_id,
+			   n->json,    n->text, n->markdown};
 	int rc = sinkwire_put_u64(b, n->destination);
 	for (size_t i = 0; !rc && i < sizeof s / sizeof s[0]; i++)
 		rc = sinkwire_put_str(b, s[i]);
@@ -195,9 +195,9 @@ static const char **get_strs(struct sinkwire_rd *r, size_t *n)
 
 static int get_note(struct sinkwire_rd *r, struct herald_notification *n)
 {
-	const char **s[] = {&n->id, &n->user, &n->address, &n->topic, &n->title, &n->summary,
-			    &n->link, &n->agent, &n->severity, &n->msg_id, &n->json, &n->text,
-			    &n->markdown};
+	const char **s[] = {&n->id,	 &n->user, &n->address, &n->topic,    &n->title,
+			    &n->summary, &n->link, &n->agent,	&n->severity, &n->msg_id,
+			    &n->json,	 &n->text, &n->markdown};
 	n->size = sizeof *n;
 	n->destination = sinkwire_get_u64(r);
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
@@ -219,8 +219,8 @@ static int get_note(struct sinkwire_rd *r, struct herald_notification *n)
 
 static int get_item(struct sinkwire_rd *r, struct herald_sink_item *it)
 {
-	const char **s[] = {&it->user, &it->address, &it->id, &it->subject, &it->text,
-			    &it->markdown};
+	const char **s[] = {&it->user,	  &it->address, &it->id,
+			    &it->subject, &it->text,	&it->markdown};
 	it->size = sizeof *it;
 	it->destination = sinkwire_get_u64(r);
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
@@ -364,7 +364,8 @@ int sinkwire_recv(int fd, struct buf *b, uint64_t deadline_ms)
 	int rc = read_full(fd, len, sizeof len, deadline_ms);
 	if (rc)
 		return rc;
-	uint32_t n = (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 | (uint32_t)len[2] << 8 | len[3];
+	uint32_t n =
+	    (uint32_t)len[0] << 24 | (uint32_t)len[1] << 16 | (uint32_t)len[2] << 8 | len[3];
 	if (n > SINKWIRE_MAX_FRAME || n == 0)
 		return -EPROTO;
 	if ((rc = buf_reserve(b, n + 1)))

@@ -41,7 +41,7 @@ enum sinkwire_type {
 	SW_DELIVER,  /* items */
 	SW_FLUSH,    /* deadline (CLOCK_MONOTONIC ms, the same clock in both processes) */
 	SW_REOPEN,
-	SW_CLOSE,    /* shut the instance down and exit */
+	SW_CLOSE, /* shut the instance down and exit */
 	/* helper -> heraldd */
 	SW_LOG = 16, /* level, line: the plugin's host->log */
 	SW_REPLY,    /* rc, message; after a deliver: the results */

@@ -35,8 +35,8 @@ static int init(const struct herald_sink_host *host, const struct herald_sink_op
 		return snprintf(err, errlen, "out of memory"), -1;
 	c->host = host;
 	for (size_t i = 0; i < n_options; i++) {
-		char **to = !strcmp(options[i].key, "path")     ? &c->path
-			    : !strcmp(options[i].key, "flag")   ? &c->flag
+		char **to = !strcmp(options[i].key, "path")	? &c->path
+			    : !strcmp(options[i].key, "flag")	? &c->flag
 			    : !strcmp(options[i].key, "marker") ? &c->marker
 								: NULL;
 		if (to && !*to)
