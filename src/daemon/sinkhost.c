@@ -39,16 +39,28 @@
 
 extern char **environ;
 
+/*
+ * Two locks. `lock` is held for each whole call and guards the process
+ * (pid, fd, the reader thread) and the buffers; `rd_lock` is taken inside it
+ * (and alone by the reader) and guards what the reader hands over.
+ */
 struct sink {
-	pthread_mutex_t lock; /* held for each whole call; guards everything below */
+	pthread_mutex_t lock;
 	char *name, *plugin, *spec, *plugin_dir, *config_path;
 	struct herald_sink_option *opts; /* owned copies, to start the process again */
 	size_t n_opts;
 	struct sinkload *local; /* inline: the plugin itself */
 	pid_t pid;		/* 0: no process; also read atomically (sink_pid) */
 	int fd;			/* -1: no process */
-	struct buf out, in;	/* the request being sent, the frame read */
+	pthread_t reader;	/* reads every frame: logs at once, replies for the caller */
+	struct buf out, in;	/* the request being sent, the reply being read */
 	char died[200];		/* why the last process went away */
+	/* under rd_lock */
+	pthread_mutex_t rd_lock;
+	pthread_cond_t rd_cond; /* a reply came or the reader ended (monotonic clock) */
+	struct buf reply;	/* the latest reply frame */
+	bool have_reply;
+	int rd_err; /* the reader ended: -EPIPE (EOF), -EPROTO... 0: it runs */
 };
 
 /* ---- the process ---- */
@@ -80,7 +92,9 @@ static void helper_path(char *path, size_t len)
 
 /* posix_spawn the helper with `child` as its fd 3, stdin and stdout on
  * /dev/null, stderr kept (for what a dying process prints), every other
- * fd closed and the signal mask and handlers reset. */
+ * fd closed, the signal mask and handlers reset, and a process group of its
+ * own: a ^C on heraldd's terminal is for heraldd, which then closes its
+ * sinks in order (a process that loses heraldd exits at EOF). */
 static int spawn_helper(int child, pid_t *pid, char *err, size_t errlen, const char *name)
 {
 	char path[PATH_MAX + 32];
@@ -105,7 +119,9 @@ static int spawn_helper(int child, pid_t *pid, char *err, size_t errlen, const c
 	    !(rc = posix_spawn_file_actions_addclosefrom_np(&fa, SINKWIRE_FD + 1)) &&
 	    !(rc = posix_spawnattr_setsigmask(&attr, &none)) &&
 	    !(rc = posix_spawnattr_setsigdefault(&attr, &all)) &&
-	    !(rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)))
+	    !(rc = posix_spawnattr_setpgroup(&attr, 0)) &&
+	    !(rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF |
+						       POSIX_SPAWN_SETPGROUP)))
 		rc = posix_spawn(pid, path, &fa, &attr, argv, environ);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
@@ -117,14 +133,20 @@ fail:
 }
 
 /* Wait for the process and say how it ended in s->died (`why` when we
- * ended it), logged unless it was `expected` to end; nothing runs
- * afterwards until the next call starts one. */
+ * ended it), logged unless it was `expected` to end or exited with 0;
+ * nothing runs afterwards until the next call starts one. */
 static void reap_locked(struct sink *s, const char *why, bool expected)
 {
 	int st = 0;
 	if (why)
 		kill(s->pid, SIGKILL); /* a zombie keeps the status it died with */
+	shutdown(s->fd, SHUT_RDWR);    /* the reader's read ends */
+	pthread_join(s->reader, NULL);
 	close(s->fd);
+	pthread_mutex_lock(&s->rd_lock);
+	s->have_reply = false;
+	s->rd_err = 0;
+	pthread_mutex_unlock(&s->rd_lock);
 	while (waitpid(s->pid, &st, 0) < 0 && errno == EINTR)
 		;
 	if (why)
@@ -134,7 +156,8 @@ static void reap_locked(struct sink *s, const char *why, bool expected)
 	else
 		snprintf(s->died, sizeof s->died, "sink process exited (status %d)",
 			 WIFEXITED(st) ? WEXITSTATUS(st) : -1);
-	if (!expected)
+	bool clean = !why && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+	if (!expected && !clean)
 		log_warn("sink '%s': %s (pid %ld)", s->name, s->died, (long)s->pid);
 	__atomic_store_n(&s->pid, 0, __ATOMIC_RELAXED);
 	s->fd = -1;
@@ -150,28 +173,73 @@ static void log_frame(const struct sink *s, struct sinkwire_rd *r)
 		log_msg(l, "sink '%s': %s", s->name, line);
 }
 
-/* Send s->out, wait for the reply (logging what comes before it). 0 with
- * *r over the reply after its rc, *rc the call's rc; or -ECHILD: the
- * process is gone (s->died says how). */
+/* The reader thread: every frame the process sends, as it comes. Log lines
+ * are logged at once (a plugin's own threads log between calls too); a
+ * reply is handed to the waiting call. Ends at EOF or a bad frame. */
+static void *reader_main(void *arg)
+{
+	struct sink *s = arg;
+	struct buf in = BUF_INIT;
+	struct sinkwire_rd r;
+	int rc;
+	while (!(rc = sinkwire_recv(s->fd, &in, 0))) {
+		sinkwire_rd_init(&r, in.data + 1, in.len - 1);
+		if (in.data[0] == SW_LOG) {
+			log_frame(s, &r);
+			continue;
+		}
+		pthread_mutex_lock(&s->rd_lock);
+		struct buf t = s->reply; /* hand it over, keep the older buffer */
+		s->reply = in;
+		in = t;
+		s->have_reply = true;
+		pthread_cond_broadcast(&s->rd_cond);
+		pthread_mutex_unlock(&s->rd_lock);
+	}
+	pthread_mutex_lock(&s->rd_lock);
+	s->rd_err = rc;
+	pthread_cond_broadcast(&s->rd_cond);
+	pthread_mutex_unlock(&s->rd_lock);
+	buf_release(&in);
+	return NULL;
+}
+
+/* Wait for the reader's next reply into s->in: 0, or why none came. */
+static int wait_reply_locked(struct sink *s, uint64_t timeout_ms)
+{
+	struct timespec until = clock_deadline(timeout_ms);
+	int rc = 0;
+	pthread_mutex_lock(&s->rd_lock);
+	while (!s->have_reply && !s->rd_err && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&s->rd_cond, &s->rd_lock, &until);
+	if (s->have_reply) {
+		struct buf t = s->in;
+		s->in = s->reply;
+		s->reply = t;
+		s->have_reply = false;
+		rc = 0;
+	} else {
+		rc = s->rd_err ? s->rd_err : -ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&s->rd_lock);
+	return rc;
+}
+
+/* Send s->out and wait for the reply (the reader logs what comes before
+ * it). 0 with *r over the reply after its rc, *rc the call's rc; or
+ * -ECHILD: the process is gone (s->died says how). */
 static int call_locked(struct sink *s, uint64_t timeout_ms, struct sinkwire_rd *r, int *rc)
 {
-	uint64_t deadline = clock_mono_ms() + timeout_ms;
 	const char *why = NULL;
 	char buf[64];
 	int err = sinkwire_send(s->fd, &s->out);
-	while (!err) {
-		if ((err = sinkwire_recv(s->fd, &s->in, deadline)))
-			break;
+	if (!err)
+		err = wait_reply_locked(s, timeout_ms);
+	if (!err) {
 		sinkwire_rd_init(r, s->in.data + 1, s->in.len - 1);
-		if (s->in.data[0] == SW_LOG) {
-			log_frame(s, r);
-			continue;
-		}
-		if (s->in.data[0] == SW_REPLY) {
-			*rc = (int)sinkwire_get_u32(r);
-			if (!r->bad)
-				return 0;
-		}
+		*rc = (int)sinkwire_get_u32(r);
+		if (s->in.data[0] == SW_REPLY && !r->bad)
+			return 0;
 		err = -EPROTO;
 	}
 	if (err == -ETIMEDOUT) {
@@ -240,8 +308,17 @@ static int start_locked(struct sink *s, char *err, size_t errlen)
 		close(sv[0]);
 		return rc;
 	}
-	__atomic_store_n(&s->pid, pid, __ATOMIC_RELAXED);
 	s->fd = sv[0];
+	if ((rc = pthread_create(&s->reader, NULL, reader_main, s))) {
+		snprintf(err, errlen, "sink %s: cannot start a thread (%s)", s->name, strerror(rc));
+		close(sv[0]);
+		s->fd = -1;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return -rc;
+	}
+	__atomic_store_n(&s->pid, pid, __ATOMIC_RELAXED);
 	if ((rc = put_open(s))) {
 		snprintf(err, errlen, "sink %s: out of memory", s->name);
 		reap_locked(s, "was not needed (out of memory)", true);
@@ -276,7 +353,10 @@ static void sink_free(struct sink *s)
 	free(s->opts);
 	buf_release(&s->out);
 	buf_release(&s->in);
+	buf_release(&s->reply);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->rd_lock);
+	pthread_cond_destroy(&s->rd_cond);
 	free(s->name);
 	free(s->plugin);
 	free(s->spec);
@@ -302,6 +382,8 @@ static struct sink *sink_alloc(const char *name, const char *plugin, const char 
 	if (!s)
 		return NULL;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->rd_lock, NULL);
+	clock_cond_init(&s->rd_cond); /* timed waits on the monotonic clock */
 	s->fd = -1;
 	s->name = dup_or_null(name, &failed);
 	s->spec = dup_or_null(plugin, &failed);
@@ -357,7 +439,7 @@ void sink_close(struct sink *s)
 	pthread_mutex_lock(&s->lock);
 	if (s->pid && !sinkwire_begin(&s->out, SW_CLOSE) && !sinkwire_end(&s->out) &&
 	    !call_locked(s, CLOSE_WAIT_MS, &r, &rc))
-		reap_locked(s, NULL, true);
+		reap_locked(s, NULL, false); /* logged unless it exits 0 (a sanitizer's report) */
 	else if (s->pid)
 		reap_locked(s, "was killed at close", false);
 	pthread_mutex_unlock(&s->lock);
@@ -385,6 +467,11 @@ pid_t sink_pid(struct sink *s)
 /* A process to call: the running one, or a new one after a crash. */
 static int ensure_locked(struct sink *s, char *err, size_t errlen)
 {
+	pthread_mutex_lock(&s->rd_lock);
+	bool gone = s->pid && s->rd_err;
+	pthread_mutex_unlock(&s->rd_lock);
+	if (gone) /* it died between calls (a plugin's own thread): logged, not counted */
+		reap_locked(s, NULL, false);
 	if (s->pid)
 		return 0;
 	int rc = start_locked(s, err, errlen);

@@ -23,7 +23,9 @@
  * Threads: every call on one struct sink is serialised by its mutex (the
  * ABI's "calls into one instance are serialised"): the dispatcher's worker
  * and the API's validate may call at the same time. The mutex is held for
- * the whole call, the plugin's own timeouts included.
+ * the whole call, the plugin's own timeouts included. Each process has a
+ * reader thread in heraldd that logs the plugin's lines as they come (its
+ * own threads log between calls) and hands replies to the waiting call.
  * Ownership: sink_open copies what it keeps (options included, to restart).
  * Not for: scheduling, retries or templates (schedule.c, recorder.c,
  * deliver.c).

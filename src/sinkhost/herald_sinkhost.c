@@ -207,13 +207,9 @@ int main(int argc, char **argv)
 	/* heraldd opens everything O_CLOEXEC and the spawn closes the rest;
 	 * this makes sure, before any plugin code runs. */
 	close_range(SINKWIRE_FD + 1, ~0u, 0);
-	signal(SIGPIPE, SIG_IGN); /* as in heraldd, which plugins were written for */
-	/* Our life is heraldd's to end, by a close or by going away (EOF): a
-	 * ^C on the terminal or a stop that signals every process of the
-	 * service must not kill the plugin while heraldd still flushes it. */
-	signal(SIGINT, SIG_IGN);
-	signal(SIGTERM, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
+	/* As in heraldd, which plugins were written for. Nothing else is
+	 * ignored: a plugin's own children inherit what we ignore. */
+	signal(SIGPIPE, SIG_IGN);
 	pthread_mutex_init(&h.send_lock, NULL);
 	log_setup("herald-sinkhost", L_WARN, false);
 	int rc = 0;

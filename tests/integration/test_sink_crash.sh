@@ -8,6 +8,8 @@
 # are counted in /metrics, the crashing instance is paused with "crashed 5
 # times" and its notifications wait in the outbox; once "fixed" (the flag
 # removed) and resumed, every one of them is delivered exactly once.
+# Then a poison notification pending while heraldd restarts: heraldd runs on
+# and the notification ends as a dead letter after max_attempts.
 # CRASH_ISOLATION=inline runs the same test with the plugin inside heraldd
 # (the code before sink isolation): heraldd dies and the test fails.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
@@ -72,7 +74,7 @@ alive
 ok $? "heraldd still runs, with the same pid ($PID1)"
 REASON=$(crashy "['paused_reason']")
 case $REASON in *"crashed 5 times"*) ok 0 "its reason: $REASON" ;; *) ok 1 "its reason: '$REASON'" ;; esac
-grep -q "sink 'crashy': sink process crashed (signal 11)\|sink 'crashy': sink process exited" daemon1.err
+grep -q "sink 'crashy': sink process crashed (signal [0-9]*)\|sink 'crashy': sink process exited" daemon1.err
 ok $? "each crash is logged ($(grep -c "sink 'crashy': sink process" daemon1.err) lines)"
 grep -q "sink 'crashy': crashy: delivering" daemon1.err
 ok $? "the plugin's own log lines reach heraldd's log with the instance's name"
@@ -124,5 +126,34 @@ PY
 ok $? "exactly once: 7 distinct ids, both poison notifications among them ($(tail -1 once.out))"
 [ "$(crashy "['paused']")" = False ] && [ "$(crashy "['crashes']")" = 0 ] && alive
 ok $? "crashy runs again, its crash count reset; heraldd never stopped"
+
+# ---- a poison item pending at start no longer kills heraldd on every restart ----
+# (before isolation: heraldd died, restarted, delivered it again during start-up,
+# died again.) It is charged an attempt per crash and ends as a dead letter.
+touch crash.flag
+publish org.test.n.CRASH 1
+bob_dead() { H deadletter list --user bob --json | jfield "len(d['notifications'])"; }
+crashes_ge() { [ "$(crashy "['crashes']")" -ge "$1" ] 2>/dev/null; }
+wait_for 30 crashes_ge 1
+ok $? "a new poison notification crashes crashy again"
+kill "$PID1" && wait_for 20 sh -c "! kill -0 $PID1 2>/dev/null"
+ok $? "heraldd stopped with the poison notification pending"
+sed -i 's/^max_attempts = .*/max_attempts = 3/' heraldd.conf
+start_heraldd 2
+ok $? "heraldd starts again with it pending (max_attempts now 3)"
+PID2=$DPID
+bob_dead_is() { [ "$(bob_dead)" = "$1" ]; }
+wait_for 60 bob_dead_is 1
+ok $? "after its third attempt it is a dead letter"
+REASON=$(H deadletter list --user bob --json | jfield "d['notifications'][0]['reason']")
+case $REASON in
+*"gave up after 3 attempts: sink process "*) ok 0 "with the reason: $REASON" ;;
+*) ok 1 "with the reason: '$REASON'" ;;
+esac
+kill -0 "$PID2" && curl -sf --unix-socket "$SOCK" http://localhost/healthz > /dev/null &&
+	[ "$(crashy "['paused']")" = False ]
+ok $? "heraldd runs on (pid $PID2), crashy is not paused"
+[ "$(wc -l < inbox.jsonl)" -ge 8 ]
+ok $? "alice got that notification too"
 
 done_testing
