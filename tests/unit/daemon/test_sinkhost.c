@@ -768,10 +768,10 @@ static void proc_fds(pid_t pid, char *out, size_t len)
 		pclose(p);
 }
 
-/* Under ASan a SIGSEGV is reported and the process exits instead. */
+/* Under a sanitizer a SIGSEGV is reported and the process aborts or exits. */
 static int crash_reason(const char *reason)
 {
-#ifdef __SANITIZE_ADDRESS__
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 	return !strncmp(reason, "sink process ", 13);
 #else
 	return !strcmp(reason, "sink process crashed (signal 11)");
