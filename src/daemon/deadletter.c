@@ -40,6 +40,60 @@ int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t 
 	return outbox_remove_entry(t, e, notes, false, now);
 }
 
+/* The dead letter of a note whose document cannot be parsed. */
+static int dead_unreadable_note(struct store_txn *t, const struct outbox_entry *e,
+				const unsigned char id[OUTBOX_ID_LEN], const char *reason,
+				uint64_t now)
+{
+	char hex[OUTBOX_HEX_LEN + 1];
+	outbox_hex(id, hex);
+	json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", hex, "user", e->user,
+				"destination", (json_int_t)e->dest, "title", "(unreadable)",
+				"reason", reason ? reason : "");
+	int rc = doc ? outbox_set_u64(doc, "dead_at", now) : -ENOMEM;
+	if (!rc)
+		rc = outbox_doc_put(store_txn_mdb(t), outbox_db(t, STORE_DB_DEAD), id, OUTBOX_ID_LEN,
+				    doc);
+	json_decref(doc);
+	return rc ? rc : outbox_note_del(t, id, e->digest ? e->id : NULL);
+}
+
+/* Dead-letter note `id` of `e` if its document is unreadable. */
+static int dead_if_unreadable(struct store_txn *t, const struct outbox_entry *e,
+			      const unsigned char id[OUTBOX_ID_LEN], const char *reason,
+			      uint64_t now)
+{
+	json_t *doc = NULL;
+	int rc = outbox_note_get(store_txn_mdb(t), store_txn_store(t), id, &doc);
+	json_decref(doc);
+	if (rc == -EPROTO)
+		return dead_unreadable_note(t, e, id, reason, now);
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int outbox_dead_unreadable(struct store_txn *t, const struct outbox_entry *e, const char *reason,
+			   uint64_t now)
+{
+	if (!e->digest) {
+		int rc = dead_if_unreadable(t, e, e->id, reason, now);
+		return rc ? rc : outbox_due_del(t, e->due, false, e->id);
+	}
+	struct digest_member *m = NULL;
+	size_t n = 0;
+	int rc = digest_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id, &m, &n);
+	for (size_t i = 0; !rc && i < n; i++)
+		rc = dead_if_unreadable(t, e, m[i].id, reason, now);
+	free(m);
+	if (rc)
+		return rc;
+	int left = digest_has_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id);
+	if (left < 0)
+		return left;
+	if (left)
+		return outbox_reschedule(t, e, now, 0, NULL);
+	return digest_del(t, e->id, e->due, e->user, e->dest);
+}
+
 int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,
 		     json_t **out)
 {

@@ -107,6 +107,12 @@ int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_
 /* Into the dead letters with the reason (every note of a digest). */
 int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
 		const char *reason, uint64_t now);
+/* An entry outbox_load could not read (-EPROTO): each unreadable note
+ * becomes a dead letter of what is known about it (id, user, destination)
+ * with `reason`, so it is tried once and never again; a digest's readable
+ * members stay, due now. */
+int outbox_dead_unreadable(struct store_txn *t, const struct outbox_entry *e, const char *reason,
+			   uint64_t now);
 /* An instant note of a destination over its rate limit joins the
  * destination's open digest, due at `due` at the latest. */
 int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64_t due,

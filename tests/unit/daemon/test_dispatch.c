@@ -12,6 +12,7 @@
 #include "src/daemon/dispatch.h"
 
 #include <errno.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "src/daemon/metrics.h"
 #include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
+#include "src/daemon/store_int.h"
 #include "tests/unit/tap.h"
 
 #define HOUR_MS (3600 * 1000ull)
@@ -435,6 +437,74 @@ static void rejected(void)
 	env_release(&v);
 }
 
+/* Overwrite the document of the oldest stored note with bytes that are
+ * not JSON (its record version byte kept): what a corrupted or
+ * future-format note looks like to outbox_load. */
+static void note_corrupt_first(struct env *v)
+{
+	struct store_txn *t = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc = store_begin(v->s, &t);
+	if (!rc)
+		rc = mdb_cursor_open(store_txn_mdb(t), store_db(v->s, STORE_DB_NOTES), &c);
+	if (!rc)
+		rc = mdb_cursor_get(c, &k, &val, MDB_FIRST);
+	if (!rc) {
+		char bad[] = "?{\"id\": not json";
+		bad[0] = *(const char *)val.mv_data;
+		MDB_val nv = {sizeof bad - 1, bad};
+		rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
+	}
+	if (c)
+		mdb_cursor_close(c);
+	if (!rc)
+		rc = store_commit(t);
+	if (rc)
+		printf("Bail out! cannot corrupt a note (%d)\n", rc), exit(1);
+}
+
+/* A note that cannot be read is tried once and becomes a dead letter with
+ * the reason; the sink never sees it, the note beside it is delivered. */
+static void unreadable(void)
+{
+	struct env v;
+	json_t *dead = NULL;
+	char buf[400], hex[OUTBOX_HEX_LEN + 1];
+	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
+	env_init(&v, "unreadable");
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t dest = dest_add(&v, "ok");
+	note_put(&v, 1, dest);
+	note_put(&v, 2, dest);
+	note_corrupt_first(&v);
+	unsigned one = 1;
+	memcpy(key, &one, sizeof one);
+	outbox_note_id(key, "alice", dest, id);
+	outbox_hex(id, hex);
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, nothing_pending), "unreadable: nothing left pending (no endless retry)");
+	ok(counts(&v).dead == 1, "unreadable: one dead letter");
+	const json_t *d = NULL;
+	if (!outbox_dead_list(v.s, "alice", NULL, 10, &dead))
+		d = json_array_get(dead, 0);
+	ok(d && !strcmp(text(d, "id"), hex) && u64(d, "destination") == dest &&
+		   !strcmp(text(d, "reason"), "stored notification cannot be read (not valid JSON)"),
+	   "unreadable: the dead letter names note 1, its destination and why ('%s')",
+	   d ? text(d, "reason") : "");
+	json_t *log = NULL;
+	received(&v, buf, sizeof buf);
+	const char *item = strstr(buf, "item ");
+	ok(item && !strstr(item + 1, "item ") && !outbox_delivered_list(v.s, "alice", 10, &log) &&
+		   json_array_size(log) == 1 && strcmp(text(json_array_get(log, 0), "id"), hex),
+	   "unreadable: the sink got one item, note 2, delivered");
+	json_decref(log);
+	ok(v.m.dead_letters == 1, "unreadable: counted as a dead letter");
+	json_decref(dead);
+	env_release(&v);
+}
+
 static void broken(void)
 {
 	struct env v;
@@ -554,6 +624,7 @@ int main(void)
 	retry("retry-after:100", 100000, 100000);
 	retry("retry", 800, 1200);
 	rejected();
+	unreadable();
 	broken();
 	gone();
 	no_worker();
