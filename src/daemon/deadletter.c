@@ -40,7 +40,9 @@ int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t 
 	return outbox_remove_entry(t, e, notes, false, now);
 }
 
-/* The dead letter of a note whose document cannot be parsed. */
+/* The dead letter of note `id` of entry `e`, whose document cannot be
+ * parsed: what the entry knows about it. The note leaves the outbox; a
+ * digest's count goes down (1: the digest is gone with it). */
 static int dead_unreadable_note(struct store_txn *t, const struct outbox_entry *e,
 				const unsigned char id[OUTBOX_ID_LEN], const char *reason,
 				uint64_t now)
@@ -55,43 +57,44 @@ static int dead_unreadable_note(struct store_txn *t, const struct outbox_entry *
 		rc = outbox_doc_put(store_txn_mdb(t), outbox_db(t, STORE_DB_DEAD), id, OUTBOX_ID_LEN,
 				    doc);
 	json_decref(doc);
-	return rc ? rc : outbox_note_del(t, id, e->digest ? e->id : NULL);
+	if (!rc)
+		rc = outbox_note_del(t, id, e->digest ? e->id : NULL);
+	if (rc || !e->digest)
+		return rc;
+	return digest_count_down(t, e);
 }
 
-/* Dead-letter note `id` of `e` if its document is unreadable. */
-static int dead_if_unreadable(struct store_txn *t, const struct outbox_entry *e,
-			      const unsigned char id[OUTBOX_ID_LEN], const char *reason,
-			      uint64_t now)
+/* 1 when note `id` is there but cannot be parsed, 0 when it can (or is
+ * gone), or an error. */
+static int unreadable(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN])
 {
 	json_t *doc = NULL;
 	int rc = outbox_note_get(store_txn_mdb(t), store_txn_store(t), id, &doc);
 	json_decref(doc);
-	if (rc == -EPROTO)
-		return dead_unreadable_note(t, e, id, reason, now);
+	if (rc == -EBADMSG)
+		return 1;
 	return rc == -ENOENT ? 0 : rc;
 }
 
 int outbox_dead_unreadable(struct store_txn *t, const struct outbox_entry *e, const char *reason,
 			   uint64_t now)
 {
+	int rc;
 	if (!e->digest) {
-		int rc = dead_if_unreadable(t, e, e->id, reason, now);
+		if ((rc = unreadable(t, e->id)) <= 0)
+			return rc;
+		rc = dead_unreadable_note(t, e, e->id, reason, now);
 		return rc ? rc : outbox_due_del(t, e->due, false, e->id);
 	}
 	struct digest_member *m = NULL;
 	size_t n = 0;
-	int rc = digest_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id, &m, &n);
-	for (size_t i = 0; !rc && i < n; i++)
-		rc = dead_if_unreadable(t, e, m[i].id, reason, now);
+	int gone = 0; /* the digest went with its last member */
+	rc = digest_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id, &m, &n);
+	for (size_t i = 0; !rc && !gone && i < n; i++)
+		if ((rc = unreadable(t, m[i].id)) > 0)
+			rc = gone = dead_unreadable_note(t, e, m[i].id, reason, now);
 	free(m);
-	if (rc)
-		return rc;
-	int left = digest_has_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id);
-	if (left < 0)
-		return left;
-	if (left)
-		return outbox_reschedule(t, e, now, 0, NULL);
-	return digest_del(t, e->id, e->due, e->user, e->dest);
+	return rc < 0 ? rc : 0; /* what is left is still due: the next pass sends it */
 }
 
 int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,

@@ -190,7 +190,7 @@ static struct record *deliver_batch(struct instance *in, struct batch_entry *bat
 		j->be = &rec->batch[i];
 		int rc = outbox_load(d->store, &j->be->e, (size_t)d->dc->digest_max_items,
 				     &j->notes, &j->more);
-		j->unreadable = rc == -EPROTO; /* the recorder makes it a dead letter */
+		j->unreadable = rc == -EBADMSG; /* the recorder makes it a dead letter */
 		if (rc)
 			continue; /* dropped meanwhile, or unreadable */
 		if (job_build(in, j, &items[m]))
