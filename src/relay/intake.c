@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * intake: how herald-relay takes messages in. Messages pushed to the PULL
- * socket are checked for shape, gathered into a batch, appended to the log
- * in one durable transaction (group commit), and only then republished on
- * PUB as [topic, envelope, meta]. Not for the sockets' setup or the poll
- * loop (relay.c), nor for replay (replay.c), nor for LMDB (relaylog.c).
+ * socket or sent to the acknowledged intake (ack.c) are checked for shape,
+ * gathered into one batch, appended to the log in one durable transaction
+ * (group commit: one fsync for the batch), and only then republished on PUB
+ * as [topic, envelope, meta] and acknowledged. Not for the sockets' setup or
+ * the poll loop (relay.c), nor for the ack wire format (ack.c), nor for
+ * replay (replay.c), nor for LMDB (relaylog.c).
  */
 #include "relay_int.h"
 #include "src/common/clock.h"
@@ -24,17 +26,21 @@ static bool topic_matches(json_t *t, const zmq_msg_t *frame)
 		      zmq_msg_size(frame)) == 0;
 }
 
-/* NULL if the message may be logged (msg_id filled in), else why not. */
-static const char *check_message(struct relay *r, struct pending *p, int nframes)
+/* See relay_int.h. */
+const char *relay_check_message(struct relay *r, struct pending *p, int nframes,
+				enum ack_status *status)
 {
 	const char *why = NULL;
 	json_t *root = NULL, *t, *id;
+	*status = ACK_MALFORMED;
 	if (nframes != 2)
 		return "wrong frame count";
 	if (zmq_msg_size(&p->topic) == 0)
 		return "empty topic";
-	if (zmq_msg_size(&p->env) > r->o.max_size)
+	if (zmq_msg_size(&p->env) > r->o.max_size) {
+		*status = ACK_TOO_LARGE;
 		return "envelope larger than --max-size";
+	}
 	root = json_loadb(zmq_msg_data(&p->env), zmq_msg_size(&p->env), JSON_ALLOW_NUL, NULL);
 	t = json_object_get(root, "topic");
 	if (!root)
@@ -60,6 +66,7 @@ static int take_one(struct relay *r)
 {
 	struct pending *p = &r->batch[r->nbatch];
 	zmq_msg_t *const frames[2] = {&p->topic, &p->env};
+	enum ack_status status;
 	const char *why;
 	zmq_msg_init(&p->topic);
 	zmq_msg_init(&p->env);
@@ -69,7 +76,7 @@ static int take_one(struct relay *r)
 		return -1; /* EAGAIN, or EINTR: the loop comes back */
 	}
 	int n = relay_recv_rest(r->pull, frames, 2);
-	why = check_message(r, p, n);
+	why = relay_check_message(r, p, n, &status);
 	if (why) {
 		r->refused++;
 		log_limited(&r->refuse_rl, L_WARN,
@@ -91,6 +98,9 @@ void relay_batch_clear(struct relay *r)
 		zmq_msg_close(&r->batch[i].env);
 	}
 	r->nbatch = 0;
+	for (size_t i = 0; i < r->nwait; i++)
+		zmq_msg_close(&r->waiters[i].ident);
+	r->nwait = 0;
 }
 
 int relay_format_meta(struct relay *r, uint64_t seq, double t)
@@ -117,8 +127,8 @@ static void publish(struct relay *r, struct pending *p, uint64_t seq, double t)
 }
 
 /* While the map is full, writes are only tried every FULL_RETRY_MS; what
- * arrives in between is dropped and counted. */
-static bool refusing(struct relay *r)
+ * arrives in between is dropped and counted (or answered "full"). */
+bool relay_refusing(const struct relay *r)
 {
 	return r->full && clock_mono_ms() < r->full_retry_ms;
 }
@@ -159,7 +169,7 @@ static void commit_batch(struct relay *r)
 						     p->msg_id,
 						     p->msg_id_len};
 	}
-	if (!refusing(r)) {
+	if (!relay_refusing(r)) {
 		rc = relaylog_append_batch(r->log, r->items, r->nbatch, &first, &t);
 		note_store_result(r, rc);
 	}
@@ -172,19 +182,30 @@ static void commit_batch(struct relay *r)
 	} else {
 		r->dropped += r->nbatch;
 	}
+	/* After the commit returned: only what is durable is answered "ok". */
+	relay_ack_answer(r, rc, first);
 	relay_batch_clear(r);
 }
 
-/* Drain up to BATCH_MAX waiting messages (or BATCH_BYTES), then commit them. */
+/* Room for one more message and one more waiter (a retry adds only a waiter). */
+static bool batch_room(const struct relay *r, size_t bytes)
+{
+	return r->nbatch < BATCH_MAX && r->nwait < BATCH_MAX && bytes < BATCH_BYTES;
+}
+
+/* Drain both intakes in turns, so neither starves the other, then commit. */
 void relay_intake(struct relay *r)
 {
 	size_t bytes = 0;
-	while (r->nbatch < BATCH_MAX && bytes < BATCH_BYTES) {
-		int rc = take_one(r);
+	bool pull = true, ack = r->ack != NULL;
+	while ((pull || ack) && batch_room(r, bytes)) {
+		int rc = pull ? take_one(r) : -1;
 		if (rc < 0)
-			break;
-		if (rc > 0)
+			pull = false;
+		else if (rc > 0)
 			bytes += zmq_msg_size(&r->batch[r->nbatch - 1].env);
+		if (ack && batch_room(r, bytes) && relay_ack_take(r, &bytes) < 0)
+			ack = false;
 	}
 	if (r->nbatch)
 		commit_batch(r);

@@ -3,10 +3,13 @@
  * herald-relay: the bus relay. Services PUSH [topic, envelope] to its PULL
  * socket; the relay checks the shape of each message, appends a batch of them
  * to its durable log (relaylog) in one transaction, and only then republishes
- * them on its PUB socket as [topic, envelope, meta]. A REP socket answers
+ * them on its PUB socket as [topic, envelope, meta]. An optional ROUTER
+ * socket (--ack) takes the same messages and answers each once it is durable
+ * (the acknowledged intake; PULL is at most once per hop). A REP socket answers
  * replay requests from the log. One thread, one zmq_poll loop. This file
  * holds the options, the sockets and the loop; intake.c takes messages in,
- * replay.c answers replay requests (relay_int.h between them).
+ * ack.c speaks the acknowledged intake's protocol, replay.c answers replay
+ * requests (relay_int.h between them).
  *
  * Not for signature checks (heraldd verifies; the envelope bytes are passed
  * on untouched because they are signed), not for LMDB (relaylog owns it), not
@@ -47,6 +50,7 @@ static void usage(FILE *f)
 	      "  --pull ENDPOINT    bind the inbound PULL socket (required)\n"
 	      "  --pub ENDPOINT     bind the outbound PUB socket (required)\n"
 	      "  --replay ENDPOINT  bind the replay REP socket (optional)\n"
+	      "  --ack ENDPOINT     bind the acknowledged intake ROUTER socket (optional)\n"
 	      "  --state DIR        directory holding the LMDB log (required)\n"
 	      "  --name NAME        relay name in the meta frame (default \"relay\")\n"
 	      "  --keep N           messages kept for replay (default 1000000)\n"
@@ -90,6 +94,7 @@ static int set_opt(struct opts *o, int c, const char *arg)
 	case 'p': o->pull = arg; break;
 	case 'P': o->pub = arg; break;
 	case 'r': o->replay = arg; break;
+	case 'a': o->ack = arg; break;
 	case 's': o->state = arg; break;
 	case 'n':
 		o->name = arg;
@@ -121,6 +126,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		{"pull", required_argument, NULL, 'p'},
 		{"pub", required_argument, NULL, 'P'},
 		{"replay", required_argument, NULL, 'r'},
+		{"ack", required_argument, NULL, 'a'},
 		{"state", required_argument, NULL, 's'},
 		{"name", required_argument, NULL, 'n'},
 		{"keep", required_argument, NULL, 'k'},
@@ -194,7 +200,8 @@ static int setup_sockets(struct relay *r)
 		return -1;
 	}
 	if (new_socket(r, &r->pull, ZMQ_PULL, "pull") || new_socket(r, &r->pub, ZMQ_PUB, "pub") ||
-	    (r->o.replay && new_socket(r, &r->rep, ZMQ_REP, "replay")))
+	    (r->o.replay && new_socket(r, &r->rep, ZMQ_REP, "replay")) ||
+	    (r->o.ack && new_socket(r, &r->ack, ZMQ_ROUTER, "ack")))
 		return -1;
 	/* Frames far beyond --max-size are cut off by libzmq before they cost memory;
 	 * those merely over the limit still arrive and are refused and counted. */
@@ -208,8 +215,14 @@ static int setup_sockets(struct relay *r)
 		 * timeout anyway, so a surprise can never stall intake. */
 		zmq_setsockopt(r->rep, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
 	}
+	if (r->ack) {
+		zmq_setsockopt(r->ack, ZMQ_MAXMSGSIZE, &in_max, sizeof in_max);
+		/* The last replies get out on shutdown; lost ones are retried anyway. */
+		zmq_setsockopt(r->ack, ZMQ_LINGER, &linger, sizeof linger);
+	}
 	if (do_bind(r, r->pull, r->o.pull, "pull") || do_bind(r, r->pub, r->o.pub, "pub") ||
-	    (r->rep && do_bind(r, r->rep, r->o.replay, "replay")))
+	    (r->rep && do_bind(r, r->rep, r->o.replay, "replay")) ||
+	    (r->ack && do_bind(r, r->ack, r->o.ack, "ack")))
 		return -1;
 	return 0;
 }
@@ -248,7 +261,7 @@ static int relay_init(struct relay *r)
 		return -1;
 	}
 	r->refuse_rl.interval_ms = r->store_rl.interval_ms = r->replay_rl.interval_ms =
-		LOG_INTERVAL_MS;
+		r->ack_rl.interval_ms = LOG_INTERVAL_MS;
 	/* Before the log and the ports: a second relay on this state touches neither. */
 	if (statelock_acquire(r->o.state, "herald-relay.lock", &r->lock, err, sizeof err)) {
 		log_error("relay '%s': %s", r->o.name, err);
@@ -264,6 +277,8 @@ static int relay_init(struct relay *r)
 static void relay_release(struct relay *r)
 {
 	relay_batch_clear(r);
+	if (r->ack)
+		zmq_close(r->ack);
 	if (r->rep)
 		zmq_close(r->rep);
 	if (r->pub)
@@ -296,8 +311,12 @@ static void install_signals(void)
 
 static int run(struct relay *r)
 {
-	zmq_pollitem_t items[2] = {{r->pull, 0, ZMQ_POLLIN, 0}, {r->rep, 0, ZMQ_POLLIN, 0}};
-	int nitems = r->rep ? 2 : 1;
+	zmq_pollitem_t items[3] = {{r->pull, 0, ZMQ_POLLIN, 0}};
+	int nitems = 1, rep = -1, ack = -1;
+	if (r->ack)
+		items[ack = nitems++] = (zmq_pollitem_t){r->ack, 0, ZMQ_POLLIN, 0};
+	if (r->rep)
+		items[rep = nitems++] = (zmq_pollitem_t){r->rep, 0, ZMQ_POLLIN, 0};
 	fprintf(stderr, "herald-relay: ready\n");
 	fflush(stderr);
 	while (!g_stop) {
@@ -309,9 +328,10 @@ static int run(struct relay *r)
 		}
 		if (n <= 0)
 			continue;
-		if (items[0].revents & ZMQ_POLLIN)
+		/* relay_intake drains both intakes, whichever woke us. */
+		if ((items[0].revents & ZMQ_POLLIN) || (ack >= 0 && (items[ack].revents & ZMQ_POLLIN)))
 			relay_intake(r);
-		if (nitems > 1 && (items[1].revents & ZMQ_POLLIN))
+		if (rep >= 0 && (items[rep].revents & ZMQ_POLLIN))
 			relay_serve_replay(r);
 	}
 	return 0;
@@ -330,8 +350,10 @@ int main(int argc, char **argv)
 		rc = run(&r);
 	if (rc == 0)
 		log_info("relay '%s': stopping: %" PRIu64 " accepted, %" PRIu64 " refused, %" PRIu64
-			 " dropped, %" PRIu64 " replay requests (%" PRIu64 " refused)",
-			 r.o.name, r.accepted, r.refused, r.dropped, r.replays, r.bad_replays);
+			 " dropped, %" PRIu64 " acknowledged (%" PRIu64 " of them retries), %" PRIu64
+			 " ack requests refused, %" PRIu64 " replay requests (%" PRIu64 " refused)",
+			 r.o.name, r.accepted, r.refused, r.dropped, r.acked, r.ack_dups,
+			 r.ack_refused, r.replays, r.bad_replays);
 	relay_release(&r);
 	return rc ? 1 : 0;
 }
