@@ -62,7 +62,7 @@ static const char help_text[] =
 	"  -T, --timeout S         limit for waiting for subscribers and for delivering\n"
 	"                          what is queued at exit; with --ack, for each message\n"
 	"                          to be acknowledged (default 10)\n"
-	"      --window N          with --ack: messages in flight at once (default 64)\n"
+	"      --window N          with --ack: messages in flight at once (default 256)\n"
 	"Common:\n"
 	"  -q, --quiet             no summary line\n"
 	"      --log-level L       error, warn, info or debug\n"
@@ -614,7 +614,7 @@ static int setup(struct publisher *p)
 
 int cli_publish(struct cli *cli, int argc, char **argv)
 {
-	struct pub_opts o = {.count = 1, .timeout = 10.0, .window = 64};
+	struct pub_opts o = {.count = 1, .timeout = 10.0, .window = 256};
 	int r = parse_opts(cli, argc, argv, &o);
 	if (r != CLI_OPT_DONE)
 		return r;
