@@ -265,7 +265,7 @@ static void run_due(struct cli_ack *a)
 		if (!s->busy || s->due_ms > now)
 			continue;
 		if (now >= s->first_ms + a->timeout_ms) {
-			cli_error(a->cli, "%s did not acknowledge %s within %g s (%u tries)",
+			cli_error(a->cli, "%s did not acknowledge %s within %g s (sent %u times)",
 				  a->endpoint, s->msg_id, (double)a->timeout_ms / 1000.0, s->tries);
 			a->failed = true;
 			slot_release(a, s);
@@ -316,7 +316,7 @@ int cli_ack_send(struct cli_ack *a, const char *topic, const char *text, const c
 	}
 	send_slot(a, s);
 	pump(a, 0); /* take the answers that are already here */
-	return a->failed ? -1 : 0;
+	return 0;   /* sent: a refusal found now stops the next one */
 }
 
 int cli_ack_finish(struct cli_ack *a)

@@ -30,8 +30,9 @@ int cli_ack_open(const struct cli *cli, void *zctx, const char *endpoint, unsign
 
 /*
  * Send one message, waiting (and handling answers) while the window is
- * full. `msg_id` is the envelope's, for messages. 0, or -1 once a message
- * was refused for good or given up (reported on stderr): send no more.
+ * full. `msg_id` is the envelope's, for messages. 0 when it was sent, or -1
+ * (and it was not) once an earlier message was refused for good or given up
+ * (reported on stderr): send no more.
  */
 int cli_ack_send(struct cli_ack *a, const char *topic, const char *text, const char *msg_id);
 

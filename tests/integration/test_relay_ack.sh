@@ -110,7 +110,30 @@ ok $? "publish --relay does not claim anything was acknowledged ($(tail -n 1 pus
 sleep 1 # let the last batch commit before counting
 set -- $("$PYTHON3" check.py tcp://127.0.0.1:$P_REPLAY org.test.push)
 diag "--relay (PUSH) exited $rc and the log holds ${2:-?} of its $N messages: at most once per hop"
+# ---- what ends publish --ack with exit 1 ----
+"$PYTHON3" -c 'import json; print(json.dumps({"pad": "x" * (1 << 20)}))' > big.json
+"$HERALD" publish --ack tcp://127.0.0.1:$P_ACK --unsigned --topic org.test.big \
+	--timeout 20 < big.json > big.out 2> big.err
+rc=$?
+[ $rc -eq 1 ] && grep -q "refused .*: too_large" big.err
+ok $? "an envelope over the relay's --max-size: too_large, no retry, exit 1 ($rc: $(head -c 200 big.err))"
+grep -q "published 1 message, 0 acknowledged (0 retries)" big.err
+ok $? "...and it says so: 0 acknowledged, 0 retries"
+"$HERALD" publish --ack tcp://127.0.0.1:$(free_port) --unsigned --topic org.test.none \
+	--message x --timeout 2 > none.out 2> none.err
+rc=$?
+[ $rc -eq 1 ] && grep -q "did not acknowledge .* within 2 s" none.err
+ok $? "nobody at the ack endpoint: exit 1 after --timeout ($rc: $(head -c 200 none.err))"
+"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --window 8 --unsigned --topic t \
+	--message x > /dev/null 2>&1
+ok $([ $? -eq 2 ]; echo $?) "--window without --ack is a usage error (exit 2)"
+"$HERALD" publish --ack tcp://127.0.0.1:$P_ACK --relay tcp://127.0.0.1:$P_PULL --unsigned \
+	--topic t --message x > /dev/null 2>&1
+ok $([ $? -eq 2 ]; echo $?) "--ack with --relay is a usage error (exit 2)"
+
 kill "$RPID" 2>/dev/null
 wait "$RPID" 2>/dev/null
 ok $? "the relay stops cleanly"
+grep -q "stopping: .* acknowledged" "relay.$RUNS.err"
+ok $? "its last line counts acknowledgements ($(tail -n 1 "relay.$RUNS.err" | cut -c 1-200))"
 done_testing
