@@ -27,14 +27,14 @@
 /* A request being taken apart: the frames as received. */
 struct ackreq {
 	zmq_msg_t f[ACK_FRAMES];
-	int n;	    /* frames received (any beyond ACK_FRAMES are discarded) */
-	bool req;   /* f[1] is a REQ peer's empty delimiter */
-	int reqid;  /* index of the request id frame, or -1 if there is none */
+	int n;	   /* frames received (any beyond ACK_FRAMES are discarded) */
+	bool req;  /* f[1] is a REQ peer's empty delimiter */
+	int reqid; /* index of the request id frame, or -1 if there is none */
 };
 
 static const char *const status_names[] = {
-	[ACK_OK] = "ok",	       [ACK_MALFORMED] = "malformed", [ACK_TOO_LARGE] = "too_large",
-	[ACK_FULL] = "full", [ACK_ERROR] = "error",
+    [ACK_OK] = "ok",	 [ACK_MALFORMED] = "malformed", [ACK_TOO_LARGE] = "too_large",
+    [ACK_FULL] = "full", [ACK_ERROR] = "error",
 };
 
 /* ---- replies ---- */
@@ -103,8 +103,8 @@ void relay_ack_answer(struct relay *r, int rc, uint64_t first)
 {
 	enum ack_status st = rc == 0 ? ACK_OK : rc == -ENOSPC ? ACK_FULL : ACK_ERROR;
 	const char *reason = rc == -ENOSPC ? "the log is full; retry later"
-			     : rc		 ? relaylog_error(r->log)
-						 : NULL;
+			     : rc	   ? relaylog_error(r->log)
+					   : NULL;
 	for (size_t i = 0; i < r->nwait; i++) {
 		struct waiter *w = &r->waiters[i];
 		char *text = status_text(st, &r->batch[w->idx], first + w->idx, false, reason);

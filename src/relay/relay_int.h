@@ -32,15 +32,15 @@
 #define FRAME_SLACK	65536	    /* libzmq drops an inbound peer sending max-size + this */
 #define FULL_RETRY_MS	1000	    /* while the map is full, try a write this often */
 #define LOG_INTERVAL_MS 10000
-#define ACK_REQID_MAX	64	    /* acknowledged intake: request ids are echoed, up to this */
+#define ACK_REQID_MAX	64 /* acknowledged intake: request ids are echoed, up to this */
 
 /* What the acknowledged intake answers (doc/herald-relay.8, "ACKNOWLEDGED INTAKE"). */
 enum ack_status {
-	ACK_OK,		/* durable in the log (now, or already before: a retry) */
-	ACK_MALFORMED,	/* never loggable: do not retry */
-	ACK_TOO_LARGE,	/* larger than --max-size: do not retry */
-	ACK_FULL,	/* the log is full: retry later */
-	ACK_ERROR,	/* the write failed: retry later */
+	ACK_OK,	       /* durable in the log (now, or already before: a retry) */
+	ACK_MALFORMED, /* never loggable: do not retry */
+	ACK_TOO_LARGE, /* larger than --max-size: do not retry */
+	ACK_FULL,      /* the log is full: retry later */
+	ACK_ERROR,     /* the write failed: retry later */
 };
 
 struct opts {
@@ -72,7 +72,7 @@ struct waiter {
 struct relay {
 	struct opts o;
 	void *ctx, *pull, *pub, *rep, *ack; /* ack: ROUTER, NULL without --ack */
-	struct statelock *lock; /* the state dir is ours; taken first, dropped last */
+	struct statelock *lock;		    /* the state dir is ours; taken first, dropped last */
 	struct relaylog *log;
 	char *name_json; /* the name as a JSON string literal, quotes included */
 	struct pending batch[BATCH_MAX];

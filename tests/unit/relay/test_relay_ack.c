@@ -330,14 +330,13 @@ static void test_ok_and_retry(struct relay *r, void *d)
 	char *env = envelope("org.test.ack", "ack-1");
 	send_req(d, "r1", "org.test.ack", env, 3);
 	got = recv_answer(d, TIMEOUT_MS, &a);
-	ok(got && !strcmp(a.id, "r1") && !strcmp(a.status, "ok") &&
-		   !strcmp(a.msg_id, "ack-1") && a.seq == 1 && !a.dup,
+	ok(got && !strcmp(a.id, "r1") && !strcmp(a.status, "ok") && !strcmp(a.msg_id, "ack-1") &&
+	       a.seq == 1 && !a.dup,
 	   "a new message: ok, request id echoed, msg_id and seq 1 (%s %s seq %lld)", a.id,
 	   a.status, a.seq);
 	send_req(d, "r2", "org.test.ack", env, 3);
 	got = recv_answer(d, TIMEOUT_MS, &a);
-	ok(got && !strcmp(a.id, "r2") && !strcmp(a.status, "ok") &&
-		   a.seq == 1 && a.dup,
+	ok(got && !strcmp(a.id, "r2") && !strcmp(a.status, "ok") && a.seq == 1 && a.dup,
 	   "a retry (same msg_id): ok again, the same seq, duplicate: true");
 	ok(logged(r, "ack-1") == 1, "the retried message is logged once");
 	free(env);
@@ -350,14 +349,14 @@ static void test_malformed(void *d)
 		const char *what, *topic, *env;
 		int frames;
 	} bad[] = {
-		{"not JSON", "org.test.ack", "{nope", 3},
-		{"not an object", "org.test.ack", "[1, 2]", 3},
-		{"topic differs", "org.test.other", "{\"topic\": \"org.test.ack\", \"msg_id\": \"m\"}",
-		 3},
-		{"no msg_id", "org.test.ack", "{\"topic\": \"org.test.ack\"}", 3},
-		{"empty msg_id", "org.test.ack", "{\"topic\": \"org.test.ack\", \"msg_id\": \"\"}", 3},
-		{"empty topic frame", "", "{\"topic\": \"\", \"msg_id\": \"m\"}", 3},
-		{"two frames", "org.test.ack", "", 2},
+	    {"not JSON", "org.test.ack", "{nope", 3},
+	    {"not an object", "org.test.ack", "[1, 2]", 3},
+	    {"topic differs", "org.test.other", "{\"topic\": \"org.test.ack\", \"msg_id\": \"m\"}",
+	     3},
+	    {"no msg_id", "org.test.ack", "{\"topic\": \"org.test.ack\"}", 3},
+	    {"empty msg_id", "org.test.ack", "{\"topic\": \"org.test.ack\", \"msg_id\": \"\"}", 3},
+	    {"empty topic frame", "", "{\"topic\": \"\", \"msg_id\": \"m\"}", 3},
+	    {"two frames", "org.test.ack", "", 2},
 	};
 	struct answer a;
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -365,17 +364,16 @@ static void test_malformed(void *d)
 		snprintf(id, sizeof id, "bad%zu", i);
 		send_req(d, id, bad[i].topic, bad[i].env, bad[i].frames);
 		got = recv_answer(d, TIMEOUT_MS, &a);
-		ok(got && !strcmp(a.id, id) &&
-			   !strcmp(a.status, "malformed") && a.reason[0],
+		ok(got && !strcmp(a.id, id) && !strcmp(a.status, "malformed") && a.reason[0],
 		   "%s: malformed (%s)", bad[i].what, a.reason);
 	}
 	send_req(d, "only-id", "", "", 1);
 	got = recv_answer(d, TIMEOUT_MS, &a);
-	ok(got && !strcmp(a.id, "only-id") &&
-		   !strcmp(a.status, "malformed"),
+	ok(got && !strcmp(a.id, "only-id") && !strcmp(a.status, "malformed"),
 	   "a request id and nothing else: malformed (%s)", a.reason);
 	char big[5000];
-	int n = snprintf(big, sizeof big, "{\"topic\": \"org.test.ack\", \"msg_id\": \"big\", \"p\": \"");
+	int n = snprintf(big, sizeof big,
+			 "{\"topic\": \"org.test.ack\", \"msg_id\": \"big\", \"p\": \"");
 	memset(big + n, 'x', sizeof big - (size_t)n - 3);
 	memcpy(big + sizeof big - 3, "\"}", 3);
 	send_req(d, "big", "org.test.ack", big, 3);
@@ -403,7 +401,8 @@ static void test_after_sync(struct relay *r, void *d)
 {
 	bool got;
 	struct answer a, b;
-	char *env = envelope("org.test.ack", "ack-held"), *env2 = envelope("org.test.ack", "ack-twice");
+	char *env = envelope("org.test.ack", "ack-held"),
+	     *env2 = envelope("org.test.ack", "ack-twice");
 	long before = sync_calls();
 	shim_set("hold", true);
 	send_req(d, "h1", "org.test.ack", env, 3);
@@ -470,8 +469,8 @@ static void test_group_commit(void *d)
 		oks += !strcmp(a.status, "ok");
 	long syncs = sync_calls() - before;
 	ok(oks == N_GROUP + 1, "%d requests acknowledged", oks);
-	ok(syncs >= 1 && syncs < N_GROUP / 2,
-	   "group commit: %d requests took %ld fsync calls", N_GROUP + 1, syncs);
+	ok(syncs >= 1 && syncs < N_GROUP / 2, "group commit: %d requests took %ld fsync calls",
+	   N_GROUP + 1, syncs);
 }
 
 /* After a SIGKILL the index still knows what was logged. */
