@@ -3,9 +3,10 @@
  * test_relay_ack: herald-relay's acknowledged intake (--ack), over loopback
  * TCP with libzmq directly (DEALER and REQ peers, REQ for replay). Checks
  * each reply code (ok with msg_id and seq, malformed for every shape error,
- * too_large, error when the durable write fails), that a retry of a logged
- * message is answered ok and logged once (also across a SIGKILL), that two
- * tries in one batch are logged once, and that no reply leaves before the
+ * too_large, error when the durable write fails, full when the map is), that
+ * a retry of a logged message is answered ok and logged once (also across a
+ * SIGKILL), that two tries in one batch are logged once, and that no reply
+ * leaves before the
  * commit's fsync: the relay runs under syncshim.so (LD_PRELOAD), which lets
  * the test hold or fail LMDB's fdatasync and count the calls (group commit:
  * many requests per sync). The binary comes from $RELAY_BIN, the shim from
@@ -47,6 +48,7 @@ static void *g_ctx;
 static pid_t g_child = -1;
 static char g_tmp[] = "/tmp/herald-relay-ack-test.XXXXXX";
 static char g_shimdir[300];
+static const char *g_map_size = "64M";
 
 struct relay {
 	pid_t pid;
@@ -138,9 +140,13 @@ static void exec_relay(const struct relay *r, const char *state)
 	setenv("LD_PRELOAD", shim, 1);
 	setenv("SYNCSHIM_DIR", g_shimdir, 1);
 	/* A sanitizer build: the shim comes before the runtime, and that is fine. */
-	setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
+	char asan[512];
+	const char *was = getenv("ASAN_OPTIONS");
+	snprintf(asan, sizeof asan, "%s%sverify_asan_link_order=0", was ? was : "", was ? ":" : "");
+	setenv("ASAN_OPTIONS", asan, 1);
 	execl(bin, bin, "--pull", r->pull, "--pub", r->pub, "--replay", r->rep, "--ack", r->ack,
-	      "--state", state, "--max-size", MAX_SIZE, "--log-level", "debug", (char *)NULL);
+	      "--state", state, "--max-size", MAX_SIZE, "--map-size", g_map_size, "--log-level",
+	      "debug", (char *)NULL);
 	_exit(127);
 }
 
@@ -492,6 +498,43 @@ static void test_after_kill(struct relay *r, const char *state)
 	free(env);
 }
 
+/* A full log: the answer is full, never ok, and nothing is logged. */
+static void test_log_full(struct relay *r)
+{
+	char state[300], full_id[32] = "";
+	struct answer a = {.seq = -1};
+	int oks = 0;
+	snprintf(state, sizeof state, "%s/full", g_tmp);
+	g_map_size = "256K";
+	if (!ok(start_relay(r, state), "relay with a 256K map starts"))
+		bail("relay did not start");
+	void *d = sock(ZMQ_DEALER, r->ack);
+	for (int i = 1; i <= 200 && !full_id[0]; i++) { /* 3 KiB each: ~60 fill 256 KiB */
+		char id[16], msg_id[32], *env;
+		snprintf(id, sizeof id, "m%d", i);
+		snprintf(msg_id, sizeof msg_id, "full-%d", i);
+		if (asprintf(
+			&env,
+			"{\"topic\": \"org.test.ack\", \"msg_id\": \"%s\", \"pad\": \"%03000d\"}",
+			msg_id, 0) < 0)
+			bail("out of memory");
+		send_req(d, id, "org.test.ack", env, 3);
+		free(env);
+		if (!recv_answer(d, TIMEOUT_MS, &a))
+			break;
+		if (!strcmp(a.status, "ok"))
+			oks++;
+		else if (!strcmp(a.status, "full"))
+			snprintf(full_id, sizeof full_id, "%s", msg_id);
+		else
+			break;
+	}
+	ok(oks > 0 && full_id[0], "the map fills: %d answered ok, then full (%s)", oks, a.reason);
+	ok(full_id[0] && logged(r, full_id) == 0, "the message answered full is not in the log");
+	zmq_close(d);
+	kill_child();
+}
+
 static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -529,8 +572,8 @@ int main(void)
 	test_group_commit(d);
 	zmq_close(d);
 	test_after_kill(&r, state);
-	ok(file_has(r.log, "herald-relay: ready"), "relay log kept");
 	kill_child();
+	test_log_full(&r);
 	zmq_ctx_term(g_ctx);
 	if (tap_failed == 0)
 		nftw(g_tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
