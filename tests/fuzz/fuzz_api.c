@@ -7,13 +7,18 @@
  * libmicrohttpd callback runs (api.h); the HTTP parsing itself is
  * libmicrohttpd's and not fuzzed here.
  *
- * An input is up to 16 requests separated by a line "%%". A request is one
+ * An input is up to 32 requests separated by a line "%%". A request is one
  * line "VIA METHOD PATH[?QUERY]" and then its body (the rest, maybe empty):
  *   VIA  unix   the admin socket, no token asked
  *        admin, read, alice   TCP with that scope's token (user:alice)
  *        none   TCP without an Authorization header
  *        anything else   TCP with VIA itself as the Authorization header
  *   QUERY  only "after" and "limit" are read, as the server would pass them
+ * Two more lines stand for the pipeline, so that the outbox, dead letter and
+ * delivery resources have something to show: "note USER DEST SECONDS" puts
+ * the body as a note document in the outbox (SECONDS: its digest interval,
+ * 0 instant), as the committer does; "fail" makes dead letters of up to four
+ * due entries, "done" records up to four as delivered, as the recorder does.
  * Sink addresses are not checked (no dispatcher: api.h allows that).
  *
  * For: crashes, sanitizer reports, and the API's promise that every answer
@@ -45,10 +50,11 @@
 #include "src/common/config.h"
 #include "src/common/log.h"
 #include "src/daemon/metrics.h"
+#include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
 #include "src/schema/schema.h"
 
-#define MAX_REQUESTS 16
+#define MAX_REQUESTS 32
 #define MAP_SIZE ((size_t)256 << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -178,6 +184,56 @@ static void check_answer(unsigned status, const struct buf *out)
 	}
 }
 
+/* "note USER DEST SECONDS" + a document: into the outbox, due now. Its id
+ * is the document's "id" when that leads the body as 32 hex digits (as the
+ * committer writes it), else made from the body's first 16 bytes. */
+static void note(struct world *w, const char *user, const char *dest, const char *secs,
+		 const char *body, size_t body_len)
+{
+	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
+	struct store_txn *t;
+	memcpy(key, body, body_len < sizeof key ? body_len : sizeof key);
+	if (body_len < 8 + OUTBOX_HEX_LEN || strncmp(body, "{\"id\":\"", 7) ||
+	    outbox_unhex(strndupa(body + 7, OUTBOX_HEX_LEN), id))
+		outbox_note_id(key, user, strtoull(dest, NULL, 10), id);
+	struct outbox_add a = {.id = id, .user = user, .dest = strtoull(dest, NULL, 10),
+			       .json = body, .len = body_len, .now = 1700000000000,
+			       .digest_interval = (uint32_t)strtoul(secs, NULL, 10),
+			       .digest_max = 3};
+	if (store_begin(w->store, &t))
+		return;
+	if (outbox_put(t, &a) < 0)
+		store_abort(t);
+	else
+		store_commit(t);
+}
+
+/* "fail" or "done": up to four due entries dead-lettered or delivered. */
+static void outcome(struct world *w, bool delivered)
+{
+	struct outbox_entry e[4];
+	struct store_txn *t;
+	size_t n = 0;
+	uint64_t next;
+	if (outbox_due(w->store, UINT64_MAX / 2, e, 4, &n, NULL, NULL, &next))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *notes = NULL;
+		bool more = false;
+		if (outbox_load(w->store, &e[i], 10, &notes, &more) || store_begin(w->store, &t)) {
+			json_decref(notes);
+			continue;
+		}
+		int rc = delivered ? outbox_delivered(t, &e[i], notes, more, "fuzz", 1700000001000, 100)
+				   : outbox_dead(t, &e[i], notes, "fuzz", 1700000001000);
+		if (rc)
+			store_abort(t);
+		else
+			store_commit(t);
+		json_decref(notes);
+	}
+}
+
 /* One request: the line (NUL-terminated, owned) and the body after it. */
 static void one(struct world *w, char *line, const char *body, size_t body_len)
 {
@@ -185,8 +241,17 @@ static void one(struct world *w, char *line, const char *body, size_t body_len)
 	char *after = NULL, *limit = NULL, *q, hdr[128], cl[32];
 	struct buf out = BUF_INIT;
 	unsigned status = 0;
+	if (via && (!strcmp(via, "fail") || !strcmp(via, "done"))) {
+		outcome(w, via[0] == 'd');
+		return;
+	}
 	if (!via || !method || !target)
 		return;
+	if (!strcmp(via, "note")) { /* METHOD is the user, TARGET the destination */
+		char *secs = strtok(NULL, " ");
+		note(w, method, target, secs ? secs : "0", body, body_len);
+		return;
+	}
 	if ((q = strchr(target, '?'))) {
 		*q++ = '\0';
 		query_param(q, "after", &after);
