@@ -32,6 +32,7 @@ struct parser {
 	struct token tok;	     /* the current token */
 	uint32_t prev_off, prev_end; /* the token before it, for "after 'and'" */
 	struct filter_error *err;
+	unsigned flags; /* FILTER_COMPILE_* */
 	char *base; /* the program block being built; moves on growth */
 	size_t len, cap;
 	int depth;
@@ -574,14 +575,28 @@ static int compile_regex(struct parser *p, ref node)
 	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
 	pcre2_code *re =
 	    pcre2_compile((PCRE2_SPTR)p->tok.s, p->tok.slen, opts, &code, &where, NULL);
-	size_t size = 0;
+	size_t size = 0, at = 0;
+	char why[200];
 
+	if (p->n_re >= FILTER_MAX_REGEX) {
+		pcre2_code_free(re);
+		return fail_at(p, p->tok.off,
+			       "too many regular expressions (at most %d per filter; combine them "
+			       "with '|' or use ~ globs)", FILTER_MAX_REGEX);
+	}
 	if (!re) {
 		if (code == PCRE2_ERROR_NOMEMORY)
 			return -ENOMEM;
 		pcre2_get_error_message(code, msg, sizeof msg);
 		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, where),
 			       "invalid regular expression: %s", (const char *)msg);
+	}
+	if (!(p->flags & FILTER_COMPILE_UNCHECKED) &&
+	    filter_regex_shape(p->tok.s, p->tok.slen, &at, why, sizeof why)) {
+		pcre2_code_free(re);
+		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, at),
+			       "regular expression \"%.40s%s\" refused: %s", p->tok.s,
+			       p->tok.slen > 40 ? "..." : "", why);
 	}
 	p->re[p->n_re] = re;
 	pcre2_pattern_info(re, PCRE2_INFO_SIZE, &size);
@@ -796,6 +811,12 @@ static int compile(struct parser *p, const char *src, size_t len, struct filter 
 
 int filter_compile(const char *src, struct filter **out, struct filter_error *err)
 {
+	return filter_compile_flags(src, 0, out, err);
+}
+
+int filter_compile_flags(const char *src, unsigned flags, struct filter **out,
+			 struct filter_error *err)
+{
 	struct filter_error dummy;
 	struct parser *p;
 	size_t len;
@@ -819,6 +840,7 @@ int filter_compile(const char *src, struct filter **out, struct filter_error *er
 		return -ENOMEM;
 	}
 	p->err = err;
+	p->flags = flags;
 	rc = compile(p, src, len, out);
 	if (rc == -ENOMEM)
 		snprintf(err->msg, sizeof err->msg, "out of memory");
