@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "src/common/buf.h"
 #include "src/common/meta.h"
@@ -92,6 +93,27 @@ struct filter_user {
 struct filter_scratch;
 struct filter_scratch *filter_scratch_new(void);
 void filter_scratch_free(struct filter_scratch *s);
+
+/*
+ * The evaluation budget: the regex time (nanoseconds, monotonic clock) the
+ * evaluations that follow may use in all, until the next call. Each regex
+ * run is also bounded on its own by PCRE2's limits (match steps per start
+ * position, backtracking depth, heap); when the budget runs out during a
+ * run, the run is stopped at its next start position (so a run overshoots
+ * by at most one position's work, itself bounded by the match limit), and
+ * once it is spent no regex runs at all. A stopped or refused regex
+ * counts as not matching. The default is FILTER_BUDGET_NONE: only PCRE2's
+ * limits apply. Only regex runs are charged; the rest of a filter is
+ * bounded by its size (FILTER_MAX_NODES, FILTER_MAX_REGEX).
+ */
+#define FILTER_BUDGET_NONE UINT64_MAX
+void filter_scratch_budget(struct filter_scratch *s, uint64_t ns);
+/* Regex time charged since filter_scratch_budget; *cut (may be NULL) says
+ * whether some regex was cut short since then (a PCRE2 limit, or the
+ * budget ran out). */
+uint64_t filter_scratch_spent(const struct filter_scratch *s, bool *cut);
+/* Does the filter hold a regex (is it worth budgeting)? */
+bool filter_has_regex(const struct filter *f);
 
 /*
  * Does the message match? `user` may be NULL (then `me` and every `@list`

@@ -567,9 +567,44 @@ static int parse_set(struct parser *p, ref node, enum field_type t, const char *
 	return expected(p, t == FT_LEVEL ? "a list of severities [...]" : what, "");
 }
 
+/*
+ * Compile the pattern again as (?C1)(?:PATTERN\E) so that the evaluation
+ * budget's callout runs at each start position (filter_scratch.c). The
+ * pattern compiled alone first, so its parentheses balance and the
+ * wrapper cannot change its meaning; the \E ends a trailing \Q (alone it
+ * is ignored). A pattern that does not compile wrapped (a legacy one with
+ * a leading (*VERB)) keeps its plain form, bounded by PCRE2's limits only.
+ */
+static int wrap_regex(struct parser *p, pcre2_code **re)
+{
+	static const char pre[] = "(?C1)(?:", post[] = "\\E)";
+	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+	size_t n = sizeof pre - 1 + p->tok.slen + sizeof post - 1;
+	char *w = malloc(n);
+	int code;
+	PCRE2_SIZE where;
+
+	if (!w)
+		return -ENOMEM;
+	memcpy(w, pre, sizeof pre - 1);
+	memcpy(w + sizeof pre - 1, p->tok.s, p->tok.slen);
+	memcpy(w + sizeof pre - 1 + p->tok.slen, post, sizeof post - 1);
+	pcre2_code *wrapped = pcre2_compile((PCRE2_SPTR)w, n, opts, &code, &where, NULL);
+	free(w);
+	if (!wrapped && code == PCRE2_ERROR_NOMEMORY) {
+		pcre2_code_free(*re);
+		return -ENOMEM;
+	}
+	if (wrapped) {
+		pcre2_code_free(*re);
+		*re = wrapped;
+	}
+	return 0;
+}
+
 static int compile_regex(struct parser *p, ref node)
 {
-	int code;
+	int code, rc;
 	PCRE2_SIZE where;
 	PCRE2_UCHAR msg[160];
 	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
@@ -598,6 +633,8 @@ static int compile_regex(struct parser *p, ref node)
 			       "regular expression \"%.40s%s\" refused: %s", p->tok.s,
 			       p->tok.slen > 40 ? "..." : "", why);
 	}
+	if ((rc = wrap_regex(p, &re)))
+		return rc;
 	p->re[p->n_re] = re;
 	pcre2_pattern_info(re, PCRE2_INFO_SIZE, &size);
 	p->re_bytes += size;

@@ -12,12 +12,22 @@
  * calls malloc, and the heap limit plus the block's size bound what a regex
  * can use. Blocks are bump-allocated; freeing the top block (the common
  * "free the old frames, allocate bigger ones") gives its room back.
+ *
+ * Why time and not steps for the budget: PCRE2's match limit counts steps
+ * per start position (the count starts again at each one), and there is no
+ * API for the steps a run took, so a pattern such as \w*\w*\w*\W stays
+ * under every limit at each position of a 60-byte subject yet takes over a
+ * millisecond in all. The budget is therefore the regex time itself, read
+ * around each run, and enforced inside a run by a callout that every
+ * compiled pattern starts with (filter_parse.c wraps patterns as
+ * (?C1)(?:...)), which PCRE2 calls at each start position.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "filter_int.h"
+#include "src/common/clock.h"
 
 /* Legitimate filters run on topics, titles and summaries (hundreds of
  * bytes) and need a few thousand steps at most. An exponential pattern
@@ -40,6 +50,10 @@ struct block {
 };
 
 struct filter_scratch {
+	uint64_t left;	     /* budget left (ns); FILTER_BUDGET_NONE: none */
+	uint64_t spent;	     /* charged since filter_scratch_budget */
+	uint64_t run_start;  /* when the current run began */
+	bool cut;	     /* some run was cut short since filter_scratch_budget */
 	pcre2_general_context *gctx;
 	pcre2_match_context *mctx;
 	pcre2_match_data *md;
@@ -82,6 +96,18 @@ static void arena_free(void *p, void *data)
 	}
 }
 
+/* Called by PCRE2 at each start position of a run (the (?C1) every
+ * pattern starts with): stop the run once the budget is spent. */
+static int at_start(pcre2_callout_block *cb, void *data)
+{
+	struct filter_scratch *s = data;
+
+	(void)cb;
+	if (s->left == FILTER_BUDGET_NONE)
+		return 0;
+	return clock_mono_ns() - s->run_start >= s->left ? PCRE2_ERROR_MATCHLIMIT : 0;
+}
+
 struct filter_scratch *filter_scratch_new(void)
 {
 	/* Not calloc: the arena's pages stay untouched until a regex needs them. */
@@ -91,6 +117,9 @@ struct filter_scratch *filter_scratch_new(void)
 		return NULL;
 	s->top = 0;
 	s->last = NO_BLOCK;
+	s->left = FILTER_BUDGET_NONE;
+	s->spent = 0;
+	s->cut = false;
 	s->mctx = NULL;
 	s->md = NULL;
 	s->gctx = pcre2_general_context_create(arena_malloc, arena_free, s);
@@ -105,6 +134,7 @@ struct filter_scratch *filter_scratch_new(void)
 	pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
 	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
 	pcre2_set_heap_limit(s->mctx, HEAP_LIMIT_KIB);
+	pcre2_set_callout(s->mctx, at_start, s);
 	return s;
 }
 
@@ -118,6 +148,36 @@ void filter_scratch_free(struct filter_scratch *s)
 	free(s);
 }
 
+void filter_scratch_budget(struct filter_scratch *s, uint64_t ns)
+{
+	s->left = ns;
+	s->spent = 0;
+	s->cut = false;
+}
+
+uint64_t filter_scratch_spent(const struct filter_scratch *s, bool *cut)
+{
+	if (cut)
+		*cut = s->cut;
+	return s->spent;
+}
+
+/* One budgeted run: charge its time, note whether it was cut short. */
+static int run_budgeted(struct filter_scratch *s, const pcre2_code *re, const char *subject,
+			size_t len)
+{
+	if (s->left == 0) {
+		s->cut = true;
+		return PCRE2_ERROR_MATCHLIMIT;
+	}
+	s->run_start = clock_mono_ns();
+	int rc = pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
+	uint64_t took = clock_mono_ns() - s->run_start;
+	s->spent += took;
+	s->left = took >= s->left ? 0 : s->left - took;
+	return rc;
+}
+
 int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject,
 			size_t len)
 {
@@ -125,8 +185,16 @@ int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const ch
 
 	if (!s)
 		return PCRE2_ERROR_NOMEMORY;
-	rc = pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
+	if (s->left == FILTER_BUDGET_NONE)
+		rc = pcre2_match(re, (PCRE2_SPTR)subject, len, 0, 0, s->md, s->mctx);
+	else
+		rc = run_budgeted(s, re, subject, len);
 	if (rc >= 0) /* 0: matched, the ovector was just too small to say where */
 		return 1;
-	return rc == PCRE2_ERROR_NOMATCH ? 0 : rc;
+	if (rc == PCRE2_ERROR_NOMATCH)
+		return 0;
+	if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+	    rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_NOMEMORY)
+		s->cut = true; /* a limit or the budget stopped it */
+	return rc;
 }

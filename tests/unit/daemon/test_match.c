@@ -219,8 +219,103 @@ static void invalid_subs(void)
 		diag("cleanup failed");
 }
 
+/* ---- budgets and quarantine (issue 13) ---- */
+
+struct heard {
+	int n;
+	uint64_t ids[8];
+	char reason[512];
+};
+
+static void on_quarantine(void *arg, const char *user, uint64_t id, const char *reason)
+{
+	struct heard *h = arg;
+	if (h->n < 8)
+		h->ids[h->n] = id;
+	h->n++;
+	snprintf(h->reason, sizeof h->reason, "%s: %s", user, reason);
+}
+
+/* A title on which ^[a-z]+ is cheap but [a-z]*[a-z]*[a-z]*[0-9] (which the
+ * shape rule accepts: nothing nested) backtracks over every start position
+ * of 100 words of 38 letters, staying under PCRE2's per-position limit:
+ * milliseconds of work, far beyond the 100 us budget. */
+static char *hostile_title(void)
+{
+	char *t = malloc(100 * 39 + 1);
+	for (int w = 0; w < 100; w++) {
+		memset(t + w * 39, 'a', 38);
+		t[w * 39 + 38] = ' ';
+	}
+	t[100 * 39] = '\0';
+	return t;
+}
+
+static void budgets(void)
+{
+	struct match_builder *b = match_builder_new();
+	uint64_t d = 1;
+	int rc = match_builder_user(b, "alice", NULL, NULL, NULL, 0);
+	rc |= match_builder_user(b, "mallory", NULL, NULL, NULL, 0);
+	rc |= match_builder_user(b, "trudy", NULL, NULL, NULL, 0);
+	rc |= match_builder_sub(b, "alice", 1, "title =~ \"^a+ a\"", &d, 1, 0);
+	rc |= match_builder_sub(b, "alice", 2, "severity >= info", &d, 1, 0);
+	/* accepted today, and expensive */
+	rc |= match_builder_sub(b, "mallory", 3, "title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"", &d, 1, 0);
+	/* trudy: 20 of the expensive ones, more than her user budget holds */
+	for (uint64_t i = 0; i < 20; i++)
+		rc |= match_builder_sub(b, "trudy", 100 + i, "title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"",
+					&d, 1, 0);
+	/* stored before the shape rule: exponential, stopped by PCRE2's limit */
+	match_builder_unchecked(b);
+	rc |= match_builder_sub(b, "mallory", 4, "title =~ \"(a+)+$\"", &d, 1, 0);
+	ok(rc == 0, "budget fixture built");
+	struct match_snapshot *s = match_builder_finish(b);
+	struct heard heard = {0};
+	match_snapshot_on_quarantine(s, on_quarantine, &heard);
+	struct match_scratch *sc = match_scratch_new();
+	struct meta mm = mk_meta(NULL, 0, NULL, 0, "x");
+	mm.title = hostile_title();
+	struct msg_view v = {"org.x.prod.wiki.edit", NULL, &mm};
+	struct match_result r = {0};
+	size_t cut[6] = {0}, quarantined[6] = {0}, matched[6] = {0}, trudy_struck = 0;
+	for (int i = 0; i < 6; i++) {
+		match_run(s, &v, sc, &r);
+		cut[i] = r.n_cut;
+		quarantined[i] = r.n_quarantined;
+		matched[i] = r.n_matched;
+	}
+	/* 1 mallory sub cut by its budget + 1 by the match limit; trudy's are cut
+	 * while her 1 ms lasts: each cut took its whole 100 us, so at most 11. */
+	ok(cut[0] >= 3 && cut[0] <= 2 + 11, "message 1: mallory's 2 and some of trudy's 20 "
+	   "subscriptions were cut short (%zu)", cut[0]);
+	ok(matched[0] == 2 && matched[5] == 2, "alice's cheap regex and her plain filter still "
+	   "match (%zu, %zu)", matched[0], matched[5]);
+	ok(quarantined[0] == 0 && quarantined[1] == 0 && quarantined[2] == 0,
+	   "nothing quarantined after 3 messages");
+	ok(quarantined[3] >= 2, "4th message: quarantined (%zu)", quarantined[3]);
+	ok(match_snapshot_is_quarantined(s, 3) && match_snapshot_is_quarantined(s, 4) &&
+		   !match_snapshot_is_quarantined(s, 1) && !match_snapshot_is_quarantined(s, 2),
+	   "mallory's two are quarantined, alice's are not");
+	for (uint64_t k = 0; k < 20; k++)
+		trudy_struck += match_snapshot_is_quarantined(s, 100 + k);
+	ok(trudy_struck >= 1 && trudy_struck <= 11,
+	   "only trudy's subscriptions that spent her budget are charged (%zu of 20 quarantined)",
+	   trudy_struck);
+	ok(heard.n == (int)(2 + trudy_struck) && strstr(heard.reason, "exceeded their evaluation "
+	   "budget on 4 of the last 8 messages"), "the callback heard each quarantine once, with "
+	   "the reason (%d)", heard.n);
+	match_run(s, &v, sc, &r);
+	ok(r.n_matched == 2 && r.n_candidates == 2 + 20 - trudy_struck,
+	   "quarantined subscriptions are skipped (%zu candidates)", r.n_candidates);
+	match_scratch_free(sc);
+	match_snapshot_unref(s);
+	free(mm.title);
+}
+
 int main(void)
 {
+	budgets();
 	live();
 	invalid_subs();
 	struct match_snapshot *s = fixture();

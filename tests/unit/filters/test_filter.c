@@ -622,6 +622,55 @@ static void test_regex_shape(void)
 	buf_release(&b);
 }
 
+/* The evaluation budget: a pattern the shape rule accepts but that still
+ * backtracks over every start position is cut off once the budget is spent,
+ * counts as not matching, and is charged; without a budget it runs to the
+ * end. Only lower bounds on time are asserted. */
+static void test_regex_budget(void)
+{
+	static char text[100 * 39 + 1];
+	struct meta m = koji_meta;
+	struct msg_view v = koji;
+	bool cut = true;
+	uint64_t spent;
+
+	for (int w = 0; w < 100; w++) {
+		memset(text + w * 39, 'a', 38);
+		text[w * 39 + 38] = w == 99 ? '1' : ' ';
+	}
+	m.title = text;
+	v.meta = &m;
+	struct filter *f = compile_ok("title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"");
+	struct filter *cheap = compile_ok("title =~ \"^a+ a\"");
+	struct filter *legacy = compile_legacy("title =~ \"(a+)+$\"");
+	if (!f || !cheap || !legacy)
+		return;
+	filter_scratch_budget(scratch, FILTER_BUDGET_NONE);
+	ok(filter_eval(f, &v, &alice, scratch) && filter_scratch_spent(scratch, &cut) == 0 && !cut,
+	   "without a budget the expensive regex runs to its match (nothing charged)");
+	filter_scratch_budget(scratch, 20 * 1000); /* 20 us */
+	bool got = filter_eval(f, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(!got && cut && spent >= 20 * 1000,
+	   "with 20 us it is cut off, does not match, and is charged at least the budget "
+	   "(%llu ns)", (unsigned long long)spent);
+	got = filter_eval(cheap, &v, &alice, scratch);
+	ok(!got && cut, "once the budget is spent no regex runs, not even a cheap one");
+	filter_scratch_budget(scratch, 1000ull * 1000 * 1000);
+	got = filter_eval(cheap, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(got && !cut && spent > 0, "a cheap regex within a budget matches, is charged, not cut");
+	filter_scratch_budget(scratch, 1000ull * 1000 * 1000);
+	got = filter_eval(legacy, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(!got && cut && spent > 0, "a stored exponential regex hits PCRE2's limit: cut and "
+	   "charged even with budget to spare");
+	filter_scratch_budget(scratch, FILTER_BUDGET_NONE);
+	filter_free(f);
+	filter_free(cheap);
+	filter_free(legacy);
+}
+
 /* ---- syntax errors ---------------------------------------------------- */
 
 #define FIELDS                                                                                     \
@@ -1256,6 +1305,7 @@ int main(void)
 	test_syntax_sugar();
 	test_regex_limits();
 	test_regex_shape();
+	test_regex_budget();
 	test_errors();
 	test_limits();
 	test_index();
