@@ -143,13 +143,24 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
  * thread when the store's documents change (polled every 100 ms), then swaps
  * it in: matching never waits for a rebuild. matcher_acquire returns a
  * referenced snapshot; the caller unrefs it when done.
+ *
+ * Quarantines decided while matching over the matcher's snapshots are
+ * queued to that same thread, which writes them to the store
+ * (directory_sub_quarantine: disabled, "state": "quarantined" with the
+ * reason), logs them and counts them in metrics->subscriptions_quarantined;
+ * the store change then reloads that user without the subscription, so it
+ * stays out after a restart until enabled again. The matching thread never
+ * writes the store. Lock order: a store write transaction (the commit
+ * thread matches inside one) may be held when the matcher's lock is taken,
+ * never the other way round.
  */
 struct matcher;
 struct metrics;
 int matcher_start(struct store *s, struct matcher **out, char *err, size_t errlen);
 struct match_snapshot *matcher_acquire(struct matcher *m);
 /* From now on keep metrics->subscriptions_invalid equal to the current
- * snapshot's count (set at once, then at every swap). `metrics` is borrowed
+ * snapshot's count (set at once, then at every swap), and count persisted
+ * quarantines in metrics->subscriptions_quarantined. `metrics` is borrowed
  * and must outlive the matcher; NULL stops the updates. Any thread. */
 void matcher_set_metrics(struct matcher *m, struct metrics *metrics);
 void matcher_stop(struct matcher *m); /* NULL is a no-op */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/common/buf.h"
+#include "src/daemon/directory.h"
 #include "src/daemon/metrics.h"
 #include "src/daemon/store.h"
 #include "tests/unit/tap.h"
@@ -313,9 +314,126 @@ static void budgets(void)
 	free(mm.title);
 }
 
+/* Run the hostile-title message `n` times over the live snapshot. */
+static size_t run_hostile(struct matcher *m, struct match_scratch *sc, int n, size_t *matched)
+{
+	struct meta mm = mk_meta(NULL, 0, NULL, 0, "x");
+	mm.title = hostile_title();
+	struct msg_view v = {"org.x.prod.wiki.edit", NULL, &mm};
+	struct match_result r = {0};
+	size_t q = 0;
+	for (int i = 0; i < n; i++) {
+		struct match_snapshot *s = matcher_acquire(m);
+		match_run(s, &v, sc, &r);
+		q += r.n_quarantined;
+		match_snapshot_unref(s);
+	}
+	*matched = r.n_matched;
+	free(mm.title);
+	return q;
+}
+
+/* The sub's state as its owner sees it, after waiting up to 5 s for `want`. */
+static char *state_when(struct store *st, uint64_t id, const char *want)
+{
+	char *got = NULL;
+	for (int i = 0; i < 100; i++) {
+		json_t *doc = NULL;
+		struct directory_error e;
+		free(got);
+		got = NULL;
+		if (!directory_sub_get(st, "mallory", id, &doc, &e)) {
+			const char *reason = json_string_value(json_object_get(doc, "reason"));
+			char buf[768];
+			snprintf(buf, sizeof buf, "%s: %s",
+				 json_string_value(json_object_get(doc, "state")), reason ? reason : "-");
+			got = strdup(buf);
+		}
+		json_decref(doc);
+		if (got && !strncmp(got, want, strlen(want)))
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return got;
+}
+
+/* Quarantine made by the live matcher is written to the store by its own
+ * thread, counted, survives a restart, and is lifted by enabling. */
+static void live_quarantine(void)
+{
+	char dir[] = "/tmp/herald-test-match-XXXXXX", err[256] = "";
+	struct store *st;
+	struct matcher *m = NULL;
+	struct metrics met = {0};
+	size_t matched = 0;
+	struct buf prom = BUF_INIT;
+	if (!mkdtemp(dir) || store_open(dir, 1 << 26, 1000, &st, err, sizeof err)) {
+		ok(0, "store for the quarantine test (%s)", err);
+		return;
+	}
+	put_user(st, "mallory", "kernel");
+	put_sub(st, "mallory", 1, "title =~ \\\"^a+ a\\\"", true);
+	put_sub(st, "mallory", 2, "title =~ \\\"[a-z]*[a-z]*[a-z]*[0-9]\\\"", true);
+	/* stored before the shape rule: loads as invalid, and says why */
+	put_sub(st, "mallory", 3, "title =~ \\\"(a+)+$\\\"", true);
+	char *state = state_when(st, 3, "invalid");
+	ok(state && strstr(state, "invalid: filter 1:15: regular expression \"(a+)+$\" refused"),
+	   "a stored filter the rule now refuses is kept, shown as invalid with why (%s)", state);
+	free(state);
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts (%s)", err);
+	matcher_set_metrics(m, &met);
+	struct match_scratch *sc = match_scratch_new();
+	size_t q = run_hostile(m, sc, 4, &matched);
+	ok(q == 1, "the expensive subscription is quarantined on the 4th message (%zu)", q);
+	state = state_when(st, 2, "quarantined");
+	ok(state && strstr(state, "quarantined: its filter's regular expressions exceeded"),
+	   "the matcher's thread wrote it to the store with the reason (%s)", state);
+	free(state);
+	ok(metric_get(&met.subscriptions_quarantined) == 1, "counted in /metrics (%llu)",
+	   (unsigned long long)metric_get(&met.subscriptions_quarantined));
+	metrics_render_prometheus(&met, &prom);
+	ok(prom.data && strstr(prom.data, "\nherald_subscriptions_quarantined_total 1\n"),
+	   "as herald_subscriptions_quarantined_total");
+	buf_release(&prom);
+	match_scratch_free(sc);
+	matcher_stop(m);
+	/* a restart: the store says disabled, so it stays out */
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher restarts (%s)", err);
+	sc = match_scratch_new();
+	q = run_hostile(m, sc, 1, &matched);
+	struct match_snapshot *s = matcher_acquire(m);
+	struct match_stats stats;
+	match_snapshot_stats(s, &stats);
+	match_snapshot_unref(s);
+	ok(q == 0 && matched == 1 && stats.subscriptions == 1,
+	   "after a restart only the cheap subscription is loaded, and matches (%zu, %zu)",
+	   stats.subscriptions, matched);
+	json_t *doc = NULL;
+	struct directory_error e = {0};
+	ok(directory_sub_set_enabled(st, "mallory", 3, true, &doc, &e) == -EINVAL &&
+		   e.status == 400 && strstr(e.msg, "cannot be enabled"),
+	   "the invalid one cannot be enabled (%s)", e.msg);
+	ok(directory_sub_set_enabled(st, "mallory", 2, true, &doc, &e) == 0 &&
+		   !json_object_get(doc, "state") && json_is_true(json_object_get(doc, "enabled")),
+	   "the owner (or an admin) enables the quarantined one again");
+	json_decref(doc);
+	state = state_when(st, 2, "active");
+	ok(state && !strncmp(state, "active", 6), "it is active again (%s)", state);
+	free(state);
+	match_scratch_free(sc);
+	matcher_stop(m);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("cleanup failed");
+}
+
 int main(void)
 {
 	budgets();
+	live_quarantine();
 	live();
 	invalid_subs();
 	struct match_snapshot *s = fixture();
