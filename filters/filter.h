@@ -107,6 +107,10 @@ void filter_scratch_free(struct filter_scratch *s);
  * bounded by its size (FILTER_MAX_NODES, FILTER_MAX_REGEX).
  */
 #define FILTER_BUDGET_NONE UINT64_MAX
+/* A budgeted run slower than this (or reaching the budget) is timed once
+ * more, so that a preempted thread does not charge a cheap regex for the
+ * time it was not running (filter_scratch.c). */
+#define FILTER_RECHECK_NS (10 * 1000ull)
 void filter_scratch_budget(struct filter_scratch *s, uint64_t ns);
 /* Regex time charged since filter_scratch_budget; *cut (may be NULL) says
  * whether some regex was cut short since then (a PCRE2 limit, or the

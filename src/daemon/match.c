@@ -285,7 +285,8 @@ static void quarantine(const struct match_snapshot *s, struct msub *sub, struct 
 }
 
 /* One message's verdict on a subscription that ran a regex: a strike when
- * it was cut short. Subscriptions never cut write nothing. */
+ * it was cut short or heavy (match.h). Subscriptions never struck write
+ * nothing. */
 static void strike(const struct match_snapshot *s, struct msub *sub, bool cut,
 		   struct match_result *out)
 {
@@ -313,7 +314,7 @@ static bool eval_budgeted(const struct match_snapshot *s, uint32_t uoff, struct 
 	filter_scratch_budget(sc->fs, FILTER_BUDGET_NONE);
 	*left -= spent < *left ? spent : *left;
 	if (allow > 0 && (spent > 0 || cut))
-		strike(s, sub, cut, out);
+		strike(s, sub, cut || spent > MATCH_SUB_HEAVY_NS, out);
 	return hit;
 }
 

@@ -61,21 +61,27 @@ struct match_result {
  * also bounded by PCRE2's limits (filter_scratch.c). What is cut short
  * counts as not matching. Subscriptions without a regex are not metered.
  *
- * Quarantine: a subscription whose regexes were cut short on
- * MATCH_QUARANTINE_STRIKES of the last MATCH_QUARANTINE_WINDOW messages it
- * ran them on is skipped from then on by the snapshot, and the snapshot's
- * quarantine callback is told once (the matcher persists it, see below).
- * A subscription that only found its user's budget already spent is not
+ * Quarantine: a message is a strike against a subscription when its
+ * regexes were cut short there, or took more than MATCH_SUB_HEAVY_NS (a
+ * hundred times what ordinary patterns on notification fields take: a
+ * filter that stays under the budget but is expensive on every message
+ * costs everyone too). A subscription with MATCH_QUARANTINE_STRIKES strikes
+ * in the last MATCH_QUARANTINE_WINDOW messages it ran regexes on is
+ * skipped from then on by the snapshot, and the snapshot's quarantine
+ * callback is told once (the matcher persists it, see below). A
+ * subscription that only found its user's budget already spent is not
  * charged a strike: the one that spent it is.
  */
 #define MATCH_SUB_BUDGET_NS	 (100 * 1000ull)  /* 100 us */
 #define MATCH_USER_BUDGET_NS	 (1000 * 1000ull) /* 1 ms */
-#define MATCH_QUARANTINE_STRIKES 4
+#define MATCH_SUB_HEAVY_NS	 (10 * 1000ull)	  /* 10 us */
+#define MATCH_QUARANTINE_STRIKES 3
 #define MATCH_QUARANTINE_WINDOW	 8 /* bits of msub.strikes */
 #define MATCH_QUARANTINE_REASON                                                                    \
-	"its filter's regular expressions exceeded their evaluation budget on 4 of the last 8 "     \
-	"messages (PCRE2's match limits, or 100 us per message for the subscription, 1 ms for "    \
-	"its user); change the filter, then enable the subscription again"
+	"its filter's regular expressions exceeded their evaluation budget on 3 of the last 8 "     \
+	"messages (PCRE2's match limits, 100 us per message for the subscription or 1 ms for its " \
+	"user, or more than 10 us on a message); change the filter, then enable the "             \
+	"subscription again"
 
 /* Called from the matching thread, inside match_run: must be quick and
  * must not touch the store. `user` and `reason` are borrowed for the call. */
