@@ -34,7 +34,7 @@
  * bytes) and need a few thousand steps at most. An exponential pattern
  * such as (a+)+$ stops at the match limit after about 0.1 ms (measured on
  * a 4000-byte subject), so it can slow matching down but never hang it. */
-#define MATCH_LIMIT    10000 /* calls of the internal match() */
+#define MATCH_LIMIT    10000 /* calls of the internal match(), per start position */
 #define DEPTH_LIMIT    5000  /* nested backtracking points */
 #define HEAP_LIMIT_KIB 1024  /* backtracking frames: ~200 bytes per depth */
 /* Frames grow by doubling from 20 KiB up to the heap limit, and the old

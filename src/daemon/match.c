@@ -140,6 +140,11 @@ static int scratch_bind(struct match_scratch *sc, const struct match_snapshot *s
 	return 0;
 }
 
+/* A stamp that is never queued again: a quarantined subscription, once this
+ * scratch has seen it so (until the snapshot changes or the epoch wraps,
+ * when the flag check in evaluate() finds it again). */
+#define STAMP_SKIP UINT32_MAX
+
 /* Queue a posting list's subscriptions once each; `off` keeps the stamps of
  * a base snapshot and its overlay apart. */
 static int queue(struct match_scratch *sc, const struct postings *p, uint32_t off)
@@ -148,7 +153,7 @@ static int queue(struct match_scratch *sc, const struct postings *p, uint32_t of
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->n; i++) {
 		uint32_t v = p->v[i];
-		if (sc->stamp[v + off] == sc->epoch)
+		if (sc->stamp[v + off] >= sc->epoch) /* queued, or STAMP_SKIP */
 			continue;
 		sc->stamp[v + off] = sc->epoch;
 		sc->cand[sc->n_cand++] = v;
@@ -319,10 +324,12 @@ static bool eval_budgeted(const struct match_snapshot *s, uint32_t uoff, struct 
 }
 
 /* Run the filters of the queued candidates of `s`; `masked` (may be NULL)
- * hides users whose subscriptions an overlay replaced; `uoff` is where the
- * users of `s` start in the scratch's budgets. */
-static int evaluate(const struct match_snapshot *s, const uint8_t *masked, uint32_t uoff,
-		    const struct msg_view *m, struct match_scratch *sc, struct match_result *out)
+ * hides users whose subscriptions an overlay replaced; `soff` and `uoff` are
+ * where the subscriptions and users of `s` start in the scratch's stamps and
+ * budgets. */
+static int evaluate(const struct match_snapshot *s, const uint8_t *masked, uint32_t soff,
+		    uint32_t uoff, const struct msg_view *m, struct match_scratch *sc,
+		    struct match_result *out)
 {
 	for (uint32_t c = 0; c < sc->n_cand; c++) {
 		/* Candidates are scattered over a large index: fetch ahead, in
@@ -335,9 +342,12 @@ static int evaluate(const struct match_snapshot *s, const uint8_t *masked, uint3
 			__builtin_prefetch(&s->users[ahead->user]);
 		}
 		struct msub *sub = &s->subs[sc->cand[c]];
-		if ((masked && masked[sub->user]) ||
-		    __atomic_load_n(&sub->quarantined, __ATOMIC_RELAXED))
+		if (masked && masked[sub->user])
 			continue;
+		if (__atomic_load_n(&sub->quarantined, __ATOMIC_RELAXED)) {
+			sc->stamp[sc->cand[c] + soff] = STAMP_SKIP;
+			continue;
+		}
 		out->n_candidates++;
 		bool hit = filter_has_regex(sub->f)
 				   ? eval_budgeted(s, uoff, sub, m, sc, out)
@@ -372,12 +382,13 @@ int match_run(const struct match_snapshot *s, const struct msg_view *m, struct m
 	if (!rc && s->base) {
 		rc = collect_candidates(s->base, m, sc, 0);
 		if (!rc)
-			rc = evaluate(s->base, s->base_masked, 0, m, sc, out);
+			rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	}
 	if (!rc)
 		rc = collect_candidates(s, m, sc, s->base ? s->base->n_subs : 0);
 	if (!rc)
-		rc = evaluate(s, NULL, s->base ? s->base->n_users : 0, m, sc, out);
+		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
+			      sc, out);
 	return rc ? rc : group(sc, out);
 }
 
@@ -396,8 +407,9 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
 {
 	int rc = start(s, sc, out);
 	if (!rc && s->base && !(rc = queue_all(s->base, sc)))
-		rc = evaluate(s->base, s->base_masked, 0, m, sc, out);
+		rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	if (!rc && !(rc = queue_all(s, sc)))
-		rc = evaluate(s, NULL, s->base ? s->base->n_users : 0, m, sc, out);
+		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
+			      sc, out);
 	return rc ? rc : group(sc, out);
 }
