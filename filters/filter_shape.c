@@ -63,10 +63,10 @@ struct cset {
 enum delim { D_NONE, D_OK, D_NO };
 
 struct frame {
-	bool var;
+	bool var; /* contains a variable item */
 	unsigned char delim_char;
 	enum delim delim;
-	unsigned n_items;     /* items in the group so far */	      /* contains a variable item */
+	unsigned n_items;     /* items in the group so far */
 	bool ambiguous;	      /* some branch starts with something other than a plain char */
 	bool at_branch_start; /* nothing seen yet in the current branch */
 	unsigned branches;    /* '|' seen + 1 */
@@ -86,8 +86,8 @@ struct shape {
 	size_t whylen;
 };
 
-__attribute__((format(printf, 3, 4))) static int refuse(struct shape *s, size_t at,
-						       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int refuse(struct shape *s, size_t at, const char *fmt,
+							...)
 {
 	va_list ap;
 
@@ -259,7 +259,10 @@ static int quantifier(struct shape *s)
 			      "nested quantifier: '%s' repeats what can itself match in several "
 			      "ways (a variable repetition or an ambiguous alternation inside): "
 			      "exponential backtracking",
-			      c == '{' ? "{...}" : c == '*' ? "*" : c == '+' ? "+" : "?");
+			      c == '{'	 ? "{...}"
+			      : c == '*' ? "*"
+			      : c == '+' ? "+"
+					 : "?");
 	if (min != max) {
 		s->item_var = true;
 		s->st[s->top].var = true;
@@ -290,7 +293,8 @@ static int escape(struct shape *s)
 	if (c == 'E')
 		return 0;
 	if (c == 'g' && s->i < s->len && (s->p[s->i] == '<' || s->p[s->i] == '\''))
-		return refuse(s, at, "%s", "subroutine calls (\\g<...>) are not allowed in filters");
+		return refuse(s, at, "%s",
+			      "subroutine calls (\\g<...>) are not allowed in filters");
 	bool var = c == 'R' || c == 'X' || c == 'g' || c == 'k' || (c >= '1' && c <= '9');
 	/* skip a braced or bracketed argument: \x{..} \o{..} \p{..} \N{..} \g{..} \k<..> */
 	if (s->i < s->len && strchr("{<'", s->p[s->i]) && strchr("xopPNgk", c)) {
@@ -317,7 +321,8 @@ static void class_member(struct shape *s, struct cset *cs, int *ch)
 		s->i = stop < s->len ? stop + 2 : s->len;
 	} else if (c == '\\') {
 		char e = s->i + 1 < s->len ? s->p[s->i + 1] : 'x';
-		struct cset x = isalnum((unsigned char)e) ? cset_escape(e) : cset_char((unsigned char)e);
+		struct cset x =
+		    isalnum((unsigned char)e) ? cset_escape(e) : cset_char((unsigned char)e);
 		cs->bits[0] |= x.bits[0], cs->bits[1] |= x.bits[1];
 		*ch = isalnum((unsigned char)e) ? -1 : (unsigned char)e;
 		s->i += 2;
@@ -423,7 +428,8 @@ static int paren(struct shape *s)
 	/* option letters: (?i) sets them, (?i:...) is a group */
 	while (k < left && q[k] && strchr("imnsxJU-^", q[k])) {
 		if (q[k] == 'x')
-			return refuse(s, at, "%s", "the extended option (?x) is not allowed in filters");
+			return refuse(s, at, "%s",
+				      "the extended option (?x) is not allowed in filters");
 		k++;
 	}
 	if (k > 1 && k < left && (q[k] == ')' || q[k] == ':')) {
