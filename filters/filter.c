@@ -50,6 +50,11 @@ const char *filter_source(const struct filter *f)
 	return str_at(f, f->source);
 }
 
+bool filter_has_regex(const struct filter *f)
+{
+	return f->n_regex > 0;
+}
+
 size_t filter_size(const struct filter *f)
 {
 	return f->size + f->regex_bytes;

@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "src/common/buf.h"
 #include "src/common/meta.h"
@@ -31,6 +32,7 @@
 #define FILTER_MAX_NODES  256  /* conditions plus and/or/not */
 #define FILTER_MAX_LIST	  1024 /* items in one [...] list */
 #define FILTER_MAX_PATH	  32   /* components in one msg.PATH */
+#define FILTER_MAX_REGEX  16   /* regular expressions (=~ clauses) */
 
 struct filter; /* compiled, immutable */
 
@@ -47,6 +49,15 @@ struct filter_error {
  * and the result is -EINVAL (the source is wrong) or -ENOMEM.
  */
 int filter_compile(const char *src, struct filter **out, struct filter_error *err);
+/*
+ * The same with flags. FILTER_COMPILE_UNCHECKED skips the refusal of
+ * regexes that can backtrack catastrophically (herald-filters(7), "Limits"):
+ * only for tests and benchmarks that model filters stored before that rule
+ * existed; whatever they cost is still bounded by the evaluation budget.
+ */
+#define FILTER_COMPILE_UNCHECKED 1u
+int filter_compile_flags(const char *src, unsigned flags, struct filter **out,
+			 struct filter_error *err);
 /* filter_free(NULL) is a no-op. */
 void filter_free(struct filter *f);
 /* The source text exactly as compiled; valid as long as the filter. */
@@ -82,6 +93,31 @@ struct filter_user {
 struct filter_scratch;
 struct filter_scratch *filter_scratch_new(void);
 void filter_scratch_free(struct filter_scratch *s);
+
+/*
+ * The evaluation budget: the regex time (nanoseconds, monotonic clock) the
+ * evaluations that follow may use in all, until the next call. Each regex
+ * run is also bounded on its own by PCRE2's limits (match steps per start
+ * position, backtracking depth, heap); when the budget runs out during a
+ * run, the run is stopped at its next start position (so a run overshoots
+ * by at most one position's work, itself bounded by the match limit), and
+ * once it is spent no regex runs at all. A stopped or refused regex
+ * counts as not matching. The default is FILTER_BUDGET_NONE: only PCRE2's
+ * limits apply. Only regex runs are charged; the rest of a filter is
+ * bounded by its size (FILTER_MAX_NODES, FILTER_MAX_REGEX).
+ */
+#define FILTER_BUDGET_NONE UINT64_MAX
+/* A budgeted run slower than this (or reaching the budget) is timed once
+ * more, so that a preempted thread does not charge a cheap regex for the
+ * time it was not running (filter_scratch.c). */
+#define FILTER_RECHECK_NS (10 * 1000ull)
+void filter_scratch_budget(struct filter_scratch *s, uint64_t ns);
+/* Regex time charged since filter_scratch_budget; *cut (may be NULL) says
+ * whether some regex was cut short since then (a PCRE2 limit, or the
+ * budget ran out). */
+uint64_t filter_scratch_spent(const struct filter_scratch *s, bool *cut);
+/* Does the filter hold a regex (is it worth budgeting)? */
+bool filter_has_regex(const struct filter *f);
 
 /*
  * Does the message match? `user` may be NULL (then `me` and every `@list`

@@ -169,6 +169,11 @@ bool eval_names(const struct msg_view *m, enum field fl, char *const **items, si
 int scratch_regex_match(struct filter_scratch *s, const pcre2_code *re, const char *subject,
 			size_t len);
 
+/* filter_shape.c: may this compiled-valid pattern backtrack
+ * catastrophically (see the rule there)? 0, or -EINVAL with *where the
+ * offset in the pattern and `why` what was refused. */
+int filter_regex_shape(const char *pattern, size_t len, size_t *where, char *why, size_t whylen);
+
 /* filter_glob.c: glob over a counted string (JSON strings may hold NUL). */
 bool glob_match_n(const char *pattern, const char *s, size_t n);
 

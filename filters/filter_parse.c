@@ -32,6 +32,7 @@ struct parser {
 	struct token tok;	     /* the current token */
 	uint32_t prev_off, prev_end; /* the token before it, for "after 'and'" */
 	struct filter_error *err;
+	unsigned flags; /* FILTER_COMPILE_* */
 	char *base; /* the program block being built; moves on growth */
 	size_t len, cap;
 	int depth;
@@ -566,16 +567,58 @@ static int parse_set(struct parser *p, ref node, enum field_type t, const char *
 	return expected(p, t == FT_LEVEL ? "a list of severities [...]" : what, "");
 }
 
+/*
+ * Compile the pattern again as (?C1)(?:PATTERN\E) so that the evaluation
+ * budget's callout runs at each start position (filter_scratch.c). The
+ * pattern compiled alone first, so its parentheses balance and the
+ * wrapper cannot change its meaning; the \E ends a trailing \Q (alone it
+ * is ignored). A pattern that does not compile wrapped (a legacy one with
+ * a leading (*VERB)) keeps its plain form, bounded by PCRE2's limits only.
+ */
+static int wrap_regex(struct parser *p, pcre2_code **re)
+{
+	static const char pre[] = "(?C1)(?:", post[] = "\\E)";
+	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
+	size_t n = sizeof pre - 1 + p->tok.slen + sizeof post - 1;
+	char *w = malloc(n);
+	int code;
+	PCRE2_SIZE where;
+
+	if (!w)
+		return -ENOMEM;
+	memcpy(w, pre, sizeof pre - 1);
+	memcpy(w + sizeof pre - 1, p->tok.s, p->tok.slen);
+	memcpy(w + sizeof pre - 1 + p->tok.slen, post, sizeof post - 1);
+	pcre2_code *wrapped = pcre2_compile((PCRE2_SPTR)w, n, opts, &code, &where, NULL);
+	free(w);
+	if (!wrapped && code == PCRE2_ERROR_NOMEMORY) {
+		pcre2_code_free(*re);
+		return -ENOMEM;
+	}
+	if (wrapped) {
+		pcre2_code_free(*re);
+		*re = wrapped;
+	}
+	return 0;
+}
+
 static int compile_regex(struct parser *p, ref node)
 {
-	int code;
+	int code, rc;
 	PCRE2_SIZE where;
 	PCRE2_UCHAR msg[160];
 	uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
 	pcre2_code *re =
 	    pcre2_compile((PCRE2_SPTR)p->tok.s, p->tok.slen, opts, &code, &where, NULL);
-	size_t size = 0;
+	size_t size = 0, at = 0;
+	char why[200];
 
+	if (p->n_re >= FILTER_MAX_REGEX) {
+		pcre2_code_free(re);
+		return fail_at(p, p->tok.off,
+			       "too many regular expressions (at most %d per filter; combine them "
+			       "with '|' or use ~ globs)", FILTER_MAX_REGEX);
+	}
 	if (!re) {
 		if (code == PCRE2_ERROR_NOMEMORY)
 			return -ENOMEM;
@@ -583,6 +626,15 @@ static int compile_regex(struct parser *p, ref node)
 		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, where),
 			       "invalid regular expression: %s", (const char *)msg);
 	}
+	if (!(p->flags & FILTER_COMPILE_UNCHECKED) &&
+	    filter_regex_shape(p->tok.s, p->tok.slen, &at, why, sizeof why)) {
+		pcre2_code_free(re);
+		return fail_at(p, lex_string_source_offset(&p->lx, &p->tok, at),
+			       "regular expression \"%.40s%s\" refused: %s", p->tok.s,
+			       p->tok.slen > 40 ? "..." : "", why);
+	}
+	if ((rc = wrap_regex(p, &re)))
+		return rc;
 	p->re[p->n_re] = re;
 	pcre2_pattern_info(re, PCRE2_INFO_SIZE, &size);
 	p->re_bytes += size;
@@ -796,6 +848,12 @@ static int compile(struct parser *p, const char *src, size_t len, struct filter 
 
 int filter_compile(const char *src, struct filter **out, struct filter_error *err)
 {
+	return filter_compile_flags(src, 0, out, err);
+}
+
+int filter_compile_flags(const char *src, unsigned flags, struct filter **out,
+			 struct filter_error *err)
+{
 	struct filter_error dummy;
 	struct parser *p;
 	size_t len;
@@ -819,6 +877,7 @@ int filter_compile(const char *src, struct filter **out, struct filter_error *er
 		return -ENOMEM;
 	}
 	p->err = err;
+	p->flags = flags;
 	rc = compile(p, src, len, out);
 	if (rc == -ENOMEM)
 		snprintf(err->msg, sizeof err->msg, "out of memory");

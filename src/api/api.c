@@ -4,7 +4,10 @@
  * paths, tokens, and the counter resources. Each request is looked at twice:
  * when its headers are in (path, token and scope are settled then, so a
  * refused client never gets to upload a body) and when its body is complete
- * (then it is served). The management resources are api_v1.c's.
+ * (then it is served). Both looks are plain functions of what the headers
+ * said (admit, serve): the libmicrohttpd callback only gathers them, and
+ * api_route() runs the same two for one request without a socket (the fuzz
+ * target). The management resources are api_v1.c's.
  */
 #include "api.h"
 
@@ -190,11 +193,9 @@ static bool path_is(const struct request *rq, const char *a, const char *b)
 
 /* ---- authentication ---- */
 
-/* "Bearer TOKEN" -> TOKEN, or NULL. */
-static const char *bearer(struct MHD_Connection *c)
+/* The Authorization header's "Bearer TOKEN" -> TOKEN, or NULL. */
+static const char *bearer(const char *h)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7))
 		return NULL;
 	h += 7;
@@ -203,15 +204,13 @@ static const char *bearer(struct MHD_Connection *c)
 	return *h ? h : NULL;
 }
 
-static void client_addr(struct MHD_Connection *c, char *out, size_t n)
+static void client_addr(const struct sockaddr *sa, char *out, size_t n)
 {
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	snprintf(out, n, "?");
-	if (ci && ci->client_addr)
-		getnameinfo(ci->client_addr,
-			    ci->client_addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-								   : sizeof(struct sockaddr_in),
+	if (sa)
+		getnameinfo(sa,
+			    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						      : sizeof(struct sockaddr_in),
 			    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
@@ -220,44 +219,42 @@ static void client_addr(struct MHD_Connection *c, char *out, size_t n)
  * scope must allow the method and path. 0, or a refusal in *res. The token
  * is never logged.
  */
-static int authorize(const struct listener *l, struct MHD_Connection *c, const char *method,
-		     struct request *rq, struct response *res)
+static int authorize(struct api *a, const struct api_call *call, struct request *rq,
+		     struct response *res)
 {
 	char addr[64];
-	if (!l->tcp) {
+	if (!call->tcp) {
 		rq->scope.kind = API_SCOPE_ADMIN;
 		return 0;
 	}
 	if (path_is(rq, "healthz", NULL))
 		return 0;
-	const char *token = bearer(c);
-	if (!api_tokens_find(l->a->tokens, token, &rq->scope)) {
-		client_addr(c, addr, sizeof addr);
-		log_limited(&l->a->rl_auth, L_WARN, "api: refused %s from %s: %s", method, addr,
+	const char *token = bearer(call->authorization);
+	if (!api_tokens_find(a->tokens, token, &rq->scope)) {
+		client_addr(call->client, addr, sizeof addr);
+		log_limited(&a->rl_auth, L_WARN, "api: refused %s from %s: %s", call->method, addr,
 			    token ? "unknown token" : "no bearer token");
 		res->challenge = true;
 		return put_error(res, MHD_HTTP_UNAUTHORIZED,
 				 token ? "unknown token" : "this needs Authorization: Bearer TOKEN");
 	}
-	if (!api_scope_allows(&rq->scope, method, rq->seg, rq->nseg))
+	if (!api_scope_allows(&rq->scope, call->method, rq->seg, rq->nseg))
 		return put_error(res, MHD_HTTP_FORBIDDEN, "this token's scope does not allow that");
 	return 0;
 }
 
 /* Headers are in: check size, path and token before any body is read. */
-static int admit(const struct listener *l, struct MHD_Connection *c, const char *url,
-		 const char *method, struct request *rq, struct response *res)
+static int admit(struct api *a, const struct api_call *call, struct request *rq,
+		 struct response *res)
 {
-	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						     MHD_HTTP_HEADER_CONTENT_LENGTH);
-	int rc = split_path(url, rq);
+	int rc = split_path(call->path, rq);
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc)
 		return put_error(res, MHD_HTTP_BAD_REQUEST, "bad request path");
-	if ((rc = authorize(l, c, method, rq, res)) || res->status)
+	if ((rc = authorize(a, call, rq, res)) || res->status)
 		return rc;
-	if (cl && strtoull(cl, NULL, 10) > API_MAX_BODY)
+	if (call->content_length && strtoull(call->content_length, NULL, 10) > API_MAX_BODY)
 		return put_error(res, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 1 MiB");
 	return 0;
 }
@@ -330,6 +327,22 @@ static int take_body(struct request *rq, const char *data, size_t n)
 	return buf_append(&rq->body, data, n);
 }
 
+/* What the headers said, gathered for admit(). */
+static void call_of(const struct listener *l, struct MHD_Connection *c, const char *url,
+		    const char *method, struct api_call *call)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*call = (struct api_call){
+		.method = method, .path = url, .tcp = l->tcp,
+		.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_AUTHORIZATION),
+		.content_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							      MHD_HTTP_HEADER_CONTENT_LENGTH),
+		.client = ci ? ci->client_addr : NULL,
+	};
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
 			      const char *method, const char *version, const char *upload,
 			      size_t *upload_size, void **state)
@@ -337,6 +350,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	const struct listener *l = cls;
 	struct request *rq = *state;
 	struct response res = {.type = "application/json"};
+	struct api_call call;
 	enum MHD_Result ret = MHD_NO;
 	int rc;
 	if (!rq) { /* headers only */
@@ -344,7 +358,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		if (!(rq = calloc(1, sizeof *rq)))
 			return MHD_NO;
 		*state = rq;
-		if ((rc = admit(l, c, url, method, rq, &res)) || !res.status)
+		call_of(l, c, url, method, &call);
+		if ((rc = admit(l->a, &call, rq, &res)) || !res.status)
 			ret = rc ? MHD_NO : MHD_YES;
 		else if ((ret = send_response(c, &res)) == MHD_YES)
 			rq->answered = true;
@@ -366,17 +381,43 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	return ret;
 }
 
-static void completed(void *cls, struct MHD_Connection *c, void **state,
-		      enum MHD_RequestTerminationCode toe)
+static void request_free(struct request *rq)
 {
-	struct request *rq = *state;
-	connguard_request_done(c);
 	if (!rq)
 		return;
 	free(rq->path);
 	buf_release(&rq->body);
 	free(rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **state,
+		      enum MHD_RequestTerminationCode toe)
+{
+	connguard_request_done(c);
+	request_free(*state);
 	*state = NULL;
+}
+
+/* handle()'s three calls in one: admit, the body, serve. */
+int api_route(struct api *a, const struct api_call *call, unsigned *status, struct buf *out)
+{
+	struct request *rq = calloc(1, sizeof *rq);
+	struct response res = {.type = "application/json"};
+	int rc = rq ? admit(a, call, rq, &res) : -ENOMEM;
+	if (!rc && !res.status && call->body_len)
+		rc = take_body(rq, call->body, call->body_len);
+	if (!rc && !res.status) {
+		rq->q_after = call->q_after;
+		rq->q_limit = call->q_limit;
+		rc = serve(a, call->method, rq, &res);
+	}
+	if (!rc) {
+		*status = res.status;
+		rc = buf_append(out, res.body.data ? res.body.data : "", res.body.len);
+	}
+	buf_release(&res.body);
+	request_free(rq);
+	return rc;
 }
 
 /* The path reaches handle() as sent: split_path decodes per segment. */
@@ -493,11 +534,12 @@ static int start_tcp(struct api *a, const char *hostport, char *err, size_t errl
 	return 0;
 }
 
-int api_start(const struct api_deps *deps, struct api **out, char *err, size_t errlen)
+int api_new(const struct api_deps *deps, struct api **out, char *err, size_t errlen)
 {
 	const struct config *cfg = deps->cfg;
 	struct api *a = calloc(1, sizeof *a);
-	if (!a || !(a->socket_path = strdup(cfg->api_socket))) {
+	int rc = 0;
+	if (!a || !(a->socket_path = strdup(cfg->api_socket ? cfg->api_socket : ""))) {
 		free(a);
 		return -ENOMEM;
 	}
@@ -505,12 +547,25 @@ int api_start(const struct api_deps *deps, struct api **out, char *err, size_t e
 	a->unix_l = (struct listener){.a = a, .tcp = false};
 	a->tcp_l = (struct listener){.a = a, .tcp = true};
 	a->rl_auth.interval_ms = 10000;
-	int rc = 0, fd;
-	/* Tokens first: a bad token file stops the daemon before it listens. */
-	if (cfg->api_tokens && (rc = api_tokens_load(cfg->api_tokens, &a->tokens, err, errlen)))
-		goto fail;
+	if (cfg->api_tokens && (rc = api_tokens_load(cfg->api_tokens, &a->tokens, err, errlen))) {
+		api_stop(a);
+		return rc;
+	}
 	if (cfg->api_tokens)
 		log_info("api: %zu tokens from %s", api_tokens_count(a->tokens), cfg->api_tokens);
+	*out = a;
+	return 0;
+}
+
+int api_start(const struct api_deps *deps, struct api **out, char *err, size_t errlen)
+{
+	const struct config *cfg = deps->cfg;
+	struct api *a;
+	int fd;
+	/* Tokens first: a bad token file stops the daemon before it listens. */
+	int rc = api_new(deps, &a, err, errlen);
+	if (rc)
+		return rc;
 	if ((fd = unix_listener(cfg->api_socket, err, errlen)) < 0) {
 		rc = fd;
 		goto fail;

@@ -21,12 +21,15 @@
 #define HERALD_API_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "src/daemon/metrics.h"
 
 struct api;
+struct buf;
 struct config;
 struct schema;
+struct sockaddr;
 struct store;
 
 /* What the API serves from. Everything is borrowed and must outlive the api. */
@@ -35,7 +38,8 @@ struct api_deps {
 	struct metrics *metrics;
 	struct store *store;
 	const struct schema *schema;  /* for filter test and explain */
-	struct dispatch *dispatch;    /* sinks, for destinations and the outbox */
+	struct dispatch *dispatch;    /* sinks, for destinations and the outbox; NULL (api_new
+				       * only): addresses unchecked, no codes */
 };
 
 /* Listen on cfg->api_socket (replaced if stale) and, if cfg->api_listen is
@@ -45,5 +49,30 @@ int api_start(const struct api_deps *deps, struct api **out, char *err, size_t e
 /* /healthz answers 503 until the daemon says it is ready. */
 void api_set_ready(struct api *a, bool ready);
 void api_stop(struct api *a); /* NULL is a no-op */
+
+/*
+ * Without sockets: api_new makes an api that listens nowhere (tokens loaded
+ * as api_start does; cfg->api_socket may be NULL), and api_route serves one
+ * complete request through it exactly as the HTTP callback does: path, token
+ * and scope, body limit, then the resource. For the fuzz target
+ * (tests/fuzz/fuzz_api.c) and tests; api_stop frees it. Everything in the
+ * call is borrowed for the call. api_route appends the body of the answer to
+ * `out` and sets *status: 0, or -ENOMEM when no answer could be built. Calls
+ * on one api must not overlap (as on one listener's thread).
+ */
+struct api_call {
+	const char *method;
+	const char *path;            /* as sent, before any '?': escapes kept */
+	bool tcp;                    /* false: the admin socket (no token asked) */
+	const char *authorization;   /* the Authorization header, or NULL */
+	const char *content_length;  /* the Content-Length header, or NULL */
+	const struct sockaddr *client; /* for log lines; NULL: "?" */
+	const char *q_after, *q_limit; /* query parameters, or NULL */
+	const char *body;
+	size_t body_len;
+};
+
+int api_new(const struct api_deps *deps, struct api **out, char *err, size_t errlen);
+int api_route(struct api *a, const struct api_call *call, unsigned *status, struct buf *out);
 
 #endif

@@ -4,8 +4,10 @@
  * message body in a fresh fedmsg envelope (topic, msg, msg_id, timestamp,
  * i, username), signs it with an Ed25519 key (verify.h's signer, so the
  * bytes signed are the bytes heraldd checks) and sends [topic, envelope]
- * by pushing to a relay, by binding an XPUB socket for subscribers, or to
- * stdout. Bodies come from --message, --json, stdin, or a JSON-lines corpus
+ * by pushing to a relay (at most once per hop: nobody confirms anything), to
+ * a relay's acknowledged intake (cli_ack.c: a message counts as sent once
+ * the relay says it is durable), by binding an XPUB socket for subscribers,
+ * or to stdout. Bodies come from --message, --json, stdin, or a JSON-lines corpus
  * (--lines) replayed message by message.
  *
  * What it does not do: it is not a relay or a long-running publisher (no
@@ -24,6 +26,7 @@
 #include <zmq.h>
 
 #include "cli.h"
+#include "cli_ack.h"
 #include "src/common/envelope.h"
 #include "src/common/verify.h"
 #include "src/common/clock.h"
@@ -48,27 +51,36 @@ static const char help_text[] =
 	"                          base name without .key)\n"
 	"  -u, --unsigned          send without a signature\n"
 	"Transport (one of):\n"
-	"      --relay ENDPOINT    connect a PUSH socket to a relay (e.g. tcp://host:9941)\n"
+	"      --ack ENDPOINT      send to a relay's acknowledged intake (herald-relay\n"
+	"                          --ack) and count a message as sent only when the\n"
+	"                          relay answers that it is durable; retried until then\n"
+	"      --relay ENDPOINT    connect a PUSH socket to a relay (e.g. tcp://host:9941);\n"
+	"                          nothing is acknowledged: at most once per hop\n"
 	"      --bind ENDPOINT     bind an XPUB socket subscribers connect to\n"
 	"      --stdout            print each signed envelope as a JSON line instead\n"
 	"  -w, --wait-subscribers N  with --bind: wait for N subscriptions first (default 1)\n"
 	"  -T, --timeout S         limit for waiting for subscribers and for delivering\n"
-	"                          what is queued at exit (default 10)\n"
+	"                          what is queued at exit; with --ack, for each message\n"
+	"                          to be acknowledged (default 10)\n"
+	"      --window N          with --ack: messages in flight at once (default 256)\n"
 	"Common:\n"
 	"  -q, --quiet             no summary line\n"
 	"      --log-level L       error, warn, info or debug\n"
 	"  -h, --help              this text\n"
 	"\n"
-	"Exit status: 0 all sent, 1 failure (nothing or not everything delivered), 2 usage.\n";
+	"Exit status: 0 all sent (with --ack: all acknowledged), 1 failure (nothing or not\n"
+	"everything delivered), 2 usage.\n";
 
-enum { OPT_RELAY = CLI_OPT_FIRST_OWN, OPT_BIND, OPT_STDOUT };
+#define MSG_ID_LEN 64 /* "<year>-<uuid4>" and its NUL */
+
+enum { OPT_RELAY = CLI_OPT_FIRST_OWN, OPT_BIND, OPT_STDOUT, OPT_ACK, OPT_WINDOW };
 
 struct pub_opts {
 	const char *topic, *message, *json, *lines;
 	const char *key, *signer_name;
-	const char *relay, *bind;
-	bool unsigned_msgs, to_stdout, wait_set;
-	unsigned long wait_subs, count;
+	const char *relay, *bind, *ack;
+	bool unsigned_msgs, to_stdout, wait_set, window_set;
+	unsigned long wait_subs, count, window;
 	double timeout, rate;
 	char signer_buf[256]; /* default signer name derived from --key */
 };
@@ -79,6 +91,7 @@ struct publisher {
 	const struct pub_opts *o;
 	struct ed25519_signer *signer;
 	void *zctx, *sock;
+	struct cli_ack *ack;   /* --ack: the acknowledged sender (instead of sock) */
 	const char *endpoint;  /* where we send, for messages */
 	char bound[256];       /* --bind's resolved address ("tcp://...:*" -> port) */
 	bool undelivered;      /* close gave up with messages still queued */
@@ -105,6 +118,12 @@ static int set_opt(struct cli *cli, struct pub_opts *o, int c, const char *arg)
 	case OPT_RELAY: o->relay = arg; break;
 	case OPT_BIND: o->bind = arg; break;
 	case OPT_STDOUT: o->to_stdout = true; break;
+	case OPT_ACK: o->ack = arg; break;
+	case OPT_WINDOW:
+		if (cli_parse_ulong(arg, 1, 100000UL, &o->window))
+			return cli_usage_error(cli, "--window: expected a positive integer, got '%s'", arg);
+		o->window_set = true;
+		break;
 	case 'n':
 		if (cli_parse_ulong(arg, 1, 1000000000UL, &o->count))
 			return cli_usage_error(cli, "--count: expected a positive integer, got '%s'", arg);
@@ -154,8 +173,10 @@ static int check_opts(struct cli *cli, struct pub_opts *o)
 		return cli_usage_error(cli, "--topic is required (unless --lines gives topics)");
 	if (o->lines && !strcmp(o->lines, "-") && o->count > 1)
 		return cli_usage_error(cli, "--count cannot repeat --lines read from stdin");
-	if (!!o->relay + !!o->bind + o->to_stdout != 1)
-		return cli_usage_error(cli, "choose one transport: --relay, --bind or --stdout");
+	if (!!o->relay + !!o->bind + !!o->ack + o->to_stdout != 1)
+		return cli_usage_error(cli, "choose one transport: --ack, --relay, --bind or --stdout");
+	if (o->window_set && !o->ack)
+		return cli_usage_error(cli, "--window only applies to --ack");
 	if (o->wait_set && !o->bind)
 		return cli_usage_error(cli, "--wait-subscribers only applies to --bind");
 	if (o->unsigned_msgs && (o->key || o->signer_name))
@@ -183,6 +204,8 @@ static int parse_opts(struct cli *cli, int argc, char **argv, struct pub_opts *o
 		{"relay", required_argument, NULL, OPT_RELAY},
 		{"bind", required_argument, NULL, OPT_BIND},
 		{"stdout", no_argument, NULL, OPT_STDOUT},
+		{"ack", required_argument, NULL, OPT_ACK},
+		{"window", required_argument, NULL, OPT_WINDOW},
 		{"wait-subscribers", required_argument, NULL, 'w'},
 		{"timeout", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0}};
@@ -227,11 +250,12 @@ static double wall_time(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* The envelope minus "signature", in the order fedmsg writes it. */
-static json_t *unsigned_envelope(struct publisher *p, const char *topic, json_t *msg)
+/* The envelope minus "signature", in the order fedmsg writes it; its msg_id
+ * goes into msg_id too. */
+static json_t *unsigned_envelope(struct publisher *p, const char *topic, json_t *msg,
+				 char msg_id[MSG_ID_LEN])
 {
-	char msg_id[64];
-	if (make_msg_id(msg_id, sizeof msg_id))
+	if (make_msg_id(msg_id, MSG_ID_LEN))
 		return NULL;
 	json_t *env = json_object();
 	if (!env)
@@ -258,9 +282,10 @@ static json_t *unsigned_envelope(struct publisher *p, const char *topic, json_t 
  * jansson keeps insertion order, so the text we sign and the text we send
  * differ only by the trailing "signature" member, which canon strips.
  */
-static char *signed_envelope(struct publisher *p, const char *topic, json_t *msg)
+static char *signed_envelope(struct publisher *p, const char *topic, json_t *msg,
+			     char msg_id[MSG_ID_LEN])
 {
-	json_t *env = unsigned_envelope(p, topic, msg);
+	json_t *env = unsigned_envelope(p, topic, msg, msg_id);
 	char *text = NULL, *out = NULL;
 	if (!env || !p->signer) {
 		out = env ? json_dumps(env, JSON_COMPACT) : NULL;
@@ -319,9 +344,12 @@ static int set_sockopts(struct publisher *p)
 
 static int open_socket(struct publisher *p)
 {
-	p->endpoint = p->o->relay ? p->o->relay : p->o->bind;
+	p->endpoint = p->o->ack ? p->o->ack : p->o->relay ? p->o->relay : p->o->bind;
 	if (!(p->zctx = zmq_ctx_new()))
 		return zmq_fail(p, "creating a context for");
+	if (p->o->ack)
+		return cli_ack_open(p->cli, p->zctx, p->endpoint, p->o->window, p->o->timeout,
+				    &p->ack);
 	if (!(p->sock = zmq_socket(p->zctx, p->o->relay ? ZMQ_PUSH : ZMQ_XPUB)))
 		return zmq_fail(p, "creating a socket for");
 	if (set_sockopts(p))
@@ -406,7 +434,8 @@ static int send_frames(struct publisher *p, const char *topic, const char *text)
 /* Build, sign, check and send one message. */
 static int emit(struct publisher *p, const char *topic, json_t *msg)
 {
-	char *text = signed_envelope(p, topic, msg);
+	char msg_id[MSG_ID_LEN];
+	char *text = signed_envelope(p, topic, msg, msg_id);
 	int rc = -1;
 	if (!text) {
 		cli_error(p->cli, "cannot build the envelope for topic '%s'", topic);
@@ -415,7 +444,7 @@ static int emit(struct publisher *p, const char *topic, json_t *msg)
 	if (self_check(p->cli, text))
 		goto out;
 	throttle(p);
-	if (send_frames(p, topic, text))
+	if (p->ack ? cli_ack_send(p->ack, topic, text, msg_id) : send_frames(p, topic, text))
 		goto out;
 	p->next_i++;
 	p->sent++;
@@ -437,8 +466,11 @@ static int close_socket(struct publisher *p)
 	uint64_t linger = (uint64_t)(p->o->timeout * 1000.0), t0 = clock_mono_ms();
 	if (p->sock)
 		zmq_close(p->sock);
+	cli_ack_free(p->ack); /* no linger: cli_ack_finish accounted for everything */
 	while (zmq_ctx_term(p->zctx) != 0 && zmq_errno() == EINTR)
 		;
+	if (p->ack)
+		return 0;
 	uint64_t took = clock_mono_ms() - t0;
 	log_debug("publish '%s': closing took %llu ms", p->endpoint ? p->endpoint : "",
 		  (unsigned long long)took);
@@ -582,7 +614,7 @@ static int setup(struct publisher *p)
 
 int cli_publish(struct cli *cli, int argc, char **argv)
 {
-	struct pub_opts o = {.count = 1, .timeout = 10.0};
+	struct pub_opts o = {.count = 1, .timeout = 10.0, .window = 256};
 	int r = parse_opts(cli, argc, argv, &o);
 	if (r != CLI_OPT_DONE)
 		return r;
@@ -591,14 +623,23 @@ int cli_publish(struct cli *cli, int argc, char **argv)
 	p.start_us = clock_mono_us();
 	if (!rc)
 		rc = o.lines ? run_lines(&p) : run_single(&p);
+	/* Even after a refusal: wait for what is in flight, to report it right. */
+	if (p.ack && cli_ack_finish(p.ack))
+		rc = -1;
+	unsigned long acked = p.ack ? cli_ack_acked(p.ack) : 0;
+	unsigned long retries = p.ack ? cli_ack_retries(p.ack) : 0;
 	if (close_socket(&p))
 		rc = -1;
 	verify_signer_free(p.signer);
 	buf_release(&p.sig);
 	/* After a failed setup the error said it all; no "published 0". */
-	if (p.sent || !rc)
-		cli_note(cli, "published %lu message%s%s", p.sent, p.sent == 1 ? "" : "s",
-			 p.undelivered ? ", delivery not confirmed" : "");
+	if ((p.sent || !rc) && o.ack)
+		cli_note(cli, "published %lu message%s, %lu acknowledged (%lu retries)", p.sent,
+			 p.sent == 1 ? "" : "s", acked, retries);
+	else if (p.sent || !rc)
+		cli_note(cli, "published %lu message%s%s%s", p.sent, p.sent == 1 ? "" : "s",
+			 p.undelivered ? ", delivery not confirmed" : "",
+			 o.relay ? " (not acknowledged: --relay is at most once per hop)" : "");
 	if (p.skipped)
 		cli_error(cli, "%lu lines skipped", p.skipped);
 	return rc || p.skipped ? CLI_FAIL : CLI_OK;

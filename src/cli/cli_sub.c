@@ -77,19 +77,33 @@ static void print_ids(const json_t *ids)
 		printf("%s%lld", i ? "," : "", json_integer_value(v));
 }
 
-/* One line: ID MODE STATE DESTS NAME FILTER. */
+/* "enabled", "disabled", or what else the daemon says ("invalid",
+ * "quarantined": the subscription matches nothing, and "reason" says why). */
+static const char *state_of(const json_t *s)
+{
+	const char *state = json_string_value(json_object_get(s, "state"));
+	if (!state || !strcmp(state, "active") || !strcmp(state, "disabled"))
+		return json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled";
+	return state;
+}
+
+/* One line: ID MODE STATE DESTS NAME FILTER; then the reason, indented,
+ * for a subscription that is invalid or quarantined. */
 static void print_line(const json_t *s)
 {
 	const json_t *iv = json_object_get(s, "digest_interval");
 	const char *name = json_string_value(json_object_get(s, "name"));
+	const char *reason = json_string_value(json_object_get(s, "reason"));
 	printf("%lld\t", json_integer_value(json_object_get(s, "id")));
 	if (iv)
 		printf("digest/%llds", json_integer_value(iv));
 	else
 		printf("instant");
-	printf("\t%s\t", json_is_true(json_object_get(s, "enabled")) ? "enabled" : "disabled");
+	printf("\t%s\t", state_of(s));
 	print_ids(json_object_get(s, "destinations"));
 	printf("\t%s\t%s\n", name ? name : "-", json_string_value(json_object_get(s, "filter")));
+	if (reason)
+		printf("\t%s: %s\n", state_of(s), reason);
 }
 
 static void print_sub(const json_t *s)
@@ -109,6 +123,10 @@ static void print_sub(const json_t *s)
 	else
 		printf("\nmode:         instant\n");
 	printf("enabled:      %s\n", json_is_true(json_object_get(s, "enabled")) ? "yes" : "no");
+	if (json_object_get(s, "state"))
+		printf("state:        %s\n", json_string_value(json_object_get(s, "state")));
+	if (json_object_get(s, "reason"))
+		printf("reason:       %s\n", json_string_value(json_object_get(s, "reason")));
 	if (slow)
 		printf("slow:         %s\n", json_is_true(slow) ? "yes (nothing indexable: the "
 								"filter runs on every message)"

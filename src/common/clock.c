@@ -27,6 +27,11 @@ uint64_t clock_mono_us(void)
 	return read_ns(CLOCK_MONOTONIC) / 1000u;
 }
 
+uint64_t clock_mono_ns(void)
+{
+	return read_ns(CLOCK_MONOTONIC);
+}
+
 struct timespec clock_deadline(uint64_t ms)
 {
 	uint64_t ns = read_ns(CLOCK_MONOTONIC) + ms * 1000000u;

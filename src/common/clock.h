@@ -21,6 +21,9 @@ uint64_t clock_wall_ms(void);
 /* Monotonic milliseconds and microseconds, from an arbitrary origin. */
 uint64_t clock_mono_ms(void);
 uint64_t clock_mono_us(void);
+/* Monotonic nanoseconds, for charging short pieces of work (the filter
+ * evaluation budget). */
+uint64_t clock_mono_ns(void);
 /* The monotonic instant ms milliseconds from now, for pthread_cond_timedwait
  * on a condition made by clock_cond_init. */
 struct timespec clock_deadline(uint64_t ms);

@@ -158,6 +158,10 @@ static void track(struct commit *c, const struct ingest_item *it, bool is_new)
 	struct seqtrack *st = &c->seq[it->source];
 	uint64_t missing;
 	int ev = seqtrack_observe(st, it->seq, &missing);
+	if (ev < 0) /* not recorded: the number looks missing later and is asked
+		     * for again, where the dedup window drops it */
+		log_limited(&c->rl_store, L_WARN, "heraldd '%s': cannot track sequence %llu (%s)",
+			    c->source[it->source].name, (unsigned long long)it->seq, strerror(-ev));
 	if (ev == SEQ_GAP || ev == SEQ_RESET) {
 		metric_add(&c->metrics->gaps, 1);
 		metric_add(&c->metrics->gap_missing, missing);

@@ -40,6 +40,63 @@ int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t 
 	return outbox_remove_entry(t, e, notes, false, now);
 }
 
+/* The dead letter of note `id` of entry `e`, whose document cannot be
+ * parsed: what the entry knows about it. The note leaves the outbox; a
+ * digest's count goes down (1: the digest is gone with it). */
+static int dead_unreadable_note(struct store_txn *t, const struct outbox_entry *e,
+				const unsigned char id[OUTBOX_ID_LEN], const char *reason,
+				uint64_t now)
+{
+	char hex[OUTBOX_HEX_LEN + 1];
+	outbox_hex(id, hex);
+	json_t *doc = json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", hex, "user", e->user,
+				"destination", (json_int_t)e->dest, "title", "(unreadable)",
+				"reason", reason ? reason : "");
+	int rc = doc ? outbox_set_u64(doc, "dead_at", now) : -ENOMEM;
+	if (!rc)
+		rc = outbox_doc_put(store_txn_mdb(t), outbox_db(t, STORE_DB_DEAD), id, OUTBOX_ID_LEN,
+				    doc);
+	json_decref(doc);
+	if (!rc)
+		rc = outbox_note_del(t, id, e->digest ? e->id : NULL);
+	if (rc || !e->digest)
+		return rc;
+	return digest_count_down(t, e);
+}
+
+/* 1 when note `id` is there but cannot be parsed, 0 when it can (or is
+ * gone), or an error. */
+static int unreadable(struct store_txn *t, const unsigned char id[OUTBOX_ID_LEN])
+{
+	json_t *doc = NULL;
+	int rc = outbox_note_get(store_txn_mdb(t), store_txn_store(t), id, &doc);
+	json_decref(doc);
+	if (rc == -EBADMSG)
+		return 1;
+	return rc == -ENOENT ? 0 : rc;
+}
+
+int outbox_dead_unreadable(struct store_txn *t, const struct outbox_entry *e, const char *reason,
+			   uint64_t now)
+{
+	int rc;
+	if (!e->digest) {
+		if ((rc = unreadable(t, e->id)) <= 0)
+			return rc;
+		rc = dead_unreadable_note(t, e, e->id, reason, now);
+		return rc ? rc : outbox_due_del(t, e->due, false, e->id);
+	}
+	struct digest_member *m = NULL;
+	size_t n = 0;
+	int gone = 0; /* the digest went with its last member */
+	rc = digest_members(store_txn_mdb(t), outbox_db(t, STORE_DB_MEMBERS), e->id, &m, &n);
+	for (size_t i = 0; !rc && !gone && i < n; i++)
+		if ((rc = unreadable(t, m[i].id)) > 0)
+			rc = gone = dead_unreadable_note(t, e, m[i].id, reason, now);
+	free(m);
+	return rc < 0 ? rc : 0; /* what is left is still due: the next pass sends it */
+}
+
 int outbox_dead_list(struct store *s, const char *user, const char *after, size_t limit,
 		     json_t **out)
 {

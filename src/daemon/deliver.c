@@ -188,9 +188,11 @@ static struct record *deliver_batch(struct instance *in, struct batch_entry *bat
 	for (size_t i = 0; i < n; i++) {
 		struct job *j = &rec->jobs[i];
 		j->be = &rec->batch[i];
-		if (outbox_load(d->store, &j->be->e, (size_t)d->dc->digest_max_items, &j->notes,
-				&j->more))
-			continue; /* dropped meanwhile, or unreadable: left for the next pass */
+		int rc = outbox_load(d->store, &j->be->e, (size_t)d->dc->digest_max_items,
+				     &j->notes, &j->more);
+		j->unreadable = rc == -EBADMSG; /* the recorder makes it a dead letter */
+		if (rc)
+			continue; /* dropped meanwhile, or unreadable */
 		if (job_build(in, j, &items[m]))
 			continue;
 		j->ok = true;

@@ -184,3 +184,20 @@ int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64
 	json_decref(note);
 	return rc;
 }
+
+int digest_count_down(struct store_txn *t, const struct outbox_entry *e)
+{
+	MDB_txn *txn = store_txn_mdb(t);
+	json_t *dig = NULL;
+	int rc = outbox_doc_get(txn, outbox_db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, &dig);
+	if (rc)
+		return rc;
+	uint64_t left = outbox_doc_u64(dig, "count");
+	left = left ? left - 1 : 0;
+	if (!left)
+		rc = digest_del(t, e->id, e->due, e->user, e->dest);
+	else if (!(rc = outbox_set_u64(dig, "count", left)))
+		rc = outbox_doc_put(txn, outbox_db(t, STORE_DB_DIGESTS), e->id, OUTBOX_ID_LEN, dig);
+	json_decref(dig);
+	return rc ? rc : !left;
+}

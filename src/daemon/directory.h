@@ -17,7 +17,10 @@
  *          "timezone": IANA name}
  *   dest  {"id", "user", "sink", "address", "verified", "paused", "paused_reason"}
  *   sub   {"id", "user", "name" (optional), "filter", "destinations": [ids],
- *          "mode": "instant" | "digest", "digest_interval" (digest only), "enabled"}
+ *          "mode": "instant" | "digest", "digest_interval" (digest only), "enabled",
+ *          and when quarantined: "state": "quarantined", "reason": TEXT}
+ *         GET (one or the list) adds "state" ("active", "disabled", "invalid",
+ *         "quarantined") and for "invalid" and "quarantined" a "reason".
  * Keys: users by name; dests and subs by "user\0" + u64 BE id.
  *
  * Consistency: a write transaction holds LMDB's single writer lock, and the
@@ -141,8 +144,14 @@ int directory_sub_get(struct store *s, const char *user, uint64_t id, json_t **o
 		      struct directory_error *e);
 int directory_sub_del(struct store *s, const char *user, uint64_t id, json_t **out,
 		      struct directory_error *e);
+/* Enabling also lifts a quarantine; it is refused (400) for a filter the
+ * language no longer accepts. */
 int directory_sub_set_enabled(struct store *s, const char *user, uint64_t id, bool enabled,
 			      json_t **out, struct directory_error *e);
+/* The matcher's verdict (match.h): disable the subscription with "state":
+ * "quarantined" and the reason, until its owner or an admin enables it. */
+int directory_sub_quarantine(struct store *s, const char *user, uint64_t id, const char *reason,
+			     struct directory_error *e);
 
 /*
  * A filter_user (filter.h) over a user document, to evaluate filters for that

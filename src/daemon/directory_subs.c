@@ -138,7 +138,7 @@ static int sub_from_input(const char *user, const json_t *in, json_t **out,
 {
 	static const char *const known[] = {"name", "filter",	       "destinations",
 					    "mode", "digest_interval", "enabled", NULL};
-	static const char *const owned[] = {"id", "user", "slow", NULL};
+	static const char *const owned[] = {"id", "user", "slow", "never", "state", "reason", NULL};
 	int rc;
 	if (!json_is_object(in))
 		return directory_fail(e, 400, "expected a JSON object describing the subscription");
@@ -195,9 +195,46 @@ int directory_sub_add(struct store *s, const char *user, const json_t *in, json_
 	return rc;
 }
 
+/*
+ * "state" and "reason" for the owner: a quarantined subscription carries
+ * them in its document (directory_sub_quarantine); for the others they are
+ * derived here: "disabled", "invalid" (enabled, but its filter is one the
+ * language no longer accepts: the matcher skips it, match_load.c) with the
+ * compiler's message as the reason, or "active".
+ */
+static int add_state(json_t *doc, struct directory_error *e)
+{
+	struct directory_error why = {0};
+	const char *src = json_string_value(json_object_get(doc, "filter"));
+	const char *state = "active";
+	int rc = 0;
+	if (json_object_get(doc, "state"))
+		return 0;
+	if (json_is_false(json_object_get(doc, "enabled")))
+		state = "disabled";
+	else if (!src || directory_check_filter(src, &why))
+		state = "invalid";
+	if (json_object_set_new(doc, "state", json_string(state)))
+		rc = -ENOMEM;
+	if (!rc && !strcmp(state, "invalid") &&
+	    json_object_set_new(doc, "reason", json_string(src ? why.msg : "no filter")))
+		rc = -ENOMEM;
+	return rc ? directory_fail(e, 500, "out of memory") : 0;
+}
+
 int directory_sub_list(struct store *s, const char *user, json_t **out, struct directory_error *e)
 {
-	return directory_rec_list(s, STORE_SUBS, user, out, e);
+	size_t i;
+	json_t *doc;
+	int rc = directory_rec_list(s, STORE_SUBS, user, out, e);
+	json_array_foreach(rc ? NULL : *out, i, doc) {
+		if ((rc = add_state(doc, e))) {
+			json_decref(*out);
+			*out = NULL;
+			break;
+		}
+	}
+	return rc;
 }
 
 int directory_sub_get(struct store *s, const char *user, uint64_t id, json_t **out,
@@ -229,6 +266,10 @@ int directory_sub_get(struct store *s, const char *user, uint64_t id, json_t **o
 		json_decref(doc);
 		return directory_fail(e, 500, "out of memory");
 	}
+	if ((rc = add_state(doc, e))) {
+		json_decref(doc);
+		return rc;
+	}
 	*out = doc;
 	return 0;
 }
@@ -249,11 +290,43 @@ int directory_sub_del(struct store *s, const char *user, uint64_t id, json_t **o
 	return directory_deleted(id, out, e);
 }
 
+/* Enabling clears a quarantine, but only for a filter the language still
+ * accepts (an "invalid" one would match nothing: say so now). */
 static int set_enabled(json_t *doc, const void *arg, struct directory_error *e)
 {
-	if (json_object_set_new(doc, "enabled", json_boolean(*(const bool *)arg)))
+	bool on = *(const bool *)arg;
+	const char *src = json_string_value(json_object_get(doc, "filter"));
+	struct directory_error why = {0};
+	if (on && (!src || directory_check_filter(src, &why)))
+		return directory_fail(e, 400, "subscription %llu cannot be enabled: %s; replace it "
+					      "with one whose filter is accepted",
+				      (unsigned long long)directory_doc_id(doc),
+				      src ? why.msg : "it has no filter");
+	if (on) {
+		json_object_del(doc, "state");
+		json_object_del(doc, "reason");
+	}
+	if (json_object_set_new(doc, "enabled", json_boolean(on)))
 		return directory_fail(e, 500, "out of memory");
 	return 0;
+}
+
+static int set_quarantined(json_t *doc, const void *arg, struct directory_error *e)
+{
+	if (json_object_set_new(doc, "enabled", json_false()) ||
+	    json_object_set_new(doc, "state", json_string("quarantined")) ||
+	    json_object_set_new(doc, "reason", json_string((const char *)arg)))
+		return directory_fail(e, 500, "out of memory");
+	return 0;
+}
+
+int directory_sub_quarantine(struct store *s, const char *user, uint64_t id, const char *reason,
+			     struct directory_error *e)
+{
+	json_t *doc = NULL;
+	int rc = directory_rec_edit(s, STORE_SUBS, user, id, set_quarantined, reason, &doc, e);
+	json_decref(doc);
+	return rc;
 }
 
 int directory_sub_set_enabled(struct store *s, const char *user, uint64_t id, bool enabled,

@@ -145,6 +145,7 @@ struct job {
 	struct batch_entry *be;
 	json_t *notes;            /* owned */
 	bool more, ok;
+	bool unreadable;          /* its stored notes cannot be parsed: dead letter */
 	bool pause;               /* its destination should be paused (recorder) */
 	bool gone;                /* ... because the sink says it is gone */
 	struct view *views;       /* one per note */

@@ -3,7 +3,8 @@
  * match: running one message over a snapshot (see match.h): collecting the
  * candidates from the index, running their filters and grouping the hits
  * per (user, destination), with the per-thread scratch that keeps this
- * free of allocation. Not for building the index (match_index.c), reading
+ * free of allocation; and the per-message regex budgets with the strikes
+ * that quarantine a subscription (match.h). Not for building the index (match_index.c), reading
  * the store's documents (match_load.c), nor turning matches into
  * notifications.
  */
@@ -48,6 +49,11 @@ struct match_scratch {
 	uint32_t cap_hit_subs;
 	struct topic_cache_entry cache[TOPIC_CACHE];
 	struct filter_scratch *fs;
+	/* per user of the bound snapshot (base users first): the epoch their
+	 * budget was last reset in, and what is left of it this message */
+	uint32_t *ustamp;
+	uint64_t *uleft;
+	uint32_t cap_users;
 };
 
 struct match_scratch *match_scratch_new(void)
@@ -80,6 +86,8 @@ void match_scratch_free(struct match_scratch *sc)
 	free(sc->pend);
 	free(sc->hits);
 	free(sc->hit_subs);
+	free(sc->ustamp);
+	free(sc->uleft);
 	free(sc);
 }
 
@@ -103,19 +111,39 @@ static uint32_t total_subs(const struct match_snapshot *s)
 	return s->n_subs + (s->base ? s->base->n_subs : 0);
 }
 
+static uint32_t total_users(const struct match_snapshot *s)
+{
+	return s->n_users + (s->base ? s->base->n_users : 0);
+}
+
+/* Forget every stamp (a new snapshot, or the epoch wrapped). */
+static void stamps_clear(struct match_scratch *sc)
+{
+	memset(sc->stamp, 0, (size_t)sc->cap_stamp * sizeof *sc->stamp);
+	memset(sc->ustamp, 0, (size_t)sc->cap_users * sizeof *sc->ustamp);
+}
+
 /* Make the scratch fit this snapshot (a new snapshot resets its caches). */
 static int scratch_bind(struct match_scratch *sc, const struct match_snapshot *s)
 {
 	if (sc->snap == s)
 		return 0;
 	cache_clear(sc);
-	if (grow((void **)&sc->stamp, &sc->cap_stamp, total_subs(s) + 1, sizeof *sc->stamp))
+	uint32_t cap_left = sc->cap_users;
+	if (grow((void **)&sc->stamp, &sc->cap_stamp, total_subs(s) + 1, sizeof *sc->stamp) ||
+	    grow((void **)&sc->uleft, &cap_left, total_users(s) + 1, sizeof *sc->uleft) ||
+	    grow((void **)&sc->ustamp, &sc->cap_users, total_users(s) + 1, sizeof *sc->ustamp))
 		return -ENOMEM;
-	memset(sc->stamp, 0, (size_t)sc->cap_stamp * sizeof *sc->stamp);
+	stamps_clear(sc);
 	sc->epoch = 0;
 	sc->snap = s;
 	return 0;
 }
+
+/* A stamp that is never queued again: a quarantined subscription, once this
+ * scratch has seen it so (until the snapshot changes or the epoch wraps,
+ * when the flag check in evaluate() finds it again). */
+#define STAMP_SKIP UINT32_MAX
 
 /* Queue a posting list's subscriptions once each; `off` keeps the stamps of
  * a base snapshot and its overlay apart. */
@@ -125,7 +153,7 @@ static int queue(struct match_scratch *sc, const struct postings *p, uint32_t of
 		return -ENOMEM;
 	for (uint32_t i = 0; i < p->n; i++) {
 		uint32_t v = p->v[i];
-		if (sc->stamp[v + off] == sc->epoch)
+		if (sc->stamp[v + off] >= sc->epoch) /* queued, or STAMP_SKIP */
 			continue;
 		sc->stamp[v + off] = sc->epoch;
 		sc->cand[sc->n_cand++] = v;
@@ -239,10 +267,69 @@ static int group(struct match_scratch *sc, struct match_result *out)
 	return 0;
 }
 
+/* ---- budgets and quarantine ---- */
+
+/* What user `u` (index over base and overlay users) has left this message. */
+static uint64_t *user_left(struct match_scratch *sc, uint32_t u)
+{
+	if (sc->ustamp[u] != sc->epoch) {
+		sc->ustamp[u] = sc->epoch;
+		sc->uleft[u] = MATCH_USER_BUDGET_NS;
+	}
+	return &sc->uleft[u];
+}
+
+static void quarantine(const struct match_snapshot *s, struct msub *sub, struct match_result *out)
+{
+	if (__atomic_exchange_n(&sub->quarantined, 1, __ATOMIC_RELAXED))
+		return; /* another thread got there first */
+	out->n_quarantined++;
+	if (s->on_quarantine)
+		s->on_quarantine(s->on_quarantine_arg, s->users[sub->user].name, sub->id,
+				 MATCH_QUARANTINE_REASON);
+}
+
+/* One message's verdict on a subscription that ran a regex: a strike when
+ * it was cut short or heavy (match.h). Subscriptions never struck write
+ * nothing. */
+static void strike(const struct match_snapshot *s, struct msub *sub, bool cut,
+		   struct match_result *out)
+{
+	uint8_t h = __atomic_load_n(&sub->strikes, __ATOMIC_RELAXED);
+	if (!cut && !h)
+		return;
+	h = (uint8_t)(h << 1 | cut);
+	__atomic_store_n(&sub->strikes, h, __ATOMIC_RELAXED);
+	out->n_cut += cut;
+	if (__builtin_popcount(h) >= MATCH_QUARANTINE_STRIKES)
+		quarantine(s, sub, out);
+}
+
+/* filter_eval within the subscription's and its user's budgets. */
+static bool eval_budgeted(const struct match_snapshot *s, uint32_t uoff, struct msub *sub,
+			  const struct msg_view *m, struct match_scratch *sc,
+			  struct match_result *out)
+{
+	uint64_t *left = user_left(sc, uoff + sub->user);
+	uint64_t allow = *left < MATCH_SUB_BUDGET_NS ? *left : MATCH_SUB_BUDGET_NS;
+	bool cut;
+	filter_scratch_budget(sc->fs, allow);
+	bool hit = filter_eval(sub->f, m, &s->users[sub->user].fu, sc->fs);
+	uint64_t spent = filter_scratch_spent(sc->fs, &cut);
+	filter_scratch_budget(sc->fs, FILTER_BUDGET_NONE);
+	*left -= spent < *left ? spent : *left;
+	if (allow > 0 && (spent > 0 || cut))
+		strike(s, sub, cut || spent > MATCH_SUB_HEAVY_NS, out);
+	return hit;
+}
+
 /* Run the filters of the queued candidates of `s`; `masked` (may be NULL)
- * hides users whose subscriptions an overlay replaced. */
-static int evaluate(const struct match_snapshot *s, const uint8_t *masked, const struct msg_view *m,
-		    struct match_scratch *sc, struct match_result *out)
+ * hides users whose subscriptions an overlay replaced; `soff` and `uoff` are
+ * where the subscriptions and users of `s` start in the scratch's stamps and
+ * budgets. */
+static int evaluate(const struct match_snapshot *s, const uint8_t *masked, uint32_t soff,
+		    uint32_t uoff, const struct msg_view *m, struct match_scratch *sc,
+		    struct match_result *out)
 {
 	for (uint32_t c = 0; c < sc->n_cand; c++) {
 		/* Candidates are scattered over a large index: fetch ahead, in
@@ -254,11 +341,18 @@ static int evaluate(const struct match_snapshot *s, const uint8_t *masked, const
 			__builtin_prefetch(ahead->f);
 			__builtin_prefetch(&s->users[ahead->user]);
 		}
-		const struct msub *sub = &s->subs[sc->cand[c]];
+		struct msub *sub = &s->subs[sc->cand[c]];
 		if (masked && masked[sub->user])
 			continue;
+		if (__atomic_load_n(&sub->quarantined, __ATOMIC_RELAXED)) {
+			sc->stamp[sc->cand[c] + soff] = STAMP_SKIP;
+			continue;
+		}
 		out->n_candidates++;
-		if (!filter_eval(sub->f, m, &s->users[sub->user].fu, sc->fs))
+		bool hit = filter_has_regex(sub->f)
+				   ? eval_budgeted(s, uoff, sub, m, sc, out)
+				   : filter_eval(sub->f, m, &s->users[sub->user].fu, sc->fs);
+		if (!hit)
 			continue;
 		out->n_matched++;
 		if (record(s, sc, sc->cand[c]))
@@ -273,7 +367,7 @@ static int start(const struct match_snapshot *s, struct match_scratch *sc, struc
 	if (scratch_bind(sc, s))
 		return -ENOMEM;
 	if (++sc->epoch == 0) { /* wrapped: forget every stamp */
-		memset(sc->stamp, 0, (size_t)sc->cap_stamp * sizeof *sc->stamp);
+		stamps_clear(sc);
 		sc->epoch = 1;
 	}
 	sc->n_cand = 0;
@@ -288,12 +382,13 @@ int match_run(const struct match_snapshot *s, const struct msg_view *m, struct m
 	if (!rc && s->base) {
 		rc = collect_candidates(s->base, m, sc, 0);
 		if (!rc)
-			rc = evaluate(s->base, s->base_masked, m, sc, out);
+			rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	}
 	if (!rc)
 		rc = collect_candidates(s, m, sc, s->base ? s->base->n_subs : 0);
 	if (!rc)
-		rc = evaluate(s, NULL, m, sc, out);
+		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
+			      sc, out);
 	return rc ? rc : group(sc, out);
 }
 
@@ -312,8 +407,9 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
 {
 	int rc = start(s, sc, out);
 	if (!rc && s->base && !(rc = queue_all(s->base, sc)))
-		rc = evaluate(s->base, s->base_masked, m, sc, out);
+		rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	if (!rc && !(rc = queue_all(s, sc)))
-		rc = evaluate(s, NULL, m, sc, out);
+		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
+			      sc, out);
 	return rc ? rc : group(sc, out);
 }

@@ -92,6 +92,7 @@ static int postings_add(struct postings *p, uint32_t v)
 
 struct match_builder {
 	struct match_snapshot *s;
+	unsigned compile_flags; /* FILTER_COMPILE_* */
 };
 
 static void user_free(struct muser *u)
@@ -315,7 +316,7 @@ int match_builder_sub_why(struct match_builder *b, const char *user, uint64_t id
 	if (u == UINT32_MAX)
 		return -ENOENT;
 	struct filter *f;
-	int rc = filter_compile(src, &f, why);
+	int rc = filter_compile_flags(src, b->compile_flags, &f, why);
 	if (rc)
 		return rc;
 	if (s->n_subs == s->cap_subs) {
@@ -365,6 +366,11 @@ int match_builder_invalid(struct match_builder *b, const char *user, uint64_t id
 		return -ENOMEM;
 	s->invalid[s->n_invalid++] = (struct match_invalid){id, name};
 	return 0;
+}
+
+void match_builder_unchecked(struct match_builder *b)
+{
+	b->compile_flags |= FILTER_COMPILE_UNCHECKED;
 }
 
 static int cmp_invalid(const void *a, const void *b)
@@ -443,6 +449,20 @@ bool match_snapshot_was_invalid(const struct match_snapshot *s, uint64_t id)
 	/* The base's entry counts unless the overlay reloaded that user. */
 	const struct match_invalid *b = s->base ? find_invalid(s->base, id) : NULL;
 	return b && !overlaid(s, b->user);
+}
+
+void match_snapshot_on_quarantine(struct match_snapshot *s, match_quarantine_fn fn, void *arg)
+{
+	s->on_quarantine = fn;
+	s->on_quarantine_arg = arg;
+}
+
+bool match_snapshot_is_quarantined(const struct match_snapshot *s, uint64_t id)
+{
+	for (uint32_t i = 0; i < s->n_subs; i++)
+		if (s->subs[i].id == id)
+			return __atomic_load_n(&s->subs[i].quarantined, __ATOMIC_RELAXED);
+	return s->base ? match_snapshot_is_quarantined(s->base, id) : false;
 }
 
 bool match_snapshot_is_slow(const struct match_snapshot *s, uint64_t id)

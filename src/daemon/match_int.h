@@ -77,6 +77,13 @@ struct msub {
 	uint32_t n_dests;
 	uint32_t digest;     /* seconds; 0: instant */
 	uint8_t kind;        /* 0 indexed, 1 slow, 2 never */
+	/* The only fields that change in a finished snapshot, by the matching
+	 * threads, with relaxed __atomic loads and stores (a lost update only
+	 * delays a quarantine by a message): one bit per message this
+	 * subscription ran a regex on, 1 when it was cut short, newest lowest;
+	 * and whether it is quarantined (skipped from then on). */
+	uint8_t strikes;
+	uint8_t quarantined;
 };
 
 /* Which index a posting list belongs to. */
@@ -107,6 +114,10 @@ struct match_snapshot {
 	 * own; its base's count too, except those of the overlay's users). */
 	struct match_invalid *invalid;
 	size_t n_invalid, cap_invalid;
+	/* Told about each quarantine decided on this snapshot's subscriptions
+	 * (set before the snapshot is shared; NULL: nobody). */
+	match_quarantine_fn on_quarantine;
+	void *on_quarantine_arg;
 };
 
 /* match_builder_sub, also saying why a filter does not compile (`why` is

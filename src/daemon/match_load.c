@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "directory.h"
 #include "match_int.h"
 #include "metrics.h"
 #include "src/common/clock.h"
@@ -220,17 +221,81 @@ int match_snapshot_load(struct store *st, struct match_snapshot **out, char *err
 
 /* ---- the live snapshot ---- */
 
+/* A quarantine decided by a matching thread, waiting for the refresher to
+ * write it to the store. */
+struct quarantine_req {
+	char *user;
+	uint64_t id;
+	const char *reason; /* static: MATCH_QUARANTINE_REASON */
+};
+
 struct matcher {
 	struct store *store;
-	pthread_mutex_t lock;    /* guards current, invalid and metrics */
+	/* Guards current, invalid, metrics and the quarantine queue. A leaf:
+	 * nothing else is taken while it is held. The commit thread calls
+	 * match_run (so on_quarantine, which takes it) inside its store write
+	 * transaction; the refresher releases it before any store access. So
+	 * the order is: store write transaction, then this lock. */
+	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct match_snapshot *current;
 	size_t invalid;          /* current's invalid subscriptions */
 	struct metrics *metrics; /* borrowed; NULL: nobody to tell */
 	uint64_t generation;     /* of the store when current was built */
+	struct quarantine_req *queue;
+	size_t n_queue, cap_queue;
 	bool stopping;
 	pthread_t thread;
 };
+
+/* From a matching thread (match_snapshot_on_quarantine): queue it for the
+ * refresher, which owns the writing; never the store here. If memory runs
+ * out the decision stays in memory only (the snapshot skips the
+ * subscription until the next rebuild, which strikes it again). */
+static void on_quarantine(void *arg, const char *user, uint64_t id, const char *reason)
+{
+	struct matcher *m = arg;
+	char *u = strdup(user);
+	pthread_mutex_lock(&m->lock);
+	if (u && m->n_queue == m->cap_queue) {
+		size_t cap = m->cap_queue ? m->cap_queue * 2 : 8;
+		struct quarantine_req *q = realloc(m->queue, cap * sizeof *q);
+		if (q) {
+			m->queue = q;
+			m->cap_queue = cap;
+		}
+	}
+	if (u && m->n_queue < m->cap_queue) {
+		m->queue[m->n_queue++] = (struct quarantine_req){u, id, reason};
+		u = NULL;
+		pthread_cond_signal(&m->wake);
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(u);
+}
+
+/* The refresher's thread, without the lock: write each queued quarantine
+ * to the store (a change the next refresh then picks up). */
+static void persist_quarantines(struct matcher *m, struct quarantine_req *q, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct directory_error e = {0};
+		int rc = directory_sub_quarantine(m->store, q[i].user, q[i].id, q[i].reason, &e);
+		if (!rc) {
+			log_warn("match: subscription %llu of '%s' quarantined (%s)",
+				 (unsigned long long)q[i].id, q[i].user, q[i].reason);
+			pthread_mutex_lock(&m->lock);
+			if (m->metrics)
+				metric_add(&m->metrics->subscriptions_quarantined, 1);
+			pthread_mutex_unlock(&m->lock);
+		} else if (rc != -ENOENT) { /* deleted meanwhile: nothing to do */
+			log_error("match: cannot quarantine subscription %llu of '%s' (%s)",
+				  (unsigned long long)q[i].id, q[i].user, e.msg);
+		}
+		free(q[i].user);
+	}
+	free(q);
+}
 
 static void publish_locked(struct matcher *m)
 {
@@ -321,6 +386,7 @@ static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
 	if (s) {
 		struct match_stats st;
 		match_snapshot_stats(s, &st);
+		match_snapshot_on_quarantine(s, on_quarantine, m);
 		swap_in(m, s, gen);
 		log_info("match: index %s: %zu changed users, %zu subscriptions (%zu slow) in %llu ms",
 			 partial ? "updated" : "rebuilt", n, st.subscriptions, st.slow,
@@ -336,9 +402,20 @@ static void *refresher(void *arg)
 	struct matcher *m = arg;
 	struct log_limit rl = {.interval_ms = 10000};
 	pthread_mutex_lock(&m->lock);
-	while (!m->stopping) {
-		struct timespec until = clock_deadline(100);
-		pthread_cond_timedwait(&m->wake, &m->lock, &until);
+	while (!m->stopping || m->n_queue) {
+		if (!m->n_queue) {
+			struct timespec until = clock_deadline(100);
+			pthread_cond_timedwait(&m->wake, &m->lock, &until);
+		}
+		if (m->n_queue) {
+			struct quarantine_req *q = m->queue;
+			size_t n = m->n_queue;
+			m->queue = NULL;
+			m->n_queue = m->cap_queue = 0;
+			pthread_mutex_unlock(&m->lock);
+			persist_quarantines(m, q, n);
+			pthread_mutex_lock(&m->lock);
+		}
 		uint64_t gen = store_doc_generation(m->store);
 		if (m->stopping || gen == m->generation)
 			continue;
@@ -371,6 +448,7 @@ int matcher_start(struct store *s, struct matcher **out, char *err, size_t errle
 		struct match_stats st;
 		match_snapshot_stats(m->current, &st);
 		m->invalid = st.invalid;
+		match_snapshot_on_quarantine(m->current, on_quarantine, m);
 	}
 	if (!rc && (rc = -pthread_create(&m->thread, NULL, refresher, m)))
 		snprintf(err, errlen, "match: cannot start the index thread (%s)", strerror(-rc));
@@ -411,6 +489,11 @@ void matcher_stop(struct matcher *m)
 	pthread_cond_signal(&m->wake);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->thread, NULL);
+	/* the refresher drained the queue; a late quarantine after it stopped
+	 * is dropped (the next start strikes the subscription again) */
+	for (size_t i = 0; i < m->n_queue; i++)
+		free(m->queue[i].user);
+	free(m->queue);
 	match_snapshot_unref(m->current);
 	pthread_cond_destroy(&m->wake);
 	pthread_mutex_destroy(&m->lock);

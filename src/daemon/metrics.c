@@ -39,6 +39,7 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(matched, "accepted messages that matched at least one subscription")           \
 	X(notifications, "notifications due: one per matched user and destination")      \
 	X(subscription_matches, "subscriptions that matched accepted messages")          \
+	X(subscriptions_quarantined, "subscriptions quarantined: regex budget exhausted")  \
 	X(understand_errors, "accepted messages the schema rules could not describe")    \
 	X(commits, "store transactions committed")                                       \
 	X(store_errors, "store transactions that failed")                                \

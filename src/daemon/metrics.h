@@ -72,6 +72,7 @@ struct metrics {
 	_Atomic uint64_t intake_stops;     /* times intake stopped, store full */
 	_Atomic uint64_t intake_stopped;   /* gauge: 1 while stopped */
 	/* matching */
+	_Atomic uint64_t subscriptions_quarantined; /* quarantines persisted (match.h) */
 	_Atomic uint64_t subscriptions_invalid; /* gauge: enabled subscriptions in the store that
 						 * the index could not load; they match nothing */
 	/* per sink instance, registered by the dispatcher at start */

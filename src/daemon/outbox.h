@@ -89,7 +89,8 @@ int outbox_due(struct store *s, uint64_t now, struct outbox_entry *out, size_t m
 
 /* The note documents of an entry: one note, or a digest's members (at most
  * `max`, oldest first), as a new JSON array. *more is set when a digest holds
- * more than `max`. -ENOENT when the entry vanished (dropped meanwhile). */
+ * more than `max`. -ENOENT when the entry vanished (dropped meanwhile),
+ * -EBADMSG when a stored note cannot be parsed. */
 int outbox_load(struct store *s, const struct outbox_entry *e, size_t max, json_t **notes,
 		bool *more);
 /* The same inside a write transaction: what it wrote so far is seen. */
@@ -107,6 +108,12 @@ int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_
 /* Into the dead letters with the reason (every note of a digest). */
 int outbox_dead(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
 		const char *reason, uint64_t now);
+/* An entry outbox_load could not read (-EBADMSG): each unreadable note
+ * becomes a dead letter of what is known about it (id, user, destination)
+ * with `reason`, so it is tried once and never again; a digest's readable
+ * members stay, due as they were. */
+int outbox_dead_unreadable(struct store_txn *t, const struct outbox_entry *e, const char *reason,
+			   uint64_t now);
 /* An instant note of a destination over its rate limit joins the
  * destination's open digest, due at `due` at the latest. */
 int outbox_into_digest(struct store_txn *t, const struct outbox_entry *e, uint64_t due,

@@ -189,10 +189,9 @@ int outbox_retry(struct store *s, const unsigned char id[OUTBOX_ID_LEN], uint64_
 static int drop_in(struct store_txn *t, void *arg)
 {
 	struct outbox_id_op *op = arg;
-	json_t *note, *dig = NULL;
+	json_t *note;
 	struct outbox_entry e;
-	MDB_txn *txn = store_txn_mdb(t);
-	int rc = outbox_note_get(txn, store_txn_store(t), op->id, &note);
+	int rc = outbox_note_get(store_txn_mdb(t), store_txn_store(t), op->id, &note);
 	if (rc)
 		return rc;
 	rc = entry_of(t, note, op->id, &e);
@@ -203,17 +202,10 @@ static int drop_in(struct store_txn *t, void *arg)
 		rc = outbox_note_del(t, op->id, NULL);
 		return rc ? rc : outbox_due_del(t, e.due, false, e.id);
 	}
-	if ((rc = outbox_note_del(t, op->id, e.id)) ||
-	    (rc = outbox_doc_get(txn, outbox_db(t, STORE_DB_DIGESTS), e.id, OUTBOX_ID_LEN, &dig)))
+	if ((rc = outbox_note_del(t, op->id, e.id)))
 		return rc;
-	uint64_t left = outbox_doc_u64(dig, "count");
-	left = left ? left - 1 : 0;
-	if (!left)
-		rc = digest_del(t, e.id, e.due, e.user, e.dest);
-	else if (!(rc = outbox_set_u64(dig, "count", left)))
-		rc = outbox_doc_put(txn, outbox_db(t, STORE_DB_DIGESTS), e.id, OUTBOX_ID_LEN, dig);
-	json_decref(dig);
-	return rc;
+	rc = digest_count_down(t, &e);
+	return rc < 0 ? rc : 0;
 }
 
 int outbox_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN])

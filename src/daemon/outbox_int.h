@@ -105,6 +105,10 @@ int digest_members(MDB_txn *txn, MDB_dbi dbi, const unsigned char did[OUTBOX_ID_
 /* Delete a digest: its document, schedule entry and open marker. */
 int digest_del(struct store_txn *t, const unsigned char did[OUTBOX_ID_LEN], uint64_t due,
 	       const char *user, uint64_t dest);
+/* Digest `e` lost a member (its membership already deleted): its count
+ * goes down, and the digest is deleted once none is left. 1 when it was
+ * deleted, 0 when members remain, or an error. */
+int digest_count_down(struct store_txn *t, const struct outbox_entry *e);
 /* Does digest `did` still have members? 1, 0, or an error. */
 int digest_has_members(MDB_txn *txn, MDB_dbi dbi, const unsigned char did[OUTBOX_ID_LEN]);
 

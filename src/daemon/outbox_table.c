@@ -78,9 +78,9 @@ int outbox_doc_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, json
 	if (rc)
 		return store_map_err(rc);
 	if (v.mv_size < 2 || ((unsigned char *)v.mv_data)[0] != OUTBOX_REC_VER)
-		return -EPROTO;
+		return -EBADMSG;
 	*out = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, OUTBOX_JSON_FLAGS, NULL);
-	return *out ? 0 : -EPROTO;
+	return *out ? 0 : -EBADMSG;
 }
 
 int outbox_raw_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, const char *s,

@@ -123,6 +123,21 @@ static int record(struct instance *in, struct store_txn *t, struct job *j,
 				 r->reason);
 }
 
+/* Tried once, never again: a note that cannot be parsed would otherwise
+ * be due for ever (the sink never sees it, so no outcome ever removes it). */
+static int dead_unreadable(struct instance *in, struct store_txn *t,
+			   const struct outbox_entry *e, uint64_t now)
+{
+	char hex[OUTBOX_HEX_LEN + 1];
+	outbox_hex(e->id, hex);
+	log_limited(&in->rl, L_ERROR, "dispatch: %s %s of sink '%s' cannot be read from the store; "
+			"it is a dead letter now", e->digest ? "digest" : "notification", hex,
+		    in->cfg->name);
+	metric_add(&in->d->metrics->dead_letters, 1);
+	return outbox_dead_unreadable(t, e, "stored notification cannot be read (not valid JSON)",
+				      now);
+}
+
 static void mark_broken(struct instance *in, const char *reason)
 {
 	struct dispatch *d = in->d;
@@ -150,6 +165,12 @@ static void commit_outcomes(struct instance *in, const struct record *list)
 	for (const struct record *r = list; !rc && r; r = r->next)
 		for (size_t i = 0; !rc && i < r->n; i++) {
 			r->jobs[i].pause = r->jobs[i].gone = false;
+			if (r->jobs[i].unreadable) {
+				rc = dead_unreadable(in, t, &r->jobs[i].be->e, now);
+				if (rc == -ENOENT) /* dropped meanwhile */
+					rc = 0;
+				continue;
+			}
 			if (!r->jobs[i].ok)
 				continue;
 			if (r->res[i].outcome == HERALD_SINK_BROKEN && !broken) {

@@ -73,6 +73,8 @@ const char *store_strerror(int rc)
 		return "store is full (map_size_mb too small or disk full)";
 	if (rc == -EPROTO)
 		return "store file is not a compatible LMDB database";
+	if (rc == -EBADMSG)
+		return "a stored document cannot be read (not JSON, or an unknown record version)";
 	return strerror(-rc);
 }
 

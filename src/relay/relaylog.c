@@ -703,3 +703,19 @@ out:
 	free(seqs);
 	return rc;
 }
+
+int relaylog_find_msgid(struct relaylog *log, const void *id, size_t len, uint64_t *seq)
+{
+	MDB_txn *txn = NULL;
+	int rc;
+	log->err[0] = '\0';
+	if (len == 0 || len > log->max_key)
+		return fail(log, -ENAMETOOLONG, "msg_id of %zu bytes cannot be indexed", len);
+	if ((rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn)))
+		return fail_mdb(log, rc, "begin read transaction");
+	rc = get_u64_val(txn, log->ids_dbi, id, len, seq);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		return -ENOENT;
+	return rc ? fail_mdb(log, rc, "read msg_id index") : 0;
+}

@@ -112,6 +112,15 @@ int relaylog_query_seqs(struct relaylog *log, const uint64_t *seqs, size_t n, re
 int relaylog_query_msgids(struct relaylog *log, const struct relaylog_id *ids, size_t n,
 			  relaylog_visit_fn fn, void *arg, bool *more);
 
+/*
+ * The newest sequence number logged with this msg_id, in *seq. Returns 0,
+ * -ENOENT if no entry the log still holds carries it (the index is pruned
+ * with the log, so duplicate detection reaches back `keep` messages),
+ * -ENAMETOOLONG if len is 0 or too long to be indexed, or another negative
+ * code on failure.
+ */
+int relaylog_find_msgid(struct relaylog *log, const void *id, size_t len, uint64_t *seq);
+
 /* Human-readable reason for the last failure ("" if none). Owned by the log,
  * valid until the next call. */
 const char *relaylog_error(const struct relaylog *log);

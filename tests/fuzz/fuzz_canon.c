@@ -9,12 +9,9 @@
  * root's span inside the input. Any violation aborts.
  * Not for: checking against CPython (the vectors in tests/data/canon do).
  *
- * Build: clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *        tests/fuzz/fuzz_canon.c src/common/canon*.c src/common/buf.c -lm -o fuzz_canon
- * Run:   mkdir -p /tmp/canon-corpus && ./fuzz_canon -dict=tests/fuzz/canon.dict \
- *        /tmp/canon-corpus tests/fuzz/seeds/canon/
- * (libFuzzer writes new inputs into the first directory: keep that one out
- * of the tree.) Seeds: tests/fuzz/seeds/canon/
+ * Build and run: scripts/fuzz [SECONDS] canon (doc/fuzzing.md): build-fuzz/,
+ * the library instrumented, new inputs in build-fuzz/fuzz-corpus/canon (out
+ * of the tree). Seeds: tests/fuzz/seeds/canon/
  */
 #include "src/common/canon.h"
 

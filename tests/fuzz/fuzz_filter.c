@@ -11,12 +11,9 @@
  * Not for: checking meanings against expectations
  * (tests/unit/filters/test_filter.c).
  *
- * Build: ./configure --enable-fuzzers CC=clang && make tests/fuzz/fuzz_filter, or
- *        clang -g -O1 -fsanitize=fuzzer,address,undefined -I. \
- *        tests/fuzz/fuzz_filter.c filters/filter*.c src/common/meta.c src/common/buf.c \
- *        $(pkg-config --cflags --libs jansson libpcre2-8) -o fuzz_filter
- * Run:   mkdir -p /tmp/filter-corpus && ./fuzz_filter -dict=tests/fuzz/filter.dict \
- *        /tmp/filter-corpus tests/fuzz/seeds/filter/
+ * Build and run: scripts/fuzz [SECONDS] filter (doc/fuzzing.md): build-fuzz/,
+ * the library instrumented, tests/fuzz/filter.dict, new inputs in
+ * build-fuzz/fuzz-corpus/filter.
  * Seeds: tests/fuzz/seeds/filter/
  */
 #include <jansson.h>

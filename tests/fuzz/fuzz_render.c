@@ -11,8 +11,8 @@
  *   - a digest body never exceeds its max_bytes.
  * Not for: expected renderings (tests/unit/test_render.c).
  *
- * Build: configure --enable-fuzzers CC=clang, then make tests/fuzz/fuzz_render
- * Run:   ./tests/fuzz/fuzz_render /tmp/render-corpus tests/fuzz/seeds/render/
+ * Build and run: scripts/fuzz [SECONDS] render (doc/fuzzing.md), with
+ * tests/fuzz/render.dict. Seeds: tests/fuzz/seeds/render/
  */
 #include <stdint.h>
 #include <stdlib.h>

@@ -102,7 +102,7 @@ start_relay() {
 	"$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
 		--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> "$WORK/relay.err" &
 	PIDS="$PIDS $!"
-	wait_for 10 grep -q ready "$WORK/relay.err"
+	wait_for 30 grep -q ready "$WORK/relay.err"
 }
 # start_heraldd N: heraldd -c heraldd.conf, output in daemonN.out/.err; $DPID.
 start_heraldd() {

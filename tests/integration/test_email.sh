@@ -369,7 +369,7 @@ VD=$(jfield "d['id']" < vdest.json)
 [ "$(jfield "d['verification']" < vdest.json)" = "a code was sent to the address" ] &&
 	[ "$(jfield "d['verified']" < vdest.json)" = False ]
 ok $? "adding a destination on a verify = yes sink sends a code ($(jfield "d.get('verification')" < vdest.json))"
-wait_for 10 mails_to vera@example.org 1
+wait_for 30 mails_to vera@example.org 1
 PYTHONPATH="$WORK" "$PYTHON3" -c '
 import re
 from mails import *
@@ -382,7 +382,7 @@ H sub add vera --filter 'topic == "org.test.vera"' --dest "$VD" > /dev/null
 sleep 1 # the match index picks the subscription up
 publish org.test.vera '{"n": 1}'
 parked_vera() { [ "$(H outbox list --user vera --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = 1 ]; }
-wait_for 10 parked_vera
+wait_for 30 parked_vera
 ok $? "a notification for the unverified destination waits, parked"
 ! mails_to vera@example.org 2
 ok $? "and nothing but the code was sent"
@@ -392,7 +392,7 @@ ok $? "a wrong code is refused ($(cat err))"
 H dest verify vera "$VD" "$CODE" > out 2> err
 grep -q "verified; 1 waiting notifications released" out
 ok $? "the right code verifies the destination and releases what waited ($(cat out err))"
-wait_for 10 mails_to vera@example.org 2
+wait_for 30 mails_to vera@example.org 2
 ok $? "the notification is delivered"
 H dest verify vera "$VD" "$CODE" > out 2> err
 [ $? -eq 1 ] && grep -q "verified already" err
@@ -404,7 +404,7 @@ H dest verify vera "$VD2" WRONG000 > out 2> err
 [ $? -eq 1 ] && grep -q "too many wrong codes" err
 ok $? "five wrong codes void the code ($(cat err))"
 H dest verify vera "$VD2" --resend > out 2> err && grep -q "a code was sent" out &&
-	wait_for 10 mails_to vera2@example.org 2
+	wait_for 30 mails_to vera2@example.org 2
 ok $? "--resend sends a new code"
 
 # ---- STARTTLS required from a server without it: broken, nothing sent ----

@@ -55,14 +55,14 @@ ok $? "an unknown option exits 2"
 "$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
 	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
 PIDS="$PIDS $!"
-wait_for 10 grep -q ready relay.err
+wait_for 30 grep -q ready relay.err
 ok $? "relay is ready"
 
 start_daemon() {
 	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2> "daemon$1.err" &
 	DPID=$!
 	PIDS="$PIDS $DPID"
-	wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+	wait_for 30 curl -sf --unix-socket "$SOCK" http://localhost/healthz
 }
 start_daemon 1
 ok $? "heraldd answers /healthz"
@@ -83,7 +83,7 @@ for _ in 1 2 3 4 5 6 7 8 9 10; do
 done
 sleep 0.5
 publish $((20 - $(stat accepted)))
-wait_for 10 stat_is accepted 20
+wait_for 30 stat_is accepted 20
 ok $? "20 signed messages through the relay are accepted (accepted=$(stat accepted))"
 [ "$(grep -c '^accepted org.test.demo.ping signer=demo' daemon1.out)" -eq 20 ]
 ok $? "heraldd printed each accepted topic with its signer"
@@ -188,7 +188,7 @@ ok $? "exactly once: 1,000 accepted and printed, no more (replayed=$(stat replay
 [ "$(stat duplicates)" = 0 ] && [ "$(stat lost)" = 0 ]
 ok $? "no duplicates, nothing lost"
 publish 5
-wait_for 10 stat_is accepted 1005
+wait_for 30 stat_is accepted 1005
 ok $? "live messages flow again after the catch-up"
 
 # ---- SIGHUP reload: a new routing rule applies without restart ----
@@ -197,7 +197,7 @@ kill -HUP "$DPID"
 wait_for 5 grep -q reloaded daemon2.err
 ok $? "SIGHUP reloads the config"
 publish 3
-wait_for 10 stat_is rejected.routing_policy 3
+wait_for 30 stat_is rejected.routing_policy 3
 ok $? "after reload the new routing rule rejects demo's messages"
 printf 'garbage\n' > heraldd.conf
 kill -HUP "$DPID"

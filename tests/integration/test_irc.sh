@@ -78,7 +78,7 @@ wait_for 20 peer_up
 ok $? "the test client is in its channels"
 ctl() { printf '%s\n' "$@" >> peer/ctl; }
 ctl 'MODE #locked +k sesame' 'MODE #vault +k secret' 'MODE #banned +b herald*!*@*' 'MODE #invite +i' 'PING :setup'
-wait_for 10 grep -q '"PONG".*"setup"' peer/log.jsonl
+wait_for 30 grep -q '"PONG".*"setup"' peer/log.jsonl
 ok $? "channel modes set (+k, +b, +i)"
 
 printf 'b4dpass\n' > ngpw
@@ -506,7 +506,7 @@ flood_settled() {
 wait_for 30 flood_settled
 ok $? "nothing of the flood left in the outbox or the dead letters"
 ctl 'NAMES #flood'
-wait_for 10 sh -c "grep '\"353\"' peer/log.jsonl | tail -1 | grep -q herald"
+wait_for 30 sh -c "grep '\"353\"' peer/log.jsonl | tail -1 | grep -q herald"
 ok $? "herald is still in #flood after the flood"
 
 # ---- a server password: right, delivered; wrong, the instance is broken ----
@@ -524,6 +524,6 @@ ok $? "the log says why, without the password ($(grep -m1 "Bad password" daemon1
 kill "$DPID"
 wait "$DPID"
 ok $? "heraldd exits cleanly"
-wait_for 10 sh -c "grep -q '\"QUIT\"' peer/log.jsonl"
+wait_for 30 sh -c "grep -q '\"QUIT\"' peer/log.jsonl"
 ok $? "and herald quits IRC on the way out"
 done_testing

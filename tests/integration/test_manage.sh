@@ -71,7 +71,7 @@ start_daemon() {
 	"$HERALDD" -c heraldd.conf --foreground > "daemon$1.out" 2> "daemon$1.err" &
 	DPID=$!
 	PIDS="$PIDS $DPID"
-	wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+	wait_for 30 curl -sf --unix-socket "$SOCK" http://localhost/healthz
 }
 # fails CODE NEEDLE COMMAND...: exit status CODE and NEEDLE on stderr
 fails() {

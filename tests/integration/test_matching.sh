@@ -31,11 +31,11 @@ H() { "$HERALD" "$@" --socket "$SOCK"; }
 "$RELAY_BIN" --pull tcp://127.0.0.1:$P_PULL --pub tcp://127.0.0.1:$P_PUB \
 	--replay tcp://127.0.0.1:$P_REPLAY --state "$WORK/relay" 2> relay.err &
 PIDS="$PIDS $!"
-wait_for 10 grep -q ready relay.err
+wait_for 30 grep -q ready relay.err
 "$HERALDD" -c heraldd.conf --foreground > daemon.out 2> daemon.err &
 DPID=$!
 PIDS="$PIDS $DPID"
-wait_for 10 curl -sf --unix-socket "$SOCK" http://localhost/healthz
+wait_for 30 curl -sf --unix-socket "$SOCK" http://localhost/healthz
 ok $? "heraldd is up"
 
 publish() { "$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo "$@" > /dev/null 2>&1; }
@@ -57,7 +57,7 @@ ok $? "subscription 'packages & @mine' added"
 sleep 1
 publish --topic org.fedoraproject.prod.buildsys.build.state.change \
 	--json '{"name": "kernel", "version": "6.1", "release": "1.fc40", "new": 1, "owner": "jforbes", "build_id": 1, "instance": "primary", "attribute": "state", "old": 0}'
-wait_for 10 stat_is notifications 1
+wait_for 30 stat_is notifications 1
 ok $? "a kernel build notifies alice (notifications=$(stat notifications), matched=$(stat matched))"
 publish --topic org.fedoraproject.prod.buildsys.build.state.change \
 	--json '{"name": "bash", "version": "5", "release": "1.fc40", "new": 1, "owner": "x", "build_id": 2, "instance": "primary", "attribute": "state", "old": 0}'
@@ -71,7 +71,7 @@ H sub add alice --filter 'topic ~ "*.buildsys.build.state.change" and package ==
 sleep 1
 publish --topic org.fedoraproject.prod.buildsys.build.state.change \
 	--json '{"name": "kernel", "version": "6.2", "release": "1.fc40", "new": 1, "owner": "jforbes", "build_id": 3, "instance": "primary", "attribute": "state", "old": 0}'
-wait_for 10 stat_is subscription_matches 3
+wait_for 30 stat_is subscription_matches 3
 ok $? "both of alice's subscriptions matched (subscription_matches=$(stat subscription_matches))"
 [ "$(stat notifications)" = 2 ]
 ok $? "... and made one notification, not two (notifications=$(stat notifications))"
@@ -125,7 +125,7 @@ for id in $ids; do H sub disable bob "$id" > /dev/null 2>&1; done
 sleep 1
 before=$(stat notifications)
 publish --topic org.release-monitoring.prod.anitya.project.version.update --json '{"project": {"name": "x"}}'
-wait_for 10 stat_is accepted $((base + 4 + n))
+wait_for 30 stat_is accepted $((base + 4 + n))
 sleep 0.3
 [ "$(stat notifications)" = "$before" ]
 ok $? "after disabling bob's subscriptions a release-monitoring message notifies no one"

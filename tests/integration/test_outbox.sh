@@ -156,7 +156,7 @@ assert len(ids) == 5
 print("ok")
 PY
 ok $? "each line is the notification document with a distinct id ($(tail -1 check.out))"
-wait_for 10 stat_ge delivered 5
+wait_for 30 stat_ge delivered 5
 H delivered --user alice --json > delivered.json 2>&1
 [ "$(jfield "len(d['delivered'])" < delivered.json)" = 5 ]
 ok $? "the delivery log has the five"
@@ -188,8 +188,11 @@ BOB_ID=$(jfield "d['notifications'][0]['id']" < dead.json)
 jfield "d['notifications'][0]['reason']" < dead.json | grep -q "gave up after 4 attempts"
 ok $? "its dead letter says why ($(jfield "d['notifications'][0]['reason']" < dead.json))"
 echo ok > mode.bob
+# On a loaded machine the four attempts can outlast pause_after_ms (3 s) and
+# pause the destination: that is a later section's subject, not this one's.
+H dest resume bob "$D_BOB" > /dev/null 2>&1 || true
 H deadletter retry "$BOB_ID" > /dev/null 2>&1
-wait_for 10 stat_ge delivered 6
+wait_for 30 stat_ge delivered 6
 ok $? "deadletter retry delivers it"
 [ "$(grep -c " bob $BOB_ID " calls.log)" = 5 ] && [ "$(H deadletter list --user bob --json | jfield "len(d['notifications'])")" = 0 ]
 ok $? "with the same id, and the dead letter is gone"
@@ -198,10 +201,10 @@ ok $? "with the same id, and the dead letter is gone"
 : > calls.log
 echo retry-after > mode.bob
 publish org.test.bob 1
-wait_for 10 lines calls.log 1
+wait_for 30 lines calls.log 1
 sleep 0.5
 echo ok > mode.bob
-wait_for 10 stat_ge delivered 7
+wait_for 30 stat_ge delivered 7
 "$PYTHON3" -c "
 import sys
 t = [float(l.split()[0]) for l in open('calls.log')]
@@ -212,7 +215,7 @@ ok $? "retry-after: 2 keeps the second attempt at least 2 s away ($(cat ra.out))
 # ---- rejected: dead letter at once, with the program's reason ----
 echo reject > mode.bob
 publish org.test.bob 1
-wait_for 10 stat_ge dead_letters 2
+wait_for 30 stat_ge dead_letters 2
 H deadletter list --user bob --json > dead2.json
 jfield "d['notifications'][0]['reason']" < dead2.json | grep -q "exit 3: mailbox does not exist"
 ok $? "a rejection is a dead letter with the reason ($(jfield "d['notifications'][0]['reason']" < dead2.json))"
@@ -226,14 +229,14 @@ H dest pause bob "$D_BOB" --reason "on holiday" > /dev/null
 : > calls.log
 publish org.test.bob 2
 parked() { [ "$(H outbox list --user bob --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = "$1" ]; }
-wait_for 10 parked 2
+wait_for 30 parked 2
 ok $? "notifications for a paused destination are parked"
 [ ! -s calls.log ]
 ok $? "and nothing was sent"
 H dest resume bob "$D_BOB" --json > resume.json
 [ "$(jfield "d['released']" < resume.json)" = 2 ]
 ok $? "dest resume releases the two"
-wait_for 10 lines calls.log 2
+wait_for 30 lines calls.log 2
 ok $? "and delivers them"
 
 # ---- deleted while notifications wait for it: they become dead letters ----
@@ -243,7 +246,7 @@ publish org.test.ed 1
 parked_of() { # parked_of USER N
 	[ "$(H outbox list --user "$1" --json | jfield "sum(n['due'] == -1 for n in d['notifications'])")" = "$2" ]
 }
-wait_for 10 parked_of dora 2 && wait_for 10 parked_of ed 1
+wait_for 30 parked_of dora 2 && wait_for 30 parked_of ed 1
 ok $? "notifications wait, parked, for two paused destinations"
 H sub rm dora "$S_DORA" > /dev/null && H dest rm dora "$D_DORA" > /dev/null
 dead_of() { # dead_of USER N REASON: N dead letters of USER, each with REASON
@@ -277,7 +280,7 @@ ok $? "after resume the held notification is delivered"
 echo retry-after > mode.bob
 : > calls.log
 publish org.test.bob 2
-wait_for 10 lines calls.log 2
+wait_for 30 lines calls.log 2
 IDS=$(H outbox list --user bob --json | jfield "' '.join(n['id'] for n in d['notifications'])")
 set -- $IDS
 [ $# -eq 2 ]
@@ -298,7 +301,7 @@ ok $? "an unknown id is 404"
 # ---- digests: three collected notifications become one item ----
 : > calls.log
 publish org.test.carol 3
-wait_for 10 lines calls.log 1
+wait_for 30 lines calls.log 1
 sleep 0.5
 [ "$(wc -l < calls.log)" = 1 ] && awk '{exit !($5 == 1 && $6 == 3)}' calls.log
 ok $? "a digest subscription sends one item of 3 once digest_max_items is reached ($(cat calls.log))"
@@ -308,7 +311,7 @@ assert d['digest'] is True and d['count'] == 3 and len(d['notifications']) == 3"
 ok $? "the program got the digest as JSON with all three"
 publish org.test.carol 1
 one_waiting() { [ "$(H outbox list --user carol --json | jfield "len(d['notifications'])")" = 1 ]; }
-wait_for 10 one_waiting
+wait_for 30 one_waiting
 H outbox list --user carol --json > carol.json
 NOW_MS=$(($(date +%s) * 1000))
 DUE=$(jfield "d['notifications'][0]['due']" < carol.json)
@@ -344,8 +347,13 @@ wait_for 20 lines inbox.jsonl $((N0 + 1)) &&
 ok $? "a note whose body holds \\u0000 is delivered, alone and folded into a digest"
 tail -1 inbox.jsonl | "$PYTHON3" -c 'import json,sys; assert json.load(sys.stdin)["msg"]["text"] == "nul\0here"'
 ok $? "with the body as sent"
-[ "$(stat store_errors)" = 0 ] && [ "$(curl -s --unix-socket "$SOCK" http://localhost/v1/outbox | jfield "len(d['notifications'])")" = 0 ]
-ok $? "no failed commit, and nothing left in the outbox"
+# The program is called before its outcome is recorded: wait for the outbox.
+outbox_empty() {
+	curl -s --unix-socket "$SOCK" http://localhost/v1/outbox > left.json &&
+		[ "$(jfield "len(d['notifications'])" < left.json)" = 0 ]
+}
+wait_for 30 outbox_empty && [ "$(stat store_errors)" = 0 ]
+ok $? "no failed commit, and nothing left in the outbox ($(head -c 600 left.json))"
 
 # ---- quiet hours hold a notification until they end ----
 H user add erin --timezone UTC --quiet-hours "$(date -u -d '-1 hour' +%H:00)-$(date -u -d '+2 hours' +%H:00)" > /dev/null
@@ -359,7 +367,7 @@ held() {
 	H outbox list --user erin --json | jfield "d['notifications'][0]['due']" > due.out &&
 		[ "$(cat due.out)" = "$((END * 1000))" ]
 }
-wait_for 10 held
+wait_for 30 held
 ok $? "a notification in quiet hours waits until they end ($(cat due.out) = ${END}000)"
 ! grep -q '"user":"erin"' inbox.jsonl
 ok $? "and was not delivered"
@@ -369,14 +377,14 @@ ok $? "and was not delivered"
 chmod -x hook.sh # the program cannot run: exit 126, the exec sink reports BROKEN
 B0=$(stat sink_broken)
 publish org.test.bob 1
-wait_for 10 stat_ge sink_broken $((B0 + 1))
-ok $? "a sink that cannot run its program reports itself broken"
+wait_for 30 stat_ge sink_broken $((B0 + 1))
+ok $? "a sink that cannot run its program reports itself broken ($(grep "'hook'" daemon1.err | tail -2))"
 H outbox list --user bob --json > broken.json
 [ "$(jfield "len(d['notifications'])" < broken.json)" = 1 ] &&
 	[ "$(jfield "d['notifications'][0]['attempts']" < broken.json)" = 0 ]
 ok $? "the notification waits, no attempt charged ($(jfield "d['notifications'][0].get('attempts')" < broken.json))"
 chmod +x hook.sh
-wait_for 10 lines calls.log 1
+wait_for 30 lines calls.log 1
 ok $? "the instance is probed again after probe_interval_ms and delivers"
 
 # ---- the file sink reopens its file on SIGHUP (log rotation) ----
@@ -384,7 +392,7 @@ mv inbox.jsonl inbox.jsonl.1
 kill -HUP "$DPID"
 sleep 0.5
 publish org.test.note.b 1
-wait_for 10 lines inbox.jsonl 1
+wait_for 30 lines inbox.jsonl 1
 ok $? "after SIGHUP the file sink writes to a new file"
 grep -q '"topic":"org.test.note.b"' inbox.jsonl && ! grep -q '"topic":"org.test.note.b"' inbox.jsonl.1
 ok $? "and nothing more to the rotated one"
@@ -393,7 +401,7 @@ ok $? "and nothing more to the rotated one"
 H user add fay > /dev/null 2>&1
 H dest add fay confirm fay-inbox --json > vdest.json 2>&1
 VD=$(jfield "d['id']" < vdest.json)
-wait_for 10 lines confirm.jsonl 1
+wait_for 30 lines confirm.jsonl 1
 CODE=$(sed -n 's/.*confirmation code is \([A-Z0-9]*\)\..*/\1/p' confirm.jsonl | head -1)
 [ ${#CODE} -eq 8 ] && grep -q '"topic":"herald.destination.verify"' confirm.jsonl
 ok $? "a file sink with verify = yes writes the confirmation code ($CODE)"

@@ -344,7 +344,7 @@ H dest list gone > gone.list
 grep -q "paused" gone.list && grep -q "gone" gone.list && grep -q "HTTP 410" gone.list
 ok $? "herald dest list shows the reason ($(cat gone.list))"
 parked_gone() { [ "$(H outbox list --user gone --json | jfield "len(d['notifications'])")" = 1 ]; }
-wait_for 10 parked_gone
+wait_for 30 parked_gone
 ok $? "the notification is kept in the outbox, not dead"
 
 # ---- 301 and 400: dead letters with the reason ----
@@ -536,7 +536,7 @@ ok $? "no URL token in heraldd's log or output"
 # ---- SIGHUP re-reads the secrets (rotation) ----
 printf '%s\n' "$SEC2" > secrets
 kill -HUP "$DPID"
-wait_for 10 grep -q "reopen: 1 signing secret(s) loaded" daemon1.err
+wait_for 30 grep -q "reopen: 1 signing secret(s) loaded" daemon1.err
 ok $? "SIGHUP reloads secret_file: one secret now"
 publish org.release-monitoring.prod.anitya.project.add \
 	'{"project": {"id": 7, "name": "rotated"}, "message": {"agent": "ralph"}, "shape": "gen"}'

@@ -12,6 +12,7 @@
 #include "src/daemon/dispatch.h"
 
 #include <errno.h>
+#include <lmdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "src/daemon/metrics.h"
 #include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
+#include "src/daemon/store_int.h"
 #include "tests/unit/tap.h"
 
 #define HOUR_MS (3600 * 1000ull)
@@ -113,8 +115,9 @@ static uint64_t dest_add(struct env *v, const char *address)
 	return id;
 }
 
-/* Commit instant note n for (alice, dest), due now. */
-static void note_put(struct env *v, unsigned n, uint64_t dest)
+/* Commit note n for (alice, dest): instant and due now, or (digest_max > 0)
+ * into an hourly digest due once it holds digest_max notes. */
+static void note_put_in(struct env *v, unsigned n, uint64_t dest, uint32_t digest_max)
 {
 	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
 	char hex[OUTBOX_HEX_LEN + 1], json[300];
@@ -126,7 +129,8 @@ static void note_put(struct env *v, unsigned n, uint64_t dest)
 		 "{\"id\":\"%s\",\"user\":\"alice\",\"destination\":%llu,\"title\":\"n%u\","
 		 "\"topic\":\"t\"}", hex, (unsigned long long)dest, n);
 	struct outbox_add a = {.id = id, .user = "alice", .dest = dest, .json = json,
-			       .len = strlen(json), .now = clock_wall_ms()};
+			       .len = strlen(json), .now = clock_wall_ms(),
+			       .digest_interval = digest_max ? 3600 : 0, .digest_max = digest_max};
 	int rc = store_begin(v->s, &t);
 	if (!rc && outbox_put(t, &a) != 1) {
 		store_abort(t);
@@ -136,6 +140,11 @@ static void note_put(struct env *v, unsigned n, uint64_t dest)
 	}
 	if (rc)
 		printf("Bail out! cannot put note %u\n", n), exit(1);
+}
+
+static void note_put(struct env *v, unsigned n, uint64_t dest)
+{
+	note_put_in(v, n, dest, 0);
 }
 
 /* Poll until cond(v) holds; false after a minute (a hang, not a slow run). */
@@ -435,6 +444,79 @@ static void rejected(void)
 	env_release(&v);
 }
 
+/* Overwrite the document of the oldest stored note with bytes that are
+ * not JSON (its record version byte kept): what a corrupted or
+ * future-format note looks like to outbox_load. */
+static void note_corrupt_first(struct env *v)
+{
+	struct store_txn *t = NULL;
+	MDB_cursor *c = NULL;
+	MDB_val k, val;
+	int rc = store_begin(v->s, &t);
+	if (!rc)
+		rc = mdb_cursor_open(store_txn_mdb(t), store_db(v->s, STORE_DB_NOTES), &c);
+	if (!rc)
+		rc = mdb_cursor_get(c, &k, &val, MDB_FIRST);
+	if (!rc) {
+		char bad[] = "?{\"id\": not json";
+		bad[0] = *(const char *)val.mv_data;
+		MDB_val nv = {sizeof bad - 1, bad};
+		rc = mdb_cursor_put(c, &k, &nv, MDB_CURRENT);
+	}
+	if (c)
+		mdb_cursor_close(c);
+	if (!rc)
+		rc = store_commit(t);
+	if (rc)
+		printf("Bail out! cannot corrupt a note (%d)\n", rc), exit(1);
+}
+
+/* A note that cannot be read is tried once and becomes a dead letter with
+ * the reason; the sink never sees it, the note beside it is delivered. */
+static void unreadable(bool digest)
+{
+	struct env v;
+	json_t *dead = NULL;
+	char buf[400], hex[OUTBOX_HEX_LEN + 1];
+	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
+	const char *what = digest ? "unreadable in a digest" : "unreadable";
+	env_init(&v, digest ? "unreadable-digest" : "unreadable");
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t dest = dest_add(&v, "ok");
+	for (unsigned i = 1; i <= (digest ? 3 : 2); i++)
+		note_put_in(&v, i, dest, digest ? 3 : 0);
+	note_corrupt_first(&v);
+	unsigned one = 1;
+	memcpy(key, &one, sizeof one);
+	outbox_note_id(key, "alice", dest, id);
+	outbox_hex(id, hex);
+	if (env_start(&v, NULL))
+		return;
+	ok(wait_for(&v, nothing_pending), "%s: nothing left pending (no endless retry)", what);
+	ok(counts(&v).dead == 1, "%s: one dead letter", what);
+	const json_t *d = NULL;
+	if (!outbox_dead_list(v.s, "alice", NULL, 10, &dead))
+		d = json_array_get(dead, 0);
+	ok(d && !strcmp(text(d, "id"), hex) && u64(d, "destination") == dest &&
+		   !strcmp(text(d, "reason"), "stored notification cannot be read (not valid JSON)"),
+	   "%s: the dead letter names note 1, its destination and why ('%s')",
+	   what, d ? text(d, "reason") : "");
+	json_t *log = NULL;
+	received(&v, buf, sizeof buf);
+	const char *item = strstr(buf, "item ");
+	unsigned notes = 0;
+	ok(item && !strstr(item + 1, "item ") && sscanf(item, "item %*s %*u %u", &notes) == 1 &&
+		   notes == (digest ? 2 : 1) &&
+		   !outbox_delivered_list(v.s, "alice", 10, &log) && json_array_size(log) == 1 &&
+		   strcmp(text(json_array_get(log, 0), "id"), hex),
+	   "%s: the sink got one item of the readable notes (%s), delivered", what,
+	   digest ? "a digest of 2" : "note 2");
+	json_decref(log);
+	ok(v.m.dead_letters == 1, "%s: counted as a dead letter", what);
+	json_decref(dead);
+	env_release(&v);
+}
+
 static void broken(void)
 {
 	struct env v;
@@ -554,6 +636,8 @@ int main(void)
 	retry("retry-after:100", 100000, 100000);
 	retry("retry", 800, 1200);
 	rejected();
+	unreadable(false);
+	unreadable(true);
 	broken();
 	gone();
 	no_worker();

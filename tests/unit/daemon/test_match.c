@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/common/buf.h"
+#include "src/daemon/directory.h"
 #include "src/daemon/metrics.h"
 #include "src/daemon/store.h"
 #include "tests/unit/tap.h"
@@ -219,8 +220,219 @@ static void invalid_subs(void)
 		diag("cleanup failed");
 }
 
+/* ---- budgets and quarantine (issue 13) ---- */
+
+struct heard {
+	int n;
+	uint64_t ids[8];
+	char reason[512];
+};
+
+static void on_quarantine(void *arg, const char *user, uint64_t id, const char *reason)
+{
+	struct heard *h = arg;
+	if (h->n < 8)
+		h->ids[h->n] = id;
+	h->n++;
+	snprintf(h->reason, sizeof h->reason, "%s: %s", user, reason);
+}
+
+/* A title on which ^[a-z]+ is cheap but [a-z]*[a-z]*[a-z]*[0-9] (which the
+ * shape rule accepts: nothing nested) backtracks over every start position
+ * of 100 words of 38 letters, staying under PCRE2's per-position limit:
+ * milliseconds of work, far beyond the 100 us budget. */
+static char *hostile_title(void)
+{
+	char *t = malloc(100 * 39 + 1);
+	for (int w = 0; w < 100; w++) {
+		memset(t + w * 39, 'a', 38);
+		t[w * 39 + 38] = ' ';
+	}
+	t[100 * 39] = '\0';
+	return t;
+}
+
+static void budgets(void)
+{
+	struct match_builder *b = match_builder_new();
+	uint64_t d = 1;
+	int rc = match_builder_user(b, "alice", NULL, NULL, NULL, 0);
+	rc |= match_builder_user(b, "mallory", NULL, NULL, NULL, 0);
+	rc |= match_builder_user(b, "trudy", NULL, NULL, NULL, 0);
+	rc |= match_builder_sub(b, "alice", 1, "title =~ \"^a+ a\"", &d, 1, 0);
+	rc |= match_builder_sub(b, "alice", 2, "severity >= info", &d, 1, 0);
+	/* accepted today, and expensive */
+	rc |= match_builder_sub(b, "mallory", 3, "title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"", &d, 1, 0);
+	/* trudy: 20 of the expensive ones, more than her user budget holds */
+	for (uint64_t i = 0; i < 20; i++)
+		rc |= match_builder_sub(b, "trudy", 100 + i, "title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"",
+					&d, 1, 0);
+	/* stored before the shape rule: exponential, stopped by PCRE2's limit */
+	match_builder_unchecked(b);
+	rc |= match_builder_sub(b, "mallory", 4, "title =~ \"(a+)+$\"", &d, 1, 0);
+	ok(rc == 0, "budget fixture built");
+	struct match_snapshot *s = match_builder_finish(b);
+	struct heard heard = {0};
+	match_snapshot_on_quarantine(s, on_quarantine, &heard);
+	struct match_scratch *sc = match_scratch_new();
+	struct meta mm = mk_meta(NULL, 0, NULL, 0, "x");
+	mm.title = hostile_title();
+	struct msg_view v = {"org.x.prod.wiki.edit", NULL, &mm};
+	struct match_result r = {0};
+	size_t cut[6] = {0}, quarantined[6] = {0}, matched[6] = {0}, trudy_struck = 0;
+	for (int i = 0; i < 6; i++) {
+		match_run(s, &v, sc, &r);
+		cut[i] = r.n_cut;
+		quarantined[i] = r.n_quarantined;
+		matched[i] = r.n_matched;
+	}
+	/* 1 mallory sub cut by its budget + 1 by the match limit; trudy's are cut
+	 * while her 1 ms lasts: each cut took its whole 100 us, so at most 11. */
+	ok(cut[0] >= 3 && cut[0] <= 2 + 11, "message 1: mallory's 2 and some of trudy's 20 "
+	   "subscriptions were cut short (%zu)", cut[0]);
+	ok(matched[0] == 2 && matched[5] == 2, "alice's cheap regex and her plain filter still "
+	   "match (%zu, %zu)", matched[0], matched[5]);
+	ok(quarantined[0] == 0 && quarantined[1] == 0, "nothing quarantined after 2 messages");
+	ok(quarantined[2] >= 2, "3rd message: quarantined (%zu)", quarantined[2]);
+	ok(match_snapshot_is_quarantined(s, 3) && match_snapshot_is_quarantined(s, 4) &&
+		   !match_snapshot_is_quarantined(s, 1) && !match_snapshot_is_quarantined(s, 2),
+	   "mallory's two are quarantined, alice's are not");
+	for (uint64_t k = 0; k < 20; k++)
+		trudy_struck += match_snapshot_is_quarantined(s, 100 + k);
+	ok(trudy_struck >= 1 && trudy_struck <= 11,
+	   "only trudy's subscriptions that spent her budget are charged (%zu of 20 quarantined)",
+	   trudy_struck);
+	ok(heard.n == (int)(2 + trudy_struck) && strstr(heard.reason, "exceeded their evaluation "
+	   "budget on 3 of the last 8 messages"), "the callback heard each quarantine once, with "
+	   "the reason (%d)", heard.n);
+	match_run(s, &v, sc, &r);
+	ok(r.n_matched == 2 && r.n_candidates == 2 + 20 - trudy_struck,
+	   "quarantined subscriptions are skipped (%zu candidates)", r.n_candidates);
+	match_scratch_free(sc);
+	match_snapshot_unref(s);
+	free(mm.title);
+}
+
+/* Run the hostile-title message `n` times over the live snapshot. */
+static size_t run_hostile(struct matcher *m, struct match_scratch *sc, int n, size_t *matched)
+{
+	struct meta mm = mk_meta(NULL, 0, NULL, 0, "x");
+	mm.title = hostile_title();
+	struct msg_view v = {"org.x.prod.wiki.edit", NULL, &mm};
+	struct match_result r = {0};
+	size_t q = 0;
+	for (int i = 0; i < n; i++) {
+		struct match_snapshot *s = matcher_acquire(m);
+		match_run(s, &v, sc, &r);
+		q += r.n_quarantined;
+		match_snapshot_unref(s);
+	}
+	*matched = r.n_matched;
+	free(mm.title);
+	return q;
+}
+
+/* The sub's state as its owner sees it, after waiting up to 5 s for `want`. */
+static char *state_when(struct store *st, uint64_t id, const char *want)
+{
+	char *got = NULL;
+	for (int i = 0; i < 100; i++) {
+		json_t *doc = NULL;
+		struct directory_error e;
+		free(got);
+		got = NULL;
+		if (!directory_sub_get(st, "mallory", id, &doc, &e)) {
+			const char *reason = json_string_value(json_object_get(doc, "reason"));
+			char buf[768];
+			snprintf(buf, sizeof buf, "%s: %s",
+				 json_string_value(json_object_get(doc, "state")), reason ? reason : "-");
+			got = strdup(buf);
+		}
+		json_decref(doc);
+		if (got && !strncmp(got, want, strlen(want)))
+			break;
+		struct timespec ts = {0, 50 * 1000000L};
+		nanosleep(&ts, NULL);
+	}
+	return got;
+}
+
+/* Quarantine made by the live matcher is written to the store by its own
+ * thread, counted, survives a restart, and is lifted by enabling. */
+static void live_quarantine(void)
+{
+	char dir[] = "/tmp/herald-test-match-XXXXXX", err[256] = "";
+	struct store *st;
+	struct matcher *m = NULL;
+	struct metrics met = {0};
+	size_t matched = 0;
+	struct buf prom = BUF_INIT;
+	if (!mkdtemp(dir) || store_open(dir, 1 << 26, 1000, &st, err, sizeof err)) {
+		ok(0, "store for the quarantine test (%s)", err);
+		return;
+	}
+	put_user(st, "mallory", "kernel");
+	put_sub(st, "mallory", 1, "title =~ \\\"^a+ a\\\"", true);
+	put_sub(st, "mallory", 2, "title =~ \\\"[a-z]*[a-z]*[a-z]*[0-9]\\\"", true);
+	/* stored before the shape rule: loads as invalid, and says why */
+	put_sub(st, "mallory", 3, "title =~ \\\"(a+)+$\\\"", true);
+	char *state = state_when(st, 3, "invalid");
+	ok(state && strstr(state, "invalid: filter 1:15: regular expression \"(a+)+$\" refused"),
+	   "a stored filter the rule now refuses is kept, shown as invalid with why (%s)", state);
+	free(state);
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts (%s)", err);
+	matcher_set_metrics(m, &met);
+	struct match_scratch *sc = match_scratch_new();
+	size_t q = run_hostile(m, sc, 4, &matched);
+	ok(q == 1, "the expensive subscription is quarantined by the 4th message (%zu)", q);
+	state = state_when(st, 2, "quarantined");
+	ok(state && strstr(state, "quarantined: its filter's regular expressions exceeded"),
+	   "the matcher's thread wrote it to the store with the reason (%s)", state);
+	free(state);
+	ok(metric_get(&met.subscriptions_quarantined) == 1, "counted in /metrics (%llu)",
+	   (unsigned long long)metric_get(&met.subscriptions_quarantined));
+	metrics_render_prometheus(&met, &prom);
+	ok(prom.data && strstr(prom.data, "\nherald_subscriptions_quarantined_total 1\n"),
+	   "as herald_subscriptions_quarantined_total");
+	buf_release(&prom);
+	match_scratch_free(sc);
+	matcher_stop(m);
+	/* a restart: the store says disabled, so it stays out */
+	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher restarts (%s)", err);
+	sc = match_scratch_new();
+	q = run_hostile(m, sc, 1, &matched);
+	struct match_snapshot *s = matcher_acquire(m);
+	struct match_stats stats;
+	match_snapshot_stats(s, &stats);
+	match_snapshot_unref(s);
+	ok(q == 0 && matched == 1 && stats.subscriptions == 1,
+	   "after a restart only the cheap subscription is loaded, and matches (%zu, %zu)",
+	   stats.subscriptions, matched);
+	json_t *doc = NULL;
+	struct directory_error e = {0};
+	ok(directory_sub_set_enabled(st, "mallory", 3, true, &doc, &e) == -EINVAL &&
+		   e.status == 400 && strstr(e.msg, "cannot be enabled"),
+	   "the invalid one cannot be enabled (%s)", e.msg);
+	ok(directory_sub_set_enabled(st, "mallory", 2, true, &doc, &e) == 0 &&
+		   !json_object_get(doc, "state") && json_is_true(json_object_get(doc, "enabled")),
+	   "the owner (or an admin) enables the quarantined one again");
+	json_decref(doc);
+	state = state_when(st, 2, "active");
+	ok(state && !strncmp(state, "active", 6), "it is active again (%s)", state);
+	free(state);
+	match_scratch_free(sc);
+	matcher_stop(m);
+	store_close(st);
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (system(cmd))
+		diag("cleanup failed");
+}
+
 int main(void)
 {
+	budgets();
+	live_quarantine();
 	live();
 	invalid_subs();
 	struct match_snapshot *s = fixture();

@@ -191,6 +191,35 @@ static struct filter *compile_ok(const char *src)
 	return f;
 }
 
+/* A filter stored before the regex shape rule: compiled without it. */
+static struct filter *compile_legacy(const char *src)
+{
+	struct filter *f = NULL;
+	struct filter_error err;
+
+	if (filter_compile_flags(src, FILTER_COMPILE_UNCHECKED, &f, &err)) {
+		ok(0, "compiles unchecked: %s", show(src));
+		diag("%d:%d: %s", err.line, err.col, err.msg);
+	}
+	return f;
+}
+
+static void expect_compiled(struct filter *f, const char *src, const struct msg_view *m,
+			    const struct filter_user *u, bool want, const char *who)
+{
+	if (!f)
+		return;
+	bool got = filter_eval(f, m, u, scratch);
+	if (!ok(got == want, "%s %s: %s", want ? "matches" : "does not match", who, show(src)))
+		diag("got %s", got ? "true" : "false");
+	filter_free(f);
+}
+
+static void expect_legacy(const char *src, const struct msg_view *m, bool want, const char *who)
+{
+	expect_compiled(compile_legacy(src), src, m, &alice, want, who);
+}
+
 static void expect_as(const char *src, const struct msg_view *m, const struct filter_user *u,
 		      bool want, const char *who)
 {
@@ -495,11 +524,12 @@ static void test_regex_limits(void)
 	strcpy(subject + 40, "b");
 	m.title = subject;
 	v.meta = &m;
-	/* Exponential backtracking: must come back (false), not hang. */
-	expect_as("title =~ \"(a+)+$\"", &v, &alice, false, "catastrophic regex on aaaa...b");
-	expect_as("title =~ \"(a|aa)*c\"", &v, &alice, false, "catastrophic regex on aaaa...b");
+	/* Exponential backtracking (refused today, but stored filters from
+	 * before the rule may hold it): must come back (false), not hang. */
+	expect_legacy("title =~ \"(a+)+$\"", &v, false, "catastrophic regex on aaaa...b");
+	expect_legacy("title =~ \"(a|aa)*c\"", &v, false, "catastrophic regex on aaaa...b");
 	expect_as("title =~ \"^a+b$\"", &v, &alice, true, "sane regex on aaaa...b");
-	f = compile_ok("title =~ \"(a+)+$\"");
+	f = compile_legacy("title =~ \"(a+)+$\"");
 	if (f && filter_explain(f, &v, &alice, scratch, &b, &matched) == 0)
 		ok(!matched && strstr(b.data, "regex gave up: match limit exceeded"),
 		   "explain says the regex gave up");
@@ -522,8 +552,123 @@ static void test_regex_limits(void)
 	buf_release(&b);
 	m.title = subject;
 	/* A pattern may lower its limits, never raise them. */
-	expect_as("title =~ \"(*LIMIT_MATCH=100000000)(a+)+$\"", &v, &alice, false,
-		  "in-pattern limit cannot raise");
+	expect_legacy("title =~ \"(*LIMIT_MATCH=100000000)(a+)+$\"", &v, false,
+		      "in-pattern limit cannot raise");
+}
+
+/* ---- the regex shape rule ---------------------------------------------- */
+
+/* Patterns that can backtrack exponentially, each refused at compile time
+ * with a message naming the regex; and ordinary ones still accepted (the
+ * rule's own documented examples, the benches' and the docs' patterns). */
+static void test_regex_shape(void)
+{
+	static const char *const refused[] = {
+		"(.*.*)*x", "(a+)+$", "(a|aa)*c", "(a|a)*", "(a|ab)+", "(\\\\w+\\\\.?)+",
+		"(a?){20}", "(?:a+)+", "(?<n>a|a)*", "((a*))*", "(a|)*", "(|a)+", "(?i)(a|A)+",
+		"(?i)(k|\u212a)+", "(é|ê)+", "(a)\\\\1+", "(?=a+)+", "(a+){2}", "(?>a+)+",
+		"(-.+)*", "(-[^x]+)*", "(-[a-z-]+)*", "(-?[a-z]+)*", "(-[a-z]+|x)*",
+		"((-[a-z]+)*)*", "(x[a-z]+)*", "(?P<n>a)(?P=n)+", "(?R)", "(a)(?1)",
+		"(*LIMIT_MATCH=100000000)(a+)+$", "(?x)(a +) +", "(?(1)a|b)", "(?C1)a",
+		"([a-z]+\\\\s?)+$", "^(\\\\d+|\\\\w+)*$",
+	};
+	static const char *const accepted[] = {
+		"^(alice|bob)'s [a-z]+-[0-9.]+-", "(?i)(fail|error|kernel)", "^alice.s (build|update)",
+		"\\\\d+", "^\\\\[test\\\\]", "(ab|cd)+", "(\\\\.\\\\d{2})+", "a+b+",
+		".*foo.*", "^[a-z]+(-[a-z0-9]+)*$", "\\\\d+(\\\\.\\\\d+)*", "(-\\\\w+)*", "(?i:a|b)+",
+		"(?:a{2})+", "[]a]+", "^(a)+$", "^a{40}b$", "(foo|bar)+", "x(a+){1}", "(a+)?",
+		"^koji\\\\..*\\\\.(build|tag)$", ".*.*.*.*.*x",
+	};
+	char src[256];
+	struct filter *f;
+	struct filter_error err;
+
+	for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+		snprintf(src, sizeof src, "title =~ \"%s\"", refused[i]);
+		int rc = filter_compile(src, &f, &err);
+		if (!ok(rc == -EINVAL && !f && strstr(err.msg, "regular expression") &&
+				(strstr(err.msg, "refused") || strstr(err.msg, "invalid")),
+			"refused: %s", show(src)))
+			diag("rc %d: %s", rc, err.msg);
+		filter_free(f);
+	}
+	for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++) {
+		snprintf(src, sizeof src, "title =~ \"%s\"", accepted[i]);
+		f = compile_ok(src);
+		if (f)
+			ok(1, "accepted: %s", show(src));
+		filter_free(f);
+	}
+	expect_error("title =~ \"(.*.*)*x\"", 1, 17,
+		     "regular expression \"(.*.*)*x\" refused: nested quantifier: '*' repeats "
+		     "what can itself match in several ways (a variable repetition or an "
+		     "ambiguous alternation inside): exponential backtracking");
+	expect_error("msg.s =~ \"x\" or\n  msg.s =~ \"(a|a)*\"", 2, 18,
+		     "regular expression \"(a|a)*\" refused: nested quantifier: '*' repeats "
+		     "what can itself match in several ways (a variable repetition or an "
+		     "ambiguous alternation inside): exponential backtracking");
+	/* at most FILTER_MAX_REGEX regexes in one filter */
+	struct buf b = BUF_INIT;
+	for (int i = 0; i < FILTER_MAX_REGEX; i++)
+		buf_printf(&b, "%stitle =~ \"^x%d\"", i ? " or " : "", i);
+	f = compile_ok(b.data);
+	ok(f != NULL, "%d regexes in one filter are accepted", FILTER_MAX_REGEX);
+	filter_free(f);
+	size_t at = b.len + 4;
+	buf_printf(&b, " or title =~ \"^y\"");
+	ok(filter_compile(b.data, &f, &err) == -EINVAL && err.col == (int)at + 10 &&
+		   strstr(err.msg, "too many regular expressions (at most 16"),
+	   "the 17th regex is refused: %d:%d: %s", err.line, err.col, err.msg);
+	buf_release(&b);
+}
+
+/* The evaluation budget: a pattern the shape rule accepts but that still
+ * backtracks over every start position is cut off once the budget is spent,
+ * counts as not matching, and is charged; without a budget it runs to the
+ * end. Only lower bounds on time are asserted. */
+static void test_regex_budget(void)
+{
+	static char text[100 * 39 + 1];
+	struct meta m = koji_meta;
+	struct msg_view v = koji;
+	bool cut = true;
+	uint64_t spent;
+
+	for (int w = 0; w < 100; w++) {
+		memset(text + w * 39, 'a', 38);
+		text[w * 39 + 38] = w == 99 ? '1' : ' ';
+	}
+	m.title = text;
+	v.meta = &m;
+	struct filter *f = compile_ok("title =~ \"[a-z]*[a-z]*[a-z]*[0-9]\"");
+	struct filter *cheap = compile_ok("title =~ \"^a+ a\"");
+	struct filter *legacy = compile_legacy("title =~ \"(a+)+$\"");
+	if (!f || !cheap || !legacy)
+		return;
+	filter_scratch_budget(scratch, FILTER_BUDGET_NONE);
+	ok(filter_eval(f, &v, &alice, scratch) && filter_scratch_spent(scratch, &cut) == 0 && !cut,
+	   "without a budget the expensive regex runs to its match (nothing charged)");
+	filter_scratch_budget(scratch, 20 * 1000); /* 20 us */
+	bool got = filter_eval(f, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(!got && cut && spent >= 20 * 1000,
+	   "with 20 us it is cut off, does not match, and is charged at least the budget "
+	   "(%llu ns)", (unsigned long long)spent);
+	got = filter_eval(cheap, &v, &alice, scratch);
+	ok(!got && cut, "once the budget is spent no regex runs, not even a cheap one");
+	filter_scratch_budget(scratch, 1000ull * 1000 * 1000);
+	got = filter_eval(cheap, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(got && !cut && spent > 0, "a cheap regex within a budget matches, is charged, not cut");
+	filter_scratch_budget(scratch, 1000ull * 1000 * 1000);
+	got = filter_eval(legacy, &v, &alice, scratch);
+	spent = filter_scratch_spent(scratch, &cut);
+	ok(!got && cut && spent > 0, "a stored exponential regex hits PCRE2's limit: cut and "
+	   "charged even with budget to spare");
+	filter_scratch_budget(scratch, FILTER_BUDGET_NONE);
+	filter_free(f);
+	filter_free(cheap);
+	filter_free(legacy);
 }
 
 /* ---- syntax errors ---------------------------------------------------- */
@@ -979,8 +1124,8 @@ static void test_no_alloc(void)
 	m.title = subject;
 	m.summary = long_a;
 	v.meta = &m;
-	for (size_t i = 0; i < N(srcs); i++)
-		f[i] = compile_ok(srcs[i]);
+	for (size_t i = 0; i < N(srcs); i++) /* unchecked: (a+)+$ is a stored legacy filter */
+		f[i] = compile_legacy(srcs[i]);
 	/* A fresh scratch, so that the regexes' first use is counted too. */
 	struct filter_scratch *s = filter_scratch_new();
 	n_allocs = 0;
@@ -1159,6 +1304,8 @@ int main(void)
 	test_me_and_lists();
 	test_syntax_sugar();
 	test_regex_limits();
+	test_regex_shape();
+	test_regex_budget();
 	test_errors();
 	test_limits();
 	test_index();
