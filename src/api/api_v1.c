@@ -477,6 +477,18 @@ static int h_sinks(const struct call *c, json_t **out, struct directory_error *e
 	return *out ? 0 : directory_fail(e, 500, "out of memory");
 }
 
+/* An instance paused after repeated crashes of its sink process. */
+static int h_sink_resume(const struct call *c, json_t **out, struct directory_error *e)
+{
+	int rc = no_params(c, "resume", e);
+	if (rc)
+		return rc;
+	if (!c->r->dispatch || dispatch_resume(c->r->dispatch, c->arg[0]))
+		return directory_fail(e, 404, "no sink '%s'", c->arg[0]);
+	*out = json_pack("{s:s}", "resumed", c->arg[0]);
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
+}
+
 static const struct route routes[] = {
 	{"GET", "users", BODY_NONE, 200, h_users},
 	{"POST", "users", BODY_REQUIRED, 201, h_user_add},
@@ -516,6 +528,7 @@ static const struct route routes[] = {
 	{"DELETE", "deadletter/*", BODY_NONE, 200, h_dead_drop},
 	{"GET", "delivered", BODY_NONE, 200, h_delivered},
 	{"GET", "sinks", BODY_NONE, 200, h_sinks},
+	{"POST", "sinks/:/resume", BODY_OPTIONAL, 200, h_sink_resume},
 };
 
 #define N_ROUTES (sizeof routes / sizeof routes[0])

@@ -57,10 +57,14 @@ static const char delivered_help[] =
 
 static const char sinks_help[] =
 	"usage: herald sinks\n"
+	"       herald sinks resume NAME\n"
 	"\n"
 	"heraldd's sink instances, one a line: NAME, PLUGIN and \"loaded\" (with\n"
-	"\"broken until TIME\" while it backs off after failures, \"busy\" while it\n"
-	"delivers) or \"FAILED: ERROR\"; then the outbox's counts.\n"
+	"\"broken until TIME\" while it backs off after failures, \"restarting at\n"
+	"TIME\" after its sink process crashed, \"PAUSED: REASON\" after it crashed\n"
+	"5 times in 10 minutes, \"busy\" while it delivers) or \"FAILED: ERROR\";\n"
+	"then the outbox's counts. `resume NAME` gives a paused instance work again\n"
+	"(its notifications waited in the outbox).\n"
 	"\n"
 	HELP_TAIL;
 
@@ -277,6 +281,12 @@ static void print_sinks(const json_t *ans, const char *res, const struct query *
 		fputs("loaded", stdout);
 		if (num(s, "broken_until") > now)
 			printf(" broken until %s", iso(num(s, "broken_until"), t));
+		if (num(s, "restart_at") > now)
+			printf(" restarting at %s", iso(num(s, "restart_at"), t));
+		if (json_is_true(json_object_get(s, "paused"))) {
+			fputs(" PAUSED: ", stdout);
+			field(s, "paused_reason", ' ');
+		}
 		puts(json_is_true(json_object_get(s, "busy")) ? " busy" : "");
 	}
 	printf("outbox: %lld pending, %lld due now, %lld parked, %lld digests, %lld dead\n",
@@ -342,9 +352,19 @@ int cli_delivered(struct cli *cli, int argc, char **argv)
 	return run(cli, argc, argv, &rq);
 }
 
+static void print_resumed(const json_t *ans, const char *res, const struct query *q)
+{
+	printf("resumed %s\n", json_string_value(json_object_get(ans, "resumed")));
+}
+
 int cli_sinks(struct cli *cli, int argc, char **argv)
 {
 	static const struct req rq = {.method = "GET", .res = "sinks", .takes = TAKES_NONE,
 				      .print = print_sinks, .help = sinks_help};
+	static const struct req resume = {.method = "POST", .res = "sinks", .action = "resume",
+					  .takes = TAKES_NONE, .id = true, .print = print_resumed,
+					  .help = sinks_help};
+	if (argc > 1 && !strcmp(argv[1], "resume"))
+		return run(cli, argc - 1, argv + 1, &resume);
 	return run(cli, argc, argv, &rq);
 }

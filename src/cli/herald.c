@@ -42,7 +42,7 @@ static const char usage_text[] =
 	"  outbox           list, show, retry or drop notifications waiting for delivery\n"
 	"  deadletter       list, show, retry or drop notifications given up on\n"
 	"  delivered        the latest deliveries\n"
-	"  sinks            the sink instances' state and the outbox's counts\n"
+	"  sinks            the sink instances' state and the outbox's counts; resume one\n"
 	"\n"
 	"Options:\n"
 	"  -q, --quiet          print only results and errors\n"

@@ -495,6 +495,12 @@ static int sink_key(struct parse_ctx *c, const char *name, const char *k, const 
 		return set_int(c, &s->burst, k, v, 1, 1000000);
 	if (!strcmp(k, "batch"))
 		return set_int(c, &s->batch, k, v, 1, 10000);
+	if (!strcmp(k, "isolation")) {
+		if (strcmp(v, "process") && strcmp(v, "inline"))
+			return fail(c, "isolation: 'process' or 'inline', not '%s'", v);
+		s->inline_plugin = !strcmp(v, "inline");
+		return 1;
+	}
 	return sink_option(c, s, k, v);
 }
 

@@ -67,6 +67,8 @@ struct config_sink {
 				* < 0 (not set): [dispatch] rate */
 	int burst;             /* token bucket size; 0: [dispatch] burst */
 	int batch;             /* items per deliver call, default 64 */
+	bool inline_plugin;    /* isolation = inline: the plugin runs inside heraldd
+				* (default: process, in a herald-sinkhost of its own) */
 	struct herald_sink_option *options; /* owned (keys, values): for the plugin */
 	size_t n_options;
 };

@@ -200,7 +200,7 @@ static struct record *deliver_batch(struct instance *in, struct batch_entry *bat
 	}
 	if (m) {
 		metric_add(&d->metrics->delivery_attempts, m);
-		sink_deliver(in->sink, items, m, r);
+		dispatch_sink_called(in, sink_deliver(in->sink, items, m, r), r[0].reason);
 		for (size_t k = 0; k < m; k++)
 			rec->res[map[k]] = r[k];
 	}

@@ -135,7 +135,7 @@ static int deliver_code(struct instance *in, const char *user, uint64_t dest,
 	if (rc) {
 		snprintf(err, errlen, "the sink is busy; try again with --resend");
 	} else {
-		sink_deliver(in->sink, &it, 1, &r);
+		dispatch_sink_called(in, sink_deliver(in->sink, &it, 1, &r), r.reason);
 		release_instance(in->d, in);
 		if (r.outcome != HERALD_SINK_DELIVERED) {
 			snprintf(err, errlen, "the sink could not send the code: %s", r.reason);

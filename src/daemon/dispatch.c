@@ -18,6 +18,7 @@
 
 #include "src/common/clock.h"
 #include "src/common/config.h"
+#include "metrics.h"
 #include "render.h"
 
 int dispatch_instance_find(const struct dispatch *d, const char *name)
@@ -36,6 +37,73 @@ void dispatch_wake(struct dispatch *d)
 	d->woken = true;
 	pthread_cond_signal(&d->cond);
 	pthread_mutex_unlock(&d->lock);
+}
+
+/* ---- crashes of a sink process ---- */
+
+/* Count one crash (d->lock held); true when it makes CRASH_LIMIT within
+ * CRASH_WINDOW_MS, and the instance is paused. */
+static bool crash_locked(struct instance *in, const char *why, uint64_t now)
+{
+	in->crash_at[in->n_crashes++ % CRASH_LIMIT] = now;
+	uint64_t b = in->restart_backoff ? in->restart_backoff * 2 : CRASH_BACKOFF_MS;
+	in->restart_backoff = b > CRASH_BACKOFF_MAX_MS ? CRASH_BACKOFF_MAX_MS : b;
+	in->restart_at = now + in->restart_backoff;
+	uint64_t oldest = in->crash_at[in->n_crashes % CRASH_LIMIT];
+	if (in->paused || in->n_crashes < CRASH_LIMIT || now - oldest > CRASH_WINDOW_MS)
+		return false;
+	in->paused = true;
+	snprintf(in->paused_reason, sizeof in->paused_reason,
+		 "crashed %u times in %llu s (last: %s); resume with `herald sinks resume %s`",
+		 (unsigned)CRASH_LIMIT, (unsigned long long)((now - oldest) / 1000 + 1), why,
+		 in->cfg->name);
+	return true;
+}
+
+void dispatch_sink_called(struct instance *in, int rc, const char *why)
+{
+	struct dispatch *d = in->d;
+	bool paused;
+	uint64_t wait;
+	if (rc && rc != -ECHILD)
+		return;
+	pthread_mutex_lock(&d->lock);
+	if (!rc) {
+		in->restart_backoff = 0;
+		pthread_mutex_unlock(&d->lock);
+		return;
+	}
+	paused = crash_locked(in, why, clock_wall_ms());
+	wait = in->restart_backoff;
+	pthread_mutex_unlock(&d->lock);
+	if (in->crashes_metric)
+		metric_add(in->crashes_metric, 1);
+	if (paused)
+		log_error("dispatch: sink '%s' paused: it %s", in->cfg->name, in->paused_reason);
+	else
+		log_warn("dispatch: sink '%s': %s; what it held is retried, a new process starts "
+			 "in %llu ms", in->cfg->name, why, (unsigned long long)wait);
+}
+
+int dispatch_resume(struct dispatch *d, const char *sink)
+{
+	int ix = dispatch_instance_find(d, sink);
+	if (ix < 0)
+		return -ENOENT;
+	struct instance *in = &d->inst[ix];
+	pthread_mutex_lock(&d->lock);
+	bool was = in->paused;
+	in->paused = false;
+	in->paused_reason[0] = '\0';
+	in->n_crashes = 0;
+	memset(in->crash_at, 0, sizeof in->crash_at);
+	in->restart_at = in->restart_backoff = 0;
+	d->woken = true;
+	pthread_cond_signal(&d->cond);
+	pthread_mutex_unlock(&d->lock);
+	if (was)
+		log_warn("dispatch: sink '%s' resumed", sink);
+	return 0;
 }
 
 /* ---- setup ---- */
@@ -58,7 +126,8 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 		return -EINVAL;
 	}
 	int rc = sink_open(c->name, c->plugin, d->dc->plugin_dir, d->cfg->path, c->options,
-			   c->n_options, &in->sink, in->error, sizeof in->error);
+			   c->n_options, c->inline_plugin ? SINK_INLINE : 0, &in->sink, in->error,
+			   sizeof in->error);
 	return rc;
 }
 
@@ -130,6 +199,8 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 			log_error("heraldd: %s; its notifications wait until it loads", in->error);
 			continue;
 		}
+		/* before its threads start: they read it without the lock */
+		in->crashes_metric = metrics_sink_crashes(d->metrics, in->cfg->name);
 		if (instance_run(d, in)) {
 			log_error("heraldd: %s; its notifications wait", in->error);
 			continue;
@@ -156,7 +227,9 @@ int dispatch_validate(struct dispatch *d, const char *sink, const char *address,
 		snprintf(err, errlen, "the sink did not load: %s", d->inst[ix].error);
 		return -EINVAL;
 	}
-	return sink_validate(d->inst[ix].sink, address ? address : "", err, errlen) ? -EINVAL : 0;
+	int rc = sink_validate(d->inst[ix].sink, address ? address : "", err, errlen);
+	dispatch_sink_called(&d->inst[ix], rc, err);
+	return rc ? -EINVAL : 0;
 }
 
 int dispatch_status(struct dispatch *d, json_t **out)
@@ -167,10 +240,15 @@ int dispatch_status(struct dispatch *d, json_t **out)
 	pthread_mutex_lock(&d->lock);
 	for (size_t i = 0; i < d->n_inst; i++) {
 		struct instance *in = &d->inst[i];
-		json_t *o = json_pack("{s:s, s:s, s:b, s:s?, s:I, s:b}", "name", in->cfg->name,
-				      "plugin", in->cfg->plugin, "loaded", in->sink != NULL, "error",
-				      in->sink ? NULL : in->error, "broken_until",
-				      (json_int_t)in->broken_until, "busy", in->busy);
+		json_t *o = json_pack("{s:s, s:s, s:b, s:s?, s:I, s:b, s:s, s:b, s:s?, s:i, s:I, s:i}",
+				      "name", in->cfg->name, "plugin", in->cfg->plugin, "loaded",
+				      in->sink != NULL, "error", in->sink ? NULL : in->error,
+				      "broken_until", (json_int_t)in->broken_until, "busy", in->busy,
+				      "isolation", in->cfg->inline_plugin ? "inline" : "process",
+				      "paused", in->paused, "paused_reason",
+				      in->paused ? in->paused_reason : NULL, "crashes",
+				      (int)in->n_crashes, "restart_at", (json_int_t)in->restart_at,
+				      "pid", in->sink ? (int)sink_pid(in->sink) : 0);
 		if (!o || json_array_append_new(arr, o)) {
 			pthread_mutex_unlock(&d->lock);
 			json_decref(arr);

@@ -20,6 +20,15 @@
  *              after probe_interval_ms (doubling, at most 10 minutes)
  *   gone       nothing charged; the destination is paused with the
  *              sink's reason and the item parked
+ *   crash      the sink process died in the call (sinkhost.h): every item
+ *              of the batch is a retry with the reason, "sink process
+ *              crashed (signal 11)", charged an attempt like any retry (so
+ *              a poison item ends as a dead letter after max_attempts);
+ *              after a crash the instance gets one item per batch for a
+ *              minute, so batch-mates are not charged for it again. A new
+ *              process starts after 1 s, doubling up to 60 s; 5 crashes in
+ *              10 minutes pause the instance (its items wait in the outbox)
+ *              until dispatch_resume (`herald sinks resume NAME`).
  * A destination whose deliveries have failed for pause_after_ms is paused
  * with the reason; `herald dest resume` releases its parked notifications.
  *
@@ -91,7 +100,15 @@ int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, u
 		       const char *address, char *err, size_t errlen);
 int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, const char *code);
 
-/* Per instance: {"name", "plugin", "loaded", "error", "broken_until", "busy"}. */
+/* An instance paused after its sink process crashed CRASH_LIMIT times gets
+ * work again, its crash count and backoff forgotten. 0 (also when it was
+ * not paused), or -ENOENT: no such sink. */
+int dispatch_resume(struct dispatch *d, const char *sink);
+
+/* Per instance: {"name", "plugin", "loaded", "error", "broken_until", "busy",
+ * "isolation" ("process" or "inline"), "paused", "paused_reason", "crashes"
+ * (since start or resume), "restart_at" (wall ms; after a crash), "pid" (of
+ * its sink process; 0 when inline or none runs)}. */
 int dispatch_status(struct dispatch *d, json_t **out);
 /* Reopen files / reconnect every instance (SIGHUP). */
 void dispatch_reopen(struct dispatch *d);

@@ -43,6 +43,16 @@
 #define BROKEN_MAX_MS (10 * 60 * 1000)
 #define DEST_BUCKETS 4096
 #define RECORD_QUEUE 2 /* delivered batches waiting for their outcomes to commit */
+/* A sink process that crashes (sinkhost.h) is started again after
+ * CRASH_BACKOFF_MS, doubling up to CRASH_BACKOFF_MAX_MS; CRASH_LIMIT crashes
+ * within CRASH_WINDOW_MS pause the instance until an operator resumes it.
+ * For CRASH_SOLO_MS after a crash it gets one item per batch, so that a
+ * poison item is charged its attempts alone (doc/design.md). */
+#define CRASH_BACKOFF_MS 1000
+#define CRASH_BACKOFF_MAX_MS 60000
+#define CRASH_LIMIT 5
+#define CRASH_WINDOW_MS (10 * 60 * 1000)
+#define CRASH_SOLO_MS 60000
 
 
 /* What the scheduler remembers per destination (never removed: bounded by
@@ -86,6 +96,14 @@ struct instance {
 	size_t n_rec;             /* records in `rec` */
 	uint64_t broken_until;    /* wall ms; 0 when working */
 	uint64_t broken_backoff;
+	/* its sink process's crashes (dispatch_sink_called) */
+	uint64_t crash_at[CRASH_LIMIT]; /* wall ms of the latest, a ring */
+	unsigned n_crashes;       /* since start or the last resume */
+	uint64_t restart_at;      /* wall ms: no work before it (crash backoff) */
+	uint64_t restart_backoff;
+	bool paused;              /* CRASH_LIMIT crashes in CRASH_WINDOW_MS: until resumed */
+	char paused_reason[300];
+	_Atomic uint64_t *crashes_metric; /* its sink_crashes_total{sink=NAME}; NULL: none */
 	pthread_cond_t cond;
 	pthread_t recorder;       /* commits outcomes while the worker delivers the next batch */
 	bool rec_started;
@@ -140,10 +158,19 @@ struct job {
 /* dispatch.c: the index of the instance called `name`, or -1. */
 int dispatch_instance_find(const struct dispatch *d, const char *name);
 
+/* dispatch.c: what a call into the instance's sink returned (sink_deliver,
+ * sink_validate): -ECHILD, its process crashed (`why`): count it, hold the
+ * instance back before its next process and pause it at CRASH_LIMIT; 0, a
+ * call went through: the crash backoff starts over. Takes d->lock. */
+void dispatch_sink_called(struct instance *in, int rc, const char *why);
+
 /* schedule.c: the scheduler thread, and the state it keeps per destination
  * (created on first use; NULL when out of memory). */
 void *schedule_main(void *arg);
 struct dest_state *schedule_dest_locked(struct dispatch *d, uint64_t dest);
+/* May the instance get work at `now`? Not while broken, paused, or waiting
+ * to restart after a crash; *until: when it may (UINT64_MAX: paused). */
+bool schedule_resting_locked(const struct instance *in, uint64_t now, uint64_t *until);
 
 /* deliver.c: an instance's worker thread; a job's resources. */
 void *deliver_main(void *arg);

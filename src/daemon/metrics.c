@@ -2,6 +2,10 @@
 /* metrics: counter names and renderings (see metrics.h). */
 #include "metrics.h"
 
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
 static const char *const reject_names[REJECT_REASON_COUNT] = {
 	[REJECT_TOO_LARGE] = "too_large",
 	[REJECT_BAD_FRAMES] = "bad_frames",
@@ -55,6 +59,36 @@ const char *metrics_reject_name(enum reject_reason r)
 	return (unsigned)r < REJECT_REASON_COUNT ? reject_names[r] : "unknown";
 }
 
+_Atomic uint64_t *metrics_sink_crashes(struct metrics *m, const char *name)
+{
+	size_t n = atomic_load_explicit(&m->n_sinks, memory_order_acquire);
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(m->sinks[i].name, name))
+			return &m->sinks[i].crashes;
+	if (n == METRICS_SINKS)
+		return NULL;
+	snprintf(m->sinks[n].name, sizeof m->sinks[n].name, "%s", name);
+	atomic_store_explicit(&m->n_sinks, n + 1, memory_order_release);
+	return &m->sinks[n].crashes;
+}
+
+/* Per-sink counters: NAME{sink="x"} N lines / "x":N members. */
+static int render_sinks(const struct metrics *m, struct buf *out, bool prom)
+{
+	size_t n = atomic_load_explicit(&m->n_sinks, memory_order_acquire);
+	int rc = prom ? buf_puts(out, "# HELP herald_sink_crashes_total times a sink instance's "
+				      "process died in a call\n# TYPE herald_sink_crashes_total "
+				      "counter\n")
+		      : buf_puts(out, "\"sink_crashes\":{");
+	for (size_t i = 0; i < n; i++)
+		rc |= prom ? buf_printf(out, "herald_sink_crashes_total{sink=\"%s\"} %llu\n",
+					m->sinks[i].name,
+					(unsigned long long)metric_get(&m->sinks[i].crashes))
+			   : buf_printf(out, "%s\"%s\":%llu", i ? "," : "", m->sinks[i].name,
+					(unsigned long long)metric_get(&m->sinks[i].crashes));
+	return prom ? rc : rc | buf_puts(out, "},");
+}
+
 uint64_t metrics_rejected_total(const struct metrics *m)
 {
 	uint64_t n = 0;
@@ -84,6 +118,7 @@ int metrics_render_prometheus(const struct metrics *m, struct buf *out)
 			      "could not load (they match nothing)\n# TYPE herald_subscriptions_invalid "
 			      "gauge\nherald_subscriptions_invalid %llu\n",
 			 (unsigned long long)metric_get(&m->subscriptions_invalid));
+	rc |= render_sinks(m, out, true);
 	return rc ? -12 : 0;
 }
 
@@ -97,6 +132,7 @@ int metrics_render_json(const struct metrics *m, struct buf *out)
 	rc |= buf_printf(out, "\"intake_stopped\":%llu,\"subscriptions_invalid\":%llu,",
 			 (unsigned long long)metric_get(&m->intake_stopped),
 			 (unsigned long long)metric_get(&m->subscriptions_invalid));
+	rc |= render_sinks(m, out, false);
 	rc |= buf_printf(out, "\"rejected\":%llu,\"rejected_by_reason\":{",
 			 (unsigned long long)metrics_rejected_total(m));
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)

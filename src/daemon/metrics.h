@@ -33,6 +33,13 @@ enum reject_reason {
 	REJECT_REASON_COUNT
 };
 
+/* A counter per sink instance: sink_crashes_total{sink="NAME"}. */
+#define METRICS_SINKS 64
+struct metrics_sink {
+	char name[33];                /* written once, before n_sinks counts it */
+	_Atomic uint64_t crashes;     /* its sink process died in a call */
+};
+
 struct metrics {
 	_Atomic uint64_t received;         /* frames read from the bus, live and replayed */
 	_Atomic uint64_t accepted;         /* verified, new, and committed */
@@ -68,6 +75,9 @@ struct metrics {
 	_Atomic uint64_t subscriptions_quarantined; /* quarantines persisted (match.h) */
 	_Atomic uint64_t subscriptions_invalid; /* gauge: enabled subscriptions in the store that
 						 * the index could not load; they match nothing */
+	/* per sink instance, registered by the dispatcher at start */
+	struct metrics_sink sinks[METRICS_SINKS];
+	_Atomic size_t n_sinks;
 };
 
 static inline void metric_add(_Atomic uint64_t *c, uint64_t n)
@@ -85,6 +95,11 @@ static inline uint64_t metric_get(const _Atomic uint64_t *c)
 {
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
+
+/* The crash counter of sink instance `name`, registered on first use; NULL
+ * when METRICS_SINKS are taken. Called by the dispatcher's start (one
+ * thread); the renderings may run meanwhile. */
+_Atomic uint64_t *metrics_sink_crashes(struct metrics *m, const char *name);
 
 /* Label value of a reason: "too_large", "bad_signature", ... */
 const char *metrics_reject_name(enum reject_reason r);

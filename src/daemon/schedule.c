@@ -41,6 +41,24 @@ struct dest_state *schedule_dest_locked(struct dispatch *d, uint64_t dest)
 }
 
 
+bool schedule_resting_locked(const struct instance *in, uint64_t now, uint64_t *until)
+{
+	*until = 0;
+	if (in->paused)
+		*until = UINT64_MAX;
+	else if (in->broken_until > now || in->restart_at > now)
+		*until = in->broken_until > in->restart_at ? in->broken_until : in->restart_at;
+	return *until != 0;
+}
+
+/* Items per batch: one while a crash is recent (a poison item then pays
+ * its attempts alone), else the configured batch. */
+static size_t batch_cap_locked(const struct instance *in, uint64_t now)
+{
+	uint64_t last = in->n_crashes ? in->crash_at[(in->n_crashes - 1) % CRASH_LIMIT] : 0;
+	return last && now - last < CRASH_SOLO_MS ? 1 : (size_t)in->cfg->batch;
+}
+
 /* Take one token; else 0 and *wait_ms until the next one. Unlimited: 1. */
 static int take_token_locked(struct instance *in, struct dest_state *s, uint64_t *wait_ms)
 {
@@ -101,11 +119,12 @@ static bool skip_entry(void *arg, const struct outbox_entry *e)
 {
 	struct dispatch *d = arg;
 	bool skip = false;
+	uint64_t until;
 	pthread_mutex_lock(&d->lock);
 	struct dest_state *s = schedule_dest_locked(d, e->dest);
 	if (s && s->inst >= 0) {
 		const struct instance *in = &d->inst[s->inst];
-		skip = in->busy || (in->broken_until && in->broken_until > clock_wall_ms()) ||
+		skip = in->busy || schedule_resting_locked(in, clock_wall_ms(), &until) ||
 		       record_has_locked(in->rec, e) || record_has_locked(in->recording, e) ||
 		       record_has_locked(in->recorded, e);
 	}
@@ -249,11 +268,11 @@ static void decide_locked(struct dispatch *d, struct plan *p, uint64_t now, uint
 	if (p->act != ACT_SEND)
 		return;
 	struct instance *in = &d->inst[p->inst];
-	uint64_t wait = 0;
-	if (in->n_batch >= (size_t)in->cfg->batch) {
+	uint64_t wait = 0, until;
+	if (in->n_batch >= batch_cap_locked(in, now)) {
 		p->act = ACT_SKIP;
 		*next = now; /* more than one batch: come back when it is done */
-	} else if (in->busy || in->broken_until > now) {
+	} else if (in->busy || schedule_resting_locked(in, now, &until)) {
 		p->act = ACT_SKIP;
 	} else if (p->quiet) {
 		p->act = ACT_HOLD;
@@ -333,7 +352,8 @@ static int apply_plan(struct dispatch *d, const struct plan *p, size_t n, uint64
 }
 
 /* Could a pass hand anything to a sink? Not when every instance is busy
- * delivering or waiting out a broken spell (*next: when one is probed).
+ * delivering, waiting out a broken spell or a crash's backoff, or paused
+ * (*next: when one is probed or restarted).
  * With no instance at all, yes: entries of unknown sinks must be seen. */
 static bool can_take_work_locked(struct dispatch *d, uint64_t now, uint64_t *next)
 {
@@ -342,11 +362,12 @@ static bool can_take_work_locked(struct dispatch *d, uint64_t now, uint64_t *nex
 		return true;
 	for (size_t i = 0; i < d->n_inst; i++) {
 		const struct instance *in = &d->inst[i];
-		bool broken = in->broken_until && in->broken_until > now;
-		if (!in->busy && !broken)
+		uint64_t until;
+		bool resting = schedule_resting_locked(in, now, &until);
+		if (!in->busy && !resting)
 			return true;
-		if (broken && in->broken_until < *next)
-			*next = in->broken_until;
+		if (resting && until < *next)
+			*next = until;
 	}
 	return false;
 }
@@ -373,12 +394,13 @@ static void hand_over_locked(struct dispatch *d, uint64_t *next)
 {
 	for (size_t i = 0; i < d->n_inst; i++) {
 		struct instance *in = &d->inst[i];
+		uint64_t until;
 		if (in->n_batch && !in->busy) {
 			in->busy = true;
 			pthread_cond_signal(&in->cond);
 		}
-		if (in->broken_until && in->broken_until < *next)
-			*next = in->broken_until;
+		if (schedule_resting_locked(in, clock_wall_ms(), &until) && until < *next)
+			*next = until;
 	}
 }
 

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: sink_probe PLUGIN_PATH [key=value...] -- ADDRESS\n");
 		return 2;
 	}
-	if (sink_open("probe", argv[1], NULL, NULL, opts, (size_t)n, &s, err, sizeof err)) {
+	if (sink_open("probe", argv[1], NULL, NULL, opts, (size_t)n, 0, &s, err, sizeof err)) {
 		fprintf(stderr, "sink_probe: %s\n", err);
 		return 2;
 	}

@@ -27,6 +27,9 @@
 
 static char dir[] = "/tmp/herald-test-sinkhost-XXXXXX";
 static char builddir[1024], sinks_dir[1100], test_plugins[1100];
+/* How every instance here is opened: each in a sink process, as heraldd
+ * does by default; SINK_TEST_INLINE=1 runs the same tests inline. */
+static unsigned open_flags;
 
 /* ---- small helpers ---- */
 
@@ -116,7 +119,7 @@ static int open_sink(const char *name, const char *plugin, const char *config_pa
 	va_end(ap);
 	err[0] = '\0';
 	return sink_open(name, plugin, strchr(plugin, '/') ? NULL : sinks_dir, config_path, opts, n,
-			 s, err, errlen);
+			 open_flags, s, err, errlen);
 }
 
 static int64_t now_msec(void)
@@ -750,6 +753,103 @@ static void test_exec_init(void)
 	}
 }
 
+/* ---- a sink process that dies (not inline: it would take us down) ---- */
+
+/* The fds the process has open, as "0 1 2 3". */
+static void proc_fds(pid_t pid, char *out, size_t len)
+{
+	char cmd[128];
+	snprintf(cmd, sizeof cmd, "ls /proc/%ld/fd | sort -n | tr '\\n' ' '", (long)pid);
+	FILE *p = popen(cmd, "r");
+	out[0] = '\0';
+	if (p && !fgets(out, (int)len, p))
+		out[0] = '\0';
+	if (p)
+		pclose(p);
+}
+
+/* Under a sanitizer a SIGSEGV is reported and the process aborts or exits. */
+static int crash_reason(const char *reason)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return !strncmp(reason, "sink process ", 13);
+#else
+	return !strcmp(reason, "sink process crashed (signal 11)");
+#endif
+}
+
+static struct herald_sink_item titled(const struct herald_notification *const *np, const char *id,
+				      const char *subject, const char *address)
+{
+	struct herald_sink_item it = item(np, 1, 0, id);
+	it.subject = subject;
+	it.address = address;
+	return it;
+}
+
+static void test_process_crash(void)
+{
+	char path[1200], err[1400], fds[256];
+	struct sink *s = NULL;
+	const char *out = in_dir("crashy.out"), *flag = in_dir("crashy.flag");
+	char opt_path[1300], opt_flag[1300];
+	struct herald_notification n = note("0123456789abcdef0123456789abcdef", "{}");
+	const struct herald_notification *np[] = {&n};
+	struct herald_sink_result r[2];
+
+	write_file(flag, "", 0644);
+	snprintf(path, sizeof path, "%s/crashy.so", test_plugins);
+	snprintf(opt_path, sizeof opt_path, "path=%s", out);
+	snprintf(opt_flag, sizeof opt_flag, "flag=%s", flag);
+	/* an fd of ours without O_CLOEXEC, as a careless library might leave one */
+	int leak = open("/dev/null", O_RDONLY);
+	int rc = open_sink("c", path, NULL, &s, err, sizeof err, opt_path, opt_flag, NULL);
+	ok(rc == 0, "crashy opens (%s)", err);
+	if (rc) {
+		close(leak);
+		return;
+	}
+	pid_t first = sink_pid(s);
+	ok(first > 0 && first != getpid(), "it runs in a process of its own (%ld)", (long)first);
+	proc_fds(first, fds, sizeof fds);
+	ok(!strcmp(fds, "0 1 2 3 "), "the sink process holds only stdio and its socket: %s (we "
+	   "hold fd %d)", fds, leak);
+	close(leak);
+
+	struct herald_sink_item its[2] = {titled(np, "a1", "fine", "x"),
+					  titled(np, "a2", "a CRASH here", "x")};
+	rc = sink_deliver(s, its, 2, r);
+	ok(rc == -ECHILD && r[0].outcome == HERALD_SINK_RETRY && r[1].outcome == HERALD_SINK_RETRY &&
+	   crash_reason(r[0].reason) && crash_reason(r[1].reason),
+	   "a segfault in deliver: -ECHILD, every item RETRY '%s'", r[1].reason);
+	ok(sink_pid(s) == 0, "the dead process is reaped, none runs until the next call");
+
+	its[0] = titled(np, "b1", "after the crash", "x");
+	rc = sink_deliver(s, its, 1, r);
+	pid_t second = sink_pid(s);
+	ok(rc == 0 && r[0].outcome == HERALD_SINK_DELIVERED && second > 0 && second != first,
+	   "the next call starts a new process (%ld) with the same options: %s", (long)second,
+	   herald_sink_outcome_name(r[0].outcome));
+
+	rc = sink_validate(s, "segv", err, sizeof err);
+	ok(rc == -ECHILD && crash_reason(err), "a segfault in validate: -ECHILD, '%s'", err);
+	ok(sink_validate(s, "fine", err, sizeof err) == 0, "validate works again after it");
+
+	its[0] = titled(np, "c1", "bye", "exit");
+	rc = sink_deliver(s, its, 1, r);
+	ok(rc == -ECHILD && !strcmp(r[0].reason, "sink process exited (status 3)"),
+	   "a plugin that exits: '%s'", r[0].reason);
+
+	unlink(flag); /* "fixed" */
+	its[0] = titled(np, "d1", "a CRASH no more", "x");
+	rc = sink_deliver(s, its, 1, r);
+	ok(rc == 0 && r[0].outcome == HERALD_SINK_DELIVERED, "fixed: the marked item is delivered");
+	ok(sink_flush(s, 0) == 0 && sink_reopen(s) == 0, "flush and reopen go through");
+	sink_close(s);
+	ok(file_is(out, "b1\tafter the crash\nd1\ta CRASH no more\n"),
+	   "only what was delivered was written, once");
+}
+
 static void test_no_zombies(void)
 {
 	int status;
@@ -771,6 +871,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	umask(022);
+	if (getenv("SINK_TEST_INLINE") && !strcmp(getenv("SINK_TEST_INLINE"), "1"))
+		open_flags = SINK_INLINE;
 	test_refusals();
 	test_forgetful();
 	test_old_rc();
@@ -782,6 +884,8 @@ int main(int argc, char **argv)
 	test_exec_digest();
 	test_exec_big();
 	test_exec_init();
+	if (!(open_flags & SINK_INLINE))
+		test_process_crash();
 	test_no_zombies();
 
 	char cmd[1200];
