@@ -121,12 +121,8 @@ static void one_pass(const struct match_snapshot *s, struct match_scratch *sc,
 int main(int argc, char **argv)
 {
 	const char *top = argc > 1 ? argv[1] : ".";
-	char corpus[4096], rules[4096], idmap[4096];
-	snprintf(corpus, sizeof corpus, "%s/tests/data/fedmsg-messages.jsonl", top);
-	snprintf(rules, sizeof rules, "%s/src/schema/rules", top);
-	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top);
 	struct msgs m;
-	load_msgs(corpus, rules, idmap, &m);
+	load_repo_msgs(top, &m);
 	char **users = make_usernames(&m);
 	uint64_t us;
 	struct match_snapshot *base = match_builder_finish(population_builder(&m, users, &us));

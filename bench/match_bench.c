@@ -32,12 +32,8 @@ static int cmp_u64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	const char *top = argc > 1 ? argv[1] : ".";
-	char corpus[4096], rules[4096], idmap[4096];
-	snprintf(corpus, sizeof corpus, "%s/tests/data/fedmsg-messages.jsonl", top);
-	snprintf(rules, sizeof rules, "%s/src/schema/rules", top);
-	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top);
 	struct msgs m;
-	load_msgs(corpus, rules, idmap, &m);
+	load_repo_msgs(top, &m);
 	char **users = make_usernames(&m);
 	long rss0 = rss_kib();
 	uint64_t build_us;

@@ -113,6 +113,15 @@ static char **make_packages(const struct msgs *m, size_t *n_out)
 }
 
 /* The corpus's usernames become the first users' names. */
+void load_repo_msgs(const char *top, struct msgs *m)
+{
+	char corpus[4096], rules[4096], idmap[4096];
+	snprintf(corpus, sizeof corpus, "%s/tests/data/fedmsg-messages.jsonl", top);
+	snprintf(rules, sizeof rules, "%s/src/schema/rules", top);
+	snprintf(idmap, sizeof idmap, "%s/tests/data/identity-map.json", top);
+	load_msgs(corpus, rules, idmap, m);
+}
+
 char **make_usernames(const struct msgs *m)
 {
 	char **u = calloc(USERS, sizeof *u);

@@ -31,6 +31,8 @@ void die(const char *what) __attribute__((noreturn));
 long rss_kib(void);
 /* The first 1,000 corpus messages, described by the rules. */
 void load_msgs(const char *corpus, const char *rules, const char *idmap, struct msgs *m);
+/* load_msgs with the repository's corpus, rules and identity map under top. */
+void load_repo_msgs(const char *top, struct msgs *m);
 /* USERS names: the corpus's usernames first. */
 char **make_usernames(const struct msgs *m);
 /* Every user and subscription, in a builder not yet finished; *build_us is

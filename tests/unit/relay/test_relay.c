@@ -15,6 +15,7 @@
 #define _GNU_SOURCE /* vasprintf, strndup */
 #endif
 #include "tests/unit/tap.h"
+#include "tests/unit/relay/harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,7 +43,6 @@
 #define WATCHDOG_S 240
 
 static void *g_ctx;
-static pid_t g_child = -1;
 static char g_tmp[] = "/tmp/herald-relay-test.XXXXXX";
 static int g_logs; /* relay runs so far; each logs to its own file */
 
@@ -52,68 +52,7 @@ struct relay {
 	char log[256];
 };
 
-/* ---- process handling ---- */
-
-static void kill_child(void)
-{
-	if (g_child > 0) {
-		kill(g_child, SIGKILL);
-		waitpid(g_child, NULL, 0);
-		g_child = -1;
-	}
-}
-
-static void on_alarm(int sig)
-{
-	(void)sig;
-	static const char msg[] = "Bail out! test timed out\n";
-	if (g_child > 0)
-		kill(g_child, SIGKILL);
-	(void)!write(1, msg, sizeof msg - 1);
-	_exit(1);
-}
-
-static void bail(const char *why)
-{
-	kill_child();
-	printf("Bail out! %s\n", why);
-	exit(1);
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* A free loopback port: bind port 0, read it back, close. */
-static int free_port(void)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET};
-	socklen_t len = sizeof sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
-		close(fd);
-	return port;
-}
-
-static bool file_has(const char *path, const char *needle)
-{
-	char buf[1 << 16];
-	FILE *f = fopen(path, "r");
-	size_t n;
-	if (!f)
-		return false;
-	n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return strstr(buf, needle) != NULL;
-}
+/* ---- process handling (the rest is in harness.c) ---- */
 
 static void dump_log(const struct relay *r)
 {
