@@ -361,6 +361,20 @@ static int evaluate(const struct match_snapshot *s, const uint8_t *masked, uint3
 	return 0;
 }
 
+/* Where the overlay's subscriptions start in the scratch's stamps. */
+static uint32_t base_subs(const struct match_snapshot *s)
+{
+	return s->base ? s->base->n_subs : 0;
+}
+
+/* evaluate() for `s` itself: its subscriptions and users come after the
+ * base's in the stamps and budgets. */
+static int evaluate_overlay(const struct match_snapshot *s, const struct msg_view *m,
+			    struct match_scratch *sc, struct match_result *out)
+{
+	return evaluate(s, NULL, base_subs(s), s->base ? s->base->n_users : 0, m, sc, out);
+}
+
 static int start(const struct match_snapshot *s, struct match_scratch *sc, struct match_result *out)
 {
 	*out = (struct match_result){0};
@@ -385,10 +399,9 @@ int match_run(const struct match_snapshot *s, const struct msg_view *m, struct m
 			rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	}
 	if (!rc)
-		rc = collect_candidates(s, m, sc, s->base ? s->base->n_subs : 0);
+		rc = collect_candidates(s, m, sc, base_subs(s));
 	if (!rc)
-		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
-			      sc, out);
+		rc = evaluate_overlay(s, m, sc, out);
 	return rc ? rc : group(sc, out);
 }
 
@@ -409,7 +422,6 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
 	if (!rc && s->base && !(rc = queue_all(s->base, sc)))
 		rc = evaluate(s->base, s->base_masked, 0, 0, m, sc, out);
 	if (!rc && !(rc = queue_all(s, sc)))
-		rc = evaluate(s, NULL, s->base ? s->base->n_subs : 0, s->base ? s->base->n_users : 0, m,
-			      sc, out);
+		rc = evaluate_overlay(s, m, sc, out);
 	return rc ? rc : group(sc, out);
 }

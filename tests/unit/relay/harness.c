@@ -75,3 +75,17 @@ bool file_has(const char *path, const char *needle)
 	buf[n] = '\0';
 	return strstr(buf, needle) != NULL;
 }
+
+bool wait_ready(const char *log, pid_t *pid)
+{
+	for (int i = 0; i < 5000 / 20; i++) {
+		if (file_has(log, "herald-relay: ready"))
+			return true;
+		if (waitpid(*pid, NULL, WNOHANG) == *pid) {
+			*pid = g_child = -1;
+			return false;
+		}
+		sleep_ms(20);
+	}
+	return false;
+}

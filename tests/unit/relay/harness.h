@@ -25,5 +25,8 @@ void sleep_ms(long ms);
 int free_port(void);
 /* Does the file (its first 64 KiB) contain needle? */
 bool file_has(const char *path, const char *needle);
+/* Wait for herald-relay's ready line in `log`; false if the relay (*pid)
+ * exited (then *pid and g_child are -1) or took over 5 s. */
+bool wait_ready(const char *log, pid_t *pid);
 
 #endif

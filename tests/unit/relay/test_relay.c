@@ -81,21 +81,6 @@ static void exec_relay(const struct relay *r, const char *state, const char **ex
 	_exit(127);
 }
 
-/* Wait for the ready line; false if the relay exited or took too long. */
-static bool wait_ready(struct relay *r)
-{
-	for (int i = 0; i < TIMEOUT_MS / 20; i++) {
-		if (file_has(r->log, "herald-relay: ready"))
-			return true;
-		if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
-			r->pid = g_child = -1;
-			return false;
-		}
-		sleep_ms(20);
-	}
-	return false;
-}
-
 /* Start the relay on fresh ports, retrying if a port was taken meanwhile. */
 static bool start_relay(struct relay *r, const char *state, const char **extra)
 {
@@ -111,7 +96,7 @@ static bool start_relay(struct relay *r, const char *state, const char **extra)
 		if (r->pid == 0)
 			exec_relay(r, state, extra);
 		g_child = r->pid;
-		if (wait_ready(r))
+		if (wait_ready(r->log, &r->pid))
 			return true;
 		dump_log(r);
 		kill_child();

@@ -90,20 +90,6 @@ static void exec_relay(const struct relay *r, const char *state)
 	_exit(127);
 }
 
-static bool wait_ready(struct relay *r)
-{
-	for (int i = 0; i < TIMEOUT_MS / 20; i++) {
-		if (file_has(r->log, "herald-relay: ready"))
-			return true;
-		if (waitpid(r->pid, NULL, WNOHANG) == r->pid) {
-			r->pid = g_child = -1;
-			return false;
-		}
-		sleep_ms(20);
-	}
-	return false;
-}
-
 static bool start_relay(struct relay *r, const char *state)
 {
 	static int runs;
@@ -120,7 +106,7 @@ static bool start_relay(struct relay *r, const char *state)
 		if (r->pid == 0)
 			exec_relay(r, state);
 		g_child = r->pid;
-		if (wait_ready(r))
+		if (wait_ready(r->log, &r->pid))
 			return true;
 		kill_child();
 	}
