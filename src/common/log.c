@@ -24,7 +24,7 @@ void log_setup(const char *ident, enum log_level level, bool use_syslog)
 	if (g_log.use_syslog && !use_syslog)
 		closelog();
 	g_log.ident = ident;
-	g_log.level = level;
+	__atomic_store_n(&g_log.level, level, __ATOMIC_RELAXED); /* read unlocked by log_enabled */
 	g_log.use_syslog = use_syslog;
 	if (use_syslog)
 		openlog(ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
