@@ -169,11 +169,27 @@ int outbox_remove_entry(struct store_txn *t, const struct outbox_entry *e, const
 	return digest_del(t, e->id, e->due, e->user, e->dest);
 }
 
+/* Bodies the delivery log keeps, per record: a body that does not fit in
+ * what is left is not kept ("why" then works from the meta alone). */
+#define KEPT_BODY_BYTES 4096
+
+/* The body of `note`, if it fits in *left bytes (taken from it). */
+static json_t *kept_body(const json_t *note, size_t *left)
+{
+	json_t *msg = json_object_get(note, "msg");
+	size_t len = msg ? json_dumpb(msg, NULL, 0, JSON_COMPACT) : 0;
+	if (!len || len > *left)
+		return NULL;
+	*left -= len;
+	return msg;
+}
+
 /* What the delivery log keeps of each note for "why did I get this" once
- * the note itself is gone: everything but the body, the attempts and what
- * the record says already. */
+ * the note itself is gone: everything but the attempts and what the record
+ * says already; the body only while the record's bodies stay small. */
 static json_t *kept_notes(const json_t *notes)
 {
+	size_t left = KEPT_BODY_BYTES;
 	static const char *const keep[] = {"id", "subscriptions", "created", "topic", "title",
 					   "summary", "link", "agent", "severity", "usernames",
 					   "packages", "msg_id", "timestamp", NULL};
@@ -183,8 +199,15 @@ static json_t *kept_notes(const json_t *notes)
 		json_t *one = json_object();
 		for (size_t k = 0; one && keep[k]; k++) {
 			json_t *v = json_object_get(note, keep[k]);
-			if (v && json_object_set(one, keep[k], v))
-				json_decref(one), one = NULL;
+			if (v && json_object_set(one, keep[k], v)) {
+				json_decref(one);
+				one = NULL;
+			}
+		}
+		json_t *body = one ? kept_body(note, &left) : NULL;
+		if (body && json_object_set(one, "msg", body)) {
+			json_decref(one);
+			one = NULL;
 		}
 		if (json_array_append_new(arr, one))
 			break;

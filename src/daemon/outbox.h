@@ -15,9 +15,10 @@
  *   members      [digest id][note id] -> ""             notes inside a digest
  *   dead         id -> JSON note + {reason, dead_at}
  *   delivered    [order] -> JSON {id, user, destination, sink, count, attempts, at,
- *                notes: [each note without its body: id, subscriptions, created,
- *                topic, title, summary, link, agent, severity, usernames, packages,
- *                msg_id, timestamp]}  (for "why did I get this")
+ *                notes: [each note's id, subscriptions, created, topic, title,
+ *                summary, link, agent, severity, usernames, packages, msg_id,
+ *                timestamp, and its msg while the record's bodies stay under
+ *                4 KiB]}  (for "why did I get this")
  *   when         id -> [due ms][seq]                    where a note is, when it is due
  * Notes are stored by sequence number so that a batch of new notes appends
  * (their ids are hashes: keyed by id, every note would dirty its own page);

@@ -7,6 +7,7 @@
 #include "why.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +22,7 @@ struct source {
 	struct recent_msg *orig; /* the original, still in the recent store */
 	struct meta meta;        /* else: described again from the note */
 	json_t *body;            /* the note's body, or an empty object */
+	bool kept_body;          /* the note had its body */
 	struct msg_view view;
 };
 
@@ -119,6 +121,7 @@ static int rebuild(struct recent *r, const struct schema *sc, const json_t *note
 	}
 	if (!topic)
 		return directory_fail(e, 500, "notification without a topic");
+	src->kept_body = body != NULL;
 	src->body = body ? json_incref(body) : json_object();
 	if (!src->body)
 		return directory_fail(e, 500, "out of memory");
@@ -212,12 +215,13 @@ static int answer(struct store *s, const char *user, const json_t *note, const j
 					"name", json_object_get(first, "name"), "filter",
 					json_object_get(first, "filter"))
 			    : json_null();
-	*out = json_pack("{s:o, s:o, s:b, s:s, s:o, s:s, s:O}", "note",
+	*out = json_pack("{s:o, s:o, s:b, s:s, s:o, s:s, s:b, s:O}", "note",
 			 note_json(s, user, note, rec, state), "subscription", sub, "match",
 			 first && json_is_true(json_object_get(first, "match")), "why",
 			 first ? json_string_value(json_object_get(first, "why")) : "",
 			 "meta", explain_meta_json(src->view.meta), "source",
-			 src->orig ? "message" : "notification", "subscriptions", list);
+			 src->orig ? "message" : "notification", "body", src->orig || src->kept_body,
+			 "subscriptions", list);
 	return *out ? 0 : directory_fail(e, 500, "out of memory");
 }
 

@@ -7,12 +7,13 @@
  * (explain.c), on the original message while the recent store still holds
  * it ("source": "message"), else on what the note kept ("source":
  * "notification": its body while it waits in the outbox or the dead
- * letters; once delivered, the meta it kept and an empty body).
+ * letters; once delivered, what the delivery log kept: the meta, and the
+ * body unless it was big, "body": false then, msg.* paths see nothing).
  *
  * Answer: {"note": {"id", "title", "topic", "time", "sink", "destination",
  * "address", "state": "pending" | "dead" | "delivered", "msg_id"},
  * "subscription": {"id", "name", "filter"}, "match": bool, "why": TEXT,
- * "meta": {...}, "source": ..., "subscriptions": [{"id", "name", "filter",
+ * "meta": {...}, "source": ..., "body": bool, "subscriptions": [{"id", "name", "filter",
  * "match", "why"}...]}. "subscription" is the first that matches again (or
  * the first named); a deleted subscription has name and filter null and
  * does not match. A note of another user, or one no longer known: 404.
