@@ -284,10 +284,12 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 {
 	struct session ss;
 	enum config_dashboard who = w->deps.cfg->web.dashboard;
-	if (who == CONFIG_DASHBOARD_OFF || !w->deps.dashboard)
+	if (who == CONFIG_DASHBOARD_OFF)
 		return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 	if (who == CONFIG_DASHBOARD_SIGNED_IN && !web_session(w, call, &ss))
 		return web_json_error(r, MHD_HTTP_UNAUTHORIZED, "not signed in");
+	if (!w->deps.dashboard)
+		return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 	/* dashboard_serve(w->deps.dashboard, call->c) is connected here at merge. */
 	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 }
