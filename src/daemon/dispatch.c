@@ -298,7 +298,6 @@ void dispatch_stop(struct dispatch *d)
 		pthread_cond_destroy(&in->rec_cond);
 		pthread_cond_destroy(&in->idle);
 	}
-	destcode_release(d);
 	for (size_t b = 0; b < DEST_BUCKETS; b++)
 		while (d->dests[b]) {
 			struct dest_state *s = d->dests[b];

@@ -93,7 +93,8 @@ int dispatch_validate(struct dispatch *d, const char *sink, const char *address,
  * deliver it through the sink now; 0, or -EIO with the sink's reason.
  * dispatch_check_code: 0 (the code matched and is spent), -EACCES (wrong),
  * -ENOENT (none pending: ask for a new one), -EBUSY (five wrong tries: the
- * code is void). Codes live in memory: a restart voids them.
+ * code is void). Codes are kept hashed in the store with their expiry and
+ * wrong tries, so they survive a restart and the tries count across it.
  */
 bool dispatch_needs_code(struct dispatch *d, const char *sink);
 int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, uint64_t dest,
