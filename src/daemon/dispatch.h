@@ -64,11 +64,17 @@ struct config;
 struct store;
 struct metrics;
 struct dispatch;
+struct links;
 
 struct dispatch_deps {
 	const struct config *cfg; /* [dispatch] and [sink NAME]; must outlive the dispatcher */
 	struct store *store;
 	struct metrics *metrics;
+	/* The web app's signed links (src/web/links.h), borrowed, outliving
+	 * the dispatcher; NULL when there is no web app. With it, every item
+	 * carries unsubscribe_url and why_url (sink ABI 1.2) and the default
+	 * templates their footer lines (render.h), made at delivery time. */
+	const struct links *links;
 	/* Starts each of the dispatcher's threads (`what`: "scheduler",
 	 * "worker" or "recorder"); 0 or a positive errno, like pthread_create.
 	 * NULL: pthread_create. Tests make it fail. */

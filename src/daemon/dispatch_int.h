@@ -115,6 +115,7 @@ struct dispatch {
 	const struct config_dispatch *dc;
 	struct store *store;
 	struct metrics *metrics;
+	const struct links *links; /* NULL: no web app, no links in items */
 	struct instance *inst;
 	size_t n_inst;
 	int (*thread_start)(pthread_t *, void *(*)(void *), void *, const char *); /* NULL: pthread_create */
