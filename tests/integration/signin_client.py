@@ -8,7 +8,8 @@ and consent forms, and prints one "ok|..." or "not ok|..." line per check
 
   signin_client.py PHASE WEB_BASE ISSUER ADMIN_SOCKET
 PHASE "first": create_users = no; "second": after a restart with
-create_users = yes (reads the cookie the first phase saved in ./alice.cookie).
+create_users = yes (reads the cookie the first phase saved in ./alice.cookie);
+"third": after the provider restarted with another key (ES256).
 """
 import http.client
 import http.cookiejar
@@ -372,4 +373,11 @@ def second_phase():
     report(status == 200 and set(names) == {"alice", "bob", "boss", "dave"}, f"no other user was created ({names})")
 
 
-first_phase() if PHASE == "first" else second_phase()
+def third_phase():
+    b = Browser()
+    r, _ = sign_in(b, "alice")
+    report(r is not None and r.status == 303 and b.herald_cookie(),
+           f"after the provider changed to a new ES256 key, sign-in works: the key set was fetched again ({r and r.status})")
+
+
+{"first": first_phase, "second": second_phase, "third": third_phase}[PHASE]()

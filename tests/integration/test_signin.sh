@@ -67,10 +67,16 @@ ok $? "--check-config accepts the config ($(cat check.out))"
 OIDC_DIR="$top_srcdir/tests/oidc"
 [ -d "$OIDC_DIR/node_modules/oidc-provider" ]
 ok $? "the test provider is installed (scripts/install-deps: npm ci --prefix tests/oidc)"
-node "$OIDC_DIR/provider.mjs" "$P_OIDC" herald-test "$SECRET" "$BASE/auth/callback" \
-	> provider.out 2> provider.err &
-PIDS="$PIDS $!"
-wait_for 30 grep -q ready provider.out
+provider() { # provider N [--alg ES256]
+	n=$1
+	shift
+	node "$OIDC_DIR/provider.mjs" "$P_OIDC" herald-test "$SECRET" "$BASE/auth/callback" "$@" \
+		> "provider$n.out" 2> "provider$n.err" &
+	OPID=$!
+	PIDS="$PIDS $OPID"
+	wait_for 30 grep -q ready "provider$n.out"
+}
+provider 1
 ok $? "the OpenID provider listens on 127.0.0.1:$P_OIDC"
 
 start() { # start N
@@ -112,4 +118,13 @@ write_conf yes
 start 2
 ok $? "heraldd restarted with create_users = yes"
 client second
+
+# The provider starts over with a new key of another type: heraldd's cached
+# key set lacks its kid and is fetched again (at most every 10 s, so wait that).
+kill "$OPID"
+wait "$OPID" 2>/dev/null
+provider 2 --alg ES256
+ok $? "the provider restarted with an ES256 key"
+sleep 10
+client third
 done_testing
