@@ -33,7 +33,8 @@
 #define TOTAL_TIMEOUT_MS 5000L
 #define JWKS_REFETCH_MIN_MS 10000u
 #define SECRET_MAX 1024
-#define IAT_MAX_AGE_S 86400 /* an ID token issued a day ago is not from this sign-in */
+#define IAT_MAX_AGE_S 86400
+#define PRUNE_PER_BEGIN 32 /* an ID token issued a day ago is not from this sign-in */
 
 struct oidc {
 	char *issuer, *client_id, *client_secret, *redirect_uri, *scopes, *username_claim;
@@ -521,7 +522,7 @@ int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t
 	char state[SESSION_TOKEN_LEN + 1], challenge[SESSION_TOKEN_LEN + 1];
 	struct buf q = BUF_INIT;
 	json_t *disc = NULL;
-	size_t pruned;
+	size_t pruned, pending = 0;
 	int rc;
 	*err = '\0';
 	if (strlen(return_path) > OIDC_RETURN_MAX)
@@ -533,7 +534,15 @@ int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t
 	    (rc = session_random_token(p.verifier)))
 		goto out;
 	pkce_challenge(p.verifier, challenge);
-	store_kv_prune(s, STORE_KV_AUTH_STATES, pending_expired, &now_s, 32, &pruned);
+	/* States are random, so pruning from the new one samples at random. */
+	store_kv_prune(s, STORE_KV_AUTH_STATES, state, strlen(state), PRUNE_PER_BEGIN,
+		       pending_expired, &now_s, &pruned);
+	if (!store_kv_count(s, STORE_KV_AUTH_STATES, &pending) && pending >= OIDC_PENDING_MAX) {
+		rc = -EBUSY;
+		snprintf(err, errlen, "too many sign-ins are in progress; please try again in a few "
+				      "minutes");
+		goto out;
+	}
 	if ((rc = oidc_pending_put(s, state, &p)))
 		goto out;
 	const char *ep = endpoint(o, disc, "authorization_endpoint");

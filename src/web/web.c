@@ -176,6 +176,34 @@ bool web_csrf_ok(const struct web *w, const struct web_call *call, const struct 
 	return session_csrf_ok(ss, token ? token : form_token);
 }
 
+void web_client(const struct web *w, struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const struct config_web *cw = &w->deps.cfg->web;
+	snprintf(out, n, "?");
+	if (sa)
+		getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							  : sizeof(struct sockaddr_in),
+			    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
+	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	bool trusted = false;
+	for (size_t i = 0; xff && i < cw->n_trusted_proxies && !trusted; i++)
+		trusted = !strcmp(cw->trusted_proxies[i], out);
+	if (!trusted)
+		return;
+	/* The proxy appends the address it saw: the last entry is the one it vouches for. */
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	char addr[64];
+	unsigned char bin[16];
+	snprintf(addr, sizeof addr, "%.*s", (int)strcspn(last, " \t"), last);
+	if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+		snprintf(out, n, "%s", addr);
+}
+
 bool web_is_admin(const struct web *w, const char *user)
 {
 	const struct config_web *cw = &w->deps.cfg->web;
@@ -241,8 +269,10 @@ static int serve_v1(struct web *w, const struct web_call *call, struct web_reply
 		return web_json_error(r, MHD_HTTP_UNAUTHORIZED, "not signed in");
 	bool reading = !strcmp(call->method, "GET") || !strcmp(call->method, "HEAD");
 	if (!reading && !web_csrf_ok(w, call, &ss, NULL)) {
-		log_limited(&w->rl, L_WARN, "web: refused %s %s for %s: csrf", call->method,
-			    call->url, ss.user);
+		char addr[64];
+		web_client(w, call->c, addr, sizeof addr);
+		log_limited(&w->rl_csrf, L_WARN, "web: refused %s %s for %s from %s: csrf", call->method,
+			    call->url, ss.user, addr);
 		return web_json_error(r, MHD_HTTP_FORBIDDEN, "csrf");
 	}
 	if (web_is_admin(w, ss.user))
@@ -632,7 +662,8 @@ int web_start(const struct web_deps *deps, struct web **out, char *err, size_t e
 		return -ENOMEM;
 	w->deps = *deps;
 	w->assets_fd = -1;
-	w->rl.interval_ms = 10000;
+	w->rl_signin.interval_ms = 10000;
+	w->rl_csrf.interval_ms = 10000;
 	origin_of(cfg->web.base_url, w->origin, sizeof w->origin);
 	snprintf(w->csp, sizeof w->csp, CSP_FMT, cfg->oidc.issuer ? " " : "",
 		 cfg->oidc.issuer ? cfg->oidc.issuer : "");

@@ -237,7 +237,8 @@ def first_phase():
 
     # CSRF on a state-changing request.
     path = BASE + "/v1/users/alice/lists/extra"
-    r = b.request("PUT", path, body=["a"])
+    # (From behind a trusted proxy, for the log line test_signin.sh looks for.)
+    r = b.request("PUT", path, body=["a"], headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.7"})
     report(r.status == 403 and r.json().get("error") == "csrf", f"PUT without X-CSRF-Token: 403 csrf ({r.status})")
     r = b.request("PUT", path, body=["a"], headers={"X-CSRF-Token": "x" * 43})
     report(r.status == 403, f"PUT with a wrong token: 403 ({r.status})")
@@ -291,6 +292,9 @@ def first_phase():
     cb = provider_walk(tb, auth, "alice") if auth else None
     r = tb.request("GET", set_param(cb, "state", "A" * 43)) if cb else None
     report(r is not None and r.status == 400 and not r.cookies(), f"a callback with another state: 400 ({r and r.status})")
+    r = tb.request("GET", set_param(cb, "iss", "https://evil.example")) if cb else None
+    report(r is not None and r.status == 400 and "another identity provider" in r.body,
+           f"a callback naming another issuer (RFC 9207 iss): 400 ({r and r.status})")
     r = tb.request("GET", cb) if cb else None
     report(r is not None and r.status == 303, "(the untampered callback still works once)")
     r, _ = sign_in(Browser(), "alice", tamper=lambda u: set_param(u, "nonce", "N" * 43))

@@ -42,6 +42,7 @@ listen = 127.0.0.1:$P_WEB
 base_url = $BASE
 assets = www
 admins = boss
+trusted_proxies = 127.0.0.1
 [oidc]
 issuer = $ISSUER
 client_id = herald-test
@@ -108,6 +109,8 @@ client() { # client PHASE: run signin_client.py, each line one TAP result
 client first
 grep -q "web: 'alice' signed in" daemon1.err
 ok $? "heraldd logged the sign-in"
+grep -q "for alice from 198.51.100.7: csrf" daemon1.err
+ok $? "a refusal is logged with the address a trusted proxy forwarded (the last of X-Forwarded-For)"
 grep -q "$SECRET" daemon1.err
 [ $? -ne 0 ]
 ok $? "the client secret never appears in heraldd's log"
