@@ -85,7 +85,7 @@ start() { # start N
 	DPID=$!
 	PIDS="$PIDS $DPID"
 	wait_for 20 curl -sf --unix-socket "$SOCK" http://localhost/healthz &&
-		wait_for 10 curl -s -o /dev/null "$BASE/"
+		wait_for 10 curl -sk -o /dev/null "$BASE/"
 }
 start 1
 ok $? "heraldd started with [web] and [oidc]"
@@ -130,4 +130,24 @@ provider 2 --alg ES256
 ok $? "the provider restarted with an ES256 key"
 sleep 10
 client third
+
+# HTTPS served by heraldd itself ([web] tls_cert, tls_key).
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt > /dev/null 2>&1
+chmod 600 tls.key
+sed -e "s|^base_url = .*|base_url = https://127.0.0.1:$P_WEB|" \
+	-e "s|^assets = www|assets = www\ntls_cert = tls.crt\ntls_key = tls.key|" heraldd.conf > tls.conf
+mv tls.conf heraldd.conf
+BASE="https://127.0.0.1:$P_WEB"
+start 3
+ok $? "heraldd started with tls_cert and tls_key"
+curl -s --cacert tls.crt -D tls.headers -o tls.body "$BASE/v1/session"
+grep -q '"user":null' tls.body && grep -qi '^strict-transport-security: max-age=' tls.headers &&
+	grep -qi '^x-frame-options: DENY' tls.headers
+ok $? "GET /v1/session over HTTPS, with HSTS for an https base URL"
+curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$P_WEB/v1/session"
+[ $? -ne 0 ]
+ok $? "plain HTTP is not served on the TLS listener"
 done_testing
