@@ -543,6 +543,13 @@ int web_check_config(const struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/* http://localhost, 127.x or [::1]: a secure context for browsers. */
+static bool loopback_url(const char *url)
+{
+	const char *h = url + 7;
+	return !strncmp(h, "localhost", 9) || !strncmp(h, "127.", 4) || !strncmp(h, "[::1]", 5);
+}
+
 /* scheme://host[:port] of base_url: the origin browsers send. */
 static void origin_of(const char *base, char *out, size_t n)
 {
@@ -683,6 +690,10 @@ int web_start(const struct web_deps *deps, struct web **out, char *err, size_t e
 		web_stop(w);
 		return rc;
 	}
+	if (!strncmp(cfg->web.base_url, "http://", 7) && !loopback_url(cfg->web.base_url))
+		log_warn("web: base_url %s is plain http: browsers keep the Secure session cookie "
+			 "only over https (or on localhost), so sign-in will not stick",
+			 cfg->web.base_url);
 	log_info("web: listening on %s for %s (%zu expired sessions pruned, sign-in %s)",
 		 cfg->web.listen, cfg->web.base_url, pruned, w->oidc ? "on" : "off");
 	*out = w;

@@ -78,6 +78,7 @@ static char *sign(cjose_jwk_t *k, const char *alg, const char *kid, json_t *c)
 
 static int verify(const char *jwt, char *user, char *err)
 {
+	err[0] = '\0';
 	struct oidc_expect x = {.issuer = ISS, .client_id = "herald", .nonce = "n-0123",
 				.username_claim = "preferred_username", .now_s = NOW};
 	return oidc_verify_id_token(jwt ? jwt : "", jwks, &x, user, err, 256);
@@ -132,7 +133,9 @@ static void signatures(void)
 	free(t);
 
 	/* alg none: header {"alg":"none"}, the claims, an empty signature. */
-	char *payload = json_dumps(claims(), JSON_COMPACT), b64[1024], none[2048];
+	json_t *c = claims();
+	char *payload = json_dumps(c, JSON_COMPACT), b64[1024], none[2048];
+	json_decref(c);
 	session_b64url((const unsigned char *)payload, strlen(payload), b64);
 	snprintf(none, sizeof none, "eyJhbGciOiJub25lIn0.%s.", b64);
 	user[0] = '\0';
