@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "session.h"
+#include "src/common/b64url.h"
 #include "src/common/buf.h"
 #include "src/common/clock.h"
 #include "src/common/config.h"
@@ -509,10 +510,8 @@ static int add_param(struct buf *b, const char *name, const char *value)
 static void pkce_challenge(const char *verifier, char out[SESSION_TOKEN_LEN + 1])
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
-	char tmp[48];
 	SHA256((const unsigned char *)verifier, strlen(verifier), d);
-	session_b64url(d, sizeof d, tmp);
-	memcpy(out, tmp, SESSION_TOKEN_LEN + 1);
+	b64url_encode(d, sizeof d, out);
 }
 
 int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t now_s,

@@ -9,12 +9,12 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/common/b64url.h"
 #include "src/common/buf.h"
 #include "src/daemon/store.h"
 
@@ -22,24 +22,14 @@
  * sign-in never pays for all the others (start-up prunes them all). */
 #define PRUNE_PER_CREATE 32
 
-void session_b64url(const unsigned char *in, size_t n, char *out)
-{
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	for (char *p = out; *p; p++)
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-}
+_Static_assert(B64URL_LEN(32) == SESSION_TOKEN_LEN, "a token is 32 bytes in base64url");
 
 int session_random_token(char out[SESSION_TOKEN_LEN + 1])
 {
 	unsigned char raw[32];
-	char tmp[48];
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		return -EIO;
-	session_b64url(raw, sizeof raw, tmp);
-	memcpy(out, tmp, SESSION_TOKEN_LEN + 1);
+	b64url_encode(raw, sizeof raw, out);
 	OPENSSL_cleanse(raw, sizeof raw);
 	return 0;
 }

@@ -31,6 +31,7 @@
 #include "src/common/config.h"
 #include "src/common/hex.h"
 #include "src/daemon/metrics.h"
+#include "links.h"
 
 /* The dashboard alone may hold 1,000 streams. */
 #define CONNECTIONS 2048
@@ -324,12 +325,22 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 }
 
-/* /unsubscribe/TOKEN and /mute/TOKEN: links_page() once links are
- * connected (H2); until then there is nothing to confirm. */
+/* /unsubscribe/TOKEN and /mute/TOKEN: the signed links' pages (links.c).
+ * No CSRF check: the link itself is the credential, and RFC 8058's
+ * one-click POST comes from a mail client, not from our pages. */
 static int serve_links(struct web *w, const struct web_call *call, struct web_reply *r)
 {
-	return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
-			"This herald does not serve unsubscribe or mute links.");
+	const char *action = call->url[1] == 'u' ? "unsubscribe" : "mute";
+	const char *token = call->url + 1 + strlen(action);
+	if (!w->deps.links || *token != '/' || !token[1] || strchr(token + 1, '/'))
+		return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
+				"This herald does not know that link.");
+	struct links_request lr = {.method = call->method, .action = action, .token = token + 1,
+				   .store = w->deps.store, .now_s = call->now_s};
+	int rc = links_page(w->deps.links, &lr, &r->status, &r->body);
+	r->type = "text/html; charset=utf-8";
+	r->no_store = true;
+	return rc;
 }
 
 static int route(struct web *w, const struct web_call *call, struct web_reply *r)

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/web/session.h"
+#include "src/common/b64url.h"
 #include "tests/unit/tap.h"
 
 #define NOW 1800000000LL
@@ -136,7 +136,7 @@ static void signatures(void)
 	json_t *c = claims();
 	char *payload = json_dumps(c, JSON_COMPACT), b64[1024], none[2048];
 	json_decref(c);
-	session_b64url((const unsigned char *)payload, strlen(payload), b64);
+	b64url_encode((const unsigned char *)payload, strlen(payload), b64);
 	snprintf(none, sizeof none, "eyJhbGciOiJub25lIn0.%s.", b64);
 	user[0] = '\0';
 	ok(verify(none, user, err) == -EPERM && !user[0], "alg none: refused (%s)", err);
