@@ -9,8 +9,10 @@
  * text), GET /v1/stats (JSON). Everything else under /v1 is api_v1.c's.
  *
  * Auth: the unix socket (0600 in the state directory) is admin. On TCP every
- * request but /healthz needs `Authorization: Bearer TOKEN` from the token
- * file (api_auth.h): missing or unknown token 401, scope too narrow 403.
+ * request but /healthz needs `Authorization: Bearer TOKEN`: a token of the
+ * token file (api_auth.h), else a user's personal token from the store
+ * (usertoken.h, scope user:NAME, looked up on every request so revoking
+ * takes effect at once): missing or unknown token 401, scope too narrow 403.
  *
  * Requests are served on libmicrohttpd's threads (one per listener). The
  * management resources run short store transactions there; the matcher

@@ -26,6 +26,8 @@
 #include "src/common/statelock.h"
 #include "src/common/verify.h"
 #include "src/schema/schema.h"
+#include "src/web/web.h"
+#include "src/web/dashboard.h"
 #include "src/web/recent.h"
 #include "commit.h"
 #include "dispatch.h"
@@ -43,11 +45,13 @@ struct daemon {
 	struct metrics metrics;
 	struct ingest *ingest;
 	struct api *api;
+	struct web *web;        /* the web app; NULL without [web] listen */
 	struct schema *schema;  /* the rules that describe messages; read by the API */
 	struct matcher *matcher; /* the live subscription index */
 	struct dispatch *dispatch;
 	struct commit *commit;
 	struct recent *recent;   /* the last accepted messages (preview, why, dashboard) */
+	struct dashboard *dashboard; /* /events; NULL without a web app or with dashboard = off */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -190,12 +194,20 @@ static int start(struct daemon *d)
 	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
 	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
 		goto fail;
-	/* [web] recent_messages once the web app's config is there */
-	if ((rc = recent_new(RECENT_DEFAULT, &d->recent)))
+	if ((rc = recent_new(d->cfg.web.recent_messages, &d->recent)))
 		goto fail;
 	struct api_deps deps = {.cfg = &d->cfg, .metrics = &d->metrics, .store = d->store,
 				.schema = d->schema, .dispatch = d->dispatch, .recent = d->recent};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
+		goto fail;
+	/* the dashboard's thread only when someone may watch */
+	if (d->cfg.web.listen && d->cfg.web.dashboard != CONFIG_DASHBOARD_OFF &&
+	    (rc = dashboard_new(d->recent, &d->dashboard)))
+		goto fail;
+	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
+			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent,
+			      .dashboard = d->dashboard};
+	if ((rc = web_start(&wd, &d->web, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
 		goto fail;
@@ -211,6 +223,8 @@ static void stop(struct daemon *d)
 {
 	commit_free(d->commit);
 	ingest_stop(d->ingest);
+	web_stop(d->web);
+	dashboard_free(d->dashboard); /* after the web listener, which serves its streams */
 	api_stop(d->api);
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
 	matcher_stop(d->matcher);
@@ -223,7 +237,8 @@ static void stop(struct daemon *d)
 }
 
 /* --check-config: also what start() would refuse before listening (the
- * token file and its mode, the rules, the identity map), so "ok" means the
+ * token file and its mode, the rules, the identity map, the web app's
+ * secret file, assets and TLS files), so "ok" means the
  * daemon starts. Reads those files only; the state is not touched. */
 static int check_files(const struct config *cfg, char *err, size_t errlen)
 {
@@ -234,6 +249,8 @@ static int check_files(const struct config *cfg, char *err, size_t errlen)
 	if (!rc)
 		rc = schema_load(cfg->rules_dir, cfg->identity_map, &schema, err, errlen);
 	schema_free(schema);
+	if (!rc)
+		rc = web_check_config(cfg, err, errlen);
 	return rc;
 }
 

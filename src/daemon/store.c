@@ -22,7 +22,10 @@
 
 #define VALUE_VERSION 1
 
-static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
+static const char *const table_names[STORE_TABLE_COUNT] = {"users",	   "dests",
+							   "subs",	   "tokens",
+							   "user_tokens", "codes"};
+static const char *const kv_names[STORE_KV_COUNT] = {"sessions", "auth_states"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
 
@@ -31,6 +34,7 @@ struct store {
 	MDB_dbi meta, cursors, seen, seen_order;
 	MDB_dbi tables[STORE_TABLE_COUNT];
 	MDB_dbi dbs[STORE_DB_COUNT];
+	MDB_dbi kv[STORE_KV_COUNT];
 	size_t window;
 	uint64_t next_order; /* order number of the next new id; guarded by LMDB's writer lock */
 	_Atomic uint64_t doc_generation;
@@ -133,7 +137,9 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
- * outbox (notes, due, digests, open_digest, members, dead, delivered, when). */
+ * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
+ * v3 -> v4 the web app's sessions and auth_states, personal tokens
+ * (tokens, user_tokens) and verification codes (codes). */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -164,6 +170,9 @@ static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 			goto abort;
 	for (int i = 0; i < STORE_DB_COUNT; i++)
 		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbs[i])))
+			goto abort;
+	for (int i = 0; i < STORE_KV_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, kv_names[i], MDB_CREATE, &s->kv[i])))
 			goto abort;
 	if (version != STORE_SCHEMA_VERSION &&
 	    (r = meta_put_u64(txn, s->meta, "schema_version", STORE_SCHEMA_VERSION)))
@@ -377,8 +386,10 @@ int store_take_changed(struct store *s, char ***users, size_t *n, bool *all)
 
 /* Remember which user a document key belongs to: users are keyed by name,
  * destinations and subscriptions by "name\0id". */
-static void touch(struct store_txn *t, const void *key, size_t klen)
+static void touch(struct store_txn *t, enum store_table tab, const void *key, size_t klen)
 {
+	if (tab >= STORE_WATCHED_TABLES)
+		return; /* nothing derived from it: no index rebuild */
 	t->docs_touched = true;
 	if (t->touched_all)
 		return;
@@ -441,7 +452,7 @@ int store_doc_put(struct store_txn *t, enum store_table tab, const void *key, si
 		return map_err(rc);
 	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
 	memcpy((char *)v.mv_data + 1, json, len);
-	touch(t, key, klen);
+	touch(t, tab, key, klen);
 	return 0;
 }
 
@@ -450,7 +461,7 @@ int store_doc_del(struct store_txn *t, enum store_table tab, const void *key, si
 	MDB_val k = {klen, (void *)key};
 	int rc = mdb_del(t->txn, t->s->tables[tab], &k, NULL);
 	if (!rc)
-		touch(t, key, klen);
+		touch(t, tab, key, klen);
 	return map_err(rc);
 }
 
@@ -495,8 +506,10 @@ int store_doc_get(struct store *s, enum store_table tab, const void *key, size_t
 	return rc;
 }
 
-int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
-		      store_doc_cb cb, void *arg)
+/* The walk behind store_doc_foreach(_after): from the first key >= start
+ * (or > start when `skip_equal`), while keys carry `prefix`. */
+static int doc_walk(struct store *s, enum store_table tab, const void *start, size_t slen,
+		    bool skip_equal, const void *prefix, size_t plen, store_doc_cb cb, void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -507,9 +520,11 @@ int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix,
 		mdb_txn_abort(txn);
 		return map_err(rc);
 	}
-	MDB_val k = {plen, (void *)prefix}, v;
+	MDB_val k = {slen, (void *)start}, v;
 	int r = 0;
-	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST);
+	if (!rc && skip_equal && k.mv_size == slen && !memcmp(k.mv_data, start, slen))
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	while (!rc && !r) {
 		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
 			break;
@@ -527,6 +542,18 @@ int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix,
 	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
 }
 
+int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
+		      store_doc_cb cb, void *arg)
+{
+	return doc_walk(s, tab, prefix, plen, false, prefix, plen, cb, arg);
+}
+
+int store_doc_foreach_after(struct store *s, enum store_table tab, const void *after,
+			    size_t alen, store_doc_cb cb, void *arg)
+{
+	return doc_walk(s, tab, after, alen, true, NULL, 0, cb, arg);
+}
+
 int store_next_id(struct store_txn *t, uint64_t *id)
 {
 	uint64_t next = 1;
@@ -539,6 +566,159 @@ int store_next_id(struct store_txn *t, uint64_t *id)
 		return rc;
 	*id = next;
 	return 0;
+}
+
+/* ---- small key-value tables: their own transactions, never docs_touched ---- */
+
+int store_kv_put(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 const void *val, size_t vlen)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v = {vlen + 1, NULL};
+	if ((rc = mdb_put(txn, s->kv[tab], &k, &v, MDB_RESERVE))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
+	memcpy((char *)v.mv_data + 1, val, vlen);
+	return map_err(mdb_txn_commit(txn));
+}
+
+/* The value without its format byte, appended to out. */
+static int kv_value(const MDB_val *v, struct buf *out)
+{
+	if (v->mv_size < 1 || ((unsigned char *)v->mv_data)[0] != VALUE_VERSION)
+		return -EPROTO;
+	return buf_append(out, (char *)v->mv_data + 1, v->mv_size - 1);
+}
+
+int store_kv_get(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 struct buf *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v;
+	int r = map_err(mdb_get(txn, s->kv[tab], &k, &v));
+	if (!r)
+		r = kv_value(&v, out);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int store_kv_take(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		  struct buf *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v;
+	int r = map_err(mdb_get(txn, s->kv[tab], &k, &v));
+	if (!r)
+		r = kv_value(&v, out);
+	if (r != -ENOENT && (rc = mdb_del(txn, s->kv[tab], &k, NULL))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	if (r == -ENOENT) {
+		mdb_txn_abort(txn);
+		return r;
+	}
+	rc = map_err(mdb_txn_commit(txn));
+	return rc ? rc : r;
+}
+
+int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t klen)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key};
+	if ((rc = mdb_del(txn, s->kv[tab], &k, NULL))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	return map_err(mdb_txn_commit(txn));
+}
+
+/* LMDB's default key order: bytes, then length. */
+static int key_cmp(const MDB_val *k, const void *b, size_t blen)
+{
+	size_t n = k->mv_size < blen ? k->mv_size : blen;
+	int c = memcmp(k->mv_data, b, n);
+	return c ? c : (k->mv_size > blen) - (k->mv_size < blen);
+}
+
+/* One entry under the cursor: delete it when `drop` says so. */
+static int prune_one(MDB_cursor *cur, const MDB_val *v, store_kv_drop_cb drop, void *arg,
+		     size_t *n)
+{
+	bool bad = v->mv_size < 1 || ((unsigned char *)v->mv_data)[0] != VALUE_VERSION;
+	if (!bad && !drop(arg, (char *)v->mv_data + 1, v->mv_size - 1))
+		return 0;
+	int rc = mdb_cursor_del(cur, 0);
+	if (!rc)
+		(*n)++;
+	return rc;
+}
+
+int store_kv_prune(struct store *s, enum store_kv tab, const void *from, size_t fromlen,
+		   size_t max, store_kv_drop_cb drop, void *arg, size_t *n)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val k = {fromlen, (void *)from}, v;
+	size_t seen = 0;
+	bool wrapped = !from;
+	*n = 0;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	if ((rc = mdb_cursor_open(txn, s->kv[tab], &cur)))
+		goto fail;
+	rc = mdb_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
+	while (!max || seen < max) {
+		if (rc == MDB_NOTFOUND && !wrapped) {
+			wrapped = true;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+			continue;
+		}
+		/* Back where it started: every entry was looked at. */
+		if (rc || (wrapped && from && key_cmp(&k, from, fromlen) >= 0))
+			break;
+		seen++;
+		if ((rc = prune_one(cur, &v, drop, arg, n)))
+			goto fail;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(cur);
+	return map_err(mdb_txn_commit(txn));
+fail:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*n = 0;
+	return map_err(rc);
+}
+
+int store_kv_count(struct store *s, enum store_kv tab, size_t *n)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	if (!(rc = mdb_stat(txn, s->kv[tab], &st)))
+		*n = st.ms_entries;
+	mdb_txn_abort(txn);
+	return map_err(rc);
 }
 
 uint64_t store_doc_generation(struct store *s)
