@@ -156,6 +156,16 @@ static int start_commit(struct daemon *d)
 	return commit_new(&deps, &d->commit);
 }
 
+/* The dashboard's ring holds as many events as the recent store holds
+ * messages (at least its default): how far a client may lag in a burst. */
+static int start_dashboard(struct daemon *d)
+{
+	struct dashboard_limits lim = DASHBOARD_LIMITS_DEFAULT;
+	if ((size_t)d->cfg.web.recent_messages > lim.events)
+		lim.events = (size_t)d->cfg.web.recent_messages;
+	return dashboard_new_limits(d->recent, &lim, &d->dashboard);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: heraldd -c FILE [--foreground] [--check-config]\n"
@@ -202,7 +212,7 @@ static int start(struct daemon *d)
 		goto fail;
 	/* the dashboard's thread only when someone may watch */
 	if (d->cfg.web.listen && d->cfg.web.dashboard != CONFIG_DASHBOARD_OFF &&
-	    (rc = dashboard_new(d->recent, &d->dashboard)))
+	    (rc = start_dashboard(d)))
 		goto fail;
 	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
 			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent,

@@ -345,7 +345,7 @@ enum MHD_Result dashboard_serve(struct dashboard *d, struct MHD_Connection *conn
 		log_debug("dashboard: cannot cap a stream's send buffer (%s)", strerror(errno));
 	MHD_set_connection_option(conn, MHD_CONNECTION_OPTION_TIMEOUT, d->lim.timeout_s);
 	struct MHD_Response *res =
-	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, reader, c, client_free);
+	    MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 32 * 1024, reader, c, client_free);
 	if (!res) {
 		client_free(c);
 		return MHD_NO;

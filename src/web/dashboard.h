@@ -56,12 +56,12 @@ struct dashboard_limits {
 	size_t max_clients;     /* more get 503 (4096) */
 	unsigned keepalive_ms;  /* 15000 */
 	unsigned rate_ms;       /* 5000 */
-	unsigned wake_ms;       /* clients are resumed at most this often (50) */
+	unsigned wake_ms;       /* clients are resumed at most this often (100) */
 	unsigned timeout_s;     /* libmicrohttpd's idle timeout per stream (60) */
 	int sndbuf;             /* a stream's socket send buffer, bytes (65536) */
 	unsigned backfill;      /* messages a new client starts with (20) */
 };
-#define DASHBOARD_LIMITS_DEFAULT {4096, 4096, 15000, 5000, 50, 60, 65536, 20}
+#define DASHBOARD_LIMITS_DEFAULT {4096, 4096, 15000, 5000, 100, 60, 65536, 20}
 
 struct dashboard_stats {
 	size_t clients;         /* connected now */
