@@ -13,10 +13,6 @@
 import json
 import socket
 import sys
-import os
-import time
-
-DUMP = open(os.environ["SSE_DUMP"], "a") if os.environ.get("SSE_DUMP") else None
 
 
 def request(port, last_id=None, rcvbuf=None):
@@ -45,16 +41,8 @@ class Stream:
         self.buf = b""
 
     def _more(self):
-        data = self._more1()
-        if DUMP:
-            DUMP.write(repr(data) + "\n")
-            DUMP.flush()
-        return data
-
-    def _more1(self):
         if not self.chunked:
-            data = self.f.read1(65536)
-            return data
+            return self.f.read1(65536)
         size = self.f.readline()
         if not size:
             return b""
