@@ -64,7 +64,7 @@ assert all(set(d) == {"id", "topic", "app", "title", "link", "time"} for d in da
 print("ok", ids[0], ids[-1])
 PY
 ok $? "in order, consecutive ids, JSON data with id/topic/app/title/link/time ($(cat check1.out | tail -1))"
-LAST=$(tail -1 sse1.out | jfield "d['id']")
+LAST=$(grep '"event": "message"' sse1.out | tail -1 | jfield "d['id']")
 N=$(stat accepted)
 "$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
 	--topic org.test.after --json '{"n": 3}' --count 5 > /dev/null 2>&1
@@ -72,7 +72,7 @@ stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 wait_for 20 stat_ge accepted $((N + 5))
 "$PYTHON3" "$CLIENT" read "$P_WEB" --count 5 --last-id "$LAST" > sse2.out 2> sse2.err
 [ "$(grep -c '"event": "message"' sse2.out)" = 5 ] &&
-	[ "$(sed -n 2p sse2.out | jfield "d['id']")" = "$((LAST + 1))" ]
+	[ "$(grep '"event": "message"' sse2.out | head -1 | jfield "d['id']")" = "$((LAST + 1))" ]
 ok $? "Last-Event-ID $LAST resumes at $((LAST + 1)) with what came since"
 
 kill "$DPID"
