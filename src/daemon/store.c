@@ -24,7 +24,8 @@
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users",	   "dests",
 							   "subs",	   "tokens",
-							   "user_tokens", "codes"};
+							   "user_tokens", "codes",
+							   "mutes"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
 
@@ -136,7 +137,7 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
  * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
- * v3 -> v4 tokens, user_tokens and codes. */
+ * v3 -> v4 tokens, user_tokens, codes and mutes. */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;

@@ -47,6 +47,9 @@
  *   STORE_USER_TOKENS "user\0" + u64 BE id -> {"hash": HEX}: one user's tokens
  *   STORE_CODES       "user\0" + u64 BE destination id -> a pending
  *                     verification code's hash, expiry and tries (destcode.c)
+ *   STORE_MUTES       u64 BE until (Unix s) + "user\0" + u64 BE subscription
+ *                     id -> {}: when each muted subscription turns back on
+ *                     (directory_mute.c), soonest first
  * Other branches add their own unwatched tables after these (distinct names).
  */
 enum store_table {
@@ -56,6 +59,7 @@ enum store_table {
 	STORE_TOKENS,
 	STORE_USER_TOKENS,
 	STORE_CODES,
+	STORE_MUTES,
 	STORE_TABLE_COUNT
 };
 #define STORE_WATCHED_TABLES 3 /* STORE_USERS, STORE_DESTS, STORE_SUBS */
