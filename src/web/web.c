@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "links.h"
 #include "oidc.h"
 #include "src/api/api_auth.h"
 #include "src/api/api_v1.h"
@@ -294,12 +295,21 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 }
 
-/* /unsubscribe/TOKEN and /mute/TOKEN: links_page() once links are
- * connected (H2); until then there is nothing to confirm. */
+/* /unsubscribe/TOKEN and /mute/TOKEN: links.h's page. No session and no
+ * CSRF check: a mail client's one-click POST is cross-site by nature, and
+ * the link's signature is what authorises it. */
 static int serve_links(struct web *w, const struct web_call *call, struct web_reply *r)
 {
-	return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
-			"This herald does not serve unsubscribe or mute links.");
+	const char *u = call->url;
+	const char *action = prefix_is(u, "/unsubscribe") ? "unsubscribe" : "mute";
+	const char *token = u + strlen(action) + 1;
+	if (!w->deps.links || *token != '/' || strchr(token + 1, '/'))
+		return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
+				"This herald does not serve such a link.");
+	struct links_request lr = {call->method, action, token + 1, w->deps.store, call->now_s};
+	r->type = "text/html; charset=utf-8";
+	r->no_store = true;
+	return links_page(w->deps.links, &lr, &r->status, &r->body);
 }
 
 static int route(struct web *w, const struct web_call *call, struct web_reply *r)
