@@ -32,6 +32,7 @@
 #include "src/common/config.h"
 #include "src/common/hex.h"
 #include "src/daemon/metrics.h"
+#include "dashboard.h"
 #include "links.h"
 
 /* The dashboard alone may hold 1,000 streams. */
@@ -323,8 +324,11 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 		return web_json_error(r, MHD_HTTP_UNAUTHORIZED, "not signed in");
 	if (!w->deps.dashboard)
 		return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
-	/* dashboard_serve(w->deps.dashboard, call->c) is connected here at merge. */
-	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
+	if (strcmp(call->method, "GET"))
+		return web_json_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
+	r->queued_ret = dashboard_serve(w->deps.dashboard, call->c);
+	r->queued = true;
+	return 0;
 }
 
 /* /unsubscribe/TOKEN and /mute/TOKEN: the signed links' pages (links.c).
@@ -475,7 +479,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct web_reply r = {.fd = -1};
 	enum MHD_Result ret = MHD_NO;
 	if (!route(w, &call, &r))
-		ret = send_reply(w, c, &r);
+		ret = r.queued ? r.queued_ret : send_reply(w, c, &r);
 	reply_release(&r);
 	return ret;
 }
@@ -717,6 +721,8 @@ void web_stop(struct web *w)
 {
 	if (!w)
 		return;
+	/* libmicrohttpd must not be stopped with suspended streams */
+	dashboard_shutdown(w->deps.dashboard);
 	if (w->d)
 		MHD_stop_daemon(w->d);
 	connguard_free(w->guard);
