@@ -300,7 +300,7 @@ static int serve_v1(struct api *a, const char *method, const struct request *rq,
 		.method = method, .seg = rq->seg, .nseg = rq->nseg,
 		.body = rq->body.data, .body_len = rq->body.len, .scope = &rq->scope,
 		.store = a->deps.store, .schema = a->deps.schema, .dispatch = a->deps.dispatch,
-		.q_after = rq->q_after, .q_limit = rq->q_limit,
+		.recent = a->deps.recent, .q_after = rq->q_after, .q_limit = rq->q_limit,
 	};
 	unsigned status;
 	json_t *out = NULL;

@@ -42,6 +42,8 @@ struct api_deps {
 	const struct schema *schema;  /* for filter test and explain */
 	struct dispatch *dispatch;    /* sinks, for destinations and the outbox; NULL (api_new
 				       * only): addresses unchecked, no codes */
+	struct recent *recent;        /* recent messages, for preview and why (src/web/recent.h);
+				       * NULL: preview answers 503, why uses what notes kept */
 };
 
 /* Listen on cfg->api_socket (replaced if stale) and, if cfg->api_listen is

@@ -24,6 +24,8 @@
 #include "src/daemon/store.h"
 #include "src/daemon/usertoken.h"
 #include "src/common/clock.h"
+#include "src/web/preview.h"
+#include "src/web/why.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
@@ -326,6 +328,18 @@ static int h_filter_test(const struct call *c, json_t **out, struct directory_er
 	return explain_filter(c->r->schema, c->r->store, c->body, out, e);
 }
 
+/* "This would have matched N of the last M messages" (src/web/preview.h). */
+static int h_preview(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return preview_run(c->r->recent, c->r->store, c->arg[0], c->body, out, e);
+}
+
+/* "Why did I get this" for one of the user's notes (src/web/why.h). */
+static int h_why(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return why_note(c->r->recent, c->r->store, c->r->schema, c->arg[0], c->hex, out, e);
+}
+
 /* ---- the outbox, dead letters and deliveries ---- */
 
 
@@ -540,6 +554,8 @@ static const struct route routes[] = {
 	{"POST", "users/:/tokens", BODY_REQUIRED, 201, h_token_add},
 	{"DELETE", "users/:/tokens/#", BODY_NONE, 200, h_token_del},
 	{"POST", "filter/test", BODY_REQUIRED, 200, h_filter_test},
+	{"POST", "users/:/preview", BODY_REQUIRED, 200, h_preview},
+	{"GET", "users/:/why/*", BODY_NONE, 200, h_why},
 	{"GET", "users/:/outbox", BODY_NONE, 200, h_outbox},
 	{"GET", "users/:/outbox/*", BODY_NONE, 200, h_note},
 	{"POST", "users/:/outbox/*/retry", BODY_OPTIONAL, 200, h_note_retry},

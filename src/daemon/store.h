@@ -148,12 +148,16 @@ int store_kv_take(struct store *s, enum store_kv tab, const void *key, size_t kl
 		  struct buf *out);
 /* 0, or -ENOENT when there was nothing to delete. */
 int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t klen);
-/* Delete every entry `drop` says yes to (a value with a bad format byte is
- * dropped too), at most `max` per call (0: no bound), in one transaction;
- * *n gets how many went. */
+/* Delete the entries `drop` says yes to (and any with a bad format byte),
+ * in one transaction, looking at no more than `max` entries (0: all of them):
+ * from the first key >= `from` (NULL: the first key), wrapping round to the
+ * start, so that callers pruning a few at a time from random keys reach every
+ * entry over time. *n gets how many were deleted. */
 typedef bool (*store_kv_drop_cb)(void *arg, const void *val, size_t vlen);
-int store_kv_prune(struct store *s, enum store_kv tab, store_kv_drop_cb drop, void *arg,
-		   size_t max, size_t *n);
+int store_kv_prune(struct store *s, enum store_kv tab, const void *from, size_t fromlen,
+		   size_t max, store_kv_drop_cb drop, void *arg, size_t *n);
+/* How many entries the table holds. */
+int store_kv_count(struct store *s, enum store_kv tab, size_t *n);
 
 /* How much of the map is in use, 0..1: pages used minus pages on LMDB's
  * freelist, over the map size. */
