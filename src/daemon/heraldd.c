@@ -270,6 +270,8 @@ static int check_files(const struct config *cfg, char *err, size_t errlen)
 	schema_free(schema);
 	if (!rc)
 		rc = web_check_config(cfg, err, errlen);
+	if (!rc && cfg->web.listen)
+		rc = links_check(cfg->state_dir, err, errlen);
 	return rc;
 }
 

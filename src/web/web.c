@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "links.h"
 #include "oidc.h"
 #include "src/api/api_auth.h"
 #include "src/api/api_v1.h"
