@@ -72,7 +72,7 @@ stat_ge() { [ "$(stat "$1")" -ge "$2" ] 2>/dev/null; }
 wait_for 20 stat_ge accepted $((N + 5))
 "$PYTHON3" "$CLIENT" read "$P_WEB" --count 5 --last-id "$LAST" > sse2.out 2> sse2.err
 [ "$(grep -c '"event": "message"' sse2.out)" = 5 ] &&
-	[ "$(sed -n 2p sse2.out | jfield "d['id']")" = "$((LAST + 1))" ]
+	[ "$(grep '"event": "message"' sse2.out | head -1 | jfield "d['id']")" = "$((LAST + 1))" ]
 ok $? "Last-Event-ID $LAST resumes at $((LAST + 1)) with what came since"
 
 kill "$DPID"
