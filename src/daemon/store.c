@@ -24,7 +24,8 @@
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users",	   "dests",
 							   "subs",	   "tokens",
-							   "user_tokens", "codes"};
+							   "user_tokens", "codes",
+							   "mutes"};
 static const char *const kv_names[STORE_KV_COUNT] = {"sessions", "auth_states"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
@@ -139,7 +140,9 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
  * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
  * v3 -> v4 the web app's sessions and auth_states, personal tokens
- * (tokens, user_tokens) and verification codes (codes). */
+ * (tokens, user_tokens), verification codes (codes) and timed mutes
+ * (mutes). Every named DB is opened with MDB_CREATE whatever the version,
+ * so a v4 store made before mutes existed gains it on open. */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;

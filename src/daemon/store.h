@@ -47,6 +47,9 @@
  *   STORE_USER_TOKENS "user\0" + u64 BE id -> {"hash": HEX}: one user's tokens
  *   STORE_CODES       "user\0" + u64 BE destination id -> a pending
  *                     verification code's hash, expiry and tries (destcode.c)
+ *   STORE_MUTES       u64 BE until (Unix s) + "user\0" + u64 BE subscription
+ *                     id -> {}: when each muted subscription turns back on
+ *                     (directory_mute.c), soonest first
  * The web app's sessions and sign-in states are key-value tables (store_kv_*
  * below), written in transactions of their own.
  */
@@ -57,6 +60,7 @@ enum store_table {
 	STORE_TOKENS,
 	STORE_USER_TOKENS,
 	STORE_CODES,
+	STORE_MUTES,
 	STORE_TABLE_COUNT
 };
 #define STORE_WATCHED_TABLES 3 /* STORE_USERS, STORE_DESTS, STORE_SUBS */

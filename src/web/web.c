@@ -31,6 +31,7 @@
 #include "src/common/config.h"
 #include "src/common/hex.h"
 #include "src/daemon/metrics.h"
+#include "src/daemon/store.h"
 #include "dashboard.h"
 #include "links.h"
 
@@ -161,7 +162,16 @@ int web_redirect(const struct web *w, struct web_reply *r, unsigned status, cons
 bool web_session(const struct web *w, const struct web_call *call, struct session *out)
 {
 	const char *cookie = MHD_lookup_connection_value(call->c, MHD_COOKIE_KIND, SESSION_COOKIE);
-	return cookie && !session_find(w->deps.store, cookie, call->now_s, out);
+	struct buf doc = BUF_INIT;
+	if (!cookie || session_find(w->deps.store, cookie, call->now_s, out))
+		return false;
+	/* A user deleted since: the session ends with them (a new user of the
+	 * same name later must not inherit it). */
+	int rc = store_doc_get(w->deps.store, STORE_USERS, out->user, strlen(out->user), &doc);
+	buf_release(&doc);
+	if (rc == -ENOENT)
+		session_delete(w->deps.store, cookie);
+	return rc == 0;
 }
 
 bool web_csrf_ok(const struct web *w, const struct web_call *call, const struct session *ss,
