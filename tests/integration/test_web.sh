@@ -85,6 +85,55 @@ ok $? "heraldd serves the pages on $BASE"
 say_hello
 ok $? "heraldd receives from the relay"
 
+# ---- the presets (web/js/presets.js) against the real filter compiler ----
+H() { "$HERALD" "$@" --socket "$SOCK"; }
+H user add pat > /dev/null && printf '["kernel"]' |
+	curl -sf --unix-socket "$SOCK" -X PUT --data-binary @- http://localhost/v1/users/pat/lists/mine > /dev/null &&
+	printf '["other"]' |
+	curl -sf --unix-socket "$SOCK" -X PUT --data-binary @- http://localhost/v1/users/pat/lists/watched_users > /dev/null
+ok $? "a user with the lists the presets name"
+cat > presets.py <<'PY'
+import json, os, subprocess, sys
+# (choices, agent of an anitya message, should it match)
+CASES = [
+    ({"me": True}, "pat", True),
+    ({"me": True}, "other", False),
+    ({"me": True, "exclude_self": True}, "pat", False),
+    ({"people": True}, "other", True),
+    ({"people": True}, "pat", False),
+    ({"apps": ["anitya"]}, "x", True),
+    ({"apps": ["koji", "bodhi"]}, "x", False),
+    ({"apps": ["anitya"], "exclude_topics": ["*.anitya.project.*"]}, "x", False),
+    ({"apps": ["anitya"], "exclude_topics": ["*.koji.*"]}, "x", True),
+    ({"apps": ["anitya"], "exclude_apps": ["anitya"]}, "x", False),
+    ({"apps": ["anitya"], "severity": "critical"}, "x", False),
+    ({"apps": ["anitya"], "severity": "debug"}, "x", True),
+    ({"mine": True}, "pat", False),
+    ({"mine": True, "packages": True, "people": True, "me": True, "apps": ['we"ird\\app'],
+      "exclude_apps": ["a", "b"], "exclude_topics": ["*.x.*"], "exclude_self": False,
+      "severity": "info"}, "pat", True),
+]
+js = ("import {presetFilter} from %s; const c = JSON.parse(process.argv[1]);"
+      "console.log(JSON.stringify(c.map(presetFilter)));" % json.dumps("file://" + os.environ["PRESETS"]))
+out = subprocess.run(["node", "--input-type=module", "-e", js, json.dumps([c for c, _, _ in CASES])],
+                     check=True, capture_output=True, text=True).stdout
+bad = 0
+for (choices, agent, want), src in zip(CASES, json.loads(out)):
+    msg = json.dumps({"topic": "org.release-monitoring.prod.anitya.project.add",
+                      "msg": {"project": {"id": 1, "name": "p"}, "message": {"agent": agent}}})
+    r = subprocess.run([os.environ["HERALD"], "filter", "test", src, "--user", "pat", "--socket",
+                        os.environ["SOCK"]], input=msg, capture_output=True, text=True)
+    if r.returncode != (0 if want else 1):
+        bad += 1
+        print("%r -> %r (agent %s): exit %d, want %s\n%s%s" % (choices, src, agent, r.returncode,
+              "match" if want else "no match", r.stdout, r.stderr))
+print("%d of %d presets compile and match as meant" % (len(CASES) - bad, len(CASES)))
+sys.exit(1 if bad else 0)
+PY
+PRESETS="$top_srcdir/web/js/presets.js" HERALD="$HERALD" SOCK="$SOCK" "$PYTHON3" presets.py > presets.out 2>&1
+ok $? "the presets' filters compile and match what they say ($(tail -1 presets.out))"
+[ $TAP_FAILED -eq 0 ] || sed 's/^/# /' presets.out
+
 rm -rf "$SCREENS"
 PUBLISH="$HERALD publish --relay tcp://127.0.0.1:$P_PULL --key $WORK/demo.key --signer demo" \
 	timeout 600 "$PYTHON3" "$top_srcdir/tests/integration/webdriver.py" --base "$BASE" \

@@ -36,9 +36,18 @@ async function main() {
 		return;
 	}
 	const n = r.note || {};
+	let dest = n.destination !== undefined ? "#" + n.destination : null;
+	try {
+		const ds = await api("GET", userPath("/destinations"));
+		const d = (ds.destinations || []).find((x) => x.id === n.destination);
+		if (d)
+			dest = d.sink + " " + d.address;
+	} catch (e) {
+		// the id is enough
+	}
 	const link = safeHref(n.link) ? el("a", { href: n.link, rel: "noopener noreferrer" }, n.link) : n.link;
 	facts($("note"), [["Title", n.title], ["Topic", n.topic], ["Time", when(n.time || n.timestamp || n.created)],
-		["Sent by", n.sink], ["To destination", n.destination !== undefined ? "#" + n.destination : null], ["Link", link], ["Id", n.id || id]]);
+		["Sent by", n.sink], ["To", dest], ["Link", link], ["Id", n.id || id]]);
 	const s = r.subscription || {};
 	facts($("subscription"), [["Name", s.name || (s.id !== undefined ? "#" + s.id : "")], ["Id", s.id]]);
 	$("sub-filter").textContent = s.filter || "";
