@@ -85,7 +85,14 @@ class Run:
         self.shot_n += 1
         path = os.path.join(self.a.out, "%02d-%s.png" % (self.shot_n, name))
         try:
+            # the whole page, not just the window: as tall as the document
+            w, h = self.d.get_window_size()["width"], self.d.get_window_size()["height"]
+            full = self.d.execute_script("return document.documentElement.scrollHeight")
+            if full > h:
+                self.d.set_window_size(w, min(full + 140, 8000))
             self.d.save_screenshot(path)
+            if full > h:
+                self.d.set_window_size(w, h)
         except WebDriverException:
             pass
         return path
@@ -239,7 +246,7 @@ def add_destination(r, kind, address):
 
 def code_from_mail(r, rcpt):
     def code():
-        for m in r.mails_to(rcpt):
+        for m in reversed(r.mails_to(rcpt)):  # the newest code
             body = m.get_body(("plain",)).get_content()
             found = re.search(r"confirmation code is (\S+?)\.\s", body)
             if found:

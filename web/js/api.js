@@ -73,6 +73,27 @@ export function userPath(rest) {
 	return "v1/users/" + encodeURIComponent(current.user) + (rest || "");
 }
 
+// Whether a destination's sink asks for a code is not in the destination
+// document: the add answer says so ("verification"), and so does a 409 to
+// a code. Remembered in this browser; unknown is shown as such.
+const CODES_KEY = "herald.needs-code";
+export function needsCode(id) {
+	try {
+		return JSON.parse(localStorage.getItem(CODES_KEY) || "{}")[userPath("/" + id)];
+	} catch (e) {
+		return undefined;
+	}
+}
+export function rememberNeedsCode(id, yes) {
+	try {
+		const m = JSON.parse(localStorage.getItem(CODES_KEY) || "{}");
+		m[userPath("/" + id)] = yes;
+		localStorage.setItem(CODES_KEY, JSON.stringify(m));
+	} catch (e) {
+		// no storage: the state stays "not verified"
+	}
+}
+
 // A URL from the bus or a user is a link only when it is http(s): a
 // "javascript:" link would run in our origin.
 export function safeHref(url) {
@@ -144,8 +165,22 @@ export function say(node, text, kind) {
 		node.appendChild(document.createTextNode(text));
 }
 
+// An error in a status area; a 401 (the session ended) gets a way back in.
 export function sayError(node, err) {
 	say(node, err instanceof Error ? err.message : String(err), "error");
+	if (err instanceof ApiError && err.status === 401) {
+		node.appendChild(document.createTextNode(" "));
+		node.appendChild(pageLink("auth/login?return=" + encodeURIComponent(location.pathname + location.search), "Sign in again"));
+	}
+}
+
+// 3600 -> "hour", 7200 -> "2 hours", 90 -> "90 seconds"
+export function interval(s) {
+	for (const [n, unit] of [[604800, "week"], [86400, "day"], [3600, "hour"], [60, "minute"]]) {
+		if (s % n === 0)
+			return s === n ? unit : s / n + " " + unit + "s";
+	}
+	return s + " seconds";
 }
 
 // Wall-clock Unix milliseconds (or seconds when small) as local time.

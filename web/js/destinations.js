@@ -4,7 +4,7 @@
 // verification code (POST .../ID/verify {"code"} or {"resend": true}),
 // pauses, resumes and deletes. Not for subscriptions (subscriptions.js).
 
-import { actionButton, api, clear, el, say, sayError, userPath } from "./api.js";
+import { actionButton, api, clear, el, needsCode, rememberNeedsCode, say, sayError, userPath } from "./api.js";
 import { start } from "./nav.js";
 
 const HINTS = {
@@ -37,27 +37,6 @@ function askCode(d, note) {
 	say($("verify-status"), "");
 	$("code").value = "";
 	$("code").focus();
-}
-
-// Whether a destination's sink asks for a code is not in the destination
-// document: the add answer says so ("verification"), and so does a 409 to
-// a code. Remembered in this browser; unknown is shown as such.
-const CODES_KEY = "herald.needs-code";
-function needsCode(id) {
-	try {
-		return JSON.parse(localStorage.getItem(CODES_KEY) || "{}")[userPath("/" + id)];
-	} catch (e) {
-		return undefined;
-	}
-}
-function rememberNeedsCode(id, yes) {
-	try {
-		const m = JSON.parse(localStorage.getItem(CODES_KEY) || "{}");
-		m[userPath("/" + id)] = yes;
-		localStorage.setItem(CODES_KEY, JSON.stringify(m));
-	} catch (e) {
-		// no storage: the state stays "not verified"
-	}
 }
 
 function stateText(d) {

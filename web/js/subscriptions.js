@@ -7,7 +7,7 @@
 // (PUT .../lists/LIST), quiet hours and time zone, and the list of
 // subscriptions with enable/disable/delete. Not for destinations.
 
-import { actionButton, api, clear, el, say, sayError, session, userPath } from "./api.js";
+import { actionButton, api, clear, el, interval, needsCode, say, sayError, session, userPath } from "./api.js";
 import { start } from "./nav.js";
 import { messageItem } from "./messages.js";
 import { LISTS, presetFilter, splitNames } from "./presets.js";
@@ -86,13 +86,17 @@ function mode() {
 	return document.querySelector("input[name=mode]:checked").value;
 }
 
-async function preview() {
+// Preview a filter (the form's, or a saved subscription's) on the recent
+// bus messages.
+async function preview(src, label) {
 	const box = $("preview");
 	box.hidden = false;
+	$("preview-h").textContent = label ? "Preview of " + label : "Preview";
 	const list = clear($("preview-list"));
 	$("preview-summary").textContent = "Looking through the recent messages…";
+	box.scrollIntoView({ block: "nearest" });
 	try {
-		const r = await api("POST", userPath("/preview"), { filter: $("filter").value });
+		const r = await api("POST", userPath("/preview"), { filter: src });
 		$("preview-summary").textContent = "This would have matched " + r.matched + " of the last " + r.of + " bus messages" +
 			(r.matched > (r.messages || []).length ? " (the newest " + r.messages.length + " are listed)." : ".");
 		for (const m of r.messages || [])
@@ -148,9 +152,10 @@ function subCard(s, dests) {
 	return el("article", { class: "card", "data-id": s.id },
 		el("h3", {}, s.name || "Subscription #" + s.id),
 		el("pre", { class: "filter" }, s.filter),
-		el("p", {}, "To: " + names + " · " + (s.mode === "digest" ? "digest every " + s.digest_interval + " s" : "at once")),
+		el("p", {}, "To: " + names + " · " + (s.mode === "digest" ? "a digest every " + interval(s.digest_interval) : "at once")),
 		el("p", { class: "state" }, stateText(s)),
 		el("div", { class: "row" },
+			actionButton("Preview", status, () => preview(s.filter, s.name || "subscription #" + s.id), "secondary"),
 			actionButton(toggle === "enable" ? "Enable" : "Disable", status, async () => {
 				await api("POST", userPath("/subscriptions/" + s.id + "/" + toggle), {});
 				await loadSubs();
@@ -185,7 +190,7 @@ function drawDests(list) {
 		const id = "dest-" + d.id;
 		const input = el("input", { type: "checkbox", id, value: d.id });
 		input.checked = was.has(d.id) || list.length === 1;
-		const note = d.paused ? " (paused)" : d.verified ? "" : " (unverified)";
+		const note = d.paused ? " (paused)" : !d.verified && needsCode(d.id) ? " (waiting for its code)" : "";
 		box.appendChild(el("label", { class: "check", for: id }, input, " " + d.sink + " " + d.address + note));
 	}
 	$("dest-none").hidden = list.length > 0;
@@ -252,7 +257,7 @@ async function main() {
 	for (const id of ["apps", "x-apps", "x-topics"])
 		$(id).addEventListener("input", fromPresets);
 	$("filter").addEventListener("input", scheduleCheck);
-	$("preview-btn").addEventListener("click", preview);
+	$("preview-btn").addEventListener("click", () => preview($("filter").value, ""));
 	$("sub").addEventListener("submit", save);
 	$("lists").addEventListener("submit", saveLists);
 	$("quiet").addEventListener("submit", saveQuiet);
