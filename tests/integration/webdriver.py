@@ -313,6 +313,24 @@ def preset_preview(r):
     r.csp_clean("subscriptions.html")
 
 
+def hostile_name(r):
+    """A subscription named with markup: shown as text, then deleted through the page."""
+    r.get("subscriptions.html")
+    r.by_id("name").send_keys(HOSTILE)
+    r.by_id("filter").send_keys('topic == "org.test.never"')
+    r.until(lambda: r.text("filter-check") == "The filter is valid.", "the filter checked")
+    for box in r.d.find_elements(By.CSS_SELECTOR, "#dest-list input"):
+        if not box.is_selected():
+            box.click()
+    r.d.find_element(By.CSS_SELECTOR, "#sub [type=submit]").click()
+    r.until(lambda: HOSTILE in r.text("subs"), "the subscription listed")
+    r.inert("the subscriptions page")
+    r.d.execute_script("window.confirm = () => true")
+    card = [c for c in r.d.find_elements(By.CSS_SELECTOR, "#subs article") if HOSTILE in c.text][0]
+    [b for b in card.find_elements(By.TAG_NAME, "button") if b.text == "Delete"][0].click()
+    r.until(lambda: HOSTILE not in r.text("subs"), "the subscription deleted")
+
+
 def dashboard_live(r):
     r.get("dashboard.html")
     r.until(lambda: "connected" in r.text("conn") or "Live" in r.text("conn"), "the event stream open")
@@ -462,6 +480,7 @@ def main():
         r.anitya("first-project", 4241)
         r.step("the raw filter is checked as it is typed (line:col errors)", live_validation, r)
         r.step("a subscription from a preset, previewed on recent messages, saved", preset_preview, r)
+        r.step("a subscription named <script>/<img onerror> is shown inert, and deleted", hostile_name, r)
         r.step("the dashboard shows a message live, its <script>/<img onerror> title inert", dashboard_live, r)
         r.step("the message reaches the SMTP server and the webhook receiver", delivered, r)
         r.step("the history lists both deliveries and links to why", history, r)

@@ -18,6 +18,24 @@ function facts(dl, pairs) {
 	}
 }
 
+// "sink address" of the note's destination (the answer may carry it), or
+// its id when it is gone.
+async function destLabel(n) {
+	if (n.address)
+		return (n.sink ? n.sink + " " : "") + n.address;
+	if (n.destination === undefined)
+		return null;
+	try {
+		const ds = await api("GET", userPath("/destinations"));
+		const d = (ds.destinations || []).find((x) => x.id === n.destination);
+		if (d)
+			return d.sink + " " + d.address;
+	} catch (e) {
+		// the id is enough
+	}
+	return "#" + n.destination;
+}
+
 async function main() {
 	if (!(await start({ need: "user" })))
 		return;
@@ -36,24 +54,23 @@ async function main() {
 		return;
 	}
 	const n = r.note || {};
-	let dest = n.destination !== undefined ? "#" + n.destination : null;
-	try {
-		const ds = await api("GET", userPath("/destinations"));
-		const d = (ds.destinations || []).find((x) => x.id === n.destination);
-		if (d)
-			dest = d.sink + " " + d.address;
-	} catch (e) {
-		// the id is enough
-	}
+	const dest = await destLabel(n);
 	const link = safeHref(n.link) ? el("a", { href: n.link, rel: "noopener noreferrer" }, n.link) : n.link;
 	facts($("note"), [["Title", n.title], ["Topic", n.topic], ["Time", when(n.time || n.timestamp || n.created)],
-		["Sent by", n.sink], ["To", dest], ["Link", link], ["Id", n.id || id]]);
+		["State", n.state], ["Sent by", n.sink], ["To", dest], ["Link", link], ["Id", n.id || id]]);
 	const s = r.subscription || {};
 	facts($("subscription"), [["Name", s.name || (s.id !== undefined ? "#" + s.id : "")], ["Id", s.id]]);
 	$("sub-filter").textContent = s.filter || "";
 	$("verdict").textContent = r.match ? "The filter matches this message:" : "Re-evaluated now, the filter does not match this message (the subscription, its lists or the message may have changed since):";
 	$("why").textContent = r.why || "";
 	$("source").textContent = r.source === "notification" ? "The original message has left the recent-message store, so this is evaluated on what the notification kept." : "Evaluated on the original bus message.";
+	const others = (r.subscriptions || []).filter((x) => x.id !== s.id);
+	if (others.length) {
+		const ul = el("ul");
+		for (const o of others)
+			ul.appendChild(el("li", {}, (o.name || "#" + o.id) + ": " + (o.match ? "matches too" : "does not match now")));
+		$("subscription").after(el("p", {}, "The notification was for more than one of your subscriptions:"), ul);
+	}
 	const m = r.meta || {};
 	facts($("meta"), Object.keys(m).sort().map((k) => [k, m[k]]));
 	document.title = (n.title ? n.title + " · " : "") + "why · herald";
