@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <ini.h>
 #include <limits.h>
 #include <openssl/evp.h>
@@ -504,6 +505,223 @@ static int sink_key(struct parse_ctx *c, const char *name, const char *k, const 
 	return sink_option(c, s, k, v);
 }
 
+int config_parse_duration(const char *s, long *out_s)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || v < 0 || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	long unit = 1;
+	if (*end) {
+		const char *units = "smhd";
+		const long mult[] = {1, 60, 3600, 86400};
+		const char *u = end[1] ? NULL : strchr(units, *end);
+		if (!u)
+			return -EINVAL;
+		unit = mult[u - units];
+	}
+	if (v > LONG_MAX / unit)
+		return -EINVAL;
+	*out_s = v * unit;
+	return 0;
+}
+
+static int set_duration(struct parse_ctx *c, long *dst, const char *k, const char *v, long min,
+			long max)
+{
+	long d;
+	if (config_parse_duration(v, &d) || d < min || d > max)
+		return fail(c, "%s: expected a duration from %lds to %lds (such as 90s, 30m, 8h, 60d), "
+			       "got '%s'", k, min, max, v);
+	*dst = d;
+	return 1;
+}
+
+/* Split a list on spaces and commas; each item through `check` (NULL: any). */
+static int push_list(struct parse_ctx *c, char ***arr, size_t *n, const char *k, const char *v,
+		     bool (*check)(const char *), const char *what)
+{
+	char *copy = strdup(v), *save = NULL;
+	if (!copy)
+		return fail(c, "out of memory");
+	int ok = 1;
+	for (char *t = strtok_r(copy, " \t,", &save); t && ok; t = strtok_r(NULL, " \t,", &save)) {
+		if (check && !check(t))
+			ok = fail(c, "%s: '%s' is not %s", k, t, what);
+		else
+			ok = push_str(c, arr, n, t);
+	}
+	free(copy);
+	if (ok && !*n)
+		return fail(c, "%s: expected %s, one or more", k, what);
+	return ok;
+}
+
+static bool is_ip_address(const char *s)
+{
+	unsigned char b[16];
+	return inet_pton(AF_INET, s, b) == 1 || inet_pton(AF_INET6, s, b) == 1;
+}
+
+static bool is_loopback_host(const char *h, size_t n)
+{
+	return (n == 9 && !strncmp(h, "localhost", 9)) || (n == 5 && !strncmp(h, "[::1]", 5)) ||
+	       (n >= 4 && !strncmp(h, "127.", 4) && strspn(h, "0123456789.") == n);
+}
+
+/* "scheme://host[:port][/path]" with no query, fragment, user info or
+ * whitespace. *host and *host_len: the host part (with the port cut off), for the
+ * caller's own checks. Returns 0 or -EINVAL. */
+static int check_url(const char *v, bool allow_path, const char **host, size_t *host_len)
+{
+	const char *p;
+	if (!strncmp(v, "https://", 8))
+		p = v + 8;
+	else if (!strncmp(v, "http://", 7))
+		p = v + 7;
+	else
+		return -EINVAL;
+	size_t auth = strcspn(p, "/");
+	if (!auth || strpbrk(v, "?#@ \t\\\"'<>"))
+		return -EINVAL;
+	if (!allow_path && p[auth] && strcmp(p + auth, "/"))
+		return -EINVAL;
+	for (const char *q = p + auth; *q; q++)
+		if ((unsigned char)*q < 0x21 || (unsigned char)*q > 0x7e)
+			return -EINVAL;
+	/* The port is what follows the last ':' outside an IPv6 literal. */
+	const char *close = memchr(p, ']', auth);
+	const char *colon = NULL;
+	for (const char *q = close ? close : p; q < p + auth; q++)
+		if (*q == ':')
+			colon = q;
+	*host = p;
+	*host_len = colon ? (size_t)(colon - p) : auth;
+	if (!*host_len)
+		return -EINVAL;
+	if (colon) {
+		long port;
+		char portbuf[8] = "";
+		size_t pl = (size_t)(p + auth - colon - 1);
+		if (!pl || pl >= sizeof portbuf)
+			return -EINVAL;
+		memcpy(portbuf, colon + 1, pl);
+		if (parse_long(portbuf, 1, 65535, &port))
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* Trailing slashes are dropped: base_url + "/auth/callback" must be one URL. */
+static int set_url(struct parse_ctx *c, char **dst, const char *k, const char *v, bool path)
+{
+	const char *host;
+	size_t hl;
+	if (check_url(v, path, &host, &hl))
+		return fail(c, "%s: expected %s, got '%s'", k,
+			    path ? "http(s)://HOST[:PORT][/PREFIX]" : "http(s)://HOST[:PORT]", v);
+	if (!set_str(c, dst, v, false))
+		return 0;
+	size_t n = strlen(*dst);
+	while (n > 0 && (*dst)[n - 1] == '/')
+		(*dst)[--n] = '\0';
+	return 1;
+}
+
+static int check_host_port(struct parse_ctx *c, const char *k, const char *v)
+{
+	const char *colon = strrchr(v, ':');
+	long port;
+	if (!colon || colon == v || parse_long(colon + 1, 1, 65535, &port))
+		return fail(c, "%s: expected HOST:PORT, got '%s'", k, v);
+	return 1;
+}
+
+static int web_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct config_web *w = &c->cfg->web;
+	if (!strcmp(k, "listen"))
+		return check_host_port(c, k, v) && set_str(c, &w->listen, v, false);
+	if (!strcmp(k, "base_url"))
+		return set_url(c, &w->base_url, k, v, true);
+	if (!strcmp(k, "tls_cert"))
+		return set_str(c, &w->tls_cert, v, true);
+	if (!strcmp(k, "tls_key"))
+		return set_str(c, &w->tls_key, v, true);
+	if (!strcmp(k, "trusted_proxies"))
+		return push_list(c, &w->trusted_proxies, &w->n_trusted_proxies, k, v, is_ip_address,
+				 "a numeric IPv4 or IPv6 address");
+	if (!strcmp(k, "assets"))
+		return set_str(c, &w->assets, v, true);
+	if (!strcmp(k, "session_ttl"))
+		return set_duration(c, &w->session_ttl_s, k, v, 60, 30 * 86400L);
+	if (!strcmp(k, "admins"))
+		return push_list(c, &w->admins, &w->n_admins, k, v, NULL, "a user name");
+	if (!strcmp(k, "dashboard")) {
+		static const char *names[] = {"signed-in", "public", "off"};
+		for (size_t i = 0; i < 3; i++)
+			if (!strcmp(v, names[i]))
+				return w->dashboard = (enum config_dashboard)i, 1;
+		return fail(c, "dashboard: expected public, signed-in or off, got '%s'", v);
+	}
+	if (!strcmp(k, "recent_messages"))
+		return set_size(c, &w->recent_messages, k, v, 1, 100000, 1);
+	if (!strcmp(k, "link_ttl"))
+		return set_duration(c, &w->link_ttl_s, k, v, 3600, 3650 * 86400L);
+	if (!strcmp(k, "max_per_ip"))
+		return set_int(c, &w->max_per_ip, k, v, 1, 100000);
+	return fail(c, "unknown key '%s' in [web]", k);
+}
+
+static int set_issuer(struct parse_ctx *c, const char *k, const char *v)
+{
+	const char *host;
+	size_t hl;
+	if (check_url(v, true, &host, &hl))
+		return fail(c, "%s: expected https://HOST[/PATH], got '%s'", k, v);
+	if (!strncmp(v, "http://", 7) && !is_loopback_host(host, hl))
+		return fail(c, "%s: http:// only for a loopback host (127.0.0.1, [::1], localhost); "
+			       "use https://, got '%s'", k, v);
+	/* Kept as given: the ID token's iss must equal it byte for byte, so only
+	 * a trailing slash is dropped (discovery appends its own). */
+	return set_url(c, &c->cfg->oidc.issuer, k, v, true);
+}
+
+static int oidc_key(struct parse_ctx *c, const char *k, const char *v)
+{
+	struct config_oidc *o = &c->cfg->oidc;
+	if (!strcmp(k, "issuer"))
+		return set_issuer(c, k, v);
+	if (!strcmp(k, "client_id")) {
+		for (const char *p = v; *p; p++)
+			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+				return fail(c, "client_id: printable characters without spaces, got '%s'", v);
+		return set_str(c, &o->client_id, v, false);
+	}
+	if (!strcmp(k, "client_secret_file"))
+		return set_str(c, &o->client_secret_file, v, true);
+	if (!strcmp(k, "username_claim")) {
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && !strchr("_-.:", *p))
+				return fail(c, "username_claim: expected a claim name, got '%s'", v);
+		return set_str(c, &o->username_claim, v, false);
+	}
+	if (!strcmp(k, "scopes")) {
+		char padded[256];
+		for (const char *p = v; *p; p++)
+			if (!isalnum((unsigned char)*p) && !strchr(" _-.:/", *p))
+				return fail(c, "scopes: expected scope names separated by spaces, got '%s'", v);
+		snprintf(padded, sizeof padded, " %s ", v);
+		if (!strstr(padded, " openid "))
+			return fail(c, "scopes: must include openid, got '%s'", v);
+		return set_str(c, &o->scopes, v, false);
+	}
+	if (!strcmp(k, "create_users"))
+		return set_bool(c, &o->create_users, k, v);
+	return fail(c, "unknown key '%s' in [oidc]", k);
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct parse_ctx *c = user;
@@ -527,6 +745,10 @@ static int handler(void *user, const char *section, const char *name, const char
 		return dispatch_key(c, name, value);
 	if (!strncmp(section, "sink", 4) && (section[4] == ' ' || !section[4]))
 		return sink_key(c, section + (section[4] ? 5 : 4), name, value);
+	if (!strcmp(section, "web"))
+		return web_key(c, name, value);
+	if (!strcmp(section, "oidc"))
+		return oidc_key(c, name, value);
 	return fail(c, "unknown section [%s]", section);
 }
 
@@ -547,6 +769,41 @@ static void set_defaults(struct config *cfg)
 		.retry_base_ms = 30000, .retry_max_ms = 3600000, .max_attempts = 12,
 		.pause_after_ms = 6 * 3600000L, .probe_interval_ms = 30000, .delivery_log = 10000,
 		.digest_max_items = 100, .digest_max_bytes = 64 << 10, .rate = 60, .burst = 20};
+	cfg->web = (struct config_web){.session_ttl_s = 8 * 3600, .recent_messages = 2000,
+				       .link_ttl_s = 60 * 86400L, .max_per_ip = 64};
+}
+
+/* [web] and [oidc] together: what only the whole file can tell. */
+static int finish_web(struct parse_ctx *c)
+{
+	struct config_web *w = &c->cfg->web;
+	struct config_oidc *o = &c->cfg->oidc;
+	bool any_oidc = o->issuer || o->client_id || o->client_secret_file || o->username_claim ||
+			o->scopes;
+	if (!w->listen) {
+		if (w->base_url || w->tls_cert || w->tls_key || w->n_trusted_proxies || w->assets ||
+		    w->n_admins)
+			return fail(c, "[web] needs listen = HOST:PORT (without it there is no web app)");
+		if (any_oidc)
+			return fail(c, "[oidc] needs the web app: [web] listen = HOST:PORT");
+		return 1;
+	}
+	if (!w->base_url)
+		return fail(c, "[web] base_url is required (the public origin, such as "
+			       "https://herald.example.org)");
+	if (!w->tls_cert != !w->tls_key)
+		return fail(c, "[web] tls_cert and tls_key: both or neither");
+	if (!w->assets && !(w->assets = strdup(HERALD_WEB_DIR)))
+		return fail(c, "out of memory");
+	if (any_oidc) {
+		if (!o->issuer || !o->client_id || !o->client_secret_file)
+			return fail(c, "[oidc] needs issuer, client_id and client_secret_file");
+		if (!o->username_claim && !(o->username_claim = strdup("preferred_username")))
+			return fail(c, "out of memory");
+		if (!o->scopes && !(o->scopes = strdup("openid profile email")))
+			return fail(c, "out of memory");
+	}
+	return 1;
 }
 
 /* Checks that need the whole file; reported against the last line. */
@@ -569,6 +826,8 @@ static int finish(struct parse_ctx *c)
 	for (size_t i = 0; i < cfg->n_sinks; i++)
 		if (!cfg->sinks[i].plugin)
 			return fail(c, "[sink %s] needs plugin = NAME or a path", cfg->sinks[i].name);
+	if (!finish_web(c))
+		return 0;
 	if (!cfg->api_socket) {
 		size_t n = strlen(cfg->state_dir) + sizeof "/heraldd.sock";
 		if (!(cfg->api_socket = malloc(n)))
@@ -662,5 +921,17 @@ void config_release(struct config *cfg)
 		free(s->options);
 	}
 	free(cfg->sinks);
+	free(cfg->web.listen);
+	free(cfg->web.base_url);
+	free(cfg->web.tls_cert);
+	free(cfg->web.tls_key);
+	free_strv(cfg->web.trusted_proxies, cfg->web.n_trusted_proxies);
+	free(cfg->web.assets);
+	free_strv(cfg->web.admins, cfg->web.n_admins);
+	free(cfg->oidc.issuer);
+	free(cfg->oidc.client_id);
+	free(cfg->oidc.client_secret_file);
+	free(cfg->oidc.username_claim);
+	free(cfg->oidc.scopes);
 	memset(cfg, 0, sizeof *cfg);
 }

@@ -26,6 +26,13 @@
  *              digest_max_bytes, rate, burst
  *   [sink NAME] plugin (required), template, template_markdown, footer, verify,
  *              rate, burst, batch; every other key goes to the plugin's init
+ *   [web]      listen, base_url, tls_cert, tls_key, trusted_proxies, assets,
+ *              session_ttl, admins, dashboard, recent_messages, link_ttl,
+ *              max_per_ip
+ *   [oidc]     issuer, client_id, client_secret_file, username_claim, scopes,
+ *              create_users
+ * The web keys are checked for form here; whether the secret file and the
+ * assets folder are usable is the web app's check (web_check_config).
  * See doc/heraldd.conf.5.
  */
 #ifndef HERALD_CONFIG_H
@@ -88,6 +95,47 @@ struct config_dispatch {
 	int burst;             /* default bucket size (20) */
 };
 
+/* [web] dashboard: who may watch GET /events. */
+enum config_dashboard {
+	CONFIG_DASHBOARD_SIGNED_IN = 0, /* the default */
+	CONFIG_DASHBOARD_PUBLIC,
+	CONFIG_DASHBOARD_OFF,
+};
+
+#ifndef HERALD_WEB_DIR
+#define HERALD_WEB_DIR "/usr/local/share/herald/web"
+#endif
+
+/* [web]: the web app (src/web/web.h). listen == NULL: no web app. */
+struct config_web {
+	char *listen;            /* owned; "HOST:PORT" or NULL */
+	char *base_url;          /* owned; "scheme://host[:port][/prefix]", no trailing '/';
+				  * required with listen */
+	char *tls_cert;          /* owned; PEM files, both or neither */
+	char *tls_key;
+	char **trusted_proxies;  /* owned; numeric addresses (IPv4 or IPv6) */
+	size_t n_trusted_proxies;
+	char *assets;            /* owned; default HERALD_WEB_DIR */
+	long session_ttl_s;      /* default 8 h */
+	char **admins;           /* owned; user names with the admin scope */
+	size_t n_admins;
+	enum config_dashboard dashboard;
+	size_t recent_messages;  /* the recent-messages ring, 1..100000 (default 2000) */
+	long link_ttl_s;         /* signed links' lifetime (default 60 d) */
+	int max_per_ip;          /* connections per client address (default 64) */
+};
+
+/* [oidc]: the OpenID Connect provider the web app signs people in with. */
+struct config_oidc {
+	char *issuer;            /* owned; https://..., or http:// for a loopback host */
+	char *client_id;         /* owned */
+	char *client_secret_file; /* owned; must be 0600 (checked by web_check_config) */
+	char *username_claim;    /* owned; default "preferred_username" */
+	char *scopes;            /* owned; space separated, contains "openid" (the default
+				  * "openid profile email") */
+	bool create_users;       /* a first sign-in creates the user (default no) */
+};
+
 struct config {
 	char *path;            /* owned: the file this came from */
 	/* [daemon] */
@@ -118,6 +166,9 @@ struct config {
 	struct config_dispatch dispatch;
 	struct config_sink *sinks;
 	size_t n_sinks;
+	/* [web], [oidc] */
+	struct config_web web;
+	struct config_oidc oidc;
 };
 
 /* The sink section called `name`, or NULL. */
@@ -129,6 +180,9 @@ const struct config_sink *config_sink_find(const struct config *cfg, const char 
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_release(struct config *cfg);
+
+/* Parse a duration: "90" (seconds), "90s", "30m", "8h", "60d". 0 or -EINVAL. */
+int config_parse_duration(const char *s, long *out_s);
 
 /* Parse "yes/no/true/false/on/off/1/0". 0 or -EINVAL. Shared with the CLI. */
 int config_parse_bool(const char *s, bool *out);

@@ -26,6 +26,7 @@
 #include "src/common/statelock.h"
 #include "src/common/verify.h"
 #include "src/schema/schema.h"
+#include "src/web/web.h"
 #include "commit.h"
 #include "dispatch.h"
 #include "ingest.h"
@@ -42,6 +43,7 @@ struct daemon {
 	struct metrics metrics;
 	struct ingest *ingest;
 	struct api *api;
+	struct web *web;        /* the web app; NULL without [web] listen */
 	struct schema *schema;  /* the rules that describe messages; read by the API */
 	struct matcher *matcher; /* the live subscription index */
 	struct dispatch *dispatch;
@@ -192,6 +194,10 @@ static int start(struct daemon *d)
 				.schema = d->schema, .dispatch = d->dispatch};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
+	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
+			      .dispatch = d->dispatch, .metrics = &d->metrics};
+	if ((rc = web_start(&wd, &d->web, err, sizeof err)))
+		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
 		goto fail;
 	if ((rc = start_commit(d)))
@@ -206,6 +212,7 @@ static void stop(struct daemon *d)
 {
 	commit_free(d->commit);
 	ingest_stop(d->ingest);
+	web_stop(d->web);
 	api_stop(d->api);
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
 	matcher_stop(d->matcher);
@@ -217,7 +224,8 @@ static void stop(struct daemon *d)
 }
 
 /* --check-config: also what start() would refuse before listening (the
- * token file and its mode, the rules, the identity map), so "ok" means the
+ * token file and its mode, the rules, the identity map, the web app's
+ * secret file, assets and TLS files), so "ok" means the
  * daemon starts. Reads those files only; the state is not touched. */
 static int check_files(const struct config *cfg, char *err, size_t errlen)
 {
@@ -228,6 +236,8 @@ static int check_files(const struct config *cfg, char *err, size_t errlen)
 	if (!rc)
 		rc = schema_load(cfg->rules_dir, cfg->identity_map, &schema, err, errlen);
 	schema_free(schema);
+	if (!rc)
+		rc = web_check_config(cfg, err, errlen);
 	return rc;
 }
 

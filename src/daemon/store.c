@@ -23,6 +23,7 @@
 #define VALUE_VERSION 1
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
+static const char *const kv_names[STORE_KV_COUNT] = {"sessions", "auth_states"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
 
@@ -31,6 +32,7 @@ struct store {
 	MDB_dbi meta, cursors, seen, seen_order;
 	MDB_dbi tables[STORE_TABLE_COUNT];
 	MDB_dbi dbs[STORE_DB_COUNT];
+	MDB_dbi kv[STORE_KV_COUNT];
 	size_t window;
 	uint64_t next_order; /* order number of the next new id; guarded by LMDB's writer lock */
 	_Atomic uint64_t doc_generation;
@@ -133,7 +135,8 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
- * outbox (notes, due, digests, open_digest, members, dead, delivered, when). */
+ * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
+ * v3 -> v4 the web app's sessions and auth_states. */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -164,6 +167,9 @@ static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 			goto abort;
 	for (int i = 0; i < STORE_DB_COUNT; i++)
 		if ((rc = mdb_dbi_open(txn, db_names[i], MDB_CREATE, &s->dbs[i])))
+			goto abort;
+	for (int i = 0; i < STORE_KV_COUNT; i++)
+		if ((rc = mdb_dbi_open(txn, kv_names[i], MDB_CREATE, &s->kv[i])))
 			goto abort;
 	if (version != STORE_SCHEMA_VERSION &&
 	    (r = meta_put_u64(txn, s->meta, "schema_version", STORE_SCHEMA_VERSION)))
@@ -539,6 +545,117 @@ int store_next_id(struct store_txn *t, uint64_t *id)
 		return rc;
 	*id = next;
 	return 0;
+}
+
+/* ---- small key-value tables: their own transactions, never docs_touched ---- */
+
+int store_kv_put(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 const void *val, size_t vlen)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v = {vlen + 1, NULL};
+	if ((rc = mdb_put(txn, s->kv[tab], &k, &v, MDB_RESERVE))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
+	memcpy((char *)v.mv_data + 1, val, vlen);
+	return map_err(mdb_txn_commit(txn));
+}
+
+/* The value without its format byte, appended to out. */
+static int kv_value(const MDB_val *v, struct buf *out)
+{
+	if (v->mv_size < 1 || ((unsigned char *)v->mv_data)[0] != VALUE_VERSION)
+		return -EPROTO;
+	return buf_append(out, (char *)v->mv_data + 1, v->mv_size - 1);
+}
+
+int store_kv_get(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 struct buf *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v;
+	int r = map_err(mdb_get(txn, s->kv[tab], &k, &v));
+	if (!r)
+		r = kv_value(&v, out);
+	mdb_txn_abort(txn);
+	return r;
+}
+
+int store_kv_take(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		  struct buf *out)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key}, v;
+	int r = map_err(mdb_get(txn, s->kv[tab], &k, &v));
+	if (!r)
+		r = kv_value(&v, out);
+	if (r != -ENOENT && (rc = mdb_del(txn, s->kv[tab], &k, NULL))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	if (r == -ENOENT) {
+		mdb_txn_abort(txn);
+		return r;
+	}
+	rc = map_err(mdb_txn_commit(txn));
+	return rc ? rc : r;
+}
+
+int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t klen)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	MDB_val k = {klen, (void *)key};
+	if ((rc = mdb_del(txn, s->kv[tab], &k, NULL))) {
+		mdb_txn_abort(txn);
+		return map_err(rc);
+	}
+	return map_err(mdb_txn_commit(txn));
+}
+
+int store_kv_prune(struct store *s, enum store_kv tab, store_kv_drop_cb drop, void *arg,
+		   size_t max, size_t *n)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	*n = 0;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return map_err(rc);
+	if ((rc = mdb_cursor_open(txn, s->kv[tab], &cur)))
+		goto fail;
+	MDB_val k, v;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && (!max || *n < max);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		bool bad = v.mv_size < 1 || ((unsigned char *)v.mv_data)[0] != VALUE_VERSION;
+		if (!bad && !drop(arg, (char *)v.mv_data + 1, v.mv_size - 1))
+			continue;
+		if ((rc = mdb_cursor_del(cur, 0)))
+			goto fail;
+		(*n)++;
+	}
+	if (rc && rc != MDB_NOTFOUND)
+		goto fail;
+	mdb_cursor_close(cur);
+	return map_err(mdb_txn_commit(txn));
+fail:
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*n = 0;
+	return map_err(rc);
 }
 
 uint64_t store_doc_generation(struct store *s)

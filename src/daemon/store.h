@@ -12,7 +12,8 @@
  * Layout: <state_dir>/herald.mdb (+ -lock). Named DBs: "meta" (schema
  * version, counters), "cursors" (source key -> [ver][u64 BE seq]), "seen"
  * (16-byte id -> [u64 BE order]), "seen_order" (u64 BE order -> id), so the
- * oldest ids beyond the dedup window are pruned in order. Durable by default.
+ * oldest ids beyond the dedup window are pruned in order; "sessions" and
+ * "auth_states" for the web app (store_kv_*). Durable by default.
  *
  * Threads: write transactions may come from several threads (LMDB runs
  * them one at a time); store_mark_seen only from the committer. Reads may
@@ -28,7 +29,7 @@
 
 #include "src/common/buf.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_ID_LEN 16
 
 /* Tables of JSON documents (schema version 2). Keys: users by name;
@@ -93,6 +94,34 @@ uint64_t store_doc_generation(struct store *s);
  * (then: assume everything changed). 0 or -ENOMEM.
  */
 int store_take_changed(struct store *s, char ***users, size_t *n, bool *all);
+
+/* ---- small key-value tables (schema version 4) ----
+ *
+ * The web app's sign-in state: "sessions" (SHA-256 of the cookie -> the
+ * session) and "auth_states" (OIDC state -> verifier, nonce, return path).
+ * Values are opaque to the store (it adds and checks a format byte). Each
+ * call is one short transaction of its own. Writes here are not document
+ * writes: they bump no store_doc_generation and mark no user changed, so a
+ * sign-in never makes the matcher rebuild its index. */
+enum store_kv { STORE_KV_SESSIONS, STORE_KV_AUTH_STATES, STORE_KV_COUNT };
+
+int store_kv_put(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 const void *val, size_t vlen);
+/* 0 (value appended to `out`), -ENOENT or an error. */
+int store_kv_get(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		 struct buf *out);
+/* Read and delete in one write transaction: of two concurrent takes of one
+ * key, exactly one gets it (the other: -ENOENT). */
+int store_kv_take(struct store *s, enum store_kv tab, const void *key, size_t klen,
+		  struct buf *out);
+/* 0, or -ENOENT when there was nothing to delete. */
+int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t klen);
+/* Delete every entry `drop` says yes to (a value with a bad format byte is
+ * dropped too), at most `max` per call (0: no bound), in one transaction;
+ * *n gets how many went. */
+typedef bool (*store_kv_drop_cb)(void *arg, const void *val, size_t vlen);
+int store_kv_prune(struct store *s, enum store_kv tab, store_kv_drop_cb drop, void *arg,
+		   size_t max, size_t *n);
 
 /* How much of the map is in use, 0..1: pages used minus pages on LMDB's
  * freelist, over the map size. */

@@ -150,6 +150,128 @@ static void api_and_schema_keys(void)
 	config_release(&cfg);
 }
 
+#define WEB BASE "[web]\nlisten = 127.0.0.1:8080\nbase_url = https://h.example.org\n"
+#define OIDC "[oidc]\nissuer = https://id.example.org\nclient_id = herald\nclient_secret_file = s\n"
+
+/* [web] and [oidc]: every key, its default, and each bad value. */
+static void web_keys(void)
+{
+	struct config cfg;
+	char err[600] = "", want[300];
+	const char *path = write_conf(
+		"web.conf", BASE "[web]\nlisten = 127.0.0.1:8080\nbase_url = https://h.example.org/herald/\n"
+		"tls_cert = c.pem\ntls_key = /etc/k.pem\ntrusted_proxies = 127.0.0.1, ::1\n"
+		"assets = www\nsession_ttl = 2h\nadmins = alice, bob\nadmins = carol\n"
+		"dashboard = public\nrecent_messages = 500\nlink_ttl = 30d\nmax_per_ip = 8\n"
+		"[oidc]\nissuer = https://id.example.org/openidc/\nclient_id = herald-web\n"
+		"client_secret_file = secret\nusername_claim = nickname\nscopes = openid email\n"
+		"create_users = yes\n");
+	int rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "a full [web] + [oidc] config loads (%s)", err);
+	if (rc)
+		return;
+	const struct config_web *w = &cfg.web;
+	const struct config_oidc *o = &cfg.oidc;
+	ok(!strcmp(w->listen, "127.0.0.1:8080"), "web listen");
+	ok(!strcmp(w->base_url, "https://h.example.org/herald"), "base_url keeps its prefix, not the trailing /");
+	snprintf(want, sizeof want, "%s/c.pem", dir);
+	ok(!strcmp(w->tls_cert, want) && !strcmp(w->tls_key, "/etc/k.pem"), "tls paths resolved");
+	ok(w->n_trusted_proxies == 2 && !strcmp(w->trusted_proxies[1], "::1"), "trusted_proxies split");
+	snprintf(want, sizeof want, "%s/www", dir);
+	ok(!strcmp(w->assets, want), "assets resolved against the config's directory");
+	ok(w->session_ttl_s == 7200 && w->link_ttl_s == 30 * 86400L, "durations");
+	ok(w->n_admins == 3 && !strcmp(w->admins[2], "carol"), "admins split and repeatable");
+	ok(w->dashboard == CONFIG_DASHBOARD_PUBLIC && w->recent_messages == 500 && w->max_per_ip == 8,
+	   "dashboard, recent_messages, max_per_ip");
+	ok(!strcmp(o->issuer, "https://id.example.org/openidc") && !strcmp(o->client_id, "herald-web"),
+	   "issuer (trailing / dropped), client_id");
+	snprintf(want, sizeof want, "%s/secret", dir);
+	ok(!strcmp(o->client_secret_file, want), "client_secret_file resolved");
+	ok(!strcmp(o->username_claim, "nickname") && !strcmp(o->scopes, "openid email") &&
+		   o->create_users,
+	   "username_claim, scopes, create_users");
+	config_release(&cfg);
+
+	path = write_conf("webdef.conf", WEB OIDC);
+	rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "a minimal [web] + [oidc] loads (%s)", err);
+	if (!rc) {
+		ok(cfg.web.session_ttl_s == 8 * 3600 && cfg.web.link_ttl_s == 60 * 86400L &&
+			   cfg.web.recent_messages == 2000 && cfg.web.max_per_ip == 64 &&
+			   cfg.web.dashboard == CONFIG_DASHBOARD_SIGNED_IN && !cfg.web.tls_cert &&
+			   !cfg.web.n_admins && !cfg.web.n_trusted_proxies,
+		   "[web] defaults");
+		ok(!strcmp(cfg.web.assets, HERALD_WEB_DIR), "assets defaults to the installed pages");
+		ok(!strcmp(cfg.oidc.username_claim, "preferred_username") &&
+			   !strcmp(cfg.oidc.scopes, "openid profile email") && !cfg.oidc.create_users,
+		   "[oidc] defaults");
+		config_release(&cfg);
+	}
+	path = write_conf("noweb.conf", BASE);
+	rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0 && !cfg.web.listen && !cfg.oidc.issuer, "no [web]: no web app");
+	if (!rc)
+		config_release(&cfg);
+	path = write_conf("loop.conf", WEB "[oidc]\nissuer = http://127.0.0.1:9999\nclient_id = h\n"
+					  "client_secret_file = s\n");
+	rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "an http issuer on loopback is allowed (%s)", err);
+	if (!rc)
+		config_release(&cfg);
+
+	bad("unknown [web] key", WEB "port = 1\n", 8, "unknown key 'port' in [web]");
+	bad("bad listen", BASE "[web]\nlisten = 8080\n", 6, "listen: expected HOST:PORT");
+	bad("listen port range", BASE "[web]\nlisten = 127.0.0.1:70000\n", 6, "listen: expected HOST:PORT");
+	bad("base_url without scheme", BASE "[web]\nbase_url = herald.example.org\n", 6,
+	    "base_url: expected http(s)://");
+	bad("base_url ftp", BASE "[web]\nbase_url = ftp://h\n", 6, "base_url: expected");
+	bad("base_url with query", BASE "[web]\nbase_url = https://h/?a=1\n", 6, "base_url: expected");
+	bad("base_url with user", BASE "[web]\nbase_url = https://u@h\n", 6, "base_url: expected");
+	bad("base_url bad port", BASE "[web]\nbase_url = https://h:0\n", 6, "base_url: expected");
+	bad("bad proxy", BASE "[web]\ntrusted_proxies = 127.0.0.1, proxy.lan\n", 6,
+	    "trusted_proxies: 'proxy.lan' is not a numeric IPv4 or IPv6 address");
+	bad("empty proxy list", BASE "[web]\ntrusted_proxies = ,\n", 6, "trusted_proxies: expected");
+	bad("session_ttl unit", BASE "[web]\nsession_ttl = 8 hours\n", 6, "session_ttl: expected a duration");
+	bad("session_ttl too short", BASE "[web]\nsession_ttl = 5s\n", 6, "session_ttl: expected a duration");
+	bad("session_ttl negative", BASE "[web]\nsession_ttl = -1h\n", 6, "session_ttl: expected a duration");
+	bad("link_ttl too long", BASE "[web]\nlink_ttl = 5000d\n", 6, "link_ttl: expected a duration");
+	bad("dashboard", BASE "[web]\ndashboard = everyone\n", 6,
+	    "dashboard: expected public, signed-in or off");
+	bad("recent_messages zero", BASE "[web]\nrecent_messages = 0\n", 6, "recent_messages: expected");
+	bad("recent_messages big", BASE "[web]\nrecent_messages = 100001\n", 6, "recent_messages: expected");
+	bad("max_per_ip", BASE "[web]\nmax_per_ip = 0\n", 6, "max_per_ip: expected");
+	bad("empty admins", BASE "[web]\nadmins = ,\n", 6, "admins: expected");
+	bad("empty assets", BASE "[web]\nassets =\n", 6, "assets: empty value");
+	bad("web without listen", BASE "[web]\nbase_url = https://h\n", 6, "[web] needs listen");
+	bad("listen without base_url", BASE "[web]\nlisten = 127.0.0.1:1\n", 6, "[web] base_url is required");
+	bad("cert without key", WEB "tls_cert = c.pem\n", 8, "tls_cert and tls_key: both or neither");
+	bad("key without cert", WEB "tls_key = k.pem\n", 8, "both or neither");
+
+	bad("unknown [oidc] key", WEB "[oidc]\nsecret = x\n", 9, "unknown key 'secret' in [oidc]");
+	bad("oidc without web", BASE OIDC, 8, "[oidc] needs the web app");
+	bad("issuer http remote", WEB "[oidc]\nissuer = http://id.example.org\n", 9,
+	    "issuer: http:// only for a loopback host");
+	bad("issuer not a URL", WEB "[oidc]\nissuer = id.example.org\n", 9, "issuer: expected https://");
+	bad("issuer with fragment", WEB "[oidc]\nissuer = https://id.example.org/#x\n", 9,
+	    "issuer: expected https://");
+	bad("client_id with space", WEB "[oidc]\nclient_id = a b\n", 9, "client_id: printable");
+	bad("username_claim", WEB "[oidc]\nusername_claim = a b\n", 9, "username_claim: expected a claim");
+	bad("scopes without openid", WEB "[oidc]\nscopes = profile email\n", 9, "scopes: must include openid");
+	bad("scopes bad char", WEB "[oidc]\nscopes = openid \"x\"\n", 9, "scopes: expected scope names");
+	bad("create_users", WEB "[oidc]\ncreate_users = sometimes\n", 9, "create_users: expected yes or no");
+	bad("oidc incomplete", WEB "[oidc]\nissuer = https://id.example.org\n", 9,
+	    "[oidc] needs issuer, client_id and client_secret_file");
+
+	long d = 0;
+	ok(!config_parse_duration("90", &d) && d == 90 && !config_parse_duration("3m", &d) &&
+		   d == 180 && !config_parse_duration("1d", &d) && d == 86400,
+	   "config_parse_duration: seconds, minutes, days");
+	ok(config_parse_duration("", &d) && config_parse_duration("h", &d) &&
+		   config_parse_duration("1w", &d) && config_parse_duration("1hh", &d) &&
+		   config_parse_duration(" 1h", &d) && config_parse_duration("99999999999999999d", &d),
+	   "config_parse_duration refuses empty, unitless, unknown units, overflow");
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -187,6 +309,7 @@ int main(void)
 	bad("security level", BASE "[verify]\nsecurity_level = 9\n", 6, "security_level");
 	bad("empty value", "[daemon]\nstate_dir =\n", 2, "empty value");
 	sinks();
+	web_keys();
 	char longline[400];
 	memset(longline, 'a', sizeof longline);
 	memcpy(longline, "[daemon]\nstate_dir = ", 21);

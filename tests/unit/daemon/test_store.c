@@ -129,6 +129,9 @@ static void migrate(const char *dir)
 	ok(s && store_cursor_get(s, "relay", &seq) == 0 && seq == 77, "data survives the migration");
 	struct buf b = BUF_INIT;
 	ok(s && store_doc_get(s, STORE_USERS, "x", 1, &b) == -ENOENT, "the new tables exist");
+	ok(s && store_kv_get(s, STORE_KV_SESSIONS, "x", 1, &b) == -ENOENT &&
+		   store_kv_put(s, STORE_KV_AUTH_STATES, "x", 1, "v", 1) == 0,
+	   "so do the web app's (schema version 4)");
 	store_close(s);
 	s = NULL;
 	unlink(bak);
@@ -193,6 +196,53 @@ static void documents(const char *dir)
 	store_take_changed(s, &names, &n, &all);
 	ok(n == 0 && !all, "taking them again gives nothing");
 	free(names);
+	buf_release(&b);
+	store_close(s);
+}
+
+static bool drop_if_old(void *arg, const void *val, size_t vlen)
+{
+	return vlen == 3 && !memcmp(val, "old", 3);
+}
+
+/* The web app's tables: sign-ins must not look like document changes, or
+ * the matcher would rebuild its index on every one. */
+static void kv_tables(const char *dir)
+{
+	char err[300];
+	struct store *s;
+	struct buf b = BUF_INIT;
+	size_t n = 0;
+	ok(store_open(dir, 1 << 24, 100, &s, err, sizeof err) == 0, "open for kv tables");
+	uint64_t gen = store_doc_generation(s);
+	ok(store_kv_put(s, STORE_KV_SESSIONS, "alice-session", 13, "{\"user\":\"alice\"}", 16) == 0 &&
+		   store_kv_put(s, STORE_KV_SESSIONS, "k2", 2, "old", 3) == 0 &&
+		   store_kv_put(s, STORE_KV_SESSIONS, "k3", 2, "old", 3) == 0,
+	   "kv put");
+	ok(store_kv_get(s, STORE_KV_SESSIONS, "alice-session", 13, &b) == 0 && b.len == 16 &&
+		   !memcmp(b.data, "{\"user\":\"alice\"}", 16),
+	   "kv get returns the value");
+	char **names;
+	bool all;
+	store_take_changed(s, &names, &n, &all);
+	ok(store_doc_generation(s) == gen && n == 0 && !all,
+	   "kv writes bump no generation and mark no user changed");
+	free(names);
+	ok(store_kv_prune(s, STORE_KV_SESSIONS, drop_if_old, NULL, 1, &n) == 0 && n == 1,
+	   "prune stops at its bound");
+	ok(store_kv_prune(s, STORE_KV_SESSIONS, drop_if_old, NULL, 0, &n) == 0 && n == 1,
+	   "prune drops the rest of the expired");
+	buf_reset(&b);
+	ok(store_kv_get(s, STORE_KV_SESSIONS, "alice-session", 13, &b) == 0, "prune kept the live one");
+	ok(store_kv_put(s, STORE_KV_AUTH_STATES, "st", 2, "x", 1) == 0, "put a state");
+	buf_reset(&b);
+	ok(store_kv_take(s, STORE_KV_AUTH_STATES, "st", 2, &b) == 0 && b.len == 1,
+	   "take returns it once");
+	ok(store_kv_take(s, STORE_KV_AUTH_STATES, "st", 2, &b) == -ENOENT, "and not a second time");
+	ok(store_kv_del(s, STORE_KV_SESSIONS, "alice-session", 13) == 0 &&
+		   store_kv_del(s, STORE_KV_SESSIONS, "alice-session", 13) == -ENOENT,
+	   "kv delete, then -ENOENT");
+	ok(store_doc_generation(s) == gen, "still no generation bump");
 	buf_release(&b);
 	store_close(s);
 }
@@ -329,6 +379,7 @@ int main(void)
 	full(d3);
 	migrate(d4);
 	documents(d5);
+	kv_tables(d5);
 	failed_begin(d6);
 	two_writers(d7);
 	char cmd[400];
