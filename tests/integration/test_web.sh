@@ -45,8 +45,8 @@ BASE="http://127.0.0.1:$WP"
 SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$SECRET" > oidc.secret
 chmod 600 oidc.secret
-node "$top_srcdir/tests/oidc/provider.mjs" --port "$OP" --client-id herald \
-	--client-secret "$SECRET" --redirect-uri "$BASE/auth/callback" > provider.out 2> provider.err &
+node "$top_srcdir/tests/oidc/provider.mjs" "$OP" herald "$SECRET" "$BASE/auth/callback" \
+	> provider.out 2> provider.err &
 PIDS="$PIDS $!"
 wait_for 30 grep -q ready provider.out
 ok $? "the OpenID provider is ready on 127.0.0.1:$OP"
