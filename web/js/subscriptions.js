@@ -103,7 +103,12 @@ async function preview(src, label) {
 			list.appendChild(messageItem(m));
 	} catch (e) {
 		const fe = parseFilterError(e.message);
-		$("preview-summary").textContent = fe ? "Line " + fe.line + ", column " + fe.col + ": " + fe.text : e.message;
+		if (fe)
+			$("preview-summary").textContent = "Line " + fe.line + ", column " + fe.col + ": " + fe.text;
+		else if (e.status === 404 || e.status === 503)
+			$("preview-summary").textContent = "This herald keeps no recent messages to preview on (" + e.message + ").";
+		else
+			$("preview-summary").textContent = e.message;
 	}
 }
 
