@@ -15,6 +15,10 @@
  * "delivered=D retry=R rejected=J broken=B seconds=S". Exit 0 when every
  * item was delivered, 1 otherwise, 2 on usage or load errors.
  *
+ * The items carry the web app's links (ABI 1.2) from the environment:
+ * HERALD_DRIVER_UNSUBSCRIBE_URL and HERALD_DRIVER_WHY_URL (unset: NULL); in
+ * `hostile` mode they are CR/LF-bearing URLs instead.
+ *
  * Standalone: libc, libdl and herald/sink.h, like a sink.
  */
 #define _GNU_SOURCE
@@ -91,6 +95,10 @@ static void fill(struct fixture *f, size_t i, const char *address, int hostile)
 	    .subject = f->title,
 	    .text = hostile ? "line one\n.\n.leading dot\nend\n" : f->title,
 	    .markdown = f->title,
+	    .unsubscribe_url = hostile ? "https://evil.example/u\r\nBcc: url@evil.example"
+				       : getenv("HERALD_DRIVER_UNSUBSCRIBE_URL"),
+	    .why_url = hostile ? "https://evil.example/w>\r\n\r\nbody"
+			       : getenv("HERALD_DRIVER_WHY_URL"),
 	};
 }
 

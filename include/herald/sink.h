@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * herald/sink.h: the sink plugin ABI, version 1.1.
+ * herald/sink.h: the sink plugin ABI, version 1.2.
  *
  * A sink is a shared object that heraldd loads with
  * dlopen(RTLD_NOW | RTLD_LOCAL). It exports one symbol,
@@ -58,9 +58,11 @@ extern "C" {
  *       herald_sink_outcome_name() (an inline function, nothing to link),
  *       and the return convention and the failed-init rule written down as
  *       hosts had always applied them.
+ *  1.2  herald_sink_item gains unsubscribe_url and why_url (at its end:
+ *       read them only when HERALD_SINK_HAS() says the host filled them).
  */
 #define HERALD_SINK_ABI_MAJOR 1u
-#define HERALD_SINK_ABI_MINOR 1u
+#define HERALD_SINK_ABI_MINOR 2u
 #define HERALD_SINK_ABI_VERSION ((HERALD_SINK_ABI_MAJOR << 16) | HERALD_SINK_ABI_MINOR)
 #define HERALD_SINK_ABI_MAJOR_OF(v) ((uint32_t)(v) >> 16)
 #define HERALD_SINK_ABI_MINOR_OF(v) ((uint32_t)(v) & 0xffffu)
@@ -142,6 +144,16 @@ struct herald_sink_item {
 	const char *subject;    /* one line: the note's title, or a digest subject */
 	const char *text;       /* the whole text to send (digest: every note, capped) */
 	const char *markdown;
+	/* Since 1.2 (check with HERALD_SINK_HAS): the web app's links, NULL
+	 * when no web app is configured. unsubscribe_url: a signed one-click
+	 * link (RFC 8058: POST to it unsubscribes; GET shows a confirmation)
+	 * for the first note's first subscription (in a digest too).
+	 * why_url: "why did I get this" for the note; NULL for a digest (each
+	 * note's line in the text carries its own). Both are absolute http(s)
+	 * URLs of printable ASCII without spaces; the host made them, but a
+	 * sink that puts them in a header checks that anyway. */
+	const char *unsubscribe_url;
+	const char *why_url;
 };
 
 enum herald_sink_outcome {

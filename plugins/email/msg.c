@@ -21,6 +21,7 @@
 #define EW_OVERHEAD   12 /* "=?utf-8?B?" + "?=" */
 #define QP_COLS	      75 /* plus the soft break's '=' */
 #define MAX_LABEL     40 /* of the user in List-Id */
+#define MAX_HEADER_URL 900 /* a signed link is ~150; RFC 5322's line limit is 998 */
 
 #define FIELD(p, type, f) (HERALD_SINK_HAS(p, type, f) && (p)->f ? (p)->f : "")
 #define NOTE(n, f)	  FIELD(n, struct herald_notification, f)
@@ -470,9 +471,25 @@ static void put_boundary(struct sbuf *b, const struct herald_sink_item *it, bool
 	sb_str(b, close ? "--\r\n" : "\r\n");
 }
 
+/* A URL the host made (ABI 1.2) goes into a header only when it is an
+ * http(s) URL of printable ASCII without spaces, '<', '>' or '"', and not
+ * too long: the host is trusted, but a header is no place to find out it
+ * erred (CR or LF would start a header of its own). */
+static bool header_url(const char *u)
+{
+	if (!u || (strncmp(u, "https://", 8) && strncmp(u, "http://", 7)) ||
+	    strlen(u) > MAX_HEADER_URL)
+		return false;
+	for (; *u; u++)
+		if ((unsigned char)*u <= 0x20 || (unsigned char)*u >= 0x7f || strchr("<>\"", *u))
+			return false;
+	return true;
+}
+
 static void put_list_headers(const struct msg_conf *c, const struct herald_sink_item *it,
 			     const struct herald_notification *n, struct sbuf *b)
 {
+	const char *signed_url = ITEM(it, unsubscribe_url);
 	char sub[24] = "";
 
 	if (n->n_subscriptions && n->subscriptions)
@@ -482,7 +499,11 @@ static void put_list_headers(const struct msg_conf *c, const struct herald_sink_
 		put_label(b, ITEM(it, user), MAX_LABEL);
 		sb_fmt(b, ".%s>\r\n", c->domain);
 	}
-	if (c->unsubscribe_url) {
+	/* The web app's signed link wins over the configured URL: it works. */
+	if (header_url(signed_url)) {
+		sb_fmt(b, "List-Unsubscribe: <%s>\r\n", signed_url);
+		sb_str(b, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
+	} else if (c->unsubscribe_url) {
 		sb_str(b, "List-Unsubscribe: <");
 		put_url(b, c->unsubscribe_url, ITEM(it, user), sub);
 		sb_str(b, ">\r\n");
@@ -506,6 +527,8 @@ static void put_herald_headers(const struct msg_conf *c, const struct herald_sin
 	}
 	if (it->digest || it->n_notes > 1)
 		sb_fmt(b, "X-Herald-Digest: %zu\r\n", it->n_notes);
+	if (header_url(ITEM(it, why_url)))
+		sb_fmt(b, "X-Herald-Why: <%s>\r\n", ITEM(it, why_url));
 }
 
 void msg_build(const struct msg_conf *c, const struct herald_sink_item *it, time_t now,

@@ -33,7 +33,9 @@
 #include "src/common/buf.h"
 #include "src/common/config.h"
 #include "src/common/hex.h"
+#include "src/common/clock.h"
 #include "src/common/log.h"
+#include "src/daemon/usertoken.h"
 
 #define MAX_SEGS 8
 /* Connections: the admin socket is for one operator and the CLI; TCP is
@@ -66,7 +68,7 @@ struct api {
 	struct MHD_Daemon *unix_d, *tcp_d;
 	struct listener unix_l, tcp_l;
 	char *socket_path;          /* owned; unlinked at stop */
-	struct api_tokens *tokens;  /* NULL: TCP serves /healthz only */
+	struct api_tokens *tokens;  /* NULL: only personal tokens (usertoken.h) on TCP */
 	struct log_limit rl_auth;   /* touched by the TCP thread only */
 };
 
@@ -214,6 +216,19 @@ static void client_addr(const struct sockaddr *sa, char *out, size_t n)
 			    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
 }
 
+/* A user's personal token (usertoken.h), looked up in the store on every
+ * request so that a revoked one is refused at once. */
+static bool personal_token(struct api *a, const char *token, struct api_scope *out)
+{
+	char user[DIRECTORY_NAME_MAX + 1];
+	if (!token || !a->deps.store ||
+	    usertoken_find(a->deps.store, token, (int64_t)(clock_wall_ms() / 1000), user))
+		return false;
+	out->kind = API_SCOPE_USER;
+	memcpy(out->user, user, sizeof out->user);
+	return true;
+}
+
 /*
  * Settle who is asking: the unix socket is admin; on TCP the bearer token's
  * scope must allow the method and path. 0, or a refusal in *res. The token
@@ -230,7 +245,7 @@ static int authorize(struct api *a, const struct api_call *call, struct request 
 	if (path_is(rq, "healthz", NULL))
 		return 0;
 	const char *token = bearer(call->authorization);
-	if (!api_tokens_find(a->tokens, token, &rq->scope)) {
+	if (!api_tokens_find(a->tokens, token, &rq->scope) && !personal_token(a, token, &rq->scope)) {
 		client_addr(call->client, addr, sizeof addr);
 		log_limited(&a->rl_auth, L_WARN, "api: refused %s from %s: %s", call->method, addr,
 			    token ? "unknown token" : "no bearer token");
@@ -285,7 +300,7 @@ static int serve_v1(struct api *a, const char *method, const struct request *rq,
 		.method = method, .seg = rq->seg, .nseg = rq->nseg,
 		.body = rq->body.data, .body_len = rq->body.len, .scope = &rq->scope,
 		.store = a->deps.store, .schema = a->deps.schema, .dispatch = a->deps.dispatch,
-		.q_after = rq->q_after, .q_limit = rq->q_limit,
+		.recent = a->deps.recent, .q_after = rq->q_after, .q_limit = rq->q_limit,
 	};
 	unsigned status;
 	json_t *out = NULL;
@@ -521,8 +536,6 @@ static void raise_fd_limit(void)
 static int start_tcp(struct api *a, const char *hostport, char *err, size_t errlen)
 {
 	int fd;
-	if (!a->tokens)
-		log_warn("api: api_listen without api_tokens: TCP serves /healthz only");
 	raise_fd_limit();
 	if ((fd = tcp_listener(hostport, err, errlen)) < 0)
 		return fd;

@@ -9,8 +9,10 @@
  * text), GET /v1/stats (JSON). Everything else under /v1 is api_v1.c's.
  *
  * Auth: the unix socket (0600 in the state directory) is admin. On TCP every
- * request but /healthz needs `Authorization: Bearer TOKEN` from the token
- * file (api_auth.h): missing or unknown token 401, scope too narrow 403.
+ * request but /healthz needs `Authorization: Bearer TOKEN`: a token of the
+ * token file (api_auth.h), else a user's personal token from the store
+ * (usertoken.h, scope user:NAME, looked up on every request so revoking
+ * takes effect at once): missing or unknown token 401, scope too narrow 403.
  *
  * Requests are served on libmicrohttpd's threads (one per listener). The
  * management resources run short store transactions there; the matcher
@@ -40,6 +42,8 @@ struct api_deps {
 	const struct schema *schema;  /* for filter test and explain */
 	struct dispatch *dispatch;    /* sinks, for destinations and the outbox; NULL (api_new
 				       * only): addresses unchecked, no codes */
+	struct recent *recent;        /* recent messages, for preview and why (src/web/recent.h);
+				       * NULL: preview answers 503, why uses what notes kept */
 };
 
 /* Listen on cfg->api_socket (replaced if stale) and, if cfg->api_listen is

@@ -22,7 +22,10 @@
 #include "src/common/log.h"
 #include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
+#include "src/daemon/usertoken.h"
 #include "src/common/clock.h"
+#include "src/web/preview.h"
+#include "src/web/why.h"
 
 #define LIST_DEFAULT 100
 #define LIST_MAX 1000
@@ -66,14 +69,24 @@ static int wrap(const struct call *c, list_fn fn, const char *key, json_t **out,
 	return 0;
 }
 
-static int all_users(struct store *s, const char *unused, json_t **out, struct directory_error *e)
-{
-	return directory_user_list(s, out, e);
-}
+static int parse_limit(const struct call *c, size_t *limit, struct directory_error *e);
 
+/* {"users": [...], "next": NAME or null}: pass next as ?after= for more
+ * (100k users must page, not arrive in one answer). */
 static int h_users(const struct call *c, json_t **out, struct directory_error *e)
 {
-	return wrap(c, all_users, "users", out, e);
+	const char *after = c->r->q_after;
+	json_t *arr = NULL;
+	size_t limit;
+	int rc = parse_limit(c, &limit, e);
+	if (!rc && after && !directory_valid_user_name(after))
+		rc = directory_fail(e, 400, "after: not a user name");
+	if (rc || (rc = directory_user_page(c->r->store, after, limit, &arr, e)))
+		return rc;
+	json_t *last = json_array_size(arr) == limit ? json_array_get(arr, limit - 1) : NULL;
+	*out = json_pack("{s:o, s:O}", "users", arr, "next",
+			 last ? json_object_get(last, "name") : json_null());
+	return *out ? 0 : directory_fail(e, 500, "out of memory");
 }
 
 static int h_user_add(const struct call *c, json_t **out, struct directory_error *e)
@@ -165,9 +178,8 @@ static int confirm_code(const struct call *c, const char *code, struct directory
 		return directory_fail(e, 429, "too many wrong codes: ask for a new one with "
 					      "{\"resend\": true}");
 	default:
-		return directory_fail(e, 404, "no code is pending for this destination (it expired, "
-					      "or heraldd restarted): ask for one with "
-					      "{\"resend\": true}");
+		return directory_fail(e, 404, "no code is pending for this destination (it expired "
+					      "or was used): ask for one with {\"resend\": true}");
 	}
 }
 
@@ -283,6 +295,24 @@ static int h_sub_disable(const struct call *c, json_t **out, struct directory_er
 	return rc ? rc : directory_sub_set_enabled(c->r->store, c->arg[0], c->id, false, out, e);
 }
 
+/* ---- personal API tokens ---- */
+
+static int h_tokens(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return wrap(c, usertoken_list, "tokens", out, e);
+}
+
+static int h_token_add(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return usertoken_create(c->r->store, c->arg[0], c->body, (int64_t)(clock_wall_ms() / 1000),
+				out, e);
+}
+
+static int h_token_del(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return usertoken_revoke(c->r->store, c->arg[0], c->id, out, e);
+}
+
 static int h_explain(const struct call *c, json_t **out, struct directory_error *e)
 {
 	return explain_user(c->r->schema, c->r->store, c->arg[0], c->body, out, e);
@@ -296,6 +326,18 @@ static int h_filter_test(const struct call *c, json_t **out, struct directory_er
 	if (sc->kind == API_SCOPE_USER && user && strcmp(user, sc->user))
 		return directory_fail(e, 403, "this token may only act for user '%s'", sc->user);
 	return explain_filter(c->r->schema, c->r->store, c->body, out, e);
+}
+
+/* "This would have matched N of the last M messages" (src/web/preview.h). */
+static int h_preview(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return preview_run(c->r->recent, c->r->store, c->arg[0], c->body, out, e);
+}
+
+/* "Why did I get this" for one of the user's notes (src/web/why.h). */
+static int h_why(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return why_note(c->r->recent, c->r->store, c->r->schema, c->arg[0], c->hex, out, e);
 }
 
 /* ---- the outbox, dead letters and deliveries ---- */
@@ -508,7 +550,12 @@ static const struct route routes[] = {
 	{"POST", "users/:/subscriptions/#/enable", BODY_OPTIONAL, 200, h_sub_enable},
 	{"POST", "users/:/subscriptions/#/disable", BODY_OPTIONAL, 200, h_sub_disable},
 	{"POST", "users/:/explain", BODY_REQUIRED, 200, h_explain},
+	{"GET", "users/:/tokens", BODY_NONE, 200, h_tokens},
+	{"POST", "users/:/tokens", BODY_REQUIRED, 201, h_token_add},
+	{"DELETE", "users/:/tokens/#", BODY_NONE, 200, h_token_del},
 	{"POST", "filter/test", BODY_REQUIRED, 200, h_filter_test},
+	{"POST", "users/:/preview", BODY_REQUIRED, 200, h_preview},
+	{"GET", "users/:/why/*", BODY_NONE, 200, h_why},
 	{"GET", "users/:/outbox", BODY_NONE, 200, h_outbox},
 	{"GET", "users/:/outbox/*", BODY_NONE, 200, h_note},
 	{"POST", "users/:/outbox/*/retry", BODY_OPTIONAL, 200, h_note_retry},

@@ -2,7 +2,8 @@
 /*
  * api_v1: the management resources of the control API (doc/herald-api.7):
  * users, their lists, destinations and subscriptions, filter test and
- * explain, the outbox, dead letters, the delivery log and the sinks. Maps a method and path to the directory and explain modules and
+ * explain, preview and "why" (src/web/preview.h, why.h), the outbox, dead
+ * letters, the delivery log and the sinks. Maps a method and path to the directory and explain modules and
  * their results to HTTP statuses. Not for sockets, bodies or tokens
  * (api.c, api_auth.c) nor for the rules themselves (directory.c).
  *
@@ -19,6 +20,7 @@
 struct store;
 struct schema;
 struct dispatch;
+struct recent;
 
 #define API_MAX_BODY (1u << 20) /* 1 MiB, enforced by api.c */
 
@@ -32,6 +34,7 @@ struct api_v1_request {
 	struct store *store;
 	const struct schema *schema;
 	struct dispatch *dispatch;     /* sinks: validate addresses, wake after a retry */
+	struct recent *recent;         /* recent messages (preview, why); NULL: none kept */
 	const char *q_after, *q_limit; /* query parameters "after" and "limit", or NULL */
 };
 

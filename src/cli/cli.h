@@ -46,6 +46,8 @@ struct cli {
  */
 enum {
 	CLI_OPT_LOG_LEVEL = 0x100,
+	CLI_OPT_URL,        /* cli_http.h: --url */
+	CLI_OPT_TOKEN_FILE, /* cli_http.h: --token-file */
 	CLI_OPT_FIRST_OWN = 0x200,
 };
 

@@ -150,25 +150,67 @@ static int user_add(struct cli *cli, int argc, char **argv)
 
 /* ---- list, show, rm ---- */
 
+#define PAGE 1000 /* users per request: the daemon's most */
+
+static void print_users(const json_t *users)
+{
+	const json_t *u;
+	size_t i;
+	json_array_foreach(users, i, u)
+		printf("%s\t%s\t%zu lists\n", json_string_value(json_object_get(u, "name")),
+		       json_string_value(json_object_get(u, "timezone")),
+		       json_object_size(json_object_get(u, "lists")));
+}
+
+/* One page of users after `after` (NULL: the first). User names need no
+ * escaping in a query (directory_valid_user_name). */
+static int fetch_page(struct cli *cli, const struct cli_conn *o, const char *after,
+		      json_t **res)
+{
+	struct buf path = BUF_INIT;
+	int r = CLI_FAIL;
+	if (buf_printf(&path, "/v1/users?limit=%d%s%s", PAGE, after ? "&after=" : "",
+		       after ? after : ""))
+		cli_error(cli, "out of memory");
+	else
+		r = cli_http_call(cli, o, "GET", path.data, NULL, res);
+	buf_release(&path);
+	return r;
+}
+
+/* Every user, a page at a time (a server with 100k users answers in
+ * bounded pieces); lines are printed as pages come, --json gathers them. */
 static int user_list(struct cli *cli, int argc, char **argv)
 {
 	struct cli_conn o = CLI_CONN_INIT;
-	json_t *res, *u;
-	size_t i;
+	json_t *all = json_array(), *res = NULL;
+	char *after = NULL;
 	int r = cli_action_opts(cli, argc, argv, help_text, &o, NULL, NULL, NULL, NULL, 0, 0);
-	if (r != CLI_OPT_DONE)
-		return r;
-	if ((r = cli_http_call(cli, &o, "GET", "/v1/users", NULL, &res)) != CLI_OK)
-		return r;
-	if (o.json)
-		cli_print_json(res);
-	else
-		json_array_foreach(json_object_get(res, "users"), i, u)
-			printf("%s\t%s\t%zu lists\n", json_string_value(json_object_get(u, "name")),
-			       json_string_value(json_object_get(u, "timezone")),
-			       json_object_size(json_object_get(u, "lists")));
-	json_decref(res);
-	return CLI_OK;
+	while (r == CLI_OPT_DONE && all && (r = fetch_page(cli, &o, after, &res)) == CLI_OK) {
+		const json_t *next = json_object_get(res, "next");
+		if (o.json)
+			json_array_extend(all, json_object_get(res, "users"));
+		else
+			print_users(json_object_get(res, "users"));
+		free(after);
+		after = json_is_string(next) ? strdup(json_string_value(next)) : NULL;
+		json_decref(res);
+		if (!after)
+			break;
+		r = CLI_OPT_DONE;
+	}
+	if (r == CLI_OK && o.json) {
+		json_t *wrapped = json_pack("{s:O}", "users", all);
+		cli_print_json(wrapped);
+		json_decref(wrapped);
+	}
+	if (!all) {
+		cli_error(cli, "out of memory");
+		r = CLI_FAIL;
+	}
+	free(after);
+	json_decref(all);
+	return r;
 }
 
 /* GET or DELETE /v1/users/NAME[/what]; *res is the answer. */

@@ -19,6 +19,7 @@
 #include "src/common/log.h"
 #include "src/common/meta.h"
 #include "src/schema/schema.h"
+#include "src/web/recent.h"
 #include "dispatch.h"
 #include "match.h"
 #include "notify.h"
@@ -44,7 +45,10 @@ struct commit {
 	struct matcher *matcher;
 	struct metrics *metrics;
 	struct dispatch *dispatch;
+	struct recent *recent;          /* NULL: nobody keeps recent messages */
 	struct commit_sources sources;
+	struct meta *meta;              /* [COMMIT_BATCH_MAX] with recent: each item's
+					 * meta, kept for recent_add until the batch ends */
 	struct ingest_source *source;   /* copies of sources.get(i); strings borrowed */
 	struct seqtrack *seq;           /* one per source */
 	bool *catch_up;                 /* ask for everything after the stored cursor */
@@ -125,7 +129,8 @@ static int store_hits(struct commit *c, struct store_txn *txn, const struct matc
  * failing to accept: the message is still accepted, it just notifies no
  * one. Only a store error fails (and so rewinds) the batch. */
 static int understand_and_match(struct commit *c, struct store_txn *txn, struct ingest_item *it,
-				const unsigned char key[STORE_ID_LEN], struct matched *out)
+				const unsigned char key[STORE_ID_LEN], struct meta *keep,
+				struct matched *out)
 {
 	const json_t *msg = envelope_msg(&it->env);
 	struct meta meta = {0};
@@ -148,7 +153,10 @@ static int understand_and_match(struct commit *c, struct store_txn *txn, struct 
 		out->subscriptions = (uint32_t)r.n_matched;
 		rc = store_hits(c, txn, &r, key, &out->stored);
 	}
-	meta_release(&meta);
+	if (keep) /* recent_add takes it once the batch commits */
+		*keep = meta;
+	else
+		meta_release(&meta);
 	return rc;
 }
 
@@ -217,7 +225,7 @@ static void rewind_sources(struct commit *c)
 }
 
 static int process_item(struct commit *c, struct store_txn *txn, struct ingest_item *it,
-			bool *accept, struct matched *m)
+			struct meta *keep, bool *accept, struct matched *m)
 {
 	*accept = false;
 	*m = (struct matched){0};
@@ -246,7 +254,7 @@ static int process_item(struct commit *c, struct store_txn *txn, struct ingest_i
 		return 0;
 	}
 	*accept = it->wanted;
-	return *accept ? understand_and_match(c, txn, it, id, m) : 0;
+	return *accept ? understand_and_match(c, txn, it, id, keep, m) : 0;
 }
 
 /* Every item of the batch, against one snapshot of the subscriptions. */
@@ -256,7 +264,8 @@ static int process_items(struct commit *c, struct store_txn *txn, struct ingest_
 	int rc = 0;
 	c->snap = matcher_acquire(c->matcher);
 	for (size_t i = 0; !rc && i < n; i++)
-		rc = process_item(c, txn, items[i], &accept[i], &matched[i]);
+		rc = process_item(c, txn, items[i], c->meta ? &c->meta[i] : NULL, &accept[i],
+				  &matched[i]);
 	match_snapshot_unref(c->snap);
 	c->snap = NULL;
 	return rc;
@@ -356,6 +365,23 @@ static void batch_failed(struct commit *c, int rc, size_t n)
 		pause_intake(c, rc);
 }
 
+/* A committed message into the recent store (the web app's preview and
+ * dashboard): the body jansson parsed and the meta move there as they are. */
+static void remember(struct commit *c, struct ingest_item *it, struct meta *meta)
+{
+	struct recent_in in = {.topic = it->env.topic, .msg_id = it->env.msg_id,
+			       .msg = (json_t *)envelope_msg(&it->env), .meta = meta,
+			       .time_ms = (int64_t)c->batch_ms};
+	recent_add(c->recent, &in);
+}
+
+/* The metas the batch kept and did not hand to the recent store. */
+static void release_metas(struct commit *c, size_t n)
+{
+	for (size_t i = 0; c->meta && i < n; i++)
+		meta_release(&c->meta[i]);
+}
+
 /* Count what the committed batch accepted; wake delivery if it stored any. */
 static void batch_done(struct commit *c, struct ingest_item **items, size_t n, const bool *accept,
 		       const struct matched *matched)
@@ -377,6 +403,8 @@ static void batch_done(struct commit *c, struct ingest_item **items, size_t n, c
 		}
 		if (c->cfg->print_accepted)
 			print_accepted(items[i], &matched[i]);
+		if (c->recent)
+			remember(c, items[i], &c->meta[i]);
 	}
 	if (c->cfg->print_accepted)
 		fflush(stdout);
@@ -411,6 +439,7 @@ out:
 		c->retry_backoff_ms = 0;
 		batch_done(c, items, n, accept, matched);
 	}
+	release_metas(c, n);
 	return rc;
 }
 
@@ -441,7 +470,8 @@ int commit_new(const struct commit_deps *deps, struct commit **out)
 		return -ENOMEM;
 	*c = (struct commit){.cfg = deps->cfg, .store = deps->store, .schema = deps->schema,
 			     .matcher = deps->matcher, .metrics = deps->metrics,
-			     .dispatch = deps->dispatch, .sources = deps->sources,
+			     .dispatch = deps->dispatch, .recent = deps->recent,
+			     .sources = deps->sources,
 			     .common = BUF_INIT, .doc = BUF_INIT,
 			     .rl_store = {.interval_ms = 10000}};
 	c->source = calloc(n ? n : 1, sizeof *c->source);
@@ -449,6 +479,10 @@ int commit_new(const struct commit_deps *deps, struct commit **out)
 	c->catch_up = calloc(n ? n : 1, sizeof *c->catch_up);
 	c->cursor_dirty = calloc(n ? n : 1, sizeof *c->cursor_dirty);
 	c->mscratch = match_scratch_new();
+	if (c->recent && !(c->meta = calloc(COMMIT_BATCH_MAX, sizeof *c->meta))) {
+		commit_free(c);
+		return -ENOMEM;
+	}
 	if (!c->source || !c->seq || !c->catch_up || !c->cursor_dirty || !c->mscratch) {
 		commit_free(c);
 		return -ENOMEM;
@@ -474,5 +508,6 @@ void commit_free(struct commit *c)
 	free(c->seq);
 	free(c->catch_up);
 	free(c->cursor_dirty);
+	free(c->meta);
 	free(c);
 }

@@ -20,7 +20,9 @@
  * Borrows, for its whole life (the caller keeps them alive): the config
  * (map_size, print_accepted, dispatch.digest_max_items), the store, the
  * schema, the matcher, the metrics, dispatch (woken when notifications were
- * stored; NULL: nobody to wake) and the sources (struct commit_sources).
+ * stored; NULL: nobody to wake), the recent store (fed with each accepted
+ * message after its batch commits; NULL: none) and the sources (struct
+ * commit_sources).
  *
  * Threads: none of its own, and not thread-safe: one thread (the daemon's
  * main loop) makes every call. A batch holds the store's write transaction
@@ -43,6 +45,7 @@ struct store;
 struct schema;
 struct matcher;
 struct dispatch;
+struct recent;
 
 /*
  * What the committer needs of ingest, and no more: the sources, which are
@@ -67,6 +70,8 @@ struct commit_deps {
 	struct matcher *matcher;
 	struct metrics *metrics;
 	struct dispatch *dispatch; /* may be NULL */
+	struct recent *recent;     /* each accepted message goes there once its batch
+				    * commits (src/web/recent.h); may be NULL */
 	struct commit_sources sources;
 };
 

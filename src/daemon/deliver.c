@@ -15,7 +15,9 @@
 
 #include <jansson.h>
 
+#include "src/common/clock.h"
 #include "src/common/config.h"
+#include "src/web/links.h"
 #include "metrics.h"
 #include "render.h"
 
@@ -28,6 +30,7 @@ struct view {
 	uint64_t *subs;
 	char *json;               /* owned: the public document */
 	struct buf text, markdown;
+	char *why_url, *unsubscribe_url; /* owned; NULL without a web app */
 };
 
 static const char *str(const json_t *doc, const char *key)
@@ -63,6 +66,21 @@ static char *public_json(const json_t *doc)
 	return s;
 }
 
+/* The web app's links for one note (links.h): made now, so an
+ * unsubscribe link is good for link_ttl from its delivery. */
+static int view_links(struct view *v, const struct links *l)
+{
+	const struct herald_notification *n = &v->n;
+	if (!l)
+		return 0;
+	v->why_url = links_why(l, n->id);
+	if (n->n_subscriptions)
+		v->unsubscribe_url = links_make(l, "unsubscribe", n->user, n->subscriptions[0],
+						(int64_t)(clock_wall_ms() / 1000));
+	/* A note without an id or a valid user gets no links; only memory fails. */
+	return 0;
+}
+
 static int view_init(struct view *v, const struct instance *in, const json_t *doc,
 		     const char *address)
 {
@@ -90,8 +108,12 @@ static int view_init(struct view *v, const struct instance *in, const json_t *do
 	n->packages = v->packages;
 	n->subscriptions = v->subs;
 	n->json = v->json;
-	if (render_note(in->text, n, &v->text) || render_note(in->markdown, n, &v->markdown) ||
-	    buf_putc(&v->text, 0) || buf_putc(&v->markdown, 0))
+	if (view_links(v, in->d->links))
+		return -ENOMEM;
+	struct render_links lk = {v->why_url, v->unsubscribe_url};
+	if (render_note_links(in->text, n, &lk, &v->text) ||
+	    render_note_links(in->markdown, n, &lk, &v->markdown) || buf_putc(&v->text, 0) ||
+	    buf_putc(&v->markdown, 0))
 		return -ENOMEM;
 	n->text = v->text.data;
 	n->markdown = v->markdown.data;
@@ -104,6 +126,8 @@ static void view_release(struct view *v)
 	free(v->packages);
 	free(v->subs);
 	free(v->json);
+	free(v->why_url);
+	free(v->unsubscribe_url);
 	buf_release(&v->text);
 	buf_release(&v->markdown);
 }
@@ -126,14 +150,21 @@ static int job_build(struct instance *in, struct job *j, struct herald_sink_item
 	outbox_hex(j->be->e.id, j->hex);
 	int rc = 0;
 	bool digest = j->be->e.digest;
+	struct render_links *lk = digest ? calloc(n, sizeof *lk) : NULL;
+	if (digest && !lk)
+		return -ENOMEM;
+	for (size_t i = 0; lk && i < n; i++)
+		lk[i] = (struct render_links){j->views[i].why_url, j->views[i].unsubscribe_url};
 	if (digest) {
 		struct buf ignored = BUF_INIT;
-		rc = render_digest(in->text, j->be->e.user, j->ptrs, n, in->d->dc->digest_max_bytes,
-				   &j->subject, &j->text);
+		rc = render_digest_links(in->text, j->be->e.user, j->ptrs, lk, n,
+					 in->d->dc->digest_max_bytes, &j->subject, &j->text);
 		if (!rc)
-			rc = render_digest(in->markdown, j->be->e.user, j->ptrs, n,
-					   in->d->dc->digest_max_bytes, &ignored, &j->markdown);
+			rc = render_digest_links(in->markdown, j->be->e.user, j->ptrs, lk, n,
+						 in->d->dc->digest_max_bytes, &ignored,
+						 &j->markdown);
 		buf_release(&ignored);
+		free(lk);
 	} else {
 		rc = buf_puts(&j->subject, j->views[0].n.title);
 		if (!rc)
@@ -149,7 +180,11 @@ static int job_build(struct instance *in, struct job *j, struct herald_sink_item
 		.size = sizeof *item, .user = j->be->e.user, .destination = j->be->e.dest,
 		.address = j->be->address, .notes = j->ptrs, .n_notes = n, .digest = digest,
 		.id = digest ? j->hex : j->views[0].n.id, .subject = j->subject.data,
-		.text = j->text.data, .markdown = j->markdown.data};
+		.text = j->text.data, .markdown = j->markdown.data,
+		/* A digest's unsubscribe link is its first note's subscription's;
+		 * "why" is per note, in the text. */
+		.unsubscribe_url = j->views[0].unsubscribe_url,
+		.why_url = digest ? NULL : j->views[0].why_url};
 	return 0;
 }
 

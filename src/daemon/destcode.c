@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * destcode: destination verification codes (dispatch.h): make one, keep
- * only its hash in memory, send it through the destination's sink at once,
- * and check what the owner types back.
+ * only its hash in the store (STORE_CODES, with its expiry and the wrong
+ * tries so far, so that a restart voids nothing and resets no count), send
+ * it through the destination's sink at once, and check what the owner
+ * types back.
  * Not for: the outbox (a code is never queued) or the "verified" flag itself
- * (directory.c).
+ * (directory.c, which also drops a code with its destination or user).
  */
 #include "dispatch_int.h"
 
@@ -20,45 +22,62 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "directory_int.h"
 #include "src/common/clock.h"
 #include "src/common/config.h"
+#include "src/common/hex.h"
+#include "store.h"
 
 #define CODE_LEN 8
 #define CODE_TTL_MS (24 * 3600 * 1000ULL)
 #define CODE_TRIES 5
 /* How long sending a code waits for the sink's worker to finish a batch. */
 #define CODE_WAIT_MS 30000
+#define HASH_LEN 32
 
-struct code {
-	struct code *next;
-	char user[65];
-	uint64_t dest;
-	unsigned char hash[32]; /* SHA-256 of the code: the code itself is not kept */
-	uint64_t expires;       /* wall ms */
-	int tries;
-};
-
-static void code_hash(const char *code, unsigned char out[32])
+/* A pending code as stored: {"hash": HEX of SHA-256(code), "expires": wall
+ * ms, "tries": wrong codes so far}, keyed "user\0" + u64 BE destination. */
+static int code_hash(const char *code, unsigned char out[HASH_LEN])
 {
 	unsigned int n = 0;
-	EVP_Digest(code, strlen(code), out, &n, EVP_sha256(), NULL);
+	if (EVP_Digest(code, strlen(code), out, &n, EVP_sha256(), NULL) != 1 || n != HASH_LEN)
+		return -EIO;
+	return 0;
 }
 
-/* The pending code of (user, dest), or where to link a new one (d->lock). */
-static struct code **code_slot_locked(struct dispatch *d, const char *user, uint64_t dest)
+static json_t *code_doc(const unsigned char hash[HASH_LEN], uint64_t expires, int tries)
 {
-	struct code **p = &d->codes;
-	while (*p && !((*p)->dest == dest && !strcmp((*p)->user, user)))
-		p = &(*p)->next;
-	return p;
+	static const char digits[] = "0123456789abcdef";
+	char hex[2 * HASH_LEN + 1];
+	for (int i = 0; i < HASH_LEN; i++) {
+		hex[2 * i] = digits[hash[i] >> 4];
+		hex[2 * i + 1] = digits[hash[i] & 15];
+	}
+	hex[2 * HASH_LEN] = '\0';
+	return json_pack("{s:s, s:I, s:i}", "hash", hex, "expires", (json_int_t)expires, "tries",
+			 tries);
 }
 
-static void code_drop_locked(struct code **slot)
+/* Replace the pending code of (user, dest): a new code voids the old one. */
+static int code_store(struct store *s, const char *user, uint64_t dest,
+		      const unsigned char hash[HASH_LEN], uint64_t expires)
 {
-	struct code *c = *slot;
-	*slot = c->next;
-	OPENSSL_cleanse(c->hash, sizeof c->hash);
-	free(c);
+	struct store_txn *t;
+	struct rec_key k;
+	json_t *doc = code_doc(hash, expires, 0);
+	int rc = doc ? store_begin(s, &t) : -ENOMEM;
+	if (rc) {
+		json_decref(doc);
+		return rc;
+	}
+	directory_rec_key(&k, user, dest);
+	rc = directory_doc_save(t, STORE_CODES, k.b, k.len, doc);
+	if (rc)
+		store_abort(t);
+	else
+		rc = store_commit(t);
+	json_decref(doc);
+	return rc;
 }
 
 bool dispatch_needs_code(struct dispatch *d, const char *sink)
@@ -161,52 +180,68 @@ int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, u
 	for (int i = 0; i < CODE_LEN; i++)
 		code[i] = alphabet[raw[i] & 31];
 	code[CODE_LEN] = '\0';
-	struct code *c = calloc(1, sizeof *c);
-	if (!c)
-		return snprintf(err, errlen, "out of memory"), -ENOMEM;
-	snprintf(c->user, sizeof c->user, "%s", user);
-	c->dest = dest;
-	c->expires = clock_wall_ms() + CODE_TTL_MS;
-	code_hash(code, c->hash);
-	pthread_mutex_lock(&d->lock);
-	struct code **slot = code_slot_locked(d, user, dest);
-	if (*slot)
-		code_drop_locked(slot); /* a new code voids the old one */
-	c->next = d->codes;
-	d->codes = c;
-	pthread_mutex_unlock(&d->lock);
-	int rc = deliver_code(&d->inst[ix], user, dest, address, code, err, errlen);
+	unsigned char hash[HASH_LEN];
+	int rc = code_hash(code, hash);
+	if (!rc && (rc = code_store(d->store, user, dest, hash, clock_wall_ms() + CODE_TTL_MS)))
+		snprintf(err, errlen, "cannot keep the code (%s)", store_strerror(rc));
+	else if (!rc)
+		rc = deliver_code(&d->inst[ix], user, dest, address, code, err, errlen);
 	OPENSSL_cleanse(code, sizeof code);
+	OPENSSL_cleanse(hash, sizeof hash);
 	return rc;
+}
+
+/* Weigh `h` against the stored code `doc` (changed in place: a wrong try
+ * counts). What dispatch_check_code returns; *drop: delete the record. */
+static int weigh(json_t *doc, const unsigned char h[HASH_LEN], uint64_t now, bool *drop)
+{
+	unsigned char want[HASH_LEN];
+	const char *hex = json_string_value(json_object_get(doc, "hash"));
+	json_int_t expires = json_integer_value(json_object_get(doc, "expires"));
+	json_int_t tries = json_integer_value(json_object_get(doc, "tries"));
+	*drop = false;
+	if (!hex || strlen(hex) != 2 * HASH_LEN || hex_decode(hex, HASH_LEN, want) ||
+	    expires < 0 || (uint64_t)expires < now) {
+		*drop = true; /* expired (or unreadable): as if none were pending */
+		return -ENOENT;
+	}
+	if (tries >= CODE_TRIES)
+		return -EBUSY;
+	if (CRYPTO_memcmp(h, want, HASH_LEN)) {
+		tries++;
+		if (json_object_set_new(doc, "tries", json_integer(tries)))
+			return -ENOMEM;
+		return tries >= CODE_TRIES ? -EBUSY : -EACCES;
+	}
+	*drop = true; /* spent */
+	return 0;
 }
 
 int dispatch_check_code(struct dispatch *d, const char *user, uint64_t dest, const char *code)
 {
-	unsigned char h[32];
-	int rc;
-	code_hash(code ? code : "", h);
-	pthread_mutex_lock(&d->lock);
-	struct code **slot = code_slot_locked(d, user, dest);
-	if (!*slot || (*slot)->expires < clock_wall_ms()) {
-		if (*slot)
-			code_drop_locked(slot);
-		rc = -ENOENT;
-	} else if ((*slot)->tries >= CODE_TRIES) {
-		rc = -EBUSY;
-	} else if (CRYPTO_memcmp(h, (*slot)->hash, sizeof h)) {
-		rc = ++(*slot)->tries >= CODE_TRIES ? -EBUSY : -EACCES;
-	} else {
-		code_drop_locked(slot);
-		rc = 0;
+	unsigned char h[HASH_LEN];
+	struct store_txn *t;
+	struct rec_key k;
+	json_t *doc = NULL;
+	bool drop = false;
+	int rc = code_hash(code ? code : "", h), w = 0;
+	if (rc || (rc = store_begin(d->store, &t)))
+		return rc;
+	directory_rec_key(&k, user, dest);
+	if (!(rc = directory_doc_load(t, STORE_CODES, k.b, k.len, &doc))) {
+		w = weigh(doc, h, clock_wall_ms(), &drop);
+		if (drop)
+			rc = store_doc_del(t, STORE_CODES, k.b, k.len);
+		else if (w == -EACCES || w == -EBUSY)
+			rc = directory_doc_save(t, STORE_CODES, k.b, k.len, doc);
+		else
+			rc = w;
 	}
-	pthread_mutex_unlock(&d->lock);
-	return rc;
-}
-
-void destcode_release(struct dispatch *d)
-{
-	pthread_mutex_lock(&d->lock);
-	while (d->codes)
-		code_drop_locked(&d->codes);
-	pthread_mutex_unlock(&d->lock);
+	/* A wrong try must be counted, or it would not count: commit it. */
+	if (rc)
+		store_abort(t);
+	else
+		rc = store_commit(t);
+	json_decref(doc);
+	return rc ? rc : w;
 }

@@ -22,6 +22,7 @@
 #include "directory_int.h"
 #include "src/common/buf.h"
 #include "store.h"
+#include "usertoken.h"
 
 /* ---- pure checks ---- */
 
@@ -371,6 +372,39 @@ int directory_user_list(struct store *s, json_t **out, struct directory_error *e
 	return directory_scan(s, STORE_USERS, NULL, out, e);
 }
 
+struct page {
+	json_t *docs;
+	size_t limit;
+};
+
+#define PAGE_FULL 1 /* stops the walk; not an error */
+
+static int page_cb(void *arg, const void *key, size_t klen, const char *json, size_t len)
+{
+	struct page *p = arg;
+	json_t *doc;
+	int rc = directory_doc_parse(json, len, &doc);
+	if (!rc && json_array_append_new(p->docs, doc))
+		rc = -ENOMEM;
+	return rc ? rc : json_array_size(p->docs) >= p->limit ? PAGE_FULL : 0;
+}
+
+int directory_user_page(struct store *s, const char *after, size_t limit, json_t **out,
+			struct directory_error *e)
+{
+	struct page p = {json_array(), limit};
+	if (!p.docs)
+		return directory_fail(e, 500, "out of memory");
+	int rc = store_doc_foreach_after(s, STORE_USERS, after ? after : "",
+					 after ? strlen(after) : 0, page_cb, &p);
+	if (rc < 0) {
+		json_decref(p.docs);
+		return directory_store_fail(e, rc);
+	}
+	*out = p.docs;
+	return 0;
+}
+
 /* Delete every record of `user` in one table; *n counts them. */
 static int delete_records(struct store *s, struct store_txn *t, enum store_table tab,
 			  const char *user, size_t *n, struct directory_error *e)
@@ -393,10 +427,38 @@ static int delete_records(struct store *s, struct store_txn *t, enum store_table
 	return rc;
 }
 
+/* The user's pending verification codes (destcode.c keeps them keyed like
+ * the destinations): they go with the destinations. */
+static int delete_codes(struct store *s, struct store_txn *t, const char *user,
+			struct directory_error *e)
+{
+	json_t *dests = NULL, *doc;
+	size_t i;
+	int rc = directory_scan(s, STORE_DESTS, user, &dests, e);
+	json_array_foreach(dests, i, doc) {
+		struct rec_key k;
+		directory_rec_key(&k, user, directory_doc_id(doc));
+		int r = store_doc_del(t, STORE_CODES, k.b, k.len);
+		if (r && r != -ENOENT) {
+			rc = directory_store_fail(e, r);
+			break;
+		}
+	}
+	json_decref(dests);
+	return rc;
+}
+
+static int delete_tokens(struct store *s, struct store_txn *t, const char *user, size_t *n,
+			 struct directory_error *e)
+{
+	int rc = usertoken_drop_user_txn(s, t, user, n);
+	return rc ? directory_store_fail(e, rc) : 0;
+}
+
 int directory_user_del(struct store *s, const char *name, json_t **out, struct directory_error *e)
 {
 	struct store_txn *t;
-	size_t n_dests = 0, n_subs = 0;
+	size_t n_dests = 0, n_subs = 0, n_tokens = 0;
 	int rc = directory_check_user_name(name, e);
 	if (rc)
 		return rc;
@@ -404,13 +466,16 @@ int directory_user_del(struct store *s, const char *name, json_t **out, struct d
 		return directory_store_fail(e, rc);
 	if (!(rc = directory_user_exists(t, name, e)) &&
 	    !(rc = delete_records(s, t, STORE_SUBS, name, &n_subs, e)) &&
+	    !(rc = delete_codes(s, t, name, e)) &&
 	    !(rc = delete_records(s, t, STORE_DESTS, name, &n_dests, e)) &&
+	    !(rc = delete_tokens(s, t, name, &n_tokens, e)) &&
 	    (rc = store_doc_del(t, STORE_USERS, name, strlen(name))))
 		rc = directory_store_fail(e, rc);
 	if ((rc = directory_finish(t, rc, e)))
 		return rc;
-	*out = json_pack("{s:s, s:I, s:I}", "deleted", name, "destinations", (json_int_t)n_dests,
-			 "subscriptions", (json_int_t)n_subs);
+	*out = json_pack("{s:s, s:I, s:I, s:I}", "deleted", name, "destinations",
+			 (json_int_t)n_dests, "subscriptions", (json_int_t)n_subs, "tokens",
+			 (json_int_t)n_tokens);
 	return 0;
 }
 

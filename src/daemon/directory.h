@@ -89,6 +89,10 @@ int directory_user_add(struct store *s, const json_t *in, json_t **out, struct d
 int directory_user_get(struct store *s, const char *name, json_t **out, struct directory_error *e);
 /* All users, in name order: a JSON array. */
 int directory_user_list(struct store *s, json_t **out, struct directory_error *e);
+/* At most `limit` (>= 1) users whose names sort after `after` (NULL: from
+ * the first), in name order: a JSON array. One read transaction. */
+int directory_user_page(struct store *s, const char *after, size_t limit, json_t **out,
+			struct directory_error *e);
 /* Deletes the user with every destination and subscription of theirs.
  * *out: {"deleted": NAME, "destinations": N, "subscriptions": N}. */
 int directory_user_del(struct store *s, const char *name, json_t **out, struct directory_error *e);

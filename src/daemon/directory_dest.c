@@ -168,6 +168,16 @@ static int check_unused(struct store *s, const char *user, uint64_t dest,
 	return rc;
 }
 
+/* A pending verification code (destcode.c) goes with its destination. */
+static int drop_code(struct store_txn *t, const char *user, uint64_t id,
+		     struct directory_error *e)
+{
+	struct rec_key k;
+	directory_rec_key(&k, user, id);
+	int rc = store_doc_del(t, STORE_CODES, k.b, k.len);
+	return rc && rc != -ENOENT ? directory_store_fail(e, rc) : 0;
+}
+
 int directory_dest_del(struct store *s, const char *user, uint64_t id, json_t **out,
 		       struct directory_error *e)
 {
@@ -179,6 +189,8 @@ int directory_dest_del(struct store *s, const char *user, uint64_t id, json_t **
 		return directory_store_fail(e, rc);
 	if (!(rc = directory_user_exists(t, user, e)) && !(rc = check_unused(s, user, id, e)))
 		rc = directory_rec_del(t, STORE_DESTS, user, id, e);
+	if (!rc)
+		rc = drop_code(t, user, id, e);
 	if ((rc = directory_finish(t, rc, e)))
 		return rc;
 	return directory_deleted(id, out, e);

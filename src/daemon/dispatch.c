@@ -119,9 +119,14 @@ static int instance_init(struct dispatch *d, struct instance *in, const struct c
 	pthread_cond_init(&in->idle, NULL);
 	if (!(in->batch = calloc((size_t)c->batch, sizeof *in->batch)))
 		return -ENOMEM;
-	if (render_compile(c->template_text, RENDER_TEXT, c->footer, &in->text, err, sizeof err) ||
-	    render_compile(c->template_markdown, RENDER_MARKDOWN, c->footer, &in->markdown, err,
-			   sizeof err)) {
+	/* The email sink's default templates also carry the Unsubscribe line. */
+	bool email = !strcmp(c->plugin, "email");
+	const char *text = c->template_text ? c->template_text
+					    : render_default_source(RENDER_TEXT, email);
+	const char *md = c->template_markdown ? c->template_markdown
+					      : render_default_source(RENDER_MARKDOWN, email);
+	if (render_compile(text, RENDER_TEXT, c->footer, &in->text, err, sizeof err) ||
+	    render_compile(md, RENDER_MARKDOWN, c->footer, &in->markdown, err, sizeof err)) {
 		snprintf(in->error, sizeof in->error, "sink %s: %s", c->name, err);
 		return -EINVAL;
 	}
@@ -177,6 +182,7 @@ int dispatch_start(const struct dispatch_deps *deps, struct dispatch **out, char
 	d->dc = &deps->cfg->dispatch;
 	d->store = deps->store;
 	d->metrics = deps->metrics;
+	d->links = deps->links;
 	d->thread_start = deps->thread_start;
 	d->rl.interval_ms = 10000;
 	d->rand_state = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)d;
@@ -298,7 +304,6 @@ void dispatch_stop(struct dispatch *d)
 		pthread_cond_destroy(&in->rec_cond);
 		pthread_cond_destroy(&in->idle);
 	}
-	destcode_release(d);
 	for (size_t b = 0; b < DEST_BUCKETS; b++)
 		while (d->dests[b]) {
 			struct dest_state *s = d->dests[b];

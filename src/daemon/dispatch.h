@@ -64,11 +64,17 @@ struct config;
 struct store;
 struct metrics;
 struct dispatch;
+struct links;
 
 struct dispatch_deps {
 	const struct config *cfg; /* [dispatch] and [sink NAME]; must outlive the dispatcher */
 	struct store *store;
 	struct metrics *metrics;
+	/* The web app's signed links (src/web/links.h), borrowed, outliving
+	 * the dispatcher; NULL when there is no web app. With it, every item
+	 * carries unsubscribe_url and why_url (sink ABI 1.2) and the default
+	 * templates their footer lines (render.h), made at delivery time. */
+	const struct links *links;
 	/* Starts each of the dispatcher's threads (`what`: "scheduler",
 	 * "worker" or "recorder"); 0 or a positive errno, like pthread_create.
 	 * NULL: pthread_create. Tests make it fail. */
@@ -93,7 +99,8 @@ int dispatch_validate(struct dispatch *d, const char *sink, const char *address,
  * deliver it through the sink now; 0, or -EIO with the sink's reason.
  * dispatch_check_code: 0 (the code matched and is spent), -EACCES (wrong),
  * -ENOENT (none pending: ask for a new one), -EBUSY (five wrong tries: the
- * code is void). Codes live in memory: a restart voids them.
+ * code is void). Codes are kept hashed in the store with their expiry and
+ * wrong tries, so they survive a restart and the tries count across it.
  */
 bool dispatch_needs_code(struct dispatch *d, const char *sink);
 int dispatch_send_code(struct dispatch *d, const char *sink, const char *user, uint64_t dest,

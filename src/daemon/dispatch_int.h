@@ -9,8 +9,8 @@
  * Locks. One mutex, d->lock, guards the state the threads share: each
  * instance's batch, busy flag, broken_until/backoff and record lists (rec,
  * recording, recorded), the per-destination state (rate buckets, failure
- * trackers, destination -> instance), d->stop/woken and the pending
- * verification codes. What a field's comment does not put under d->lock is
+ * trackers, destination -> instance) and d->stop/woken. (Pending
+ * verification codes are in the store: destcode.c.) What a field's comment does not put under d->lock is
  * fixed once dispatch_start returns (the instance table, each instance's
  * config, sink and error) or belongs to one thread.
  *
@@ -58,7 +58,6 @@
 /* What the scheduler remembers per destination (never removed: bounded by
  * the number of destinations). */
 struct view;
-struct code;
 
 struct dest_state {
 	struct dest_state *next;
@@ -116,6 +115,7 @@ struct dispatch {
 	const struct config_dispatch *dc;
 	struct store *store;
 	struct metrics *metrics;
+	const struct links *links; /* NULL: no web app, no links in items */
 	struct instance *inst;
 	size_t n_inst;
 	int (*thread_start)(pthread_t *, void *(*)(void *), void *, const char *); /* NULL: pthread_create */
@@ -125,7 +125,6 @@ struct dispatch {
 	pthread_cond_t cond;     /* the scheduler waits here */
 	bool stop, woken;
 	struct dest_state *dests[DEST_BUCKETS];
-	struct code *codes;      /* pending destination verifications */
 	unsigned rand_state;
 	struct log_limit rl;     /* the scheduler's */
 };
@@ -181,8 +180,5 @@ void deliver_job_release(struct job *j);
 void *recorder_main(void *arg);
 void recorder_queue_locked(struct instance *in, struct record *r);
 void recorder_free(struct record *r);
-
-/* destcode.c: forget every pending verification code (at stop). */
-void destcode_release(struct dispatch *d);
 
 #endif

@@ -183,6 +183,17 @@ static int explain_sub(const json_t *sub, const struct explained_msg *x,
 	return 0;
 }
 
+int explain_sub_view(const json_t *sub, const struct msg_view *v, const struct filter_user *user,
+		     json_t **out, struct directory_error *e)
+{
+	struct explained_msg x = {.view = *v};
+	if (!(x.scratch = filter_scratch_new()))
+		return directory_fail(e, 500, "out of memory");
+	int rc = explain_sub(sub, &x, user, out, e);
+	filter_scratch_free(x.scratch);
+	return rc;
+}
+
 static int explain_subs(const json_t *subs, const struct explained_msg *x,
 			const struct filter_user *user, json_t *res, struct directory_error *e)
 {

@@ -32,6 +32,13 @@ int explain_filter(const struct schema *sc, struct store *s, const json_t *in, j
 int explain_user(const struct schema *sc, struct store *s, const char *user, const json_t *in,
 		 json_t **out, struct directory_error *e);
 
+/* One subscription document's verdict on a message already described
+ * (`v`): {"id", "name", "enabled", "match", "why"}; a stored filter that no
+ * longer compiles is a verdict too (no match, "does not compile: ..."). For
+ * the web app's "why did I get this". */
+int explain_sub_view(const json_t *sub, const struct msg_view *v, const struct filter_user *user,
+		     json_t **out, struct directory_error *e);
+
 /* The meta as JSON: app, title, summary, link, agent, severity, usernames,
  * packages (absent strings are null). NULL on out of memory. */
 json_t *explain_meta_json(const struct meta *m);

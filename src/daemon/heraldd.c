@@ -27,6 +27,7 @@
 #include "src/common/verify.h"
 #include "src/schema/schema.h"
 #include "src/web/web.h"
+#include "src/web/recent.h"
 #include "commit.h"
 #include "dispatch.h"
 #include "ingest.h"
@@ -48,6 +49,7 @@ struct daemon {
 	struct matcher *matcher; /* the live subscription index */
 	struct dispatch *dispatch;
 	struct commit *commit;
+	struct recent *recent;   /* the last accepted messages (preview, why, dashboard) */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -146,7 +148,7 @@ static int start_commit(struct daemon *d)
 {
 	struct commit_deps deps = {
 		.cfg = &d->cfg, .store = d->store, .schema = d->schema, .matcher = d->matcher,
-		.metrics = &d->metrics, .dispatch = d->dispatch,
+		.metrics = &d->metrics, .dispatch = d->dispatch, .recent = d->recent,
 		.sources = {.n = ingest_source_count(d->ingest), .get = sources_get,
 			    .request_replay = sources_request_replay, .arg = d->ingest}};
 	return commit_new(&deps, &d->commit);
@@ -190,12 +192,14 @@ static int start(struct daemon *d)
 	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
 	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
 		goto fail;
+	if ((rc = recent_new(d->cfg.web.recent_messages, &d->recent)))
+		goto fail;
 	struct api_deps deps = {.cfg = &d->cfg, .metrics = &d->metrics, .store = d->store,
-				.schema = d->schema, .dispatch = d->dispatch};
+				.schema = d->schema, .dispatch = d->dispatch, .recent = d->recent};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
 	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
-			      .dispatch = d->dispatch, .metrics = &d->metrics};
+			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent};
 	if ((rc = web_start(&wd, &d->web, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
@@ -217,6 +221,7 @@ static void stop(struct daemon *d)
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
 	matcher_stop(d->matcher);
 	schema_free(d->schema); /* after the API, which reads it */
+	recent_free(d->recent); /* after the committer, which feeds it, and the API */
 	store_close(d->store);
 	verifier_free(d->verifier);
 	verifier_free(d->retired);

@@ -169,9 +169,60 @@ int outbox_remove_entry(struct store_txn *t, const struct outbox_entry *e, const
 	return digest_del(t, e->id, e->due, e->user, e->dest);
 }
 
-static int log_delivery(struct store_txn *t, const struct outbox_entry *e, size_t count,
+/* Bodies the delivery log keeps, per record: a body that does not fit in
+ * what is left is not kept ("why" then works from the meta alone). */
+#define KEPT_BODY_BYTES 4096
+
+/* The body of `note`, if it fits in *left bytes (taken from it). */
+static json_t *kept_body(const json_t *note, size_t *left)
+{
+	json_t *msg = json_object_get(note, "msg");
+	size_t len = msg ? json_dumpb(msg, NULL, 0, JSON_COMPACT) : 0;
+	if (!len || len > *left)
+		return NULL;
+	*left -= len;
+	return msg;
+}
+
+/* What the delivery log keeps of each note for "why did I get this" once
+ * the note itself is gone: everything but the attempts and what the record
+ * says already; the body only while the record's bodies stay small. */
+static json_t *kept_notes(const json_t *notes)
+{
+	size_t left = KEPT_BODY_BYTES;
+	static const char *const keep[] = {"id", "subscriptions", "created", "topic", "title",
+					   "summary", "link", "agent", "severity", "usernames",
+					   "packages", "msg_id", "timestamp", NULL};
+	json_t *arr = json_array(), *note;
+	size_t i;
+	json_array_foreach(notes, i, note) {
+		json_t *one = json_object();
+		for (size_t k = 0; one && keep[k]; k++) {
+			json_t *v = json_object_get(note, keep[k]);
+			if (v && json_object_set(one, keep[k], v)) {
+				json_decref(one);
+				one = NULL;
+			}
+		}
+		json_t *body = one ? kept_body(note, &left) : NULL;
+		if (body && json_object_set(one, "msg", body)) {
+			json_decref(one);
+			one = NULL;
+		}
+		if (json_array_append_new(arr, one))
+			break;
+	}
+	if (arr && i < json_array_size(notes)) {
+		json_decref(arr);
+		return NULL;
+	}
+	return arr;
+}
+
+static int log_delivery(struct store_txn *t, const struct outbox_entry *e, const json_t *notes,
 			uint64_t attempts, const char *sink, uint64_t now, size_t log_max)
 {
+	size_t count = json_array_size(notes);
 	uint64_t order;
 	unsigned char k[8];
 	char hex[OUTBOX_HEX_LEN + 1];
@@ -185,8 +236,10 @@ static int log_delivery(struct store_txn *t, const struct outbox_entry *e, size_
 				e->user, "destination", (json_int_t)e->dest, "sink", sink, "digest",
 				e->digest, "count", (json_int_t)count, "attempts",
 				(json_int_t)attempts, "at", (json_int_t)now);
-	if (!rec)
+	if (!rec || json_object_set_new(rec, "notes", kept_notes(notes))) {
+		json_decref(rec);
 		return -ENOMEM;
+	}
 	put_be64(k, order);
 	rc = outbox_doc_put(store_txn_mdb(t), outbox_db(t, STORE_DB_DELIVERED), k, 8, rec);
 	json_decref(rec);
@@ -242,7 +295,7 @@ int outbox_delivered(struct store_txn *t, const struct outbox_entry *e, const js
 								       : NULL;
 	uint64_t attempts = only ? outbox_doc_u64(only, "attempts") + 1 : entry_attempts(t, e);
 	int rc = outbox_remove_entry(t, e, notes, more, now);
-	return rc ? rc : log_delivery(t, e, json_array_size(notes), attempts, sink, now, log_max);
+	return rc ? rc : log_delivery(t, e, notes, attempts, sink, now, log_max);
 }
 
 int outbox_reschedule(struct store_txn *t, const struct outbox_entry *e, uint64_t due,

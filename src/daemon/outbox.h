@@ -14,7 +14,11 @@
  *   open_digest  "user\0"[dest] -> digest id            the one still collecting
  *   members      [digest id][note id] -> ""             notes inside a digest
  *   dead         id -> JSON note + {reason, dead_at}
- *   delivered    [order] -> JSON {id, user, destination, sink, count, attempts, at}
+ *   delivered    [order] -> JSON {id, user, destination, sink, count, attempts, at,
+ *                notes: [each note's id, subscriptions, created, topic, title,
+ *                summary, link, agent, severity, usernames, packages, msg_id,
+ *                timestamp, and its msg while the record's bodies stay under
+ *                4 KiB]}  (for "why did I get this")
  *   when         id -> [due ms][seq]                    where a note is, when it is due
  * Notes are stored by sequence number so that a batch of new notes appends
  * (their ids are hashes: keyed by id, every note would dirty its own page);
@@ -144,6 +148,11 @@ int outbox_dead_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN]);
 
 /* The newest `limit` delivery records, newest first, optionally of one user. */
 int outbox_delivered_list(struct store *s, const char *user, size_t limit, json_t **out);
+/* The newest delivery record of `user` that delivered note `id` (alone or
+ * in a digest): the record in *rec, the note as kept in it in *note (a
+ * borrowed member of *rec). -ENOENT when the log holds none (any more). */
+int outbox_delivered_find(struct store *s, const char *user, const unsigned char id[OUTBOX_ID_LEN],
+			  json_t **rec, json_t **note);
 
 struct outbox_counts {
 	size_t pending, due_now, parked, digests, dead;

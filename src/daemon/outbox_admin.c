@@ -5,6 +5,7 @@
  * log of deliveries and the counts the sinks status shows. Not for
  * dispatching (outbox.c) nor for dead letters (deadletter.c).
  */
+#define _GNU_SOURCE /* memmem */
 #include "outbox.h"
 
 #include <errno.h>
@@ -217,6 +218,56 @@ int outbox_drop(struct store *s, const unsigned char id[OUTBOX_ID_LEN])
 int outbox_delivered_list(struct store *s, const char *user, size_t limit, json_t **out)
 {
 	return outbox_list_docs(s, STORE_DB_DELIVERED, user, NULL, true, limit, out);
+}
+
+/* The note `hex` among a record's kept notes, if the record is the user's. */
+static json_t *note_in(const json_t *rec, const char *user, const char *hex)
+{
+	json_t *note;
+	size_t i;
+	const char *u = json_string_value(json_object_get(rec, "user"));
+	if (!u || strcmp(u, user))
+		return NULL;
+	json_array_foreach(json_object_get(rec, "notes"), i, note) {
+		const char *id = json_string_value(json_object_get(note, "id"));
+		if (id && !strcmp(id, hex))
+			return note;
+	}
+	return NULL;
+}
+
+int outbox_delivered_find(struct store *s, const char *user, const unsigned char id[OUTBOX_ID_LEN],
+			  json_t **rec, json_t **note)
+{
+	char hex[OUTBOX_HEX_LEN + 1];
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, v;
+	outbox_hex(id, hex);
+	*rec = *note = NULL;
+	int rc = outbox_rd_begin(s, &txn);
+	if (rc)
+		return rc;
+	if ((rc = mdb_cursor_open(txn, store_db(s, STORE_DB_DELIVERED), &c))) {
+		mdb_txn_abort(txn);
+		return store_map_err(rc);
+	}
+	/* newest first; only a record that holds the id's text is parsed */
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_LAST); !rc && !*note;
+	     rc = mdb_cursor_get(c, &k, &v, MDB_PREV)) {
+		if (v.mv_size < 2 || !memmem(v.mv_data, v.mv_size, hex, OUTBOX_HEX_LEN))
+			continue;
+		json_decref(*rec);
+		*rec = json_loadb((const char *)v.mv_data + 1, v.mv_size - 1, OUTBOX_JSON_FLAGS, NULL);
+		*note = note_in(*rec, user, hex);
+	}
+	mdb_cursor_close(c);
+	mdb_txn_abort(txn);
+	if (*note)
+		return 0;
+	json_decref(*rec);
+	*rec = NULL;
+	return rc == MDB_NOTFOUND ? -ENOENT : store_map_err(rc);
 }
 
 static size_t entries(MDB_txn *txn, MDB_dbi dbi)

@@ -28,8 +28,12 @@
 
 #define SRC_MAX 4096
 
-#define DEFAULT_TEXT	 "{title}{?summary}\\n{summary}{/summary}{?link}\\n{link}{/link}"
-#define DEFAULT_MARKDOWN "**{title}**{?summary}\\n{summary}{/summary}{?link}\\n{link}{/link}"
+/* The defaults end with the web app's footer lines, which are empty (and
+ * so absent) when no web app makes links. */
+#define WHY_LINE	 "{?why_url}\\nWhy: {why_url}{/why_url}"
+#define UNSUB_LINE	 "{?unsubscribe_url}\\nUnsubscribe: {unsubscribe_url}{/unsubscribe_url}"
+#define DEFAULT_TEXT	 "{title}{?summary}\\n{summary}{/summary}{?link}\\n{link}{/link}" WHY_LINE
+#define DEFAULT_MARKDOWN "**{title}**{?summary}\\n{summary}{/summary}{?link}\\n{link}{/link}" WHY_LINE
 
 /* ASCII punctuation that means something to Markdown (CommonMark, GFM and
  * Telegram's MarkdownV2 between them); each may be backslash-escaped. */
@@ -53,6 +57,8 @@ enum field {
 	F_SUBSCRIPTIONS,
 	F_MSG_ID,
 	F_TIME,
+	F_WHY_URL,
+	F_UNSUBSCRIBE_URL,
 	N_FIELDS
 };
 
@@ -71,6 +77,8 @@ static const char *const field_names[N_FIELDS] = {
     [F_SUBSCRIPTIONS] = "subscriptions",
     [F_MSG_ID] = "msg_id",
     [F_TIME] = "time",
+    [F_WHY_URL] = "why_url",
+    [F_UNSUBSCRIBE_URL] = "unsubscribe_url",
 };
 
 enum op_kind { OP_TEXT, OP_FIELD, OP_IF, OP_END };
@@ -339,13 +347,20 @@ static int compile(struct compiler *c)
 	return 0;
 }
 
+const char *render_default_source(enum render_flavour flavour, bool unsubscribe)
+{
+	if (flavour == RENDER_MARKDOWN)
+		return unsubscribe ? DEFAULT_MARKDOWN UNSUB_LINE : DEFAULT_MARKDOWN;
+	return unsubscribe ? DEFAULT_TEXT UNSUB_LINE : DEFAULT_TEXT;
+}
+
 int render_compile(const char *src, enum render_flavour flavour, bool footer, struct render **out,
 		   char *err, size_t errlen)
 {
 	struct compiler c = {.err = err, .errlen = errlen};
 	int rc = -ENOMEM;
 	if (!src)
-		src = flavour == RENDER_MARKDOWN ? DEFAULT_MARKDOWN : DEFAULT_TEXT;
+		src = render_default_source(flavour, false);
 	c.src = src;
 	c.len = strlen(src);
 	if (c.len > SRC_MAX)
@@ -385,6 +400,7 @@ struct emitter {
 	struct buf *out;
 	size_t base; /* where this note began in out */
 	bool markdown;
+	const struct render_links *lk; /* NULL: no links */
 };
 
 static bool at_line_start(const struct emitter *e)
@@ -461,9 +477,12 @@ static bool format_time(double ts, char *out, size_t size)
 	return gmtime_r(&t, &tm) && strftime(out, size, "%Y-%m-%d %H:%M UTC", &tm);
 }
 
-static const char *str_field(const struct herald_notification *n, enum field f)
+static const char *str_field(const struct herald_notification *n,
+			     const struct render_links *lk, enum field f)
 {
 	switch (f) {
+	case F_WHY_URL: return lk ? lk->why_url : NULL;
+	case F_UNSUBSCRIBE_URL: return lk ? lk->unsubscribe_url : NULL;
 	case F_ID: return n->id;
 	case F_USER: return n->user;
 	case F_TOPIC: return n->topic;
@@ -477,7 +496,8 @@ static const char *str_field(const struct herald_notification *n, enum field f)
 	}
 }
 
-static bool field_empty(const struct herald_notification *n, enum field f)
+static bool field_empty(const struct herald_notification *n, const struct render_links *lk,
+			enum field f)
 {
 	char t[32];
 	const char *s;
@@ -487,7 +507,7 @@ static bool field_empty(const struct herald_notification *n, enum field f)
 	case F_USERNAMES: return !n->usernames || !n->n_usernames;
 	case F_SUBSCRIPTIONS: return !n->subscriptions || !n->n_subscriptions;
 	case F_TIME: return !format_time(n->timestamp, t, sizeof t);
-	default: s = str_field(n, f); return !s || !*s;
+	default: s = str_field(n, lk, f); return !s || !*s;
 	}
 }
 
@@ -500,7 +520,7 @@ static int put_field(struct emitter *e, const struct herald_notification *n, enu
 	case F_USERNAMES: return put_list(e, n->usernames, n->n_usernames);
 	case F_SUBSCRIPTIONS: return put_ids(e->out, n->subscriptions, n->n_subscriptions);
 	case F_TIME: return format_time(n->timestamp, t, sizeof t) ? put_value(e, t) : 0;
-	default: return put_value(e, str_field(n, f));
+	default: return put_value(e, str_field(n, e->lk, f));
 	}
 }
 
@@ -543,14 +563,20 @@ static void truncate_to(struct buf *b, size_t len)
 
 int render_note(const struct render *r, const struct herald_notification *n, struct buf *out)
 {
-	struct emitter e = {out, out->len, r->flavour == RENDER_MARKDOWN};
+	return render_note_links(r, n, NULL, out);
+}
+
+int render_note_links(const struct render *r, const struct herald_notification *n,
+		      const struct render_links *lk, struct buf *out)
+{
+	struct emitter e = {out, out->len, r->flavour == RENDER_MARKDOWN, lk};
 	int rc = 0;
 	for (size_t i = 0; i < r->n_ops && !rc; i++) {
 		const struct op *op = &r->ops[i];
 		switch (op->kind) {
 		case OP_TEXT: rc = buf_append(out, r->text + op->off, op->len); break;
 		case OP_FIELD: rc = put_field(&e, n, op->field); break;
-		case OP_IF: i = field_empty(n, op->field) ? op->end : i; break;
+		case OP_IF: i = field_empty(n, lk, op->field) ? op->end : i; break;
 		case OP_END: break;
 		}
 	}
@@ -567,7 +593,7 @@ int render_note(const struct render *r, const struct herald_notification *n, str
 static int put_subject(struct buf *subject, const char *user,
 		       const struct herald_notification *const *notes, size_t n)
 {
-	struct emitter e = {subject, subject->len, false};
+	struct emitter e = {subject, subject->len, false, NULL};
 	if (n == 1)
 		return put_value(&e, notes[0]->title);
 	int rc = buf_printf(subject, "[herald] %zu notifications for ", n);
@@ -621,7 +647,7 @@ static int put_cut(struct buf *body, size_t base, size_t len, size_t rest, size_
  * way lets the last notes fill the room the count line would have needed.
  */
 static int put_body(const struct render *r, const struct herald_notification *const *notes,
-		    size_t n, size_t max, struct buf *body)
+		    const struct render_links *lk, size_t n, size_t max, struct buf *body)
 {
 	size_t base = body->len, first = 0, keep = 0, kept = 0;
 	int rc = 0;
@@ -630,7 +656,7 @@ static int put_body(const struct render *r, const struct herald_notification *co
 	for (size_t i = 0; i < n; i++) {
 		if (i && (rc = buf_puts(body, "\n\n")))
 			return rc;
-		if ((rc = render_note(r, notes[i], body)))
+		if ((rc = render_note_links(r, notes[i], lk ? &lk[i] : NULL, body)))
 			return rc;
 		size_t used = body->len - base;
 		if (!i)
@@ -654,10 +680,18 @@ int render_digest(const struct render *r, const char *user,
 		  const struct herald_notification *const *notes, size_t n, size_t max_bytes,
 		  struct buf *subject, struct buf *body)
 {
+	return render_digest_links(r, user, notes, NULL, n, max_bytes, subject, body);
+}
+
+int render_digest_links(const struct render *r, const char *user,
+			const struct herald_notification *const *notes,
+			const struct render_links *lk, size_t n, size_t max_bytes,
+			struct buf *subject, struct buf *body)
+{
 	size_t subject_len = subject->len, body_len = body->len;
 	int rc = put_subject(subject, user, notes, n);
 	if (!rc)
-		rc = put_body(r, notes, n, max_bytes, body);
+		rc = put_body(r, notes, lk, n, max_bytes, body);
 	if (rc) {
 		truncate_to(subject, subject_len);
 		truncate_to(body, body_len);

@@ -22,7 +22,9 @@
 
 #define VALUE_VERSION 1
 
-static const char *const table_names[STORE_TABLE_COUNT] = {"users", "dests", "subs"};
+static const char *const table_names[STORE_TABLE_COUNT] = {"users",	   "dests",
+							   "subs",	   "tokens",
+							   "user_tokens", "codes"};
 static const char *const kv_names[STORE_KV_COUNT] = {"sessions", "auth_states"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
@@ -136,7 +138,8 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
 /* Create the named DBs; stamp or migrate the schema version. Migrations so
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
  * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
- * v3 -> v4 the web app's sessions and auth_states. */
+ * v3 -> v4 the web app's sessions and auth_states, personal tokens
+ * (tokens, user_tokens) and verification codes (codes). */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -383,8 +386,10 @@ int store_take_changed(struct store *s, char ***users, size_t *n, bool *all)
 
 /* Remember which user a document key belongs to: users are keyed by name,
  * destinations and subscriptions by "name\0id". */
-static void touch(struct store_txn *t, const void *key, size_t klen)
+static void touch(struct store_txn *t, enum store_table tab, const void *key, size_t klen)
 {
+	if (tab >= STORE_WATCHED_TABLES)
+		return; /* nothing derived from it: no index rebuild */
 	t->docs_touched = true;
 	if (t->touched_all)
 		return;
@@ -447,7 +452,7 @@ int store_doc_put(struct store_txn *t, enum store_table tab, const void *key, si
 		return map_err(rc);
 	((unsigned char *)v.mv_data)[0] = VALUE_VERSION;
 	memcpy((char *)v.mv_data + 1, json, len);
-	touch(t, key, klen);
+	touch(t, tab, key, klen);
 	return 0;
 }
 
@@ -456,7 +461,7 @@ int store_doc_del(struct store_txn *t, enum store_table tab, const void *key, si
 	MDB_val k = {klen, (void *)key};
 	int rc = mdb_del(t->txn, t->s->tables[tab], &k, NULL);
 	if (!rc)
-		touch(t, key, klen);
+		touch(t, tab, key, klen);
 	return map_err(rc);
 }
 
@@ -501,8 +506,10 @@ int store_doc_get(struct store *s, enum store_table tab, const void *key, size_t
 	return rc;
 }
 
-int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
-		      store_doc_cb cb, void *arg)
+/* The walk behind store_doc_foreach(_after): from the first key >= start
+ * (or > start when `skip_equal`), while keys carry `prefix`. */
+static int doc_walk(struct store *s, enum store_table tab, const void *start, size_t slen,
+		    bool skip_equal, const void *prefix, size_t plen, store_doc_cb cb, void *arg)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur;
@@ -513,9 +520,11 @@ int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix,
 		mdb_txn_abort(txn);
 		return map_err(rc);
 	}
-	MDB_val k = {plen, (void *)prefix}, v;
+	MDB_val k = {slen, (void *)start}, v;
 	int r = 0;
-	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
+	rc = mdb_cursor_get(cur, &k, &v, slen ? MDB_SET_RANGE : MDB_FIRST);
+	if (!rc && skip_equal && k.mv_size == slen && !memcmp(k.mv_data, start, slen))
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	while (!rc && !r) {
 		if (plen && (k.mv_size < plen || memcmp(k.mv_data, prefix, plen)))
 			break;
@@ -531,6 +540,18 @@ int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix,
 	if (r)
 		return r;
 	return rc == MDB_NOTFOUND ? 0 : map_err(rc);
+}
+
+int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
+		      store_doc_cb cb, void *arg)
+{
+	return doc_walk(s, tab, prefix, plen, false, prefix, plen, cb, arg);
+}
+
+int store_doc_foreach_after(struct store *s, enum store_table tab, const void *after,
+			    size_t alen, store_doc_cb cb, void *arg)
+{
+	return doc_walk(s, tab, after, alen, true, NULL, 0, cb, arg);
 }
 
 int store_next_id(struct store_txn *t, uint64_t *id)

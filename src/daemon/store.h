@@ -29,13 +29,37 @@
 
 #include "src/common/buf.h"
 
+/* Schema versions: 2 the document tables, 3 the outbox, 4 the web app's
+ * sessions, personal tokens and verification codes. */
 #define STORE_SCHEMA_VERSION 4
 #define STORE_ID_LEN 16
 
-/* Tables of JSON documents (schema version 2). Keys: users by name;
+/*
+ * Tables of JSON documents (schema version 2). Keys: users by name;
  * destinations and subscriptions by "user\0" + u64 BE id, so one user's
- * records are one prefix scan and ids stay in creation order. */
-enum store_table { STORE_USERS, STORE_DESTS, STORE_SUBS, STORE_TABLE_COUNT };
+ * records are one prefix scan and ids stay in creation order.
+ *
+ * The tables after STORE_WATCHED_TABLES (schema version 4) hold what the
+ * matcher never reads: writing them neither bumps store_doc_generation nor
+ * lists the user in store_take_changed, so no match index is rebuilt.
+ *   STORE_TOKENS      SHA-256 of a personal API token (32 bytes) -> its record
+ *                     (usertoken.h)
+ *   STORE_USER_TOKENS "user\0" + u64 BE id -> {"hash": HEX}: one user's tokens
+ *   STORE_CODES       "user\0" + u64 BE destination id -> a pending
+ *                     verification code's hash, expiry and tries (destcode.c)
+ * The web app's sessions and sign-in states are key-value tables (store_kv_*
+ * below), written in transactions of their own.
+ */
+enum store_table {
+	STORE_USERS,
+	STORE_DESTS,
+	STORE_SUBS,
+	STORE_TOKENS,
+	STORE_USER_TOKENS,
+	STORE_CODES,
+	STORE_TABLE_COUNT
+};
+#define STORE_WATCHED_TABLES 3 /* STORE_USERS, STORE_DESTS, STORE_SUBS */
 
 struct store;
 struct store_txn;
@@ -81,6 +105,10 @@ int store_doc_get(struct store *s, enum store_table tab, const void *key, size_t
 typedef int (*store_doc_cb)(void *arg, const void *key, size_t klen, const char *json, size_t len);
 int store_doc_foreach(struct store *s, enum store_table tab, const void *prefix, size_t plen,
 		      store_doc_cb cb, void *arg);
+/* Like store_doc_foreach over the whole table, but starting with the first
+ * key greater than `after` (alen 0: from the first), for paging. */
+int store_doc_foreach_after(struct store *s, enum store_table tab, const void *after,
+			    size_t alen, store_doc_cb cb, void *arg);
 /* A new id, unique across the store (destinations and subscriptions). */
 int store_next_id(struct store_txn *t, uint64_t *id);
 /* Bumped by every commit that touched documents: readers poll it to know

@@ -103,7 +103,8 @@ static int put_note(struct buf *b, const struct herald_notification *n)
 
 static int put_item(struct buf *b, const struct herald_sink_item *it)
 {
-	const char *s[] = {it->user, it->address, it->id, it->subject, it->text, it->markdown};
+	const char *s[] = {it->user,	 it->address,	      it->id,	  it->subject,
+			   it->text,	 it->markdown,	      it->unsubscribe_url, it->why_url};
 	int rc = sinkwire_put_u64(b, it->destination);
 	for (size_t i = 0; !rc && i < sizeof s / sizeof s[0]; i++)
 		rc = sinkwire_put_str(b, s[i]);
@@ -219,8 +220,8 @@ static int get_note(struct sinkwire_rd *r, struct herald_notification *n)
 
 static int get_item(struct sinkwire_rd *r, struct herald_sink_item *it)
 {
-	const char **s[] = {&it->user,	  &it->address, &it->id,
-			    &it->subject, &it->text,	&it->markdown};
+	const char **s[] = {&it->user, &it->address,  &it->id,		 &it->subject,
+			    &it->text, &it->markdown, &it->unsubscribe_url, &it->why_url};
 	it->size = sizeof *it;
 	it->destination = sinkwire_get_u64(r);
 	for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)

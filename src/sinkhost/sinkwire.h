@@ -28,7 +28,7 @@
 
 /* Bumped on any change to a frame's layout: heraldd and a stale helper
  * from another install refuse each other at open. */
-#define SINKWIRE_VERSION 1u
+#define SINKWIRE_VERSION 2u /* 2: an item's unsubscribe_url and why_url (ABI 1.2) */
 /* The helper's end of the socketpair. */
 #define SINKWIRE_FD 3
 /* No frame is longer (a digest is capped at digest_max_bytes, far below). */

@@ -261,6 +261,7 @@ static int serve_v1(struct web *w, const struct web_call *call, struct web_reply
 		.method = call->method, .seg = seg, .nseg = nseg,
 		.body = call->rq->body.data, .body_len = call->rq->body.len, .scope = &scope,
 		.store = w->deps.store, .schema = w->deps.schema, .dispatch = w->deps.dispatch,
+		.recent = w->deps.recent,
 		.q_after = MHD_lookup_connection_value(call->c, MHD_GET_ARGUMENT_KIND, "after"),
 		.q_limit = MHD_lookup_connection_value(call->c, MHD_GET_ARGUMENT_KIND, "limit"),
 	};

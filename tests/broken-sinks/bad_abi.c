@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Test plugin: a complete table, but for sink ABI 2.0. The host must refuse
- * it ("does not speak sink ABI 1.1 (it offers 2.0)") before touching more. */
+ * it ("does not speak sink ABI 1.2 (it offers 2.0)") before touching more. */
 #include <herald/sink.h>
 
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Test plugin: speaks only sink ABI 2, so its entry point returns NULL to a
- * 1.x host ("does not speak sink ABI 1.1 (it refused it)"). */
+ * 1.x host ("does not speak sink ABI 1.2 (it refused it)"). */
 #include <herald/sink.h>
 
 __attribute__((visibility("default"))) const struct herald_sink_ops *

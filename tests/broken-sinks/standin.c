@@ -8,7 +8,9 @@
  * destination is gone. Anything else: rejected. The reason is "standin:
  * ADDRESS".
  * Option `log = PATH`: each deliver call appends "call N" and then one line
- * "item ADDRESS DEST NOTES" per item to PATH.
+ * "item ADDRESS DEST NOTES" per item to PATH; an item with the web app's
+ * links (ABI 1.2) adds "links UNSUBSCRIBE_URL WHY_URL" ("-" for NULL) and
+ * "text TEXT" with its newlines as '|'.
  * Not for: testing the ABI's edge cases (the other plugins here do that).
  */
 #include <herald/sink.h>
@@ -60,6 +62,18 @@ static void outcome(const struct herald_sink_item *it, struct herald_sink_result
 		r->outcome = HERALD_SINK_REJECTED;
 }
 
+static void put_links(FILE *f, const struct herald_sink_item *it)
+{
+	if (!HERALD_SINK_HAS(it, struct herald_sink_item, why_url) ||
+	    (!it->unsubscribe_url && !it->why_url))
+		return;
+	fprintf(f, "links %s %s\ntext ", it->unsubscribe_url ? it->unsubscribe_url : "-",
+		it->why_url ? it->why_url : "-");
+	for (const char *p = it->text; p && *p; p++)
+		fputc(*p == '\n' ? '|' : *p, f);
+	fputc('\n', f);
+}
+
 static void deliver(void *instance, const struct herald_sink_item *const *items, size_t n,
 		    struct herald_sink_result *const *results)
 {
@@ -72,6 +86,8 @@ static void deliver(void *instance, const struct herald_sink_item *const *items,
 		if (f)
 			fprintf(f, "item %s %llu %zu\n", items[i]->address,
 				(unsigned long long)items[i]->destination, items[i]->n_notes);
+		if (f)
+			put_links(f, items[i]);
 	}
 	if (f)
 		fclose(f);

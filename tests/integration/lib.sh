@@ -5,6 +5,10 @@
 : "${HERALD:=$top_builddir/herald}" "${HERALDD:=$top_builddir/heraldd}"
 : "${RELAY_BIN:=$top_builddir/herald-relay}"
 : "${PYTHON3:=/usr/bin/python3}"
+# The test OpenID provider (tests/oidc) with its npm packages installed by
+# scripts/install-deps. A dist tree has no node_modules: `make distcheck`
+# points HERALD_OIDC_DIR at the checkout's (.ci/run does).
+: "${HERALD_OIDC_DIR:=$top_srcdir/tests/oidc}"
 TAP_N=0
 TAP_FAILED=0
 PIDS=""

@@ -346,7 +346,7 @@ from mails import *
 allowed = {"from", "to", "subject", "date", "message-id", "in-reply-to", "references",
            "auto-submitted", "precedence", "list-id", "list-unsubscribe", "list-unsubscribe-post",
            "x-herald-topic", "x-herald-package", "x-herald-user", "x-herald-subscription",
-           "x-herald-digest", "mime-version", "content-type"}
+           "x-herald-digest", "x-herald-why", "mime-version", "content-type"}
 for e in log():
     m = parse("mx/" + e["file"])
     extra = {k.lower() for k in m.keys()} - allowed
@@ -357,9 +357,29 @@ assert "Bcc: title@evil.example" in str(m["Subject"]) and "\n" not in str(m["Sub
 assert str(m["X-Herald-User"]) == "mallory  Bcc: user@evil.example", m["X-Herald-User"]
 assert "Bcc" in str(m["X-Herald-Topic"]) and len(m.get_all("X-Herald-Package")) == 3
 assert text(m) == "line one\n.\n.leading dot\nend\n", repr(text(m))
+assert m["List-Unsubscribe"] is None and m["X-Herald-Why"] is None, "CR/LF-bearing links refused"
 evil = [m for e, m in to("alice@example.org") if "evil" in str(m["Subject"])]
 assert len(evil) == 1 and "Bcc: evil@example.org" in str(evil[0]["Subject"])
 print("headers:", sorted(allowed & {k.lower() for k in m.keys()}))
+PY
+
+# ---- the web app's links (sink ABI 1.2): List-Unsubscribe, One-Click, X-Herald-Why ----
+SIGNED="https://herald.example.org/unsubscribe/AQEAAAAAaxbGkwAAAAAAAAACBWFsaWNl-_x0"
+WHY="https://herald.example.org/why.html?id=0123456789abcdef0123456789abcdef"
+HERALD_DRIVER_UNSUBSCRIBE_URL="$SIGNED" HERALD_DRIVER_WHY_URL="$WHY" \
+	"$DRIVER" "$top_builddir/sinks/email.so" plain 1 1 host=127.0.0.1 port="$PM" starttls=off \
+	from=herald@example.org 'unsubscribe_url=mailto:old@example.org?subject={user}' \
+	-- links@example.org > links.out 2>&1
+ok $? "an item with the web app's links is delivered ($(tail -1 links.out))"
+export SIGNED WHY
+check_py "the signed link is List-Unsubscribe (over the configured one), with One-Click, and X-Herald-Why" <<'PY'
+import os
+from mails import *
+m = to("links@example.org")[0][1]
+assert m["List-Unsubscribe"] == "<%s>" % os.environ["SIGNED"], m["List-Unsubscribe"]
+assert m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click", m["List-Unsubscribe-Post"]
+assert m["X-Herald-Why"] == "<%s>" % os.environ["WHY"], m["X-Herald-Why"]
+assert len(m.get_all("List-Unsubscribe")) == 1
 PY
 
 # ---- destination verification: nothing is sent before the code is confirmed ----

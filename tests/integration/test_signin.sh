@@ -64,7 +64,7 @@ ok $? "--check-config refuses a missing assets folder"
 "$HERALDD" -c heraldd.conf --check-config > check.out 2>&1
 ok $? "--check-config accepts the config ($(cat check.out))"
 
-OIDC_DIR="$top_srcdir/tests/oidc"
+OIDC_DIR="$HERALD_OIDC_DIR"
 [ -d "$OIDC_DIR/node_modules/oidc-provider" ]
 ok $? "the test provider is installed (scripts/install-deps: npm ci --prefix tests/oidc)"
 node "$OIDC_DIR/provider.mjs" "$P_OIDC" herald-test "$SECRET" "$BASE/auth/callback" \

@@ -28,6 +28,7 @@
 #include "src/daemon/outbox.h"
 #include "src/daemon/store.h"
 #include "src/daemon/store_int.h"
+#include "src/web/links.h"
 #include "tests/unit/tap.h"
 
 #define HOUR_MS (3600 * 1000ull)
@@ -72,8 +73,10 @@ static int env_start(struct env *v, const struct dispatch_deps *extra)
 {
 	char err[300] = "";
 	struct dispatch_deps deps = {.cfg = &v->cfg, .store = v->s, .metrics = &v->m};
-	if (extra)
+	if (extra) {
 		deps.thread_start = extra->thread_start;
+		deps.links = extra->links;
+	}
 	int rc = dispatch_start(&deps, &v->d, err, sizeof err);
 	ok(rc == 0, "dispatcher started (%s)", err);
 	return rc;
@@ -117,17 +120,29 @@ static uint64_t dest_add(struct env *v, const char *address)
 
 /* Commit note n for (alice, dest): instant and due now, or (digest_max > 0)
  * into an hourly digest due once it holds digest_max notes. */
+static void note_put_sub(struct env *v, unsigned n, uint64_t dest, uint32_t digest_max,
+			 uint64_t sub);
+
 static void note_put_in(struct env *v, unsigned n, uint64_t dest, uint32_t digest_max)
 {
+	note_put_sub(v, n, dest, digest_max, 0);
+}
+
+/* note_put_in, the note naming subscription `sub` (0: none). */
+static void note_put_sub(struct env *v, unsigned n, uint64_t dest, uint32_t digest_max,
+			 uint64_t sub)
+{
 	unsigned char key[16] = {0}, id[OUTBOX_ID_LEN];
-	char hex[OUTBOX_HEX_LEN + 1], json[300];
+	char hex[OUTBOX_HEX_LEN + 1], json[300], subs[40] = "";
 	struct store_txn *t = NULL;
 	memcpy(key, &n, sizeof n);
 	outbox_note_id(key, "alice", dest, id);
 	outbox_hex(id, hex);
+	if (sub)
+		snprintf(subs, sizeof subs, ",\"subscriptions\":[%llu]", (unsigned long long)sub);
 	snprintf(json, sizeof json,
 		 "{\"id\":\"%s\",\"user\":\"alice\",\"destination\":%llu,\"title\":\"n%u\","
-		 "\"topic\":\"t\"}", hex, (unsigned long long)dest, n);
+		 "\"topic\":\"t\"%s}", hex, (unsigned long long)dest, n, subs);
 	struct outbox_add a = {.id = id, .user = "alice", .dest = dest, .json = json,
 			       .len = strlen(json), .now = clock_wall_ms(),
 			       .digest_interval = digest_max ? 3600 : 0, .digest_max = digest_max};
@@ -619,6 +634,95 @@ static void no_worker(void)
 	ok(1, "dispatch_stop returned");
 }
 
+/* A subscription of alice to `dest`; its id. */
+static uint64_t sub_add(struct env *v, uint64_t dest)
+{
+	struct directory_error e;
+	json_t *in = json_pack("{s:s, s:[I]}", "filter", "topic == \"t\"", "destinations",
+			       (json_int_t)dest), *out = NULL;
+	if (directory_sub_add(v->s, "alice", in, &out, &e))
+		printf("Bail out! subscription: %s\n", e.msg), exit(1);
+	uint64_t id = u64(out, "id");
+	json_decref(in);
+	json_decref(out);
+	return id;
+}
+
+static bool sub_enabled(struct env *v, uint64_t id)
+{
+	struct directory_error e;
+	json_t *doc = NULL;
+	bool on = !directory_sub_get(v->s, "alice", id, &doc, &e) &&
+		  json_is_true(json_object_get(doc, "enabled"));
+	json_decref(doc);
+	return on;
+}
+
+/* With the web app's links (ABI 1.2): every item carries its signed
+ * unsubscribe link and its "why" link, the default template ends with the
+ * Why line, a digest carries its first note's unsubscribe link and a Why
+ * line per note; and the delivered unsubscribe link, POSTed, disables the
+ * subscription. */
+static void web_links(void)
+{
+	struct env v;
+	struct links *l = NULL;
+	char err[300] = "", buf[8192], ldir[300];
+	env_init(&v, "links");
+	snprintf(ldir, sizeof ldir, "%s/links-key", workdir);
+	mkdir(ldir, 0700);
+	if (links_open(ldir, "https://h.example", 3600, &l, err, sizeof err)) {
+		ok(0, "links_open: %s", err);
+		return;
+	}
+	user_add(&v, "{\"name\": \"alice\"}");
+	uint64_t dest = dest_add(&v, "ok"), sub = sub_add(&v, dest);
+	note_put_sub(&v, 1, dest, 0, sub);
+	note_put_sub(&v, 2, dest, 2, sub);
+	note_put_sub(&v, 3, dest, 2, sub);
+	struct dispatch_deps extra = {.links = l};
+	if (env_start(&v, &extra))
+		return;
+	ok(wait_for(&v, nothing_pending), "links: all delivered");
+	received(&v, buf, sizeof buf);
+	char unsub[400] = "", why[400] = "", dunsub[400] = "", dwhy[400] = "", text[2000] = "",
+	     dtext[2000] = "";
+	/* Two items, in either order: the digest is the one without a why link. */
+	for (const char *p = buf; (p = strstr(p, "\nlinks ")); p++) {
+		char u[400] = "", w[400] = "", t[2000] = "";
+		sscanf(p + 1, "links %399s %399s\ntext %1999[^\n]", u, w, t);
+		bool digest = !strcmp(w, "-");
+		snprintf(digest ? dunsub : unsub, 400, "%s", u);
+		snprintf(digest ? dwhy : why, 400, "%s", w);
+		snprintf(digest ? dtext : text, 2000, "%s", t);
+	}
+	char want_why[200], line[220];
+	/* The instant note is 1, the digest holds 2 and 3; the ids are the notes'. */
+	ok(!strncmp(unsub, "https://h.example/unsubscribe/", 30) &&
+		   !strncmp(why, "https://h.example/why.html?id=", 30) && strlen(why) == 30 + 32,
+	   "an item carries its unsubscribe and why links (%s, %s)", unsub, why);
+	snprintf(want_why, sizeof want_why, "%s", why);
+	snprintf(line, sizeof line, "|Why: %s", want_why);
+	ok(strstr(text, line) != NULL, "the default template ends with the Why line (%s)", text);
+	ok(!strcmp(dunsub, unsub) && !strcmp(dwhy, "-"),
+	   "a digest: its first note's subscription's unsubscribe link, no single why link");
+	int whys = 0;
+	for (const char *w = dtext; (w = strstr(w, "Why: https://h.example/why.html?id=")); w++)
+		whys++;
+	ok(whys == 2, "a digest's text has a Why line per note (%d)", whys);
+
+	struct buf page = BUF_INIT;
+	unsigned status = 0;
+	struct links_request r = {"POST", "unsubscribe", unsub + 30, v.s,
+				  (int64_t)(clock_wall_ms() / 1000)};
+	ok(sub_enabled(&v, sub) && !links_page(l, &r, &status, &page) && status == 200 &&
+		   !sub_enabled(&v, sub),
+	   "POSTing the delivered unsubscribe link disables the subscription");
+	buf_release(&page);
+	env_release(&v);
+	links_close(l);
+}
+
 int main(void)
 {
 	const char *top = getenv("top_builddir");
@@ -641,6 +745,7 @@ int main(void)
 	broken();
 	gone();
 	no_worker();
+	web_links();
 	char cmd[100];
 	snprintf(cmd, sizeof cmd, "rm -rf %s", workdir);
 	if (!getenv("KEEP_WORK") && system(cmd))

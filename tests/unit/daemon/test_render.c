@@ -486,6 +486,58 @@ static void digests(void)
 		  "render_digest appends to both buffers");
 }
 
+/* The web app's links (render_links): the default templates end with the
+ * Why line, the email's also with Unsubscribe; without links the defaults
+ * render exactly as before; the fields work in any template, and a
+ * Markdown template escapes them like any value. */
+static void web_links(void)
+{
+	struct herald_notification n = sample();
+	struct render_links lk = {"https://h.example/why.html?id=ab",
+				  "https://h.example/unsubscribe/AQ-_x"};
+	struct render *r = NULL;
+	struct buf out = BUF_INIT;
+	char err[128] = "";
+	const char *base = "bodhi: kernel-6.1 pushed to stable\n2 packages updated\n"
+			   "https://bodhi.example.org/updates/F-1";
+	char want[512];
+	int rc = render_compile(NULL, RENDER_TEXT, false, &r, err, sizeof err);
+	if (!rc)
+		rc = render_note_links(r, &n, &lk, &out);
+	snprintf(want, sizeof want, "%s\nWhy: https://h.example/why.html?id=ab", base);
+	same(rc, &out, want, "the default text template ends with the Why line");
+	buf_reset(&out);
+	rc = render_note_links(r, &n, NULL, &out);
+	same(rc, &out, base, "without links it renders as before");
+	render_free(r);
+	buf_release(&out);
+	r = NULL;
+	rc = render_compile(render_default_source(RENDER_TEXT, true), RENDER_TEXT, false, &r, err,
+			    sizeof err);
+	if (!rc)
+		rc = render_note_links(r, &n, &lk, &out);
+	snprintf(want, sizeof want,
+		 "%s\nWhy: https://h.example/why.html?id=ab\n"
+		 "Unsubscribe: https://h.example/unsubscribe/AQ-_x",
+		 base);
+	same(rc, &out, want, "the email's default adds the Unsubscribe line");
+	buf_reset(&out);
+	struct render_links half = {"https://h.example/why.html?id=ab", NULL};
+	rc = render_note_links(r, &n, &half, &out);
+	snprintf(want, sizeof want, "%s\nWhy: https://h.example/why.html?id=ab", base);
+	same(rc, &out, want, "no unsubscribe link (a note without subscription): no line");
+	render_free(r);
+	buf_release(&out);
+	r = NULL;
+	rc = render_compile("[{why_url}]", RENDER_MARKDOWN, false, &r, err, sizeof err);
+	if (!rc)
+		rc = render_note_links(r, &n, &lk, &out);
+	same(rc, &out, "[https://h\\.example/why\\.html?id\\=ab]",
+	     "a Markdown template escapes a link like any value");
+	render_free(r);
+	buf_release(&out);
+}
+
 int main(void)
 {
 	defaults();
@@ -499,5 +551,6 @@ int main(void)
 	footers();
 	appends();
 	digests();
+	web_links();
 	return tap_done();
 }

@@ -217,8 +217,8 @@ static void test_refusals(void)
 	snprintf(want, sizeof want, "sink m: cannot load %s/nope.so: ", sinks_dir);
 	ok(rc < 0 && !s && !strncmp(err, want, strlen(want)), "a missing plugin: '%s'", err);
 	refused("no_entry", 1, "has no herald_sink_entry symbol");
-	refused("bad_abi", 1, "does not speak sink ABI 1.1 (it offers 2.0)");
-	refused("refuse_abi", 1, "does not speak sink ABI 1.1 (it refused it)");
+	refused("bad_abi", 1, "does not speak sink ABI 1.2 (it offers 2.0)");
+	refused("refuse_abi", 1, "does not speak sink ABI 1.2 (it refused it)");
 	refused("wrong_name", 1, "is sink 'not_wrong_name', not 'wrong_name'");
 	refused("no_deliver", 1, "lacks the deliver operation");
 	refused("init_fails", 0, "init failed: refusing to start: test");
