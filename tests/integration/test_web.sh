@@ -24,7 +24,7 @@ missing=""
 [ -x /usr/bin/chromedriver ] || missing="$missing chromium-driver"
 "$PYTHON3" -c 'import selenium, aiosmtpd' 2> /dev/null || missing="$missing python3-selenium/python3-aiosmtpd"
 command -v node > /dev/null || missing="$missing nodejs"
-[ -d "$top_srcdir/tests/oidc/node_modules/oidc-provider" ] || missing="$missing oidc-provider(npm ci --prefix tests/oidc)"
+[ -d "$HERALD_OIDC_DIR/node_modules/oidc-provider" ] || missing="$missing oidc-provider(npm ci --prefix tests/oidc)"
 if [ -n "$missing" ]; then
 	echo "Bail out! missing:$missing (scripts/install-deps)"
 	exit 1
@@ -45,7 +45,7 @@ BASE="http://127.0.0.1:$WP"
 SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$SECRET" > oidc.secret
 chmod 600 oidc.secret
-node "$top_srcdir/tests/oidc/provider.mjs" "$OP" herald "$SECRET" "$BASE/auth/callback" \
+node "$HERALD_OIDC_DIR/provider.mjs" "$OP" herald "$SECRET" "$BASE/auth/callback" \
 	> provider.out 2> provider.err &
 PIDS="$PIDS $!"
 wait_for 30 grep -q ready provider.out

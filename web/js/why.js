@@ -4,7 +4,7 @@
 // matched, its filter, the clause-by-clause explanation and the fields
 // herald read from the message. Everything is shown as text.
 
-import { api, clear, el, pageLink, safeHref, say, userPath, when } from "./api.js";
+import { api, clear, el, safeHref, say, userPath, when } from "./api.js";
 import { start } from "./nav.js";
 
 const $ = (id) => document.getElementById(id);
@@ -22,7 +22,7 @@ function facts(dl, pairs) {
 // its id when it is gone.
 async function destLabel(n) {
 	if (n.address)
-		return (n.sink ? n.sink + " " : "") + n.address;
+		return n.address;
 	if (n.destination === undefined)
 		return null;
 	try {
@@ -74,7 +74,6 @@ async function main() {
 	const m = r.meta || {};
 	facts($("meta"), Object.keys(m).sort().map((k) => [k, m[k]]));
 	document.title = (n.title ? n.title + " · " : "") + "why · herald";
-	$("page").append(el("p", {}, pageLink("history.html", "Back to the history")));
 }
 
 main();
