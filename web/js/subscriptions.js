@@ -7,7 +7,7 @@
 // (PUT .../lists/LIST), quiet hours and time zone, and the list of
 // subscriptions with enable/disable/delete. Not for destinations.
 
-import { actionButton, api, clear, el, interval, needsCode, say, sayError, session, userPath } from "./api.js";
+import { actionButton, api, clear, el, interval, needsCode, say, sayError, session, userPath, when } from "./api.js";
 import { start } from "./nav.js";
 import { messageItem } from "./messages.js";
 import { LISTS, presetFilter, splitNames } from "./presets.js";
@@ -143,6 +143,8 @@ function stateText(s) {
 	let t = s.state || (s.enabled === false ? "disabled" : "active");
 	if (s.reason)
 		t += ": " + s.reason;
+	if (s.muted_until)
+		t += " (muted until " + when(s.muted_until) + ")";
 	if (s.never)
 		t += " (can never match as things stand)";
 	else if (s.slow)
