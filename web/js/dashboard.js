@@ -32,7 +32,7 @@ function onMessage(ev) {
 	setConn("ok", "Live: last message " + when(m.time || Date.now()) + ".");
 }
 
-// {"rates": {APP: N}} or {APP: N}
+// {"window_s", "per_min": {APP: N}, "total_per_min"}
 function onRate(ev) {
 	let d;
 	try {
@@ -40,7 +40,10 @@ function onRate(ev) {
 	} catch (e) {
 		return;
 	}
-	const rates = d && typeof d.rates === "object" ? d.rates : d;
+	const rates = d && typeof d.per_min === "object" ? d.per_min : {};
+	const total = typeof d.total_per_min === "number" ? d.total_per_min : null;
+	$("rate-total").textContent = total === null ? "" :
+		"All apps: " + total.toFixed(total < 10 ? 1 : 0) + " per minute" + (d.window_s ? ", over the last " + d.window_s + " s." : ".");
 	const rows = Object.entries(rates || {}).filter(([, v]) => typeof v === "number").sort((a, b) => b[1] - a[1]);
 	const top = rows.length ? rows[0][1] : 0;
 	const body = clear($("rates").tBodies[0]);
