@@ -18,9 +18,11 @@
  *   dest  {"id", "user", "sink", "address", "verified", "paused", "paused_reason"}
  *   sub   {"id", "user", "name" (optional), "filter", "destinations": [ids],
  *          "mode": "instant" | "digest", "digest_interval" (digest only), "enabled",
- *          and when quarantined: "state": "quarantined", "reason": TEXT}
- *         GET (one or the list) adds "state" ("active", "disabled", "invalid",
- *         "quarantined") and for "invalid" and "quarantined" a "reason".
+ *          and when quarantined: "state": "quarantined", "reason": TEXT;
+ *          when muted: "muted_until": Unix seconds}
+ *         GET (one or the list) adds "state" ("active", "disabled", "muted",
+ *         "invalid", "quarantined") and for "invalid" and "quarantined" a
+ *         "reason".
  * Keys: users by name; dests and subs by "user\0" + u64 BE id.
  *
  * Consistency: a write transaction holds LMDB's single writer lock, and the
@@ -152,6 +154,22 @@ int directory_sub_del(struct store *s, const char *user, uint64_t id, json_t **o
  * language no longer accepts. */
 int directory_sub_set_enabled(struct store *s, const char *user, uint64_t id, bool enabled,
 			      json_t **out, struct directory_error *e);
+/*
+ * Mute (directory_mute.c): disable the subscription until `until_s` (Unix
+ * seconds), with "muted_until" in its document (GET shows "state":
+ * "muted"); directory_unmute_due turns it back on then. Enabling or
+ * disabling it meanwhile ends the mute. A quarantined subscription stays
+ * as it is (it is off already, until its owner looks at it). *out: the
+ * subscription.
+ */
+int directory_sub_mute(struct store *s, const char *user, uint64_t id, int64_t until_s,
+		       json_t **out, struct directory_error *e);
+/* Turn back on, in time order, the muted subscriptions whose until is <=
+ * now_s and which are still muted as they were (mutes that were ended,
+ * subscriptions deleted: their entries are just dropped), looking at `max`
+ * entries at most. The count turned on, or a negative errno (store). Called about once a second by the
+ * matcher's refresher thread (match_load.c): one read when nothing is due. */
+int directory_unmute_due(struct store *s, int64_t now_s, size_t max);
 /* The matcher's verdict (match.h): disable the subscription with "state":
  * "quarantined" and the reason, until its owner or an admin enables it. */
 int directory_sub_quarantine(struct store *s, const char *user, uint64_t id, const char *reason,

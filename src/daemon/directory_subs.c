@@ -138,7 +138,8 @@ static int sub_from_input(const char *user, const json_t *in, json_t **out,
 {
 	static const char *const known[] = {"name", "filter",	       "destinations",
 					    "mode", "digest_interval", "enabled", NULL};
-	static const char *const owned[] = {"id", "user", "slow", "never", "state", "reason", NULL};
+	static const char *const owned[] = {"id",	  "user",   "slow",	  "never",
+					    "state", "reason", "muted_until", NULL};
 	int rc;
 	if (!json_is_object(in))
 		return directory_fail(e, 400, "expected a JSON object describing the subscription");
@@ -198,7 +199,8 @@ int directory_sub_add(struct store *s, const char *user, const json_t *in, json_
 /*
  * "state" and "reason" for the owner: a quarantined subscription carries
  * them in its document (directory_sub_quarantine); for the others they are
- * derived here: "disabled", "invalid" (enabled, but its filter is one the
+ * derived here: "muted" (disabled with a muted_until, directory_mute.c),
+ * "disabled", "invalid" (enabled, but its filter is one the
  * language no longer accepts: the matcher skips it, match_load.c) with the
  * compiler's message as the reason, or "active".
  */
@@ -211,7 +213,7 @@ static int add_state(json_t *doc, struct directory_error *e)
 	if (json_object_get(doc, "state"))
 		return 0;
 	if (json_is_false(json_object_get(doc, "enabled")))
-		state = "disabled";
+		state = json_object_get(doc, "muted_until") ? "muted" : "disabled";
 	else if (!src || directory_check_filter(src, &why))
 		state = "invalid";
 	if (json_object_set_new(doc, "state", json_string(state)))
@@ -306,6 +308,7 @@ static int set_enabled(json_t *doc, const void *arg, struct directory_error *e)
 		json_object_del(doc, "state");
 		json_object_del(doc, "reason");
 	}
+	json_object_del(doc, "muted_until"); /* the owner's word overrides a mute */
 	if (json_object_set_new(doc, "enabled", json_boolean(on)))
 		return directory_fail(e, 500, "out of memory");
 	return 0;

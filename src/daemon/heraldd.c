@@ -26,6 +26,7 @@
 #include "src/common/statelock.h"
 #include "src/common/verify.h"
 #include "src/schema/schema.h"
+#include "src/web/links.h"
 #include "src/web/web.h"
 #include "src/web/recent.h"
 #include "commit.h"
@@ -45,6 +46,7 @@ struct daemon {
 	struct ingest *ingest;
 	struct api *api;
 	struct web *web;        /* the web app; NULL without [web] listen */
+	struct links *links;    /* its signed links' key; NULL without [web] listen */
 	struct schema *schema;  /* the rules that describe messages; read by the API */
 	struct matcher *matcher; /* the live subscription index */
 	struct dispatch *dispatch;
@@ -189,7 +191,13 @@ static int start(struct daemon *d)
 	if ((rc = matcher_start(d->store, &d->matcher, err, sizeof err)))
 		goto fail;
 	matcher_set_metrics(d->matcher, &d->metrics);
-	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics};
+	/* With a web app, deliveries carry its signed links (sink ABI 1.2). */
+	if (d->cfg.web.listen && d->cfg.web.base_url &&
+	    (rc = links_open(d->cfg.state_dir, d->cfg.web.base_url, d->cfg.web.link_ttl_s,
+			     &d->links, err, sizeof err)))
+		goto fail;
+	struct dispatch_deps dd = {.cfg = &d->cfg, .store = d->store, .metrics = &d->metrics,
+				   .links = d->links};
 	if ((rc = dispatch_start(&dd, &d->dispatch, err, sizeof err)))
 		goto fail;
 	if ((rc = recent_new(d->cfg.web.recent_messages, &d->recent)))
@@ -199,7 +207,8 @@ static int start(struct daemon *d)
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
 	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
-			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent};
+			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent,
+			      .links = d->links};
 	if ((rc = web_start(&wd, &d->web, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
@@ -219,6 +228,7 @@ static void stop(struct daemon *d)
 	web_stop(d->web);
 	api_stop(d->api);
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
+	links_close(d->links);      /* after the web app and the dispatcher, which use it */
 	matcher_stop(d->matcher);
 	schema_free(d->schema); /* after the API, which reads it */
 	recent_free(d->recent); /* after the committer, which feeds it, and the API */

@@ -156,7 +156,10 @@ int match_run_linear(const struct match_snapshot *s, const struct msg_view *m,
  * reason), logs them and counts them in metrics->subscriptions_quarantined;
  * the store change then reloads that user without the subscription, so it
  * stays out after a restart until enabled again. The matching thread never
- * writes the store. Lock order: a store write transaction (the commit
+ * writes the store. That thread also turns muted subscriptions back on when
+ * their time is up (directory_unmute_due, about once a second, outside the
+ * matcher's lock), a document change like any other. Lock order: a store
+ * write transaction (the commit
  * thread matches inside one) may be held when the matcher's lock is taken,
  * never the other way round.
  */

@@ -397,10 +397,30 @@ static void refresh(struct matcher *m, uint64_t gen, struct log_limit *rl)
 	free(changed);
 }
 
+#define UNMUTE_EVERY_MS 1000
+#define UNMUTE_BATCH 64
+
+/* Muted subscriptions whose time is up are turned back on (directory.h):
+ * an ordinary document change, which the next refresh picks up. */
+static void unmute_due(struct matcher *m, uint64_t *last, struct log_limit *rl)
+{
+	uint64_t now = clock_mono_ms();
+	if (now - *last < UNMUTE_EVERY_MS)
+		return;
+	*last = now;
+	int n = directory_unmute_due(m->store, (int64_t)(clock_wall_ms() / 1000), UNMUTE_BATCH);
+	if (n > 0)
+		log_info("match: %d muted subscription%s turned back on", n, n > 1 ? "s" : "");
+	else if (n < 0)
+		log_limited(rl, L_ERROR, "match: cannot turn muted subscriptions back on (%s)",
+			    store_strerror(n));
+}
+
 static void *refresher(void *arg)
 {
 	struct matcher *m = arg;
-	struct log_limit rl = {.interval_ms = 10000};
+	struct log_limit rl = {.interval_ms = 10000}, rl_mute = {.interval_ms = 60000};
+	uint64_t last_unmute = 0;
 	pthread_mutex_lock(&m->lock);
 	while (!m->stopping || m->n_queue) {
 		if (!m->n_queue) {
@@ -414,6 +434,11 @@ static void *refresher(void *arg)
 			m->n_queue = m->cap_queue = 0;
 			pthread_mutex_unlock(&m->lock);
 			persist_quarantines(m, q, n);
+			pthread_mutex_lock(&m->lock);
+		}
+		if (!m->stopping) {
+			pthread_mutex_unlock(&m->lock);
+			unmute_due(m, &last_unmute, &rl_mute);
 			pthread_mutex_lock(&m->lock);
 		}
 		uint64_t gen = store_doc_generation(m->store);

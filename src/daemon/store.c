@@ -24,7 +24,8 @@
 
 static const char *const table_names[STORE_TABLE_COUNT] = {"users",	   "dests",
 							   "subs",	   "tokens",
-							   "user_tokens", "codes"};
+							   "user_tokens", "codes",
+							   "mutes"};
 static const char *const kv_names[STORE_KV_COUNT] = {"sessions", "auth_states"};
 static const char *const db_names[STORE_DB_COUNT] = {
 	"notes", "due", "digests", "open_digest", "members", "dead", "delivered", "when"};
@@ -139,7 +140,9 @@ static int backup(struct store *s, const char *dir, uint64_t version, char *err,
  * far only add databases: v1 -> v2 adds users, dests and subs; v2 -> v3 the
  * outbox (notes, due, digests, open_digest, members, dead, delivered, when);
  * v3 -> v4 the web app's sessions and auth_states, personal tokens
- * (tokens, user_tokens) and verification codes (codes). */
+ * (tokens, user_tokens), verification codes (codes) and timed mutes
+ * (mutes). Every named DB is opened with MDB_CREATE whatever the version,
+ * so a v4 store made before mutes existed gains it on open. */
 static int init_dbs(struct store *s, const char *dir, char *err, size_t errlen)
 {
 	uint64_t version;
@@ -647,26 +650,55 @@ int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t kle
 	return map_err(mdb_txn_commit(txn));
 }
 
-int store_kv_prune(struct store *s, enum store_kv tab, store_kv_drop_cb drop, void *arg,
-		   size_t max, size_t *n)
+/* LMDB's default key order: bytes, then length. */
+static int key_cmp(const MDB_val *k, const void *b, size_t blen)
+{
+	size_t n = k->mv_size < blen ? k->mv_size : blen;
+	int c = memcmp(k->mv_data, b, n);
+	return c ? c : (k->mv_size > blen) - (k->mv_size < blen);
+}
+
+/* One entry under the cursor: delete it when `drop` says so. */
+static int prune_one(MDB_cursor *cur, const MDB_val *v, store_kv_drop_cb drop, void *arg,
+		     size_t *n)
+{
+	bool bad = v->mv_size < 1 || ((unsigned char *)v->mv_data)[0] != VALUE_VERSION;
+	if (!bad && !drop(arg, (char *)v->mv_data + 1, v->mv_size - 1))
+		return 0;
+	int rc = mdb_cursor_del(cur, 0);
+	if (!rc)
+		(*n)++;
+	return rc;
+}
+
+int store_kv_prune(struct store *s, enum store_kv tab, const void *from, size_t fromlen,
+		   size_t max, store_kv_drop_cb drop, void *arg, size_t *n)
 {
 	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
+	MDB_val k = {fromlen, (void *)from}, v;
+	size_t seen = 0;
+	bool wrapped = !from;
 	*n = 0;
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
 		return map_err(rc);
 	if ((rc = mdb_cursor_open(txn, s->kv[tab], &cur)))
 		goto fail;
-	MDB_val k, v;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !rc && (!max || *n < max);
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		bool bad = v.mv_size < 1 || ((unsigned char *)v.mv_data)[0] != VALUE_VERSION;
-		if (!bad && !drop(arg, (char *)v.mv_data + 1, v.mv_size - 1))
+	rc = mdb_cursor_get(cur, &k, &v, from ? MDB_SET_RANGE : MDB_FIRST);
+	while (!max || seen < max) {
+		if (rc == MDB_NOTFOUND && !wrapped) {
+			wrapped = true;
+			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 			continue;
-		if ((rc = mdb_cursor_del(cur, 0)))
+		}
+		/* Back where it started: every entry was looked at. */
+		if (rc || (wrapped && from && key_cmp(&k, from, fromlen) >= 0))
+			break;
+		seen++;
+		if ((rc = prune_one(cur, &v, drop, arg, n)))
 			goto fail;
-		(*n)++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	if (rc && rc != MDB_NOTFOUND)
 		goto fail;
@@ -676,6 +708,19 @@ fail:
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	*n = 0;
+	return map_err(rc);
+}
+
+int store_kv_count(struct store *s, enum store_kv tab, size_t *n)
+{
+	MDB_txn *txn;
+	MDB_stat st;
+	int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+	if (rc)
+		return map_err(rc);
+	if (!(rc = mdb_stat(txn, s->kv[tab], &st)))
+		*n = st.ms_entries;
+	mdb_txn_abort(txn);
 	return map_err(rc);
 }
 

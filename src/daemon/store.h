@@ -47,6 +47,9 @@
  *   STORE_USER_TOKENS "user\0" + u64 BE id -> {"hash": HEX}: one user's tokens
  *   STORE_CODES       "user\0" + u64 BE destination id -> a pending
  *                     verification code's hash, expiry and tries (destcode.c)
+ *   STORE_MUTES       u64 BE until (Unix s) + "user\0" + u64 BE subscription
+ *                     id -> {}: when each muted subscription turns back on
+ *                     (directory_mute.c), soonest first
  * The web app's sessions and sign-in states are key-value tables (store_kv_*
  * below), written in transactions of their own.
  */
@@ -57,6 +60,7 @@ enum store_table {
 	STORE_TOKENS,
 	STORE_USER_TOKENS,
 	STORE_CODES,
+	STORE_MUTES,
 	STORE_TABLE_COUNT
 };
 #define STORE_WATCHED_TABLES 3 /* STORE_USERS, STORE_DESTS, STORE_SUBS */
@@ -144,12 +148,16 @@ int store_kv_take(struct store *s, enum store_kv tab, const void *key, size_t kl
 		  struct buf *out);
 /* 0, or -ENOENT when there was nothing to delete. */
 int store_kv_del(struct store *s, enum store_kv tab, const void *key, size_t klen);
-/* Delete every entry `drop` says yes to (a value with a bad format byte is
- * dropped too), at most `max` per call (0: no bound), in one transaction;
- * *n gets how many went. */
+/* Delete the entries `drop` says yes to (and any with a bad format byte),
+ * in one transaction, looking at no more than `max` entries (0: all of them):
+ * from the first key >= `from` (NULL: the first key), wrapping round to the
+ * start, so that callers pruning a few at a time from random keys reach every
+ * entry over time. *n gets how many were deleted. */
 typedef bool (*store_kv_drop_cb)(void *arg, const void *val, size_t vlen);
-int store_kv_prune(struct store *s, enum store_kv tab, store_kv_drop_cb drop, void *arg,
-		   size_t max, size_t *n);
+int store_kv_prune(struct store *s, enum store_kv tab, const void *from, size_t fromlen,
+		   size_t max, store_kv_drop_cb drop, void *arg, size_t *n);
+/* How many entries the table holds. */
+int store_kv_count(struct store *s, enum store_kv tab, size_t *n);
 
 /* How much of the map is in use, 0..1: pages used minus pages on LMDB's
  * freelist, over the map size. */

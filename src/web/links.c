@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -356,9 +357,8 @@ static int confirm(const struct links *l, bool mute, const char *label, const ch
 	static const struct page quiet = {200, "Mute this subscription?", "Mute", NULL};
 	if (mute)
 		return page(out, l, &quiet, status,
-			    "Mute the subscription %s of %s? herald will send nothing for it until it "
-			    "is turned back on in the web app. Nothing changes until you press the "
-			    "button.",
+			    "Mute the subscription %s of %s for 7 days? herald will send nothing for "
+			    "it until then. Nothing changes until you press the button.",
 			    label, user);
 	return page(out, l, &unsub, status,
 		    "Unsubscribe from the subscription %s of %s? It will be turned off and send "
@@ -371,21 +371,28 @@ static int act(const struct links *l, const struct links_request *r, bool mute,
 	       struct buf *out)
 {
 	static const struct page unsub = {200, "Unsubscribed", NULL, "Sign in to turn it back on"};
-	static const struct page quiet = {200, "Muted", NULL, "Sign in to turn it back on"};
+	static const struct page quiet = {200, "Muted", NULL, "Sign in to change it"};
 	static const struct page fail = {500, "Something went wrong", NULL, NULL};
 	struct directory_error e = {0};
 	json_t *doc = NULL;
-	int rc = directory_sub_set_enabled(r->store, user, id, false, &doc, &e);
+	char until[64];
+	int rc = mute ? directory_sub_mute(r->store, user, id, r->now_s + LINKS_MUTE_S, &doc, &e)
+		      : directory_sub_set_enabled(r->store, user, id, false, &doc, &e);
 	json_decref(doc);
+	time_t t = (time_t)(r->now_s + LINKS_MUTE_S);
+	struct tm tm;
+	if (!gmtime_r(&t, &tm) || !strftime(until, sizeof until, "%Y-%m-%d %H:%M UTC", &tm))
+		snprintf(until, sizeof until, "in 7 days");
 	if (rc)
 		return page(out, l, &fail, status,
 			    "herald could not change the subscription (%s). Please try again later.",
 			    e.msg, NULL);
 	if (mute)
 		return page(out, l, &quiet, status,
-			    "The subscription %s of %s is muted: herald sends nothing for it until "
-			    "you turn it back on in the web app.",
-			    label, user);
+			    "The subscription %s is muted for 7 days: herald sends nothing for it "
+			    "until %s, then it is back on by itself. You can turn it back on "
+			    "sooner, or off for good, in the web app.",
+			    label, until);
 	return page(out, l, &unsub, status,
 		    "You are unsubscribed: the subscription %s of %s is turned off. You can turn "
 		    "it back on in the web app.",

@@ -23,10 +23,10 @@
  * and change nothing (mail scanners follow links); POST acts, whatever its
  * body: the RFC 8058 one-click body "List-Unsubscribe=One-Click"
  * (form-urlencoded or multipart) and the confirmation page's own form both
- * land here. Both actions disable the subscription: mute is a disable the
- * page words as "muted" (no timed un-mute: the matcher has no timer to
- * re-enable a subscription, so the user turns it back on in the web app; the
- * page links there). A forged, tampered, malformed or wrong-action link is
+ * land here. Unsubscribe disables the subscription (the page links to the
+ * web app, where it can be turned back on); mute disables it for
+ * LINKS_MUTE_S, 7 days (directory_sub_mute: it is back on by itself after
+ * that). A forged, tampered, malformed or wrong-action link is
  * a 400 page, an expired one or one whose subscription is gone a 410 page;
  * none changes anything. The pages are self-contained HTML: no script, no
  * inline style, no external resource, so the web app's CSP holds; the form
@@ -47,6 +47,7 @@
 #include "src/daemon/directory.h"
 
 #define LINKS_KEY_LEN 32
+#define LINKS_MUTE_S (7 * 86400)
 
 struct links;
 struct store;

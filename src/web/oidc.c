@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "session.h"
+#include "src/common/b64url.h"
 #include "src/common/buf.h"
 #include "src/common/clock.h"
 #include "src/common/config.h"
@@ -33,7 +34,8 @@
 #define TOTAL_TIMEOUT_MS 5000L
 #define JWKS_REFETCH_MIN_MS 10000u
 #define SECRET_MAX 1024
-#define IAT_MAX_AGE_S 86400 /* an ID token issued a day ago is not from this sign-in */
+#define IAT_MAX_AGE_S 86400
+#define PRUNE_PER_BEGIN 32 /* an ID token issued a day ago is not from this sign-in */
 
 struct oidc {
 	char *issuer, *client_id, *client_secret, *redirect_uri, *scopes, *username_claim;
@@ -508,10 +510,8 @@ static int add_param(struct buf *b, const char *name, const char *value)
 static void pkce_challenge(const char *verifier, char out[SESSION_TOKEN_LEN + 1])
 {
 	unsigned char d[SHA256_DIGEST_LENGTH];
-	char tmp[48];
 	SHA256((const unsigned char *)verifier, strlen(verifier), d);
-	session_b64url(d, sizeof d, tmp);
-	memcpy(out, tmp, SESSION_TOKEN_LEN + 1);
+	b64url_encode(d, sizeof d, out);
 }
 
 int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t now_s,
@@ -521,7 +521,7 @@ int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t
 	char state[SESSION_TOKEN_LEN + 1], challenge[SESSION_TOKEN_LEN + 1];
 	struct buf q = BUF_INIT;
 	json_t *disc = NULL;
-	size_t pruned;
+	size_t pruned, pending = 0;
 	int rc;
 	*err = '\0';
 	if (strlen(return_path) > OIDC_RETURN_MAX)
@@ -533,7 +533,15 @@ int oidc_begin(struct oidc *o, struct store *s, const char *return_path, int64_t
 	    (rc = session_random_token(p.verifier)))
 		goto out;
 	pkce_challenge(p.verifier, challenge);
-	store_kv_prune(s, STORE_KV_AUTH_STATES, pending_expired, &now_s, 32, &pruned);
+	/* States are random, so pruning from the new one samples at random. */
+	store_kv_prune(s, STORE_KV_AUTH_STATES, state, strlen(state), PRUNE_PER_BEGIN,
+		       pending_expired, &now_s, &pruned);
+	if (!store_kv_count(s, STORE_KV_AUTH_STATES, &pending) && pending >= OIDC_PENDING_MAX) {
+		rc = -EBUSY;
+		snprintf(err, errlen, "too many sign-ins are in progress; please try again in a few "
+				      "minutes");
+		goto out;
+	}
 	if ((rc = oidc_pending_put(s, state, &p)))
 		goto out;
 	const char *ep = endpoint(o, disc, "authorization_endpoint");

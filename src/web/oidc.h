@@ -6,7 +6,8 @@
  * Flow (authorization code, PKCE S256, confidential client with
  * client_secret_basic): oidc_begin makes a state, a nonce and a PKCE
  * verifier, keeps them server-side in the store ("auth_states", keyed by
- * the state; single use, 10 minutes) with the page to return to, and gives
+ * the state; single use, 10 minutes; at most OIDC_PENDING_MAX at once) with
+ * the page to return to, and gives
  * the provider's authorization URL. oidc_finish takes the state back (a
  * second use finds nothing), exchanges the code at the token endpoint and
  * verifies the ID token: signature against the provider's JWKS (RS*, PS*,
@@ -40,6 +41,9 @@
 #define OIDC_STATE_TTL_S 600
 #define OIDC_SKEW_S 60
 #define OIDC_RETURN_MAX 512
+/* Sign-ins begun and not finished, at most: each costs a store write, and
+ * /auth/login needs no account, so it is bounded (beyond: -EBUSY, 503). */
+#define OIDC_PENDING_MAX 10000
 
 struct config_oidc;
 struct store;

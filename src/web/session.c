@@ -9,37 +9,27 @@
 #include <errno.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/common/b64url.h"
 #include "src/common/buf.h"
 #include "src/daemon/store.h"
 
-/* Expired sessions deleted per sign-in: bounded, so one sign-in never
- * pays for a large backlog (start-up prunes them all). */
+/* Sessions looked at per sign-in, from a random place: bounded, so one
+ * sign-in never pays for all the others (start-up prunes them all). */
 #define PRUNE_PER_CREATE 32
 
-void session_b64url(const unsigned char *in, size_t n, char *out)
-{
-	int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-	while (len > 0 && out[len - 1] == '=')
-		len--;
-	out[len] = '\0';
-	for (char *p = out; *p; p++)
-		*p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
-}
+_Static_assert(B64URL_LEN(32) == SESSION_TOKEN_LEN, "a token is 32 bytes in base64url");
 
 int session_random_token(char out[SESSION_TOKEN_LEN + 1])
 {
 	unsigned char raw[32];
-	char tmp[48];
 	if (RAND_bytes(raw, sizeof raw) != 1)
 		return -EIO;
-	session_b64url(raw, sizeof raw, tmp);
-	memcpy(out, tmp, SESSION_TOKEN_LEN + 1);
+	b64url_encode(raw, sizeof raw, out);
 	OPENSSL_cleanse(raw, sizeof raw);
 	return 0;
 }
@@ -68,7 +58,7 @@ static bool expired(void *arg, const void *val, size_t vlen)
 
 int session_prune(struct store *s, int64_t now_s, size_t *n)
 {
-	return store_kv_prune(s, STORE_KV_SESSIONS, expired, &now_s, 0, n);
+	return store_kv_prune(s, STORE_KV_SESSIONS, NULL, 0, 0, expired, &now_s, n);
 }
 
 int session_create(struct store *s, const char *user, int64_t now_s, long ttl_s,
@@ -92,9 +82,11 @@ int session_create(struct store *s, const char *user, int64_t now_s, long ttl_s,
 	}
 	key_of(cookie, key);
 	rc = store_kv_put(s, STORE_KV_SESSIONS, key, sizeof key, text, strlen(text));
-	/* Lazy pruning; a failure here costs nothing but disk. */
-	if (!rc)
-		store_kv_prune(s, STORE_KV_SESSIONS, expired, &now_s, PRUNE_PER_CREATE, &pruned);
+	/* Lazy pruning from a random key; a failure here costs nothing but disk. */
+	unsigned char from[SHA256_DIGEST_LENGTH];
+	if (!rc && RAND_bytes(from, sizeof from) == 1)
+		store_kv_prune(s, STORE_KV_SESSIONS, from, sizeof from, PRUNE_PER_CREATE, expired,
+			       &now_s, &pruned);
 out:
 	free(text);
 	json_decref(v);

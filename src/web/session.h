@@ -26,7 +26,7 @@
 #include "src/daemon/directory.h"
 
 #define SESSION_COOKIE "herald_session"
-#define SESSION_TOKEN_LEN 43 /* base64url of 32 random bytes, no padding */
+#define SESSION_TOKEN_LEN 43 /* B64URL_LEN(32): base64url of 32 random bytes */
 
 struct store;
 
@@ -37,8 +37,6 @@ struct session {
 	int64_t expires;
 };
 
-/* base64url without padding of n bytes into out (room for 4*n/3 + 2). */
-void session_b64url(const unsigned char *in, size_t n, char *out);
 /* A fresh random token (32 bytes from the CSPRNG, base64url). 0 or -EIO. */
 int session_random_token(char out[SESSION_TOKEN_LEN + 1]);
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "links.h"
 #include "oidc.h"
 #include "src/api/api_auth.h"
 #include "src/api/api_v1.h"
@@ -31,6 +32,7 @@
 #include "src/common/config.h"
 #include "src/common/hex.h"
 #include "src/daemon/metrics.h"
+#include "links.h"
 
 /* The dashboard alone may hold 1,000 streams. */
 #define CONNECTIONS 2048
@@ -176,6 +178,34 @@ bool web_csrf_ok(const struct web *w, const struct web_call *call, const struct 
 	return session_csrf_ok(ss, token ? token : form_token);
 }
 
+void web_client(const struct web *w, struct MHD_Connection *c, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	const struct config_web *cw = &w->deps.cfg->web;
+	snprintf(out, n, "?");
+	if (sa)
+		getnameinfo(sa, sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+							  : sizeof(struct sockaddr_in),
+			    out, (socklen_t)n, NULL, 0, NI_NUMERICHOST);
+	const char *xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For");
+	bool trusted = false;
+	for (size_t i = 0; xff && i < cw->n_trusted_proxies && !trusted; i++)
+		trusted = !strcmp(cw->trusted_proxies[i], out);
+	if (!trusted)
+		return;
+	/* The proxy appends the address it saw: the last entry is the one it vouches for. */
+	const char *last = strrchr(xff, ',');
+	last = last ? last + 1 : xff;
+	last += strspn(last, " \t");
+	char addr[64];
+	unsigned char bin[16];
+	snprintf(addr, sizeof addr, "%.*s", (int)strcspn(last, " \t"), last);
+	if (inet_pton(AF_INET, addr, bin) == 1 || inet_pton(AF_INET6, addr, bin) == 1)
+		snprintf(out, n, "%s", addr);
+}
+
 bool web_is_admin(const struct web *w, const char *user)
 {
 	const struct config_web *cw = &w->deps.cfg->web;
@@ -241,8 +271,10 @@ static int serve_v1(struct web *w, const struct web_call *call, struct web_reply
 		return web_json_error(r, MHD_HTTP_UNAUTHORIZED, "not signed in");
 	bool reading = !strcmp(call->method, "GET") || !strcmp(call->method, "HEAD");
 	if (!reading && !web_csrf_ok(w, call, &ss, NULL)) {
-		log_limited(&w->rl, L_WARN, "web: refused %s %s for %s: csrf", call->method,
-			    call->url, ss.user);
+		char addr[64];
+		web_client(w, call->c, addr, sizeof addr);
+		log_limited(&w->rl_csrf, L_WARN, "web: refused %s %s for %s from %s: csrf", call->method,
+			    call->url, ss.user, addr);
 		return web_json_error(r, MHD_HTTP_FORBIDDEN, "csrf");
 	}
 	if (web_is_admin(w, ss.user))
@@ -295,12 +327,22 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
 }
 
-/* /unsubscribe/TOKEN and /mute/TOKEN: links_page() once links are
- * connected (H2); until then there is nothing to confirm. */
+/* /unsubscribe/TOKEN and /mute/TOKEN: the signed links' pages (links.c).
+ * No CSRF check: the link itself is the credential, and RFC 8058's
+ * one-click POST comes from a mail client, not from our pages. */
 static int serve_links(struct web *w, const struct web_call *call, struct web_reply *r)
 {
-	return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
-			"This herald does not serve unsubscribe or mute links.");
+	const char *action = call->url[1] == 'u' ? "unsubscribe" : "mute";
+	const char *token = call->url + 1 + strlen(action);
+	if (!w->deps.links || *token != '/' || !token[1] || strchr(token + 1, '/'))
+		return web_page(r, MHD_HTTP_NOT_FOUND, "Link not known",
+				"This herald does not know that link.");
+	struct links_request lr = {.method = call->method, .action = action, .token = token + 1,
+				   .store = w->deps.store, .now_s = call->now_s};
+	int rc = links_page(w->deps.links, &lr, &r->status, &r->body);
+	r->type = "text/html; charset=utf-8";
+	r->no_store = true;
+	return rc;
 }
 
 static int route(struct web *w, const struct web_call *call, struct web_reply *r)
@@ -514,6 +556,13 @@ int web_check_config(const struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/* http://localhost, 127.x or [::1]: a secure context for browsers. */
+static bool loopback_url(const char *url)
+{
+	const char *h = url + 7;
+	return !strncmp(h, "localhost", 9) || !strncmp(h, "127.", 4) || !strncmp(h, "[::1]", 5);
+}
+
 /* scheme://host[:port] of base_url: the origin browsers send. */
 static void origin_of(const char *base, char *out, size_t n)
 {
@@ -633,7 +682,8 @@ int web_start(const struct web_deps *deps, struct web **out, char *err, size_t e
 		return -ENOMEM;
 	w->deps = *deps;
 	w->assets_fd = -1;
-	w->rl.interval_ms = 10000;
+	w->rl_signin.interval_ms = 10000;
+	w->rl_csrf.interval_ms = 10000;
 	origin_of(cfg->web.base_url, w->origin, sizeof w->origin);
 	snprintf(w->csp, sizeof w->csp, CSP_FMT, cfg->oidc.issuer ? " " : "",
 		 cfg->oidc.issuer ? cfg->oidc.issuer : "");
@@ -653,6 +703,10 @@ int web_start(const struct web_deps *deps, struct web **out, char *err, size_t e
 		web_stop(w);
 		return rc;
 	}
+	if (!strncmp(cfg->web.base_url, "http://", 7) && !loopback_url(cfg->web.base_url))
+		log_warn("web: base_url %s is plain http: browsers keep the Secure session cookie "
+			 "only over https (or on localhost), so sign-in will not stick",
+			 cfg->web.base_url);
 	log_info("web: listening on %s for %s (%zu expired sessions pruned, sign-in %s)",
 		 cfg->web.listen, cfg->web.base_url, pruned, w->oidc ? "on" : "off");
 	*out = w;

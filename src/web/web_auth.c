@@ -36,8 +36,8 @@ int web_auth_login(struct web *w, const struct web_call *call, struct web_reply 
 	if (rc == -ENOMEM)
 		return rc;
 	if (rc) {
-		log_limited(&w->rl, L_WARN, "web: sign-in could not start (%s)", err);
-		return web_page(r, 502, "Sign-in is not available", err);
+		log_limited(&w->rl_signin, L_WARN, "web: sign-in could not start (%s)", err);
+		return web_page(r, rc == -EBUSY ? 503 : 502, "Sign-in is not available", err);
 	}
 	r->status = 302;
 	r->type = "text/plain";
@@ -74,9 +74,12 @@ static int ensure_user(struct web *w, const char *name, char *err, size_t errlen
 	return rc;
 }
 
-static int callback_error(struct web *w, struct web_reply *r, const char *err)
+static int callback_error(struct web *w, const struct web_call *call, struct web_reply *r,
+			  const char *err)
 {
-	log_limited(&w->rl, L_WARN, "web: sign-in refused (%s)", err);
+	char addr[64];
+	web_client(w, call->c, addr, sizeof addr);
+	log_limited(&w->rl_signin, L_WARN, "web: sign-in from %s refused (%s)", addr, err);
 	return web_page(r, 400, "Sign-in failed", err);
 }
 
@@ -88,16 +91,19 @@ int web_auth_callback(struct web *w, const struct web_call *call, struct web_rep
 	if (!w->oidc)
 		return sign_in_off(r);
 	char *code = web_query(call->c, "code"), *state = web_query(call->c, "state");
-	char *perr = web_query(call->c, "error");
+	char *perr = web_query(call->c, "error"), *iss = web_query(call->c, "iss");
 	int rc;
-	if (perr) {
+	if (iss && strcmp(iss, w->deps.cfg->oidc.issuer)) {
+		/* RFC 9207: the answer names the provider that sent it (mix-up attacks). */
+		rc = callback_error(w, call, r, "the answer came from another identity provider");
+	} else if (perr) {
 		snprintf(err, sizeof err, "the identity provider refused the sign-in (%.200s)", perr);
-		rc = callback_error(w, r, err);
+		rc = callback_error(w, call, r, err);
 	} else if (!state) {
-		rc = callback_error(w, r, "the identity provider's answer has no state");
+		rc = callback_error(w, call, r, "the identity provider's answer has no state");
 	} else if ((rc = oidc_finish(w->oidc, w->deps.store, code, state, call->now_s, &res, err,
 				     sizeof err))) {
-		rc = rc == -ENOMEM ? rc : callback_error(w, r, err);
+		rc = rc == -ENOMEM ? rc : callback_error(w, call, r, err);
 	} else if ((rc = ensure_user(w, res.user, err, sizeof err)) == -ENOENT) {
 		log_info("web: '%s' signed in but is not a user here", res.user);
 		snprintf(err, sizeof err, "You signed in as '%s', but herald does not know this "
@@ -117,6 +123,7 @@ int web_auth_callback(struct web *w, const struct web_call *call, struct web_rep
 	free(code);
 	free(state);
 	free(perr);
+	free(iss);
 	return rc;
 }
 
@@ -145,7 +152,7 @@ int web_auth_logout(struct web *w, const struct web_call *call, struct web_reply
 		bool ok = web_csrf_ok(w, call, &ss, token);
 		free(token);
 		if (!ok) {
-			log_limited(&w->rl, L_WARN, "web: refused sign-out of %s: csrf", ss.user);
+			log_limited(&w->rl_csrf, L_WARN, "web: refused sign-out of %s: csrf", ss.user);
 			return web_json_error(r, 403, "csrf");
 		}
 		session_delete(w->deps.store, cookie);

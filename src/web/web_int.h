@@ -28,7 +28,8 @@ struct web {
 	char csp[1024];            /* the Content-Security-Policy header */
 	char *tls_cert, *tls_key;  /* owned PEM text, or NULL */
 	int assets_fd;             /* the assets folder, opened at start */
-	struct log_limit rl;       /* refusals' log lines; the event thread only */
+	struct log_limit rl_signin; /* refused sign-ins' log lines; the event thread only */
+	struct log_limit rl_csrf;   /* refused CSRF checks' */
 };
 
 /* What one request carries between libmicrohttpd's calls. */
@@ -81,6 +82,9 @@ bool web_session(const struct web *w, const struct web_call *call, struct sessio
 bool web_csrf_ok(const struct web *w, const struct web_call *call, const struct session *ss,
 		 const char *form_token);
 bool web_is_admin(const struct web *w, const char *user);
+/* The client's address for log lines: the peer's, or, when the peer is one
+ * of [web] trusted_proxies, the last address of its X-Forwarded-For. */
+void web_client(const struct web *w, struct MHD_Connection *c, char *out, size_t n);
 
 /* web_files.c: GET/HEAD of a page, style, script or image. */
 int web_files_serve(struct web *w, const struct web_call *call, struct web_reply *r);

@@ -8,7 +8,8 @@ and consent forms, and prints one "ok|..." or "not ok|..." line per check
 
   signin_client.py PHASE WEB_BASE ISSUER ADMIN_SOCKET
 PHASE "first": create_users = no; "second": after a restart with
-create_users = yes (reads the cookie the first phase saved in ./alice.cookie).
+create_users = yes (reads the cookie the first phase saved in ./alice.cookie);
+"third": after the provider restarted with another key (ES256).
 """
 import http.client
 import http.cookiejar
@@ -236,7 +237,8 @@ def first_phase():
 
     # CSRF on a state-changing request.
     path = BASE + "/v1/users/alice/lists/extra"
-    r = b.request("PUT", path, body=["a"])
+    # (From behind a trusted proxy, for the log line test_signin.sh looks for.)
+    r = b.request("PUT", path, body=["a"], headers={"X-Forwarded-For": "192.0.2.1, 198.51.100.7"})
     report(r.status == 403 and r.json().get("error") == "csrf", f"PUT without X-CSRF-Token: 403 csrf ({r.status})")
     r = b.request("PUT", path, body=["a"], headers={"X-CSRF-Token": "x" * 43})
     report(r.status == 403, f"PUT with a wrong token: 403 ({r.status})")
@@ -290,6 +292,9 @@ def first_phase():
     cb = provider_walk(tb, auth, "alice") if auth else None
     r = tb.request("GET", set_param(cb, "state", "A" * 43)) if cb else None
     report(r is not None and r.status == 400 and not r.cookies(), f"a callback with another state: 400 ({r and r.status})")
+    r = tb.request("GET", set_param(cb, "iss", "https://evil.example")) if cb else None
+    report(r is not None and r.status == 400 and "another identity provider" in r.body,
+           f"a callback naming another issuer (RFC 9207 iss): 400 ({r and r.status})")
     r = tb.request("GET", cb) if cb else None
     report(r is not None and r.status == 303, "(the untampered callback still works once)")
     r, _ = sign_in(Browser(), "alice", tamper=lambda u: set_param(u, "nonce", "N" * 43))
@@ -372,4 +377,11 @@ def second_phase():
     report(status == 200 and set(names) == {"alice", "bob", "boss", "dave"}, f"no other user was created ({names})")
 
 
-first_phase() if PHASE == "first" else second_phase()
+def third_phase():
+    b = Browser()
+    r, _ = sign_in(b, "alice")
+    report(r is not None and r.status == 303 and b.herald_cookie(),
+           f"after the provider changed to a new ES256 key, sign-in works: the key set was fetched again ({r and r.status})")
+
+
+{"first": first_phase, "second": second_phase, "third": third_phase}[PHASE]()

@@ -42,6 +42,7 @@ listen = 127.0.0.1:$P_WEB
 base_url = $BASE
 assets = www
 admins = boss
+trusted_proxies = 127.0.0.1
 [oidc]
 issuer = $ISSUER
 client_id = herald-test
@@ -67,10 +68,16 @@ ok $? "--check-config accepts the config ($(cat check.out))"
 OIDC_DIR="$HERALD_OIDC_DIR"
 [ -d "$OIDC_DIR/node_modules/oidc-provider" ]
 ok $? "the test provider is installed (scripts/install-deps: npm ci --prefix tests/oidc)"
-node "$OIDC_DIR/provider.mjs" "$P_OIDC" herald-test "$SECRET" "$BASE/auth/callback" \
-	> provider.out 2> provider.err &
-PIDS="$PIDS $!"
-wait_for 30 grep -q ready provider.out
+provider() { # provider N [--alg ES256]
+	n=$1
+	shift
+	node "$OIDC_DIR/provider.mjs" "$P_OIDC" herald-test "$SECRET" "$BASE/auth/callback" "$@" \
+		> "provider$n.out" 2> "provider$n.err" &
+	OPID=$!
+	PIDS="$PIDS $OPID"
+	wait_for 30 grep -q ready "provider$n.out"
+}
+provider 1
 ok $? "the OpenID provider listens on 127.0.0.1:$P_OIDC"
 
 start() { # start N
@@ -78,7 +85,7 @@ start() { # start N
 	DPID=$!
 	PIDS="$PIDS $DPID"
 	wait_for 20 curl -sf --unix-socket "$SOCK" http://localhost/healthz &&
-		wait_for 10 curl -s -o /dev/null "$BASE/"
+		wait_for 10 curl -sk -o /dev/null "$BASE/"
 }
 start 1
 ok $? "heraldd started with [web] and [oidc]"
@@ -102,6 +109,8 @@ client() { # client PHASE: run signin_client.py, each line one TAP result
 client first
 grep -q "web: 'alice' signed in" daemon1.err
 ok $? "heraldd logged the sign-in"
+grep -q "for alice from 198.51.100.7: csrf" daemon1.err
+ok $? "a refusal is logged with the address a trusted proxy forwarded (the last of X-Forwarded-For)"
 grep -q "$SECRET" daemon1.err
 [ $? -ne 0 ]
 ok $? "the client secret never appears in heraldd's log"
@@ -112,4 +121,33 @@ write_conf yes
 start 2
 ok $? "heraldd restarted with create_users = yes"
 client second
+
+# The provider starts over with a new key of another type: heraldd's cached
+# key set lacks its kid and is fetched again (at most every 10 s, so wait that).
+kill "$OPID"
+wait "$OPID" 2>/dev/null
+provider 2 --alg ES256
+ok $? "the provider restarted with an ES256 key"
+sleep 10
+client third
+
+# HTTPS served by heraldd itself ([web] tls_cert, tls_key).
+kill "$DPID"
+wait "$DPID" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt > /dev/null 2>&1
+chmod 600 tls.key
+sed -e "s|^base_url = .*|base_url = https://127.0.0.1:$P_WEB|" \
+	-e "s|^assets = www|assets = www\ntls_cert = tls.crt\ntls_key = tls.key|" heraldd.conf > tls.conf
+mv tls.conf heraldd.conf
+BASE="https://127.0.0.1:$P_WEB"
+start 3
+ok $? "heraldd started with tls_cert and tls_key"
+curl -s --cacert tls.crt -D tls.headers -o tls.body "$BASE/v1/session"
+grep -q '"user":null' tls.body && grep -qi '^strict-transport-security: max-age=' tls.headers &&
+	grep -qi '^x-frame-options: DENY' tls.headers
+ok $? "GET /v1/session over HTTPS, with HSTS for an https base URL"
+curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$P_WEB/v1/session"
+[ $? -ne 0 ]
+ok $? "plain HTTP is not served on the TLS listener"
 done_testing

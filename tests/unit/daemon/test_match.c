@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "src/common/buf.h"
+#include "src/common/clock.h"
 #include "src/daemon/directory.h"
 #include "src/daemon/metrics.h"
 #include "src/daemon/store.h"
@@ -136,6 +137,19 @@ static void live(void)
 	ok(matcher_start(st, &m, err, sizeof err) == 0, "matcher starts on a store (%s)", err);
 	struct match_scratch *sc = match_scratch_new();
 	ok(hits_when(m, sc, 1) == 1, "alice's stored subscription matches");
+	/* A mute (the web app's link) ends by itself: the matcher's thread
+	 * turns the subscription back on when its time is up. */
+	struct directory_error de = {0};
+	json_t *md = NULL;
+	int64_t until = (int64_t)(clock_wall_ms() / 1000) + 1;
+	ok(directory_sub_mute(st, "alice", 1, until, &md, &de) == 0 && hits_when(m, sc, 0) == 0,
+	   "muted: alice's subscription stops matching (%s)", de.msg);
+	json_decref(md);
+	size_t back = 0;
+	for (int i = 0; i < 600 && back != 1; i++)
+		back = hits_when(m, sc, 1);
+	ok(back == 1 && clock_wall_ms() / 1000 >= (uint64_t)until,
+	   "and matches again once its mute is over, not before");
 	put_user(st, "bob", "bash");
 	put_sub(st, "bob", 2, "package == \\\"kernel\\\"", true);
 	ok(hits_when(m, sc, 2) == 2, "bob's new subscription applies without a restart");

@@ -228,10 +228,16 @@ static void kv_tables(const char *dir)
 	ok(store_doc_generation(s) == gen && n == 0 && !all,
 	   "kv writes bump no generation and mark no user changed");
 	free(names);
-	ok(store_kv_prune(s, STORE_KV_SESSIONS, drop_if_old, NULL, 1, &n) == 0 && n == 1,
-	   "prune stops at its bound");
-	ok(store_kv_prune(s, STORE_KV_SESSIONS, drop_if_old, NULL, 0, &n) == 0 && n == 1,
-	   "prune drops the rest of the expired");
+	ok(store_kv_count(s, STORE_KV_SESSIONS, &n) == 0 && n == 3, "count: 3 entries");
+	ok(store_kv_prune(s, STORE_KV_SESSIONS, "k3", 2, 1, drop_if_old, NULL, &n) == 0 && n == 1,
+	   "prune from a key stops at its bound");
+	ok(store_kv_prune(s, STORE_KV_SESSIONS, "k3", 2, 0, drop_if_old, NULL, &n) == 0 && n == 1,
+	   "from the same key, without a bound, it wraps round and finds the other one");
+	ok(store_kv_count(s, STORE_KV_SESSIONS, &n) == 0 && n == 1, "count: 1 entry");
+	ok(store_kv_put(s, STORE_KV_SESSIONS, "k4", 2, "old", 3) == 0 &&
+		   store_kv_prune(s, STORE_KV_SESSIONS, "zz", 2, 0, drop_if_old, NULL, &n) == 0 &&
+		   n == 1,
+	   "from beyond the last key: wraps to the start");
 	buf_reset(&b);
 	ok(store_kv_get(s, STORE_KV_SESSIONS, "alice-session", 13, &b) == 0, "prune kept the live one");
 	ok(store_kv_put(s, STORE_KV_AUTH_STATES, "st", 2, "x", 1) == 0, "put a state");

@@ -274,8 +274,41 @@ static void pages(struct links *l)
 		   strstr(page.data, "Mute"),
 	   "GET on a mute link: a confirmation, nothing changed");
 	ok(call(l, "POST", "mute", mtok, 1000, &page) == 200 && !enabled("dave", id2) &&
-		   strstr(page.data, "muted"),
-	   "POST mutes it (disabled until turned back on)");
+		   strstr(page.data, "muted for 7 days") && strstr(page.data, "1970-01-08 00:16 UTC"),
+	   "POST mutes it for 7 days (disabled, the page says until when)");
+	json_t *doc = NULL;
+	struct directory_error de = {0};
+	ok(!directory_sub_get(S, "dave", id2, &doc, &de) &&
+		   json_integer_value(json_object_get(doc, "muted_until")) == 1000 + LINKS_MUTE_S &&
+		   !strcmp(json_string_value(json_object_get(doc, "state")), "muted"),
+	   "the subscription shows muted_until and the state \"muted\"");
+	json_decref(doc);
+	ok(directory_unmute_due(S, 1000 + LINKS_MUTE_S - 1, 10) == 0 && !enabled("dave", id2),
+	   "a second before the time it is still muted");
+	ok(directory_unmute_due(S, 1000 + LINKS_MUTE_S, 10) == 1 && enabled("dave", id2),
+	   "at the time it is back on by itself");
+	ok(!directory_sub_get(S, "dave", id2, &doc, &de) &&
+		   !json_object_get(doc, "muted_until") &&
+		   !strcmp(json_string_value(json_object_get(doc, "state")), "active"),
+	   "active again, without muted_until");
+	json_decref(doc);
+	ok(directory_unmute_due(S, 1000 + 2 * LINKS_MUTE_S, 10) == 0, "nothing is due twice");
+
+	/* The owner's word ends a mute: muted, enabled, disabled by hand -> the
+	 * mute's time passing does not turn it on. */
+	char *m2 = links_make(l, "mute", "dave", id2, 2000);
+	char *m2t = token_of(m2, "mute");
+	json_t *o = NULL;
+	call(l, "POST", "mute", m2t, 2000, &page);
+	directory_sub_set_enabled(S, "dave", id2, true, &o, &de);
+	json_decref(o);
+	directory_sub_set_enabled(S, "dave", id2, false, &o, &de);
+	json_decref(o);
+	ok(directory_unmute_due(S, 2000 + LINKS_MUTE_S, 10) == 0 && !enabled("dave", id2) &&
+		   directory_unmute_due(S, 3000 + LINKS_MUTE_S, 10) == 0,
+	   "a mute ended by the owner: its entry goes, the subscription stays as the owner left it");
+	free(m2);
+	free(m2t);
 
 	uint64_t id3 = setup_sub("erin", "gone soon");
 	char *gurl = links_make(l, "unsubscribe", "erin", id3, 1000);
