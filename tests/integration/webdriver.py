@@ -171,8 +171,8 @@ class Run:
         log = os.path.join(self.a.hook, "log.jsonl")
         return [json.loads(l) for l in open(log)] if os.path.exists(log) else []
 
-    def hook_has(self, text):
-        """Some POST to the receiver whose JSON body holds a string containing text."""
+    def hook_has(self, path, text):
+        """Some POST to PATH at the receiver whose JSON body holds a string containing text."""
         def strings(v):
             if isinstance(v, str):
                 yield v
@@ -183,7 +183,7 @@ class Run:
                 for x in v:
                     yield from strings(x)
         for h in self.hooks():
-            if h["method"] == "POST":
+            if h["method"] == "POST" and h["path"] == path:
                 try:
                     if any(text in s for s in strings(json.loads(h["body"]))):
                         return True
@@ -255,9 +255,15 @@ def code_from_mail(r, rcpt):
     return r.until(code, "the verification mail to " + rcpt)
 
 
+def dead_url(r):
+    """A webhook the receiver always answers 400: its notifications become dead letters."""
+    return r.a.hook_url.rsplit("/hook/", 1)[0] + "/s/400/" + r.a.user
+
+
 def destinations(r):
     r.get("destinations.html")
     add_destination(r, "webhook", r.a.hook_url)
+    add_destination(r, "webhook", dead_url(r))
     add_destination(r, "email", r.a.user + "@example.org")
     r.until(lambda: r.by_id("verify-box").is_displayed(), "the code step")
     r.shot("destination-code")
@@ -267,7 +273,7 @@ def destinations(r):
     r.until(lambda: "Verified" in r.text("add-status"), "the code accepted")
     rows = r.d.find_elements(By.CSS_SELECTOR, "#dests tbody tr")
     states = [row.find_elements(By.TAG_NAME, "td")[2].text for row in rows]
-    if len(rows) != 2 or "active" not in states[1] and "active" not in states[0]:
+    if len(rows) != 3 or not all(st == "active" for st in states):
         raise Fail("destinations: %r" % states)
     r.shot("destinations")
     r.csp_clean("destinations.html")
@@ -351,22 +357,30 @@ def dashboard_live(r):
 def delivered(r):
     rcpt = r.a.user + "@example.org"
     r.until(lambda: any(HOSTILE in str(m["Subject"]) for m in r.mails_to(rcpt)), "the mail at the SMTP server")
-    r.until(lambda: r.hook_has(HOSTILE), "the POST at the webhook receiver")
+    path = "/" + r.a.hook_url.split("/", 3)[3]
+    r.until(lambda: r.hook_has(path, HOSTILE), "the POST at the webhook receiver")
 
 
 def history(r):
     r.get("history.html")
 
-    def two():
+    def ready():
         r.d.refresh()
         time.sleep(0.5)
-        return len(r.d.find_elements(By.CSS_SELECTOR, "#delivered tbody tr")) >= 2
-    r.until(two, "two deliveries in the history")
+        return (len(r.d.find_elements(By.CSS_SELECTOR, "#delivered tbody tr")) >= 2
+                and HOSTILE in r.text("dead"))
+    r.until(ready, "two deliveries and the 400's dead letter in the history")
+    r.inert("the history")
     r.shot("history")
     r.csp_clean("history.html")
     hrefs = [a.get_attribute("href") for a in r.d.find_elements(By.CSS_SELECTOR, "#delivered tbody tr a")]
     if len(hrefs) < 2 or not all(re.search(r"/why\.html\?id=[0-9a-f]{32}$", h) for h in hrefs):
         raise Fail("why links %r" % hrefs)
+    if "400" not in r.text("dead"):
+        raise Fail("the dead letter's reason does not name the 400: %r" % r.text("dead"))
+    retry = [b for b in r.d.find_elements(By.CSS_SELECTOR, "#dead tbody tr button") if b.text == "Retry"][0]
+    retry.click()
+    r.until(lambda: "Back in the queue" in r.text("action-status"), "the dead letter retried")
 
 
 def why(r):
@@ -465,6 +479,8 @@ def admin(r):
     r.get("admin.html")
     r.until(lambda: "webhook" in r.text("sinks") and "email" in r.text("sinks"), "the sinks listed")
     r.until(lambda: r.a.user in r.text("users"), "the users listed")
+    r.until(lambda: HOSTILE in r.text("dead"), "the dead letter (dead again after its retry)")
+    r.inert("the admin page")
     r.shot("admin")
     r.csp_clean("admin.html")
 
@@ -487,7 +503,7 @@ def main():
             return 1
         r.step("the session cookie is HttpOnly, Secure, SameSite=Lax", cookie_flags, r)
         r.step("a user does not see the admin page", not_admin, r)
-        r.step("destinations: a webhook, and an email verified with the code from the mail", destinations, r)
+        r.step("destinations: two webhooks, and an email verified with the code from the mail", destinations, r)
         r.anitya("first-project", 4241)
         r.step("the raw filter is checked as it is typed (line:col errors)", live_validation, r)
         if r.step("a subscription built from the preset 'events that mention me'", preset, r):
@@ -496,7 +512,7 @@ def main():
         r.step("a subscription named <script>/<img onerror> is shown inert, and deleted", hostile_name, r)
         r.step("the dashboard shows a message live, its <script>/<img onerror> title inert", dashboard_live, r)
         r.step("the message reaches the SMTP server and the webhook receiver", delivered, r)
-        r.step("the history lists both deliveries, each with its why link", history, r)
+        r.step("the history: both deliveries with their why links, the dead letter (title inert) retried", history, r)
         r.step("the why page names the subscription, filter and clauses, title inert", why, r)
         r.step("the preview shows the hostile title inert", preview_inert, r)
         r.step("the mail's unsubscribe link: GET confirms only, POST unsubscribes", unsubscribe, r)
@@ -505,7 +521,7 @@ def main():
         r.step("sign out", sign_out, r)
         r.d.delete_all_cookies()  # the provider's own session too (same host): a fresh sign-in
         if r.step("sign in as the admin %s" % a.admin, sign_in, r, a.admin, False):
-            r.step("the admin page: sinks, outbox, users", admin, r)
+            r.step("the admin page: sinks, outbox, users, the dead letter (title inert)", admin, r)
     finally:
         print("# screenshots in " + a.out, flush=True)
         r.d.quit()
