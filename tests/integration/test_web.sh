@@ -1,24 +1,23 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # The web app in a real browser: Debian's chromium, headless, driven by
-# tests/integration/webdriver.py (chromium-driver + python3-selenium),
-# against a real heraldd serving the pages from web/, a real OpenID
-# provider (tests/oidc/provider.mjs, npm oidc-provider), a real relay, an
-# SMTP server (smtpd.py, aiosmtpd) and a webhook receiver (httpd.py), all on
-# 127.0.0.1. The flow: sign in through the provider's login form, add two
-# webhooks (one the receiver always answers 400) and an email destination
-# (the code read from the mail), check a
-# raw filter as it is typed, build a subscription from a preset, preview it
-# on recent bus messages, save it; watch the dashboard receive a message
-# live; see it at both receivers and in the history, and its dead letter
-# (retried from the page); open its "why" page;
-# follow the mail's unsubscribe link (GET only asks, POST acts); create and
-# revoke a token; the pages at a phone's width; sign out; the admin page as
-# an admin. The bus message's title is <script>...<img onerror=...>: on the
-# dashboard, the preview and the why page it must be shown literally with
-# nothing run or built from it; also in the history's and the admin page's
-# dead letters, and as a subscription's name. A missing browser, driver or provider fails
-# the test. Screenshots of each page: $top_builddir/test-web-screens/.
+# tests/integration/webdriver.py (chromium-driver + python3-selenium), against
+# a real heraldd serving the pages from web/, a real OpenID provider
+# (tests/oidc/provider.mjs, npm oidc-provider), a real relay, an SMTP server
+# (smtpd.py, aiosmtpd) and a webhook receiver (httpd.py), all on 127.0.0.1.
+# The flow: sign in through the provider's login form, add two webhooks (one
+# the receiver always answers 400) and an email destination (the code read
+# from the mail), check a raw filter as it is typed, build a subscription from
+# a preset, preview it on recent bus messages, save it; watch the dashboard
+# receive a message live; see it at both receivers and in the history, and its
+# dead letter (retried from the page); open its "why" page; follow the mail's
+# unsubscribe link (GET only asks, POST acts); create and revoke a token; the
+# pages at a phone's width; sign out; the admin page as an admin. The bus
+# message's title is <script>...<img onerror=...>: on the dashboard, the
+# preview and the why page it must be shown literally with nothing run or
+# built from it; also in the history's and the admin page's dead letters, and
+# as a subscription's name. A missing browser, driver or provider fails the
+# test. Screenshots of each page: $top_builddir/test-web-screens/.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
 SCREENS=$top_builddir/test-web-screens
