@@ -143,6 +143,7 @@ class Run:
             raise Fail("on %s: window.__pwned=%r, %d script/img elements made from data" % (where, pwned, tags))
         if self.d.title.startswith("pwn"):
             raise Fail("the title changed")
+        self.csp_clean(where)  # a blocked inline handler is an attempt that must not happen
 
     def csp_clean(self, where):
         """No Content-Security-Policy report in the console: no inline script or style."""
