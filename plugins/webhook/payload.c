@@ -305,6 +305,13 @@ static char *build_generic(const struct vars *v, size_t *len, char *err, size_t 
 	json_t *j = json_pack("{s:o, s:s, s:o, s:o, s:o, s:o}", "id", jstr(it->id), "type",
 			      var_value(v, 1), "user", jstr(it->user), "subject", jstr(it->subject),
 			      "text", jstr(it->text), "markdown", jstr(it->markdown));
+	/* The web app's links (ABI 1.2), only when the host has them. */
+	bool links = HERALD_SINK_HAS(it, struct herald_sink_item, why_url);
+	if (j && links && it->unsubscribe_url &&
+	    json_object_set_new(j, "unsubscribe_url", jstr(it->unsubscribe_url)))
+		json_decref(j), j = NULL;
+	if (j && links && it->why_url && json_object_set_new(j, "why_url", jstr(it->why_url)))
+		json_decref(j), j = NULL;
 	char *head = j ? json_dumps(j, JSON_COMPACT) : NULL;
 	struct sbuf b = {0};
 

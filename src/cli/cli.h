@@ -72,6 +72,7 @@ int cli_stats(struct cli *cli, int argc, char **argv);
 int cli_user(struct cli *cli, int argc, char **argv);
 int cli_dest(struct cli *cli, int argc, char **argv);
 int cli_sub(struct cli *cli, int argc, char **argv);
+int cli_token(struct cli *cli, int argc, char **argv);
 int cli_filter(struct cli *cli, int argc, char **argv);
 int cli_describe(struct cli *cli, int argc, char **argv);
 /* The outbox, dead letters, delivery log and sinks (cli_outbox.c). */

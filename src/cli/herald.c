@@ -37,6 +37,7 @@ static const char usage_text[] =
 	"  user             add, list, show or remove users (through heraldd)\n"
 	"  dest             add, list, pause, resume or remove a user's destinations\n"
 	"  sub              add, list, show, enable, disable, remove or explain subscriptions\n"
+	"  token            add, list or revoke a user's personal API tokens\n"
 	"  filter test      does a message match a filter, and why\n"
 	"  describe         print what the schema rules make of messages\n"
 	"  outbox           list, show, retry or drop notifications waiting for delivery\n"
@@ -58,7 +59,7 @@ static const struct {
 } commands[] = {
 	{"keygen", cli_keygen}, {"publish", cli_publish}, {"tail", cli_tail},
 	{"verify", cli_verify}, {"stats", cli_stats}, {"user", cli_user}, {"dest", cli_dest},
-	{"sub", cli_sub}, {"filter", cli_filter}, {"describe", cli_describe},
+	{"sub", cli_sub}, {"token", cli_token}, {"filter", cli_filter}, {"describe", cli_describe},
 	{"outbox", cli_outbox}, {"deadletter", cli_deadletter}, {"delivered", cli_delivered},
 	{"sinks", cli_sinks},
 };

@@ -28,6 +28,7 @@
 #include "src/schema/schema.h"
 #include "src/web/links.h"
 #include "src/web/web.h"
+#include "src/web/dashboard.h"
 #include "src/web/recent.h"
 #include "commit.h"
 #include "dispatch.h"
@@ -52,6 +53,7 @@ struct daemon {
 	struct dispatch *dispatch;
 	struct commit *commit;
 	struct recent *recent;   /* the last accepted messages (preview, why, dashboard) */
+	struct dashboard *dashboard; /* /events; NULL without a web app or with dashboard = off */
 	struct verifier *verifier; /* the one ingest uses; replaced on reload */
 	struct verifier *retired;  /* the one before, freed once the ring passed retire_mark */
 	uint64_t retire_mark;
@@ -156,6 +158,16 @@ static int start_commit(struct daemon *d)
 	return commit_new(&deps, &d->commit);
 }
 
+/* The dashboard's ring holds as many events as the recent store holds
+ * messages (at least its default): how far a client may lag in a burst. */
+static int start_dashboard(struct daemon *d)
+{
+	struct dashboard_limits lim = DASHBOARD_LIMITS_DEFAULT;
+	if ((size_t)d->cfg.web.recent_messages > lim.events)
+		lim.events = (size_t)d->cfg.web.recent_messages;
+	return dashboard_new_limits(d->recent, &lim, &d->dashboard);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: heraldd -c FILE [--foreground] [--check-config]\n"
@@ -206,9 +218,13 @@ static int start(struct daemon *d)
 				.schema = d->schema, .dispatch = d->dispatch, .recent = d->recent};
 	if ((rc = api_start(&deps, &d->api, err, sizeof err)))
 		goto fail;
+	/* the dashboard's thread only when someone may watch */
+	if (d->cfg.web.listen && d->cfg.web.dashboard != CONFIG_DASHBOARD_OFF &&
+	    (rc = start_dashboard(d)))
+		goto fail;
 	struct web_deps wd = {.cfg = &d->cfg, .store = d->store, .schema = d->schema,
 			      .dispatch = d->dispatch, .metrics = &d->metrics, .recent = d->recent,
-			      .links = d->links};
+			      .links = d->links, .dashboard = d->dashboard};
 	if ((rc = web_start(&wd, &d->web, err, sizeof err)))
 		goto fail;
 	if ((rc = ingest_start(&d->cfg, d->verifier, &d->metrics, &d->ingest, err, sizeof err)))
@@ -226,6 +242,7 @@ static void stop(struct daemon *d)
 	commit_free(d->commit);
 	ingest_stop(d->ingest);
 	web_stop(d->web);
+	dashboard_free(d->dashboard); /* after the web listener, which serves its streams */
 	api_stop(d->api);
 	dispatch_stop(d->dispatch); /* after the API, which calls it */
 	links_close(d->links);      /* after the web app and the dispatcher, which use it */
@@ -253,6 +270,8 @@ static int check_files(const struct config *cfg, char *err, size_t errlen)
 	schema_free(schema);
 	if (!rc)
 		rc = web_check_config(cfg, err, errlen);
+	if (!rc && cfg->web.listen)
+		rc = links_check(cfg->state_dir, err, errlen);
 	return rc;
 }
 

@@ -16,6 +16,11 @@
  * written at most once a minute); STORE_USER_TOKENS maps "user\0" + u64 BE
  * id to {"hash": HEX}, so a user's tokens are one prefix scan.
  *
+ * Comparison: a presented token is hashed and the hash is the key looked
+ * up; LMDB's search compares hashes, never tokens, and a caller cannot
+ * choose the bytes of a hash, so its timing says nothing about a stored
+ * token (the token file's are compared with CRYPTO_memcmp, api_auth.c).
+ *
  * Not for the admin token file (api_auth.c) nor for HTTP (api_v1.c).
  * Errors and ownership as in directory.h. Threads: any (LMDB serialises
  * the writers); no state is kept between calls.

@@ -124,6 +124,23 @@ static int load_key(const char *dir, unsigned char key[LINKS_KEY_LEN], char *err
 	return rc;
 }
 
+int links_check(const char *state_dir, char *err, size_t errlen)
+{
+	unsigned char key[LINKS_KEY_LEN];
+	char path[4096];
+	int rc, fd;
+	if (snprintf(path, sizeof path, "%s/link.key", state_dir) >= (int)sizeof path)
+		return snprintf(err, errlen, "links: state_dir path too long"), -ENAMETOOLONG;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT ? 0
+				       : (snprintf(err, errlen, "links: %s: %s", path, strerror(errno)),
+					  -errno);
+	rc = read_key(fd, path, key, err, errlen);
+	close(fd);
+	OPENSSL_cleanse(key, sizeof key);
+	return rc;
+}
+
 int links_open(const char *state_dir, const char *base_url, long ttl_s, struct links **out,
 	       char *err, size_t errlen)
 {

@@ -58,6 +58,10 @@ struct store;
 int links_open(const char *state_dir, const char *base_url, long ttl_s, struct links **out,
 	       char *err, size_t errlen);
 void links_close(struct links *l); /* NULL is a no-op */
+/* What links_open would refuse of an existing <state_dir>/link.key (its
+ * mode, type or size), without creating one: 0 also when there is none
+ * yet. For heraldd --check-config. */
+int links_check(const char *state_dir, char *err, size_t errlen);
 
 /* "BASE/unsubscribe/TOKEN" / "BASE/mute/TOKEN" for one subscription of one
  * user (action "unsubscribe" or "mute"), good until now_s + ttl; malloc'd.

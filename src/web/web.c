@@ -23,7 +23,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "links.h"
 #include "oidc.h"
 #include "src/api/api_auth.h"
 #include "src/api/api_v1.h"
@@ -32,6 +31,8 @@
 #include "src/common/config.h"
 #include "src/common/hex.h"
 #include "src/daemon/metrics.h"
+#include "src/daemon/store.h"
+#include "dashboard.h"
 #include "links.h"
 
 /* The dashboard alone may hold 1,000 streams. */
@@ -161,7 +162,16 @@ int web_redirect(const struct web *w, struct web_reply *r, unsigned status, cons
 bool web_session(const struct web *w, const struct web_call *call, struct session *out)
 {
 	const char *cookie = MHD_lookup_connection_value(call->c, MHD_COOKIE_KIND, SESSION_COOKIE);
-	return cookie && !session_find(w->deps.store, cookie, call->now_s, out);
+	struct buf doc = BUF_INIT;
+	if (!cookie || session_find(w->deps.store, cookie, call->now_s, out))
+		return false;
+	/* A user deleted since: the session ends with them (a new user of the
+	 * same name later must not inherit it). */
+	int rc = store_doc_get(w->deps.store, STORE_USERS, out->user, strlen(out->user), &doc);
+	buf_release(&doc);
+	if (rc == -ENOENT)
+		session_delete(w->deps.store, cookie);
+	return rc == 0;
 }
 
 bool web_csrf_ok(const struct web *w, const struct web_call *call, const struct session *ss,
@@ -323,8 +333,11 @@ static int serve_events(struct web *w, const struct web_call *call, struct web_r
 		return web_json_error(r, MHD_HTTP_UNAUTHORIZED, "not signed in");
 	if (!w->deps.dashboard)
 		return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
-	/* dashboard_serve(w->deps.dashboard, call->c) is connected here at merge. */
-	return web_json_error(r, MHD_HTTP_NOT_FOUND, "no dashboard here");
+	if (strcmp(call->method, "GET"))
+		return web_json_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "GET only");
+	r->queued_ret = dashboard_serve(w->deps.dashboard, call->c);
+	r->queued = true;
+	return 0;
 }
 
 /* /unsubscribe/TOKEN and /mute/TOKEN: the signed links' pages (links.c).
@@ -475,7 +488,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 	struct web_reply r = {.fd = -1};
 	enum MHD_Result ret = MHD_NO;
 	if (!route(w, &call, &r))
-		ret = send_reply(w, c, &r);
+		ret = r.queued ? r.queued_ret : send_reply(w, c, &r);
 	reply_release(&r);
 	return ret;
 }
@@ -717,6 +730,8 @@ void web_stop(struct web *w)
 {
 	if (!w)
 		return;
+	/* libmicrohttpd must not be stopped with suspended streams */
+	dashboard_shutdown(w->deps.dashboard);
 	if (w->d)
 		MHD_stop_daemon(w->d);
 	connguard_free(w->guard);

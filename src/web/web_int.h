@@ -49,6 +49,9 @@ struct web_reply {
 	char *location;            /* owned; Location header */
 	char cookie[256];          /* Set-Cookie, or "" */
 	bool no_store;             /* Cache-Control: no-store (default: no-cache) */
+	bool queued;               /* the handler queued a response of its own (the
+				    * dashboard's stream): send_reply is skipped */
+	enum MHD_Result queued_ret; /* ... and what queueing it returned */
 };
 
 /* Everything a handler needs of the request. */

@@ -369,6 +369,14 @@ def second_phase():
     r, _ = sign_in(b, "dave")
     report(r is not None and r.status == 303 and b.herald_cookie(), "dave (unknown, create_users = yes) signs in")
     report(admin("GET", "/v1/users/dave")[0] == 200, "and the user dave was created")
+    report(b.request("GET", BASE + "/v1/users/dave").status == 200, "dave reads his user")
+    status, _ = admin("DELETE", "/v1/users/dave")
+    r = b.request("GET", BASE + "/v1/session")
+    report(status == 200 and r.json().get("user") is None and b.request("GET", BASE + "/v1/users/dave").status == 401,
+           "once an administrator deletes dave, his session is over")
+    status, _ = admin("POST", "/v1/users", {"name": "dave"})
+    report(status == 201 and b.request("GET", BASE + "/v1/users/dave").status == 401,
+           "and a new user of the same name does not inherit it")
     r, _ = sign_in(Browser(), "Not A Name!")
     report(r is not None and r.status == 400 and "user name" in r.body and not r.cookies(),
            f"an account name that is not a herald user name: 400 ({r and r.status})")

@@ -118,8 +118,16 @@ code=$(curl -s -o bad.html -w '%{http_code}' -X POST -d 'List-Unsubscribe=One-Cl
 [ "$code" = 400 ] && [ "$(state alice "$S_ALICE")" = active ]
 ok $? "the unsubscribe token under /mute: 400, nothing changed"
 
-# ---- the key survives a restart ----
+# ---- the key survives a restart; a key others can read is refused ----
 kill "$DPID" && wait "$DPID"
+chmod 644 state/link.key
+"$HERALDD" -c heraldd.conf --check-config > check.out 2>&1
+rc=$?
+timeout 20 "$HERALDD" -c heraldd.conf --foreground > /dev/null 2> refuse.err
+[ $rc -eq 2 ] && grep -q "link.key: mode 0644 lets group or others read the link key" check.out &&
+	grep -q "link.key: mode 0644 lets group or others read the link key" refuse.err
+ok $? "a link key others can read stops heraldd, and --check-config says so ($(head -c 200 check.out))"
+chmod 600 state/link.key
 start_heraldd 2
 ok $? "heraldd restarts"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$LINK")

@@ -148,6 +148,27 @@ H user add alice > /dev/null 2>&1
 [ "$(tcp "$T2" GET /v1/users/alice)" = 401 ]
 ok $? "deleting alice deletes her tokens (a new alice does not inherit them)"
 
+# ---- herald token: an admin makes bob's first token, bob manages his own ----
+H token add bob --name "bob's laptop" > bob.token 2> bobtok.err
+ok $? "herald token add (admin, on the socket) prints a token"
+chmod 600 bob.token
+BT=$(cat bob.token)
+[ ${#BT} -eq 47 ] && ! grep -qF "$BT" bobtok.err
+ok $? "the token on stdout only, not in the note on stderr"
+B() { "$HERALD" "$@" --url "$URL" --token-file "$WORK/bob.token"; }
+B token list bob > blist.out 2>&1 && grep -q "bob's laptop" blist.out &&
+	grep -qF "$(printf %.12s "$BT")" blist.out && ! grep -qF "$BT" blist.out
+ok $? "bob lists his tokens over TCP: name and prefix, not the token ($(head -1 blist.out))"
+fails 1 "scope does not allow" B token list alice
+ok $? "bob cannot list alice's tokens"
+BID=$(B token list bob --json | "$PYTHON3" -c 'import json,sys; print(json.load(sys.stdin)["tokens"][0]["id"])')
+B token rm bob "$BID" > brm.out 2>&1 && grep -q "revoked" brm.out
+ok $? "bob revokes his token with itself ($(cat brm.out))"
+fails 1 "unknown token" B token list bob
+ok $? "and it is refused at once"
+! grep -qF "$BT" all-errors
+ok $? "no error showed bob's token"
+
 # ---- verification codes survive a restart ----
 H dest add bob confirm box-1 --json > v1.json 2>&1
 V1=$(field v1.json "d['id']")

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <jansson.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,6 +165,22 @@ static void test_payloads(void)
 	       json_array_size(json_object_get(j, "notifications")) == 1 &&
 	       !strcmp(jget(j, "notifications.0.title"), "Title \"one\""),
 	   "generic: id, type, user, subject, text, markdown, notifications[]");
+	ok(j && !json_object_get(j, "unsubscribe_url") && !json_object_get(j, "why_url"),
+	   "generic without a web app: no link keys");
+	json_decref(j);
+	struct herald_sink_item lit = it;
+	lit.unsubscribe_url = "https://h.example/unsubscribe/AQ";
+	lit.why_url = "https://h.example/why.html?id=ab";
+	j = build(PAYLOAD_GENERIC, NULL, &lit);
+	ok(j && !strcmp(jget(j, "unsubscribe_url"), lit.unsubscribe_url) &&
+		   !strcmp(jget(j, "why_url"), lit.why_url) &&
+		   json_array_size(json_object_get(j, "notifications")) == 1,
+	   "generic with the web app's links (ABI 1.2): unsubscribe_url and why_url");
+	json_decref(j);
+	lit.size = offsetof(struct herald_sink_item, unsubscribe_url); /* a 1.1 host's item */
+	j = build(PAYLOAD_GENERIC, NULL, &lit);
+	ok(j && !json_object_get(j, "unsubscribe_url") && !json_object_get(j, "why_url"),
+	   "an older host's shorter item: the fields are not read");
 	json_decref(j);
 
 	j = build(PAYLOAD_SLACK, NULL, &it);
