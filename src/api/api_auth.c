@@ -218,8 +218,9 @@ static bool is_read(const char *method)
 	return !strcmp(method, "GET") || !strcmp(method, "HEAD");
 }
 
-/* user:NAME may use /v1/users/NAME (read only: deleting the account is an
- * administrator's call), everything below it, and /v1/filter/test. */
+/* user:NAME may use /v1/users/NAME (read it, and PATCH its quiet hours and
+ * time zone: deleting the account is an administrator's call), everything
+ * below it, and /v1/filter/test. */
 static bool user_allows(const char *user, const char *method, char *const *seg, size_t nseg)
 {
 	if (nseg == 3 && !strcmp(seg[0], "v1") && !strcmp(seg[1], "filter") &&
@@ -227,7 +228,7 @@ static bool user_allows(const char *user, const char *method, char *const *seg, 
 		return true;
 	if (nseg < 3 || strcmp(seg[0], "v1") || strcmp(seg[1], "users") || strcmp(seg[2], user))
 		return false;
-	return nseg > 3 || is_read(method);
+	return nseg > 3 || is_read(method) || !strcmp(method, "PATCH");
 }
 
 bool api_scope_allows(const struct api_scope *sc, const char *method, char *const *seg,

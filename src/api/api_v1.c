@@ -99,6 +99,11 @@ static int h_user_get(const struct call *c, json_t **out, struct directory_error
 	return directory_user_get(c->r->store, c->arg[0], out, e);
 }
 
+static int h_user_patch(const struct call *c, json_t **out, struct directory_error *e)
+{
+	return directory_user_update(c->r->store, c->arg[0], c->body, out, e);
+}
+
 /* What waited, parked, for a destination that is gone is due now: the
  * dispatcher finds the destination missing and makes dead letters of it,
  * where the user can still see it (parked, it would wait for ever). */
@@ -130,9 +135,23 @@ static int h_list_put(const struct call *c, json_t **out, struct directory_error
 	return directory_user_set_list(c->r->store, c->arg[0], c->arg[1], c->body, out, e);
 }
 
+/* Each destination says whether its sink asks for a code ("needs_code"), so
+ * a page knows whether "verified": false is waiting for one. */
 static int h_dests(const struct call *c, json_t **out, struct directory_error *e)
 {
-	return wrap(c, directory_dest_list, "destinations", out, e);
+	int rc = wrap(c, directory_dest_list, "destinations", out, e);
+	size_t i;
+	json_t *d;
+	json_array_foreach(rc ? NULL : json_object_get(*out, "destinations"), i, d) {
+		const char *sink = json_string_value(json_object_get(d, "sink"));
+		bool needs = c->r->dispatch && sink && dispatch_needs_code(c->r->dispatch, sink);
+		if (json_object_set_new(d, "needs_code", json_boolean(needs))) {
+			json_decref(*out);
+			*out = NULL;
+			return directory_fail(e, 500, "out of memory");
+		}
+	}
+	return rc;
 }
 
 static int validate_sink(void *arg, const char *sink, const char *address, char *err,
@@ -535,6 +554,7 @@ static const struct route routes[] = {
 	{"GET", "users", BODY_NONE, 200, h_users},
 	{"POST", "users", BODY_REQUIRED, 201, h_user_add},
 	{"GET", "users/:", BODY_NONE, 200, h_user_get},
+	{"PATCH", "users/:", BODY_REQUIRED, 200, h_user_patch},
 	{"DELETE", "users/:", BODY_NONE, 200, h_user_del},
 	{"PUT", "users/:/lists/:", BODY_REQUIRED, 200, h_list_put},
 	{"GET", "users/:/destinations", BODY_NONE, 200, h_dests},

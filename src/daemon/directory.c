@@ -352,6 +352,50 @@ int directory_user_add(struct store *s, const json_t *in, json_t **out, struct d
 	return rc;
 }
 
+/* The settings a user may change on their record: quiet hours and time
+ * zone. The name is the key and the lists have their own route. */
+static int user_settings_check(const json_t *in, struct directory_error *e)
+{
+	static const char *const known[] = {"quiet_hours", "timezone", NULL};
+	const json_t *quiet = json_object_get(in, "quiet_hours"), *tz = json_object_get(in, "timezone");
+	int rc;
+	if (!json_is_object(in))
+		return directory_fail(e, 400, "expected a JSON object with quiet_hours and/or timezone");
+	if ((rc = directory_check_keys(in, "user", known, NULL, e)))
+		return rc;
+	if (!quiet && !tz)
+		return directory_fail(e, 400, "user: nothing to change (quiet_hours, timezone)");
+	if (quiet && (rc = check_quiet_hours(quiet, e)))
+		return rc;
+	return tz ? check_timezone(tz, e) : 0;
+}
+
+int directory_user_update(struct store *s, const char *name, const json_t *in, json_t **out,
+			  struct directory_error *e)
+{
+	json_t *user = NULL;
+	struct store_txn *t;
+	int rc;
+	if ((rc = directory_check_user_name(name, e)) || (rc = user_settings_check(in, e)))
+		return rc;
+	if ((rc = store_begin(s, &t)))
+		return directory_store_fail(e, rc);
+	if (!(rc = directory_user_load(t, name, &user, e))) {
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)in, k, v)
+			if (json_object_set(user, k, v))
+				rc = directory_fail(e, 500, "out of memory");
+		if (!rc && (rc = directory_doc_save(t, STORE_USERS, name, strlen(name), user)))
+			rc = directory_store_fail(e, rc);
+	}
+	if ((rc = directory_finish(t, rc, e)))
+		json_decref(user);
+	else
+		*out = user;
+	return rc;
+}
+
 int directory_user_get(struct store *s, const char *name, json_t **out, struct directory_error *e)
 {
 	struct buf b = BUF_INIT;

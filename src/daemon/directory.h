@@ -89,6 +89,10 @@ bool directory_valid_timezone(const char *tz);
 /* ---- users ---- */
 int directory_user_add(struct store *s, const json_t *in, json_t **out, struct directory_error *e);
 int directory_user_get(struct store *s, const char *name, json_t **out, struct directory_error *e);
+/* Change a user's quiet_hours and/or timezone (`in` holds only those, each
+ * checked as directory_user_add checks them). *out is the updated user. */
+int directory_user_update(struct store *s, const char *name, const json_t *in, json_t **out,
+			  struct directory_error *e);
 /* All users, in name order: a JSON array. */
 int directory_user_list(struct store *s, json_t **out, struct directory_error *e);
 /* At most `limit` (>= 1) users whose names sort after `after` (NULL: from

@@ -411,6 +411,10 @@ CODE=$(sed -n 's/.*confirmation code is \([A-Z0-9]*\)\..*/\1/p' confirm.jsonl | 
 ok $? "a file sink with verify = yes writes the confirmation code ($CODE)"
 H dest verify fay "$VD" "$CODE" > out 2>&1
 ok $? "and that code verifies the destination ($(cat out))"
+H dest add fay inbox fay-plain > /dev/null 2>&1
+H dest list fay --json | jfield "sorted((x['sink'], x['needs_code']) for x in d['destinations'])" > needs.out
+[ "$(cat needs.out)" = "[('confirm', True), ('inbox', False)]" ]
+ok $? "each destination says whether its sink asks for a code ($(cat needs.out))"
 
 kill "$DPID"
 wait "$DPID"

@@ -124,6 +124,26 @@ ok $? "--url needs --token-file"
 	[ "$(field tcp.out "d['tokens'][0]['last_used'] > 0")" = True ]
 ok $? "the token's last use is shown"
 
+# ---- her settings: quiet hours and time zone (PATCH /v1/users/NAME) ----
+[ "$(tcp "$TOKEN" PATCH /v1/users/alice '{"timezone": "Europe/Prague", "quiet_hours": {"start": "22:00", "end": "07:00"}}')" = 200 ] &&
+	H user show alice --json > ashow.json &&
+	[ "$(field ashow.json "(d['timezone'], d['quiet_hours'])")" = "('Europe/Prague', {'start': '22:00', 'end': '07:00'})" ]
+ok $? "alice sets her time zone and quiet hours herself ($(cat tcp.out))"
+[ "$(tcp "$TOKEN" PATCH /v1/users/alice '{"quiet_hours": null}')" = 200 ] &&
+	H user show alice --json > ashow.json &&
+	[ "$(field ashow.json "(d['timezone'], d['quiet_hours'])")" = "('Europe/Prague', None)" ]
+ok $? "and clears the quiet hours alone, the time zone kept"
+r=0
+for bad in '{"timezone": "Mars/Olympus"}' '{"quiet_hours": {"start": "25:00", "end": "07:00"}}' \
+	'{"name": "mallory"}' '{"lists": {}}' '{}' '[]'; do
+	[ "$(tcp "$TOKEN" PATCH /v1/users/alice "$bad")" = 400 ] && grep -q '"error"' tcp.out ||
+		{ diag "$bad: $(cat tcp.out)"; r=1; }
+done
+ok "$r" "a bad zone, a bad time, the name, the lists, nothing, not an object: 400 each"
+[ "$(tcp "$TOKEN" PATCH /v1/users/bob '{"timezone": "UTC"}')" = 403 ] &&
+	[ "$(tcp "$TOKEN" DELETE /v1/users/alice)" = 403 ]
+ok $? "bob's record is not hers to change, and her account is not hers to delete (403)"
+
 # ---- revoked: refused at once ----
 [ "$(tcp "$TOKEN" DELETE "/v1/users/alice/tokens/$TID")" = 200 ]
 ok $? "alice revokes the token with itself"

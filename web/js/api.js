@@ -73,13 +73,15 @@ export function userPath(rest) {
 	return "v1/users/" + encodeURIComponent(current.user) + (rest || "");
 }
 
-// Whether a destination's sink asks for a code is not in the destination
-// document: the add answer says so ("verification"), and so does a 409 to
-// a code. Remembered in this browser; unknown is shown as such.
+// Whether a destination's sink asks for a code: the destination document
+// says so ("needs_code"). Before it did, the add answer ("verification") or
+// a 409 to a code told, remembered in this browser: kept as the fallback.
 const CODES_KEY = "herald.needs-code";
-export function needsCode(id) {
+export function needsCode(d) {
+	if (typeof d.needs_code === "boolean")
+		return d.needs_code;
 	try {
-		return JSON.parse(localStorage.getItem(CODES_KEY) || "{}")[userPath("/" + id)];
+		return JSON.parse(localStorage.getItem(CODES_KEY) || "{}")[userPath("/" + d.id)];
 	} catch (e) {
 		return undefined;
 	}

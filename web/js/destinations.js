@@ -42,9 +42,9 @@ function askCode(d, note) {
 function stateText(d) {
 	if (d.paused)
 		return d.paused_reason ? "paused: " + d.paused_reason : "paused";
-	if (d.verified || needsCode(d.id) === false)
+	if (d.verified || needsCode(d) === false)
 		return "active";
-	return needsCode(d.id) ? "waiting for its code" : "active, not verified (if its sink asks for a code, enter it)";
+	return needsCode(d) ? "waiting for its code" : "active, not verified (if its sink asks for a code, enter it)";
 }
 
 function row(d) {
@@ -54,7 +54,7 @@ function row(d) {
 		await load();
 	};
 	const actions = el("div", { class: "row" });
-	if (!d.verified && needsCode(d.id) !== false)
+	if (!d.verified && needsCode(d) !== false)
 		actions.append(actionButton("Enter code", status, async () => askCode(d)));
 	actions.append(d.paused ? actionButton("Resume", status, act("resume")) : actionButton("Pause", status, act("pause")));
 	actions.append(actionButton("Delete", status, async () => {

@@ -197,7 +197,7 @@ function drawDests(list) {
 		const id = "dest-" + d.id;
 		const input = el("input", { type: "checkbox", id, value: d.id });
 		input.checked = was.has(d.id) || list.length === 1;
-		const note = d.paused ? " (paused)" : !d.verified && needsCode(d.id) ? " (waiting for its code)" : "";
+		const note = d.paused ? " (paused)" : !d.verified && needsCode(d) ? " (waiting for its code)" : "";
 		box.appendChild(el("label", { class: "check", for: id }, input, " " + d.sink + " " + d.address + note));
 	}
 	$("dest-none").hidden = list.length > 0;

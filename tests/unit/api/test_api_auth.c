@@ -79,7 +79,10 @@ static void scopes(const struct api_tokens *t)
 		   allows(&alice, "PUT", "/v1/users/alice/lists/mine") &&
 		   allows(&alice, "POST", "/v1/filter/test"),
 	   "user:alice may use her own records and filter test");
-	ok(!allows(&alice, "DELETE", "/v1/users/alice"), "user:alice may not delete her account");
+	ok(!allows(&alice, "DELETE", "/v1/users/alice") && !allows(&alice, "PUT", "/v1/users/alice"),
+	   "user:alice may not delete or replace her account");
+	ok(allows(&alice, "PATCH", "/v1/users/alice") && !allows(&alice, "PATCH", "/v1/users/bob"),
+	   "user:alice may PATCH her own record (quiet hours, time zone), not bob's");
 	ok(!allows(&alice, "GET", "/v1/users/bob") &&
 		   !allows(&alice, "GET", "/v1/users/bob/subscriptions") &&
 		   !allows(&alice, "GET", "/v1/users/alicex") && !allows(&alice, "GET", "/v1/users") &&
