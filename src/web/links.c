@@ -281,7 +281,9 @@ static int page_begin(struct buf *b, const struct page *p)
 {
 	int rc = buf_puts(b, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
 			     "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-			     "<meta name=\"referrer\" content=\"no-referrer\">\n<title>");
+			     "<meta name=\"referrer\" content=\"no-referrer\">\n"
+			     /* the page is BASE/ACTION/TOKEN: this is BASE/css/, prefix or not */
+			     "<link rel=\"stylesheet\" href=\"../css/herald.css\">\n<title>");
 	if (!rc)
 		rc = put_escaped(b, p->title);
 	if (!rc)
