@@ -6,9 +6,10 @@
  * connect, [web] dashboard) nor for the page itself (web/, H4).
  *
  * Events:
- *   id: SEQ / event: message / data: {"id", "topic", "app", "title", "link",
- *     "time"}   one per accepted message (SEQ is recent.h's seq; "id" the
- *     msg_id or null; "time" Unix seconds), in acceptance order;
+ *   id: SEQ / data: {"id", "topic", "app", "title", "link", "time"}   one
+ *     per accepted message (SEQ is recent.h's seq; "id" the msg_id or null;
+ *     "time" Unix seconds), in acceptance order; no "event:" line, so
+ *     EventSource delivers it as a "message" event (the SSE default);
  *   event: rate / data: {"window_s": 300, "per_min": {APP: N, ...},
  *     "total_per_min": N}   every rate_ms: messages per minute per app over
  *     the last five minutes;

@@ -68,6 +68,8 @@ def events(stream):
     ev = {}
     for line in stream.lines():
         if line == "":
+            if "data" in ev:  # no "event:" field: a browser's "message"
+                ev.setdefault("event", "message")
             if ev:
                 yield ev
             ev = {}
@@ -125,7 +127,7 @@ def slow(port):
             data += d
     except (ConnectionResetError, socket.timeout):
         closed = True
-    got = data.count(b"event: message")
+    got = data.count(b"\nid: ") + data.startswith(b"id: ")  # one per message event
     print("%s %d" % ("eof" if closed else "open", got), flush=True)
 
 
