@@ -307,8 +307,12 @@ static void budgets(void)
 		matched[i] = r.n_matched;
 	}
 	/* 1 mallory sub cut by its budget + 1 by the match limit; trudy's are cut
-	 * while her 1 ms lasts: each cut took its whole 100 us, so at most 11. */
-	ok(cut[0] >= 3 && cut[0] <= 2 + 11, "message 1: mallory's 2 and some of trudy's 20 "
+	 * while her 1 ms lasts: each cut took its whole 100 us, so at most 11.
+	 * The budgets run on the monotonic clock: a thread descheduled on a
+	 * loaded machine (seen under ThreadSanitizer) can spend trudy's 1 ms
+	 * before her first regex, so none of hers need be cut; test 7 checks
+	 * what her budget charged. */
+	ok(cut[0] >= 2 && cut[0] <= 2 + 11, "message 1: mallory's 2 and at most 11 of trudy's 20 "
 	   "subscriptions were cut short (%zu)", cut[0]);
 	ok(matched[0] == 2 && matched[5] == 2, "alice's cheap regex and her plain filter still "
 	   "match (%zu, %zu)", matched[0], matched[5]);
