@@ -471,37 +471,6 @@ fail:
 	return -errno;
 }
 
-static int tcp_listener(const char *hostport, char *err, size_t errlen)
-{
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	size_t hlen = (size_t)(colon - hostport);
-	if (hlen >= sizeof host)
-		return -EINVAL;
-	memcpy(host, hostport, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
-	int g = getaddrinfo(host, colon + 1, &hints, &ai);
-	if (g) {
-		snprintf(err, errlen, "api: cannot resolve %s (%s)", hostport, gai_strerror(g));
-		return -EINVAL;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 64)) {
-		snprintf(err, errlen, "api: cannot listen on %s (%s)", hostport, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -EADDRINUSE;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 /* A daemon on fd (owned by it once started). MHD_USE_AUTO picks epoll:
  * select() could not watch more than 1,024 descriptors. */
 static struct MHD_Daemon *serve_on(struct listener *l, int fd)
@@ -537,7 +506,7 @@ static int start_tcp(struct api *a, const char *hostport, char *err, size_t errl
 {
 	int fd;
 	raise_fd_limit();
-	if ((fd = tcp_listener(hostport, err, errlen)) < 0)
+	if ((fd = connguard_listen("api", hostport, 64, err, errlen)) < 0)
 		return fd;
 	if (!(a->tcp_d = serve_on(&a->tcp_l, fd))) {
 		close(fd);

@@ -10,7 +10,11 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "src/common/clock.h"
 #include "src/common/log.h"
@@ -185,4 +189,36 @@ void connguard_free(struct connguard *g)
 uint64_t connguard_dropped(struct connguard *g)
 {
 	return g ? atomic_load(&g->dropped) : 0;
+}
+
+/* The API's and the web app's TCP listeners are bound the same way. */
+int connguard_listen(const char *who, const char *hostport, int backlog, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(hostport, ':');
+	size_t hlen = (size_t)(colon - hostport);
+	if (hlen >= sizeof host)
+		return -EINVAL;
+	memcpy(host, hostport, hlen);
+	host[hlen] = '\0';
+	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
+		memmove(host, host + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+	}
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
+	int g = getaddrinfo(host, colon + 1, &hints, &ai);
+	if (g) {
+		snprintf(err, errlen, "%s: cannot resolve %s (%s)", who, hostport, gai_strerror(g));
+		return -EINVAL;
+	}
+	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, backlog)) {
+		snprintf(err, errlen, "%s: cannot listen on %s (%s)", who, hostport, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		fd = -EADDRINUSE;
+	}
+	freeaddrinfo(ai);
+	return fd;
 }

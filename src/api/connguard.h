@@ -39,4 +39,10 @@ void connguard_request_done(struct MHD_Connection *c);
 /* Connections shut down for missing the deadline, since start. */
 uint64_t connguard_dropped(struct connguard *g);
 
+/* A listening TCP socket (close-on-exec, SO_REUSEADDR) on "HOST:PORT" or
+ * "[V6]:PORT", numeric port. The fd, or a negative errno with `err` naming
+ * `who`. For the API's and the web app's listeners alike. */
+int connguard_listen(const char *who, const char *hostport, int backlog, char *err,
+		     size_t errlen);
+
 #endif

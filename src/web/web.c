@@ -584,37 +584,6 @@ static void origin_of(const char *base, char *out, size_t n)
 	snprintf(out, n, "%.*s", (int)len, base);
 }
 
-static int listen_fd(const char *hostport, char *err, size_t errlen)
-{
-	char host[256];
-	const char *colon = strrchr(hostport, ':');
-	size_t hlen = (size_t)(colon - hostport);
-	if (hlen >= sizeof host)
-		return -EINVAL;
-	memcpy(host, hostport, hlen);
-	host[hlen] = '\0';
-	if (host[0] == '[' && hlen > 2 && host[hlen - 1] == ']') {
-		memmove(host, host + 1, hlen - 2);
-		host[hlen - 2] = '\0';
-	}
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV}, *ai;
-	int g = getaddrinfo(host, colon + 1, &hints, &ai);
-	if (g) {
-		snprintf(err, errlen, "web: cannot resolve %s (%s)", hostport, gai_strerror(g));
-		return -EINVAL;
-	}
-	int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
-	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
-		snprintf(err, errlen, "web: cannot listen on %s (%s)", hostport, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		fd = -EADDRINUSE;
-	}
-	freeaddrinfo(ai);
-	return fd;
-}
-
 /* CONNECTIONS sockets need more descriptors than a shell's default soft
  * limit: raise it towards the hard limit (best effort). */
 static void raise_fd_limit(void)
@@ -703,7 +672,7 @@ int web_start(const struct web_deps *deps, struct web **out, char *err, size_t e
 	int fd = -1, rc = open_parts(w, err, errlen);
 	if (!rc)
 		rc = session_prune(deps->store, (int64_t)(clock_wall_ms() / 1000), &pruned);
-	if (!rc && (fd = listen_fd(cfg->web.listen, err, errlen)) < 0)
+	if (!rc && (fd = connguard_listen("web", cfg->web.listen, 128, err, errlen)) < 0)
 		rc = fd;
 	if (!rc) {
 		raise_fd_limit();
