@@ -90,11 +90,11 @@ CONF
 }
 # daemon_base_conf: the [daemon], [endpoint relay] and [keys] sections shared by
 # the delivery tests (a key "demo" from herald keygen in $WORK).
+# daemon_base_conf [LINE...]: the config's head; each LINE goes in [daemon].
 daemon_base_conf() {
+	printf '[daemon]\nstate_dir = state\nrules_dir = %s\n' "$top_srcdir/src/schema/rules"
+	for l in "$@"; do printf '%s\n' "$l"; done
 	cat <<CONF
-[daemon]
-state_dir = state
-rules_dir = $top_srcdir/src/schema/rules
 [endpoint relay]
 connect = tcp://127.0.0.1:$P_PUB
 replay = tcp://127.0.0.1:$P_REPLAY
@@ -127,6 +127,16 @@ say_hello() {
 	return 1
 }
 # jfield EXPR: evaluate EXPR on the JSON on stdin (as d).
+# tcp TOKEN METHOD PATH [BODY]: the API over $TCP; the HTTP status, the
+# body in tcp.out.
+tcp() {
+	if [ -n "${4:-}" ]; then
+		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" \
+			-H 'Content-Type: application/json' -d "$4" "$TCP$3"
+	else
+		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" "$TCP$3"
+	fi
+}
 jfield() { "$PYTHON3" -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # stand_in_sinks: [dispatch] and file sinks named email, irc and webhook, for

@@ -17,28 +17,10 @@ MAL_T=mallory-0123456789abcdef012
 printf '%s admin\n%s user:mallory\n' "$ADMIN_T" "$MAL_T" > tokens
 chmod 600 tokens
 cat > heraldd.conf <<CONF
-[daemon]
-state_dir = state
-rules_dir = $top_srcdir/src/schema/rules
-api_listen = 127.0.0.1:$P_API
-api_tokens = tokens
-[endpoint relay]
-connect = tcp://127.0.0.1:$P_PUB
-replay = tcp://127.0.0.1:$P_REPLAY
-[keys]
-$(cat "$WORK/demo.line")
+$(daemon_base_conf "api_listen = 127.0.0.1:$P_API" "api_tokens = tokens")
 $(stand_in_sinks)
 CONF
 H() { "$HERALD" "$@" --socket "$SOCK"; }
-# tcp TOKEN METHOD PATH [BODY]: the HTTP status; the body in tcp.out
-tcp() {
-	if [ -n "${4:-}" ]; then
-		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" \
-			-H 'Content-Type: application/json' -d "$4" "$TCP$3"
-	else
-		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" "$TCP$3"
-	fi
-}
 sub_field() { # sub_field ID EXPR: EXPR on mallory's subscription ID as seen over TCP (as s)
 	tcp "$MAL_T" GET /v1/users/mallory/subscriptions > /dev/null
 	"$PYTHON3" -c "import json,sys

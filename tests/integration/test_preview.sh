@@ -19,16 +19,7 @@ BOB_T=bob-0123456789abcdef0123456
 printf '%s user:alice\n%s user:bob\n' "$ALICE_T" "$BOB_T" > tokens
 chmod 600 tokens
 cat > heraldd.conf <<CONF
-[daemon]
-state_dir = state
-rules_dir = $top_srcdir/src/schema/rules
-api_listen = 127.0.0.1:$P_API
-api_tokens = tokens
-[endpoint relay]
-connect = tcp://127.0.0.1:$P_PUB
-replay = tcp://127.0.0.1:$P_REPLAY
-[keys]
-$(cat "$WORK/demo.line")
+$(daemon_base_conf "api_listen = 127.0.0.1:$P_API" "api_tokens = tokens")
 [dispatch]
 plugin_dir = $top_builddir/sinks
 [sink inbox]
@@ -36,15 +27,6 @@ plugin = file
 path = inbox.jsonl
 CONF
 H() { "$HERALD" "$@" --socket "$SOCK"; }
-# tcp TOKEN METHOD PATH [BODY]: the HTTP status; the body in tcp.out
-tcp() {
-	if [ -n "${4:-}" ]; then
-		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" \
-			-H 'Content-Type: application/json' -d "$4" "$TCP$3"
-	else
-		curl -s -o tcp.out -w '%{http_code}' -H "Authorization: Bearer $1" -X "$2" "$TCP$3"
-	fi
-}
 publish() { # publish TOPIC JSON [COUNT]
 	"$HERALD" publish --relay tcp://127.0.0.1:$P_PULL --key demo.key --signer demo \
 		--topic "$1" --json "$2" --count "${3:-1}" > /dev/null 2>&1
