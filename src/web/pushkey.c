@@ -51,15 +51,20 @@ static bool is_webpush(const char *plugin)
 static char *resolve(const char *cfg_path, const char *v)
 {
 	const char *slash = cfg_path ? strrchr(cfg_path, '/') : NULL;
+	int dirlen = slash ? (int)(slash - cfg_path) : 0;
 	char cwd[4096] = "", *out = NULL;
+	int n;
 	if (v[0] == '/' || !cfg_path)
 		return strdup(v);
-	if ((!slash || cfg_path[0] != '/') && !getcwd(cwd, sizeof cwd))
-		cwd[0] = '\0';
-	if (asprintf(&out, "%s%s%.*s/%s", cwd, *cwd ? "/" : "", slash ? (int)(slash - cfg_path) : 1,
-		     slash ? cfg_path : ".", v) < 0)
-		return NULL;
-	return out;
+	if (cfg_path[0] != '/' && !getcwd(cwd, sizeof cwd))
+		return strdup(v); /* as given: the best there is */
+	if (!slash)
+		n = asprintf(&out, "%s/%s", cwd, v);
+	else if (cfg_path[0] == '/')
+		n = asprintf(&out, "%.*s/%s", dirlen, cfg_path, v);
+	else
+		n = asprintf(&out, "%s/%.*s/%s", cwd, dirlen, cfg_path, v);
+	return n < 0 ? NULL : out;
 }
 
 static void openssl_reason(char *err, size_t errlen, const char *what)

@@ -9,6 +9,10 @@
 # scripts/install-deps. A dist tree has no node_modules: `make distcheck`
 # points HERALD_OIDC_DIR at the checkout's (.ci/run does).
 : "${HERALD_OIDC_DIR:=$top_srcdir/tests/oidc}"
+# The test push service and the browser driver's npm packages (tests/webpush),
+# the same way; exported for test_webpush_browser.mjs.
+: "${HERALD_WEBPUSH_DIR:=$top_srcdir/tests/webpush}"
+export HERALD_WEBPUSH_DIR
 TAP_N=0
 TAP_FAILED=0
 PIDS=""

@@ -13,7 +13,8 @@
 //        [--bad-sig] [--k-of OTHER.pem]
 //
 // Prints the status and the service's answer on one line: "201 " or
-// "401 the JWT expired 10 s ago". Exit 0 when a status came back.
+// "401 the JWT expired 10 s ago", or "429 ... [Retry-After: 2]". Exit 0
+// when a status came back.
 import { createECDH, createPrivateKey, randomBytes, sign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -84,7 +85,7 @@ function send(details) {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c) => { text += c; });
-      res.on('end', () => resolve({ statusCode: res.statusCode, body: text }));
+      res.on('end', () => resolve({ statusCode: res.statusCode, body: text, headers: res.headers }));
     });
     req.on('error', reject);
     req.end(details.body);
@@ -118,4 +119,5 @@ if (!spoiled()) {
     details.headers.Authorization = jwt();
   r = await send(details);
 }
-console.log(r.statusCode + ' ' + String(r.body || '').trim());
+const ra = r.headers && r.headers['retry-after'];
+console.log(r.statusCode + ' ' + String(r.body || '').trim() + (ra ? ' [Retry-After: ' + ra + ']' : ''));
