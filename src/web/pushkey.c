@@ -24,11 +24,11 @@
 #include "src/common/log.h"
 
 #define P256_POINT_LEN 65
-#define KEY_B64_LEN 88 /* B64URL_LEN(65) + NUL */
+#define KEY_B64_LEN    88 /* B64URL_LEN(65) + NUL */
 
 struct pushkey_sink {
-	char *name; /* owned */
-	char *path; /* owned; absolute unless the config's path was unknown */
+	char *name;	       /* owned */
+	char *path;	       /* owned; absolute unless the config's path was unknown */
 	char key[KEY_B64_LEN]; /* "" until a read succeeded */
 };
 
@@ -86,7 +86,8 @@ static int public_point(EVP_PKEY *pk, char out[KEY_B64_LEN], char *err, size_t e
 		snprintf(err, errlen, "not an EC key (%s)", EVP_PKEY_get0_type_name(pk));
 		return -EINVAL;
 	}
-	if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, NULL) ||
+	if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
+					    NULL) ||
 	    strcmp(group, "prime256v1")) {
 		snprintf(err, errlen, "not a P-256 key (curve %s)", *group ? group : "unknown");
 		return -EINVAL;

@@ -51,15 +51,16 @@ static void write_text(const char *name, const char *text)
 static void make_key(const char *name, const char *alg, const char *curve, const char *form,
 		     char want[88])
 {
-	EVP_PKEY *pk = curve ? EVP_PKEY_Q_keygen(NULL, NULL, alg, curve) : EVP_PKEY_Q_keygen(NULL, NULL, alg);
+	EVP_PKEY *pk =
+	    curve ? EVP_PKEY_Q_keygen(NULL, NULL, alg, curve) : EVP_PKEY_Q_keygen(NULL, NULL, alg);
 	FILE *f = fopen(in_dir(name), "w");
 	if (!strcmp(form, "pkcs8")) {
 		PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL);
 	} else if (!strcmp(form, "public")) {
 		PEM_write_PUBKEY(f, pk);
 	} else {
-		OSSL_ENCODER_CTX *ec = OSSL_ENCODER_CTX_new_for_pkey(pk, OSSL_KEYMGMT_SELECT_KEYPAIR, "PEM",
-								     "type-specific", NULL);
+		OSSL_ENCODER_CTX *ec = OSSL_ENCODER_CTX_new_for_pkey(
+		    pk, OSSL_KEYMGMT_SELECT_KEYPAIR, "PEM", "type-specific", NULL);
 		OSSL_ENCODER_to_fp(ec, f);
 		OSSL_ENCODER_CTX_free(ec);
 	}
@@ -85,16 +86,17 @@ static void read_keys(void)
 	char line[64] = "";
 	fgets(line, sizeof line, f);
 	fclose(f);
-	ok(!strncmp(line, "-----BEGIN EC PRIVATE KEY-----", 30), "the SEC1 file is what openssl ecparam writes");
+	ok(!strncmp(line, "-----BEGIN EC PRIVATE KEY-----", 30),
+	   "the SEC1 file is what openssl ecparam writes");
 	ok(pushkey_read(in_dir("sec1.pem"), got, err, sizeof err) == 0 && !strcmp(got, want),
 	   "SEC1 P-256: its point (%s)", err);
 
 	struct {
 		const char *name, *alg, *curve, *form, *why;
 	} bad[] = {
-		{"p384.pem", "EC", "P-384", "pkcs8", "not a P-256 key (curve secp384r1)"},
-		{"ed.pem", "ED25519", NULL, "pkcs8", "not an EC key (ED25519)"},
-		{"pub.pem", "EC", "P-256", "public", "not a PEM private key"},
+	    {"p384.pem", "EC", "P-384", "pkcs8", "not a P-256 key (curve secp384r1)"},
+	    {"ed.pem", "ED25519", NULL, "pkcs8", "not an EC key (ED25519)"},
+	    {"pub.pem", "EC", "P-256", "public", "not a PEM private key"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		make_key(bad[i].name, bad[i].alg, bad[i].curve, bad[i].form, NULL);
@@ -102,12 +104,13 @@ static void read_keys(void)
 		int rc = pushkey_read(in_dir(bad[i].name), got, err, sizeof err);
 		ok(rc == -EINVAL && strstr(err, bad[i].why), "%s refused: %s", bad[i].name, err);
 	}
-	write_text("junk.pem", "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n");
+	write_text("junk.pem",
+		   "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n");
 	ok(pushkey_read(in_dir("junk.pem"), got, err, sizeof err) == -EINVAL &&
-		   strstr(err, "not a PEM private key"),
+	       strstr(err, "not a PEM private key"),
 	   "a broken PEM refused: %s", err);
-	ok(pushkey_read(in_dir("none.pem"), got, err, sizeof err) == -ENOENT, "a missing file: -ENOENT (%s)",
-	   err);
+	ok(pushkey_read(in_dir("none.pem"), got, err, sizeof err) == -ENOENT,
+	   "a missing file: -ENOENT (%s)", err);
 }
 
 static char *listing(struct pushkey *pk)
@@ -125,24 +128,27 @@ static void from_config(void)
 	struct pushkey *pk = NULL;
 	make_key("k1.pem", "EC", "P-256", "pkcs8", k1);
 	make_key("k2.pem", "EC", "P-256", "sec1", k2);
-	snprintf(conf, sizeof conf,
-		 "[daemon]\nstate_dir = %s/state\n[endpoint bus]\nconnect = tcp://127.0.0.1:1\n"
-		 "[sink one]\nplugin = webpush\nvapid_key = k1.pem\nsubject = mailto:a@example.org\n"
-		 "[sink mail]\nplugin = file\npath = f.jsonl\n"
-		 "[sink nokey]\nplugin = webpush\nsubject = mailto:a@example.org\n"
-		 "[sink two]\nplugin = /usr/lib/herald/sinks/webpush.so\nvapid_key = %s\n"
-		 "[sink lookalike]\nplugin = webpushx\nvapid_key = k1.pem\n"
-		 "[sink badkey]\nplugin = webpush\nvapid_key = p384.pem\n",
-		 dir, in_dir("k2.pem"));
+	snprintf(
+	    conf, sizeof conf,
+	    "[daemon]\nstate_dir = %s/state\n[endpoint bus]\nconnect = tcp://127.0.0.1:1\n"
+	    "[sink one]\nplugin = webpush\nvapid_key = k1.pem\nsubject = mailto:a@example.org\n"
+	    "[sink mail]\nplugin = file\npath = f.jsonl\n"
+	    "[sink nokey]\nplugin = webpush\nsubject = mailto:a@example.org\n"
+	    "[sink two]\nplugin = /usr/lib/herald/sinks/webpush.so\nvapid_key = %s\n"
+	    "[sink lookalike]\nplugin = webpushx\nvapid_key = k1.pem\n"
+	    "[sink badkey]\nplugin = webpush\nvapid_key = p384.pem\n",
+	    dir, in_dir("k2.pem"));
 	write_text("heraldd.conf", conf);
-	if (!ok(config_load(in_dir("heraldd.conf"), &cfg, err, sizeof err) == 0, "the config loads (%s)", err))
+	if (!ok(config_load(in_dir("heraldd.conf"), &cfg, err, sizeof err) == 0,
+		"the config loads (%s)", err))
 		return;
 	chdir("/"); /* a relative vapid_key is from the config's folder, not from here */
 	ok(pushkey_new(&cfg, &pk) == 0 && pk, "pushkey_new");
 	config_release(&cfg); /* the pushkey keeps copies */
 	char *s = listing(pk);
 	snprintf(expect, sizeof expect,
-		 "{\"sinks\":[{\"sink\":\"one\",\"public_key\":\"%s\"},{\"sink\":\"two\",\"public_key\":\"%s\"}]}",
+		 "{\"sinks\":[{\"sink\":\"one\",\"public_key\":\"%s\"},{\"sink\":\"two\",\"public_"
+		 "key\":\"%s\"}]}",
 		 k1, k2);
 	ok(s && !strcmp(s, expect), "only the webpush sinks with a readable key, in order: %s", s);
 	free(s);
@@ -152,9 +158,11 @@ static void from_config(void)
 	ok(pushkey_reload(pk) == 1, "reload: one key changed");
 	s = listing(pk);
 	snprintf(expect, sizeof expect,
-		 "{\"sinks\":[{\"sink\":\"one\",\"public_key\":\"%s\"},{\"sink\":\"two\",\"public_key\":\"%s\"}]}",
+		 "{\"sinks\":[{\"sink\":\"one\",\"public_key\":\"%s\"},{\"sink\":\"two\",\"public_"
+		 "key\":\"%s\"}]}",
 		 k3, k2);
-	ok(s && !strcmp(s, expect), "the rotated key served, the broken file's old key kept: %s", s);
+	ok(s && !strcmp(s, expect), "the rotated key served, the broken file's old key kept: %s",
+	   s);
 	free(s);
 	ok(pushkey_reload(pk) == 0, "reload again: nothing changed");
 	pushkey_free(pk);
