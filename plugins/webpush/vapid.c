@@ -105,7 +105,9 @@ static int take_public(struct vapid *v, const char *path, char *err, size_t errl
 			type ? type : "of an unknown type", group[0] ? " " : "", group);
 		return -EINVAL;
 	}
-	/* A SEC1 file may hold its point compressed; k= wants it whole. */
+	/* A SEC1 file may hold its point compressed; k= wants it whole.
+	 * OpenSSL 3.0 encodes it uncompressed regardless; asking for that
+	 * keeps it so should a later version follow the key's own form. */
 	if (EVP_PKEY_set_utf8_string_param(v->key, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT,
 					   "uncompressed") != 1 ||
 	    EVP_PKEY_get_octet_string_param(v->key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
@@ -282,11 +284,22 @@ static bool still_good(const struct vapid_token *t, int64_t now_s)
 	return t->exp - now_s >= VAPID_RENEW_BEFORE && t->exp - now_s <= VAPID_LIFETIME;
 }
 
+/* Make t, a free or evicted slot, the one of (o, s); takes o and s. */
+static void claim_slot(struct vapid *v, struct vapid_token *t, char *o, char *s)
+{
+	if (t == &v->cache[v->n_cache])
+		v->n_cache++;
+	else
+		token_release(t);
+	t->origin = o;
+	t->subject = s;
+}
+
 const char *vapid_authorization(struct vapid *v, const char *origin, const char *subject,
 				int64_t now_s, char *err, size_t errlen)
 {
 	int64_t exp = now_s + VAPID_LIFETIME;
-	char *value, *o = NULL, *s = NULL;
+	char *value = NULL, *o = NULL, *s = NULL;
 	struct vapid_token *t;
 	bool hit;
 
@@ -294,24 +307,20 @@ const char *vapid_authorization(struct vapid *v, const char *origin, const char 
 	if (hit && still_good(t, now_s))
 		return t->value;
 	if (!(value = make_value(v, origin, subject, exp, err, errlen)))
-		return NULL;
+		goto fail;
 	if (!hit && (!(o = strdup(origin)) || !(s = strdup(subject)))) {
-		free(o);
-		free(value);
 		set_err(err, errlen, "vapid: out of memory");
-		return NULL;
+		goto fail;
 	}
-	if (hit) {
-		free(t->value);
-	} else {
-		if (t == &v->cache[v->n_cache])
-			v->n_cache++;
-		else
-			token_release(t);
-		t->origin = o;
-		t->subject = s;
-	}
+	if (!hit)
+		claim_slot(v, t, o, s);
+	free(t->value);
 	t->value = value;
 	t->exp = exp;
 	return t->value;
+fail:
+	free(s);
+	free(o);
+	free(value);
+	return NULL;
 }

@@ -331,6 +331,14 @@ static void test_vapid_load(void)
 	ok(!vapid_load(path_in("sec1.pem"), &v, err, sizeof err) && v &&
 	       vapid_public_b64(v)[0] == 'B',
 	   "a SEC1 (EC PRIVATE KEY) P-256 key loads, its point uncompressed (04: 'B')");
+	snprintf(cmd, sizeof cmd, "openssl ec -in %s -conv_form compressed -out %s 2>/dev/null",
+		 path_in("sec1.pem"), path_in("sec1c.pem"));
+	snprintf(pub, sizeof pub, "%s", v ? vapid_public_b64(v) : "");
+	vapid_free(v);
+	v = NULL;
+	ok(run(cmd) == 0 && !vapid_load(path_in("sec1c.pem"), &v, err, sizeof err) &&
+	       !strcmp(vapid_public_b64(v), pub),
+	   "the same key stored with its point compressed: the same 87-character key");
 	vapid_free(v);
 	v = NULL;
 	rc = vapid_load(path_in("ed.pem"), &v, err, sizeof err);
