@@ -13,8 +13,8 @@
 #include <string.h>
 
 #define ECE_SALT_LEN 16
-#define ECE_TAG_LEN 16
-#define ECE_RS 4096 /* the record size browsers' senders use */
+#define ECE_TAG_LEN  16
+#define ECE_RS	     4096 /* the record size browsers' senders use */
 
 /* What every message would otherwise look up or rebuild: the algorithms,
  * and P-256 itself (a parameters-only key to import points into, a key
@@ -41,8 +41,8 @@ static int crypto_err(void)
 static EVP_PKEY *p256_params(void)
 {
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
-		OSSL_PARAM_construct_end()};
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+	    OSSL_PARAM_construct_end()};
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
 	EVP_PKEY *pk = NULL;
 
@@ -127,10 +127,9 @@ static int import_point(const struct ece *e, const unsigned char pub[ECE_PUBLIC_
 int ece_import_public(const unsigned char pub[ECE_PUBLIC_LEN], EVP_PKEY **out)
 {
 	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
-		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub,
-						  ECE_PUBLIC_LEN),
-		OSSL_PARAM_construct_end()};
+	    OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0),
+	    OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, (void *)pub, ECE_PUBLIC_LEN),
+	    OSSL_PARAM_construct_end()};
 	EVP_PKEY_CTX *c = NULL;
 	EVP_PKEY *pk = NULL;
 	int rc;
@@ -194,11 +193,11 @@ static int hkdf(EVP_KDF_CTX *k, int mode, const unsigned char *salt, size_t salt
 	*q++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
 	*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, key_len);
 	if (salt)
-		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt,
-							 salt_len);
+		*q++ =
+		    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, salt_len);
 	if (info)
-		*q++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
-							 info_len);
+		*q++ =
+		    OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, info_len);
 	*q = OSSL_PARAM_construct_end();
 	return EVP_KDF_derive(k, out, out_len, p) == 1 ? 0 : crypto_err();
 }
@@ -236,8 +235,7 @@ static int derive_keys(const struct ece *e, const unsigned char secret[32],
 			  sizeof k->ikm, NULL, 0, k->prk, sizeof k->prk);
 	if (!rc)
 		rc = hkdf(kc, EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0, k->prk, sizeof k->prk,
-			  (const unsigned char *)cek_info, sizeof cek_info, k->cek,
-			  sizeof k->cek);
+			  (const unsigned char *)cek_info, sizeof cek_info, k->cek, sizeof k->cek);
 	if (!rc)
 		rc = hkdf(kc, EVP_KDF_HKDF_MODE_EXPAND_ONLY, NULL, 0, k->prk, sizeof k->prk,
 			  (const unsigned char *)nonce_info, sizeof nonce_info, k->nonce,

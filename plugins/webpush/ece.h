@@ -24,10 +24,10 @@
 #include <stddef.h>
 
 #define ECE_PUBLIC_LEN 65 /* an uncompressed P-256 point: 0x04 || X || Y */
-#define ECE_AUTH_LEN 16
-#define ECE_HEADER_LEN 86 /* salt 16 + rs 4 + idlen 1 + keyid 65 */
-#define ECE_OVERHEAD (ECE_HEADER_LEN + 1 + 16) /* + the 0x02 delimiter + the GCM tag */
-#define ECE_MAX_BODY 4096 /* what RFC 8030 push services must accept */
+#define ECE_AUTH_LEN   16
+#define ECE_HEADER_LEN 86			 /* salt 16 + rs 4 + idlen 1 + keyid 65 */
+#define ECE_OVERHEAD   (ECE_HEADER_LEN + 1 + 16) /* + the 0x02 delimiter + the GCM tag */
+#define ECE_MAX_BODY   4096			 /* what RFC 8030 push services must accept */
 
 struct ece;
 

@@ -16,8 +16,8 @@
 #include "ece.h"
 
 /* Each check fills err and returns -EINVAL, so the callers can return it. */
-__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen,
-						      const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *err, size_t errlen, const char *fmt,
+						      ...)
 {
 	va_list ap;
 
@@ -92,7 +92,8 @@ static int parse_endpoint(const char *url, size_t len, struct pushsub *out, char
 	for (size_t i = 0; i < len; i++)
 		if (url[i] <= ' ' || url[i] > '~')
 			return fail(err, errlen,
-				    "endpoint: byte %zu is not printable ASCII (a URL escapes it)", i);
+				    "endpoint: byte %zu is not printable ASCII (a URL escapes it)",
+				    i);
 	if (len < 8 || strncasecmp(url, "https://", 8) != 0)
 		return fail(err, errlen, "endpoint: not an https:// URL");
 	if (strchr(url, '#'))
@@ -148,7 +149,8 @@ static int parse_p256dh(json_t *keys, struct pushsub *out, char *err, size_t err
 	if (rc)
 		return rc;
 	if (out->p256dh[0] != 0x04)
-		return fail(err, errlen, "keys.p256dh: not an uncompressed point (first byte 0x%02x)",
+		return fail(err, errlen,
+			    "keys.p256dh: not an uncompressed point (first byte 0x%02x)",
 			    out->p256dh[0]);
 	rc = ece_import_public(out->p256dh, &pk);
 	EVP_PKEY_free(pk);
@@ -176,8 +178,7 @@ static int parse_members(json_t *root, struct pushsub *out, char *err, size_t er
 		return fail(err, errlen, "keys: missing");
 	if (!json_is_object(keys))
 		return fail(err, errlen, "keys: not an object");
-	if ((rc = parse_endpoint(json_string_value(ep), json_string_length(ep), out, err,
-				 errlen)))
+	if ((rc = parse_endpoint(json_string_value(ep), json_string_length(ep), out, err, errlen)))
 		return rc;
 	if ((rc = parse_p256dh(keys, out, err, errlen)))
 		return rc;

@@ -23,9 +23,12 @@
 #define PUSHSUB_ENDPOINT_MAX 1024
 
 struct pushsub {
-	char endpoint[PUSHSUB_ENDPOINT_MAX + 1]; /* https URL, printable ASCII, no userinfo, no fragment */
-	char origin[PUSHSUB_ENDPOINT_MAX + 1];   /* "https://host[:port]", host lowercased; port kept only if not 443 */
-	unsigned char p256dh[65];                /* uncompressed P-256 point, checked on the curve */
+	/* https URL, printable ASCII, no userinfo, no fragment */
+	char endpoint[PUSHSUB_ENDPOINT_MAX + 1];
+	/* "https://host[:port]", host lowercased; the port only if not 443 */
+	char origin[PUSHSUB_ENDPOINT_MAX + 1];
+	/* an uncompressed P-256 point, checked on the curve */
+	unsigned char p256dh[65];
 	unsigned char auth[16];
 };
 

@@ -38,8 +38,8 @@ struct vapid {
 	size_t n_cache;
 };
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-							  const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt,
+							  ...)
 {
 	va_list ap;
 
@@ -225,8 +225,8 @@ out:
 }
 
 /* "vapid t=HEADER.CLAIMS.SIGNATURE, k=PUBLIC", malloc'd. */
-static char *make_value(const struct vapid *v, const char *origin, const char *subject,
-			int64_t exp, char *err, size_t errlen)
+static char *make_value(const struct vapid *v, const char *origin, const char *subject, int64_t exp,
+			char *err, size_t errlen)
 {
 	char why[128], sig_b64[B64URL_BUFLEN(64)], *claims = claims_b64(origin, subject, exp);
 	char *input = NULL, *value = NULL;

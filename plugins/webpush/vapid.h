@@ -21,9 +21,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define VAPID_PUBLIC_B64_LEN 87   /* a 65-byte point in base64url */
-#define VAPID_LIFETIME (12 * 3600) /* exp = now + this; RFC 8292 allows 24 h */
-#define VAPID_RENEW_BEFORE 3600    /* a cached token is replaced with less than this left */
+#define VAPID_PUBLIC_B64_LEN 87		 /* a 65-byte point in base64url */
+#define VAPID_LIFETIME	     (12 * 3600) /* exp = now + this; RFC 8292 allows 24 h */
+#define VAPID_RENEW_BEFORE   3600	 /* a cached token is replaced with less than this left */
 
 struct vapid;
 

@@ -173,8 +173,8 @@ static int print_vapid_public(const struct cli *cli, EVP_PKEY *pk)
 	size_t len = 0;
 	int n;
 
-	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub,
-					    sizeof pub, &len) != 1 ||
+	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof pub,
+					    &len) != 1 ||
 	    len != sizeof pub) {
 		openssl_error(cli, "reading the public key");
 		return -1;
@@ -209,8 +209,10 @@ static int generate_vapid(const struct cli *cli, const char *dir, const char *na
 		goto out;
 	/* The sink reads the file from heraldd's directory: give it whole. */
 	printf("vapid_key = %s\n", realpath(path, abs) ? abs : path);
-	cli_note(cli, "wrote %s; put the vapid_key line in the webpush sink's section, and "
-		      "the public key above in the page that subscribes", path);
+	cli_note(cli,
+		 "wrote %s; put the vapid_key line in the webpush sink's section, and "
+		 "the public key above in the page that subscribes",
+		 path);
 	rc = CLI_OK;
 out:
 	EVP_PKEY_free(pk);
@@ -220,9 +222,10 @@ out:
 int cli_keygen(struct cli *cli, int argc, char **argv)
 {
 	enum { OPT_VAPID = CLI_OPT_FIRST_OWN };
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS, {"dir", required_argument, NULL, 'd'},
-		{"vapid", required_argument, NULL, OPT_VAPID}, {NULL, 0, NULL, 0}};
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
+						 {"dir", required_argument, NULL, 'd'},
+						 {"vapid", required_argument, NULL, OPT_VAPID},
+						 {NULL, 0, NULL, 0}};
 	const char *dir = ".", *name, *vapid = NULL;
 	int c;
 	cli_getopt_reset();

@@ -90,8 +90,14 @@ static void test_b64url(void)
 {
 	static const struct {
 		const char *raw, *enc;
-	} v[] = {{"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"}, {"foob", "Zm9vYg"},
-		 {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff\xbf", "-_-_"}};
+	} v[] = {{"", ""},
+		 {"f", "Zg"},
+		 {"fo", "Zm8"},
+		 {"foo", "Zm9v"},
+		 {"foob", "Zm9vYg"},
+		 {"fooba", "Zm9vYmE"},
+		 {"foobar", "Zm9vYmFy"},
+		 {"\xfb\xff\xbf", "-_-_"}};
 	unsigned char out[16];
 	char enc[16];
 	size_t got;
@@ -100,7 +106,7 @@ static void test_b64url(void)
 	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
 		size_t n = strlen(v[i].raw);
 		good &= b64url_encode((const unsigned char *)v[i].raw, n, enc, sizeof enc) ==
-				strlen(v[i].enc) &&
+			    strlen(v[i].enc) &&
 			!strcmp(enc, v[i].enc);
 		good &= !b64url_decode(v[i].enc, strlen(v[i].enc), out, sizeof out, &got) &&
 			got == n && !memcmp(out, v[i].raw, n);
@@ -136,16 +142,16 @@ static void test_b64url(void)
 static const char rfc_plain[] = "When I grow up, I want to be a watermelon";
 static const char rfc_as_private[] = "yfWPiYE-n46HLnH0KqZOF1fJJU3MYrct3AELtAQ-oRw";
 static const char rfc_as_public[] =
-	"BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8";
+    "BP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYWAmS6TlzAC8wEqKK6PBru3jl7A8";
 static const char rfc_ua_private[] = "q1dXpw3UpT5VOmu_cf_v6ih07Aems3njxI-JWgLcM94";
 static const char rfc_ua_public[] =
-	"BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
+    "BCVxsr7N_eNgVRqvHtD0zTZsEc6-VV-JvLexhqUzORcxaOzi6-AYWXvTBHm4bjyPjs7Vd8pZGH6SRpkNtoIAiw4";
 static const char rfc_salt[] = "DGv6ra1nlYgDCS1FRnbzlw";
 static const char rfc_auth[] = "BTBZMqHH6r4Tts7J_aSIgg";
 static const char rfc_message[] =
-	"DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYW"
-	"AmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSx"
-	"sj_Qulcy4a-fN";
+    "DGv6ra1nlYgDCS1FRnbzlwAAEABBBP4z9KsN6nGRTbVYI_c7VJSPQTBtkgcy27mlmlMoZIIgDll6e3vCYLocInmYW"
+    "AmS6TlzAC8wEqKK6PBru3jl7A_yl95bQpu6cVPTpK4Mqgkf1CXztLVBSt2Ks3oZwbuwXPXLWyouBWLVWGNWQexSgSx"
+    "sj_Qulcy4a-fN";
 
 /* The Appendix's sender key pair, from its private value and public point. */
 static EVP_PKEY *rfc_as_key(void)
@@ -186,8 +192,8 @@ static void test_rfc8291(struct ece *e)
 	unb64(rfc_salt, salt, sizeof salt);
 	rc = ece_encrypt(e, ua, auth, (const unsigned char *)rfc_plain, strlen(rfc_plain), 0, as,
 			 salt, &out, &out_len);
-	ok(rc == 0 && out_len == ECE_OVERHEAD + strlen(rfc_plain), "RFC 8291 A: encrypts, %zu bytes",
-	   out_len);
+	ok(rc == 0 && out_len == ECE_OVERHEAD + strlen(rfc_plain),
+	   "RFC 8291 A: encrypts, %zu bytes", out_len);
 	b64url_encode(out, out_len, enc, sizeof enc);
 	if (!ok(out && !strcmp(enc, rfc_message), "RFC 8291 Appendix A: the message byte for byte"))
 		diag("got %s", enc);
@@ -205,8 +211,7 @@ static void test_ece_limits(struct ece *e)
 
 	unb64(rfc_ua_public, ua, sizeof ua);
 	unb64(rfc_auth, auth, sizeof auth);
-	ok(!ece_encrypt(e, ua, auth, big, most, 0, NULL, NULL, &out, &len) &&
-	       len == ECE_MAX_BODY,
+	ok(!ece_encrypt(e, ua, auth, big, most, 0, NULL, NULL, &out, &len) && len == ECE_MAX_BODY,
 	   "%zu bytes of text make a body of exactly %d", most, ECE_MAX_BODY);
 	free(out);
 	ok(ece_encrypt(e, ua, auth, big, most + 1, 0, NULL, NULL, &out, &len) == -EMSGSIZE &&
@@ -287,7 +292,8 @@ static void test_independent(struct ece *e)
 	for (size_t i = 0; i < sizeof text; i++)
 		text[i] = (unsigned char)(i * 7 + 1);
 	roundtrip(e, keys, (const unsigned char *)json, strlen(json), 0, "a payload, no padding");
-	roundtrip(e, keys, (const unsigned char *)json, strlen(json), 200, "with 200 bytes of padding");
+	roundtrip(e, keys, (const unsigned char *)json, strlen(json), 200,
+		  "with 200 bytes of padding");
 	roundtrip(e, keys, text, 0, 0, "an empty message");
 	roundtrip(e, keys, text, ECE_MAX_BODY - ECE_OVERHEAD, 0, "the largest message");
 }
@@ -311,9 +317,11 @@ static void test_vapid_load(void)
 	ok(!openssl_make("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256", "p8.pem") &&
 	       !openssl_make("ecparam -name prime256v1 -genkey -noout", "sec1.pem") &&
 	       !openssl_make("genpkey -algorithm ED25519", "ed.pem") &&
-	       !openssl_make("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384", "p384.pem") &&
+	       !openssl_make("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384",
+			     "p384.pem") &&
 	       !openssl_make("genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes128 "
-			     "-pass pass:secret", "enc.pem") &&
+			     "-pass pass:secret",
+			     "enc.pem") &&
 	       !spit(path_in("junk.pem"), "-----BEGIN PRIVATE KEY-----\nnope\n", 33),
 	   "openssl makes keys: PKCS#8 and SEC1 P-256, Ed25519, P-384, encrypted");
 	rc = vapid_load(path_in("p8.pem"), &v, err, sizeof err);
@@ -370,8 +378,7 @@ static json_t *claims_of(const char *value)
 	return json_loads((const char *)buf, 0, NULL);
 }
 
-static int checker_accepts(const char *value, const char *origin, const char *subject,
-			   int64_t now)
+static int checker_accepts(const char *value, const char *origin, const char *subject, int64_t now)
 {
 	char cmd[9000];
 
@@ -397,8 +404,9 @@ static void test_vapid_token(void)
 	ok(a && !strncmp(a, "vapid t=", 8) && strstr(a, ", k=") &&
 	       !strcmp(strstr(a, ", k=") + 4, vapid_public_b64(v)),
 	   "the value is 'vapid t=JWT, k=PUBLIC'");
-	ok(a && b64url_decode(a + 8, strcspn(a + 8, "."), (unsigned char *)hdr, sizeof hdr - 1,
-			      &got) == 0 &&
+	ok(a &&
+	       b64url_decode(a + 8, strcspn(a + 8, "."), (unsigned char *)hdr, sizeof hdr - 1,
+			     &got) == 0 &&
 	       (hdr[got] = '\0', !strcmp(hdr, "{\"typ\":\"JWT\",\"alg\":\"ES256\"}")),
 	   "the JWT header is {\"typ\":\"JWT\",\"alg\":\"ES256\"}");
 	c = a ? claims_of(a) : NULL;
@@ -604,7 +612,8 @@ static void test_pushsub_bad(void)
 	refused("{\"endpoint\":42,\"keys\":{}}", "endpoint", "a numeric endpoint");
 	snprintf(j, sizeof j, "{\"endpoint\":\"%s\",\"keys\":[\"%s\",\"%s\"]}", E, P, A);
 	refused(j, "keys", "keys an array");
-	snprintf(j, sizeof j, "{\"endpoint\":\"%s\",\"keys\":{\"p256dh\":65,\"auth\":\"%s\"}}", E, A);
+	snprintf(j, sizeof j, "{\"endpoint\":\"%s\",\"keys\":{\"p256dh\":65,\"auth\":\"%s\"}}", E,
+		 A);
 	refused(j, "p256dh", "a numeric p256dh");
 	snprintf(j, sizeof j, "{\"endpoint\":\"%s\",\"keys\":{\"p256dh\":\"%s\",\"auth\":null}}", E,
 		 P);
@@ -622,8 +631,10 @@ static void test_pushsub_bad(void)
 	refused("[\"https://a.example/\"]", "object", "an array");
 	refused("{\"endpoint\":\"https://a.example/\",", "bad JSON", "cut short");
 	refused("", "bad JSON", "empty");
-	snprintf(j, sizeof j, "{\"endpoint\":\"https://a.example/\\u0000x\",\"keys\":{\"p256dh\":"
-		 "\"%s\",\"auth\":\"%s\"}}", P, A);
+	snprintf(j, sizeof j,
+		 "{\"endpoint\":\"https://a.example/\\u0000x\",\"keys\":{\"p256dh\":"
+		 "\"%s\",\"auth\":\"%s\"}}",
+		 P, A);
 	refused(j, "bad JSON", "a NUL in the endpoint");
 }
 
