@@ -237,7 +237,9 @@ int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n)
 		while (next < n && active < b->conf.max_in_flight) {
 			struct httpreq *r = reqs[next++];
 			r->allow = b->conf.allow;
-			if (!r->easy)
+			if (r->easy)
+				curl_easy_reset(r->easy); /* sent before: a 413's shorter retry */
+			else
 				r->easy = take_easy(b);
 			if (!r->easy || setup_easy(b, r) ||
 			    curl_multi_add_handle(b->multi, r->easy) != CURLM_OK) {
