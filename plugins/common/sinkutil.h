@@ -187,6 +187,18 @@ void sinkutil_options_release(const struct sinkutil_option *table, void *obj);
  * with err set. Addresses end up in logs, headers and environments. */
 int sinkutil_check_address(const char *address, size_t max, char *err, size_t errlen);
 
+/* ---- UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid).
+ * Reads at most up to the first NUL. */
+size_t sinkutil_utf8_len(const unsigned char *s);
+
+/* Append s to b as valid UTF-8 of at most max bytes: each invalid byte
+ * becomes U+FFFD, and a longer text is cut at a character boundary and ends
+ * in an ellipsis (U+2026) within max. Returns whether it was cut. max >= 3. */
+bool sinkutil_utf8_fit(struct sbuf *b, const char *s, size_t max);
+
 /* The one exported symbol of a bundled sink: its operations table for a
  * host of the same ABI major, else NULL (see herald-sink(3)). */
 #define SINKUTIL_ENTRY(ops)                                                                        \
