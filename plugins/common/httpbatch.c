@@ -224,7 +224,13 @@ static void finish(struct httpbatch *b, struct httpreq *r, CURLcode c)
 	r->done = true;
 }
 
-int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n)
+/* With a feed, how many requests are built and added between two calls to
+ * curl_multi_perform: small enough that the first go out at once, large
+ * enough that perform's syscalls are shared. */
+#define FEED_BURST 8
+
+int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n,
+		  httpbatch_feed_fn feed, void *ctx)
 {
 	size_t next = 0, active = 0;
 	CURLMsg *m;
@@ -234,8 +240,11 @@ int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n)
 		reset_answer(reqs[i]);
 	while (next < n || active) {
 		bool progressed = false;
-		while (next < n && active < b->conf.max_in_flight) {
+		size_t fed = 0;
+		while (next < n && active < b->conf.max_in_flight && (!feed || fed < FEED_BURST)) {
 			struct httpreq *r = reqs[next++];
+			if (feed && (fed++, feed(ctx, r)))
+				continue;
 			r->allow = b->conf.allow;
 			if (r->easy)
 				curl_easy_reset(r->easy); /* sent before: a 413's shorter retry */

@@ -65,10 +65,19 @@ int httpbatch_open(const struct httpbatch_conf *conf, struct httpbatch **out, ch
 		   size_t errlen);
 void httpbatch_close(struct httpbatch *b);
 
+/* Makes a request ready just before it is sent: 0, or non-zero to leave it
+ * out (the sink has filled its result). */
+typedef int (*httpbatch_feed_fn)(void *ctx, struct httpreq *r);
+
 /* Send reqs[0..n) concurrently, at most max_in_flight at a time, and fill
- * each one's answer. Returns 0, or -ENOMEM / -EIO when the multi interface
- * failed: then the requests with done == false got no answer. */
-int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n);
+ * each one's answer. With feed, each request is prepared by it just before
+ * it is added, a few at a time between calls to libcurl, so the first ones
+ * are on the wire while later ones are still being built (the webpush
+ * sink's encryption overlaps the network). Returns 0, or -ENOMEM / -EIO
+ * when the multi interface failed: then the requests with done == false
+ * got no answer (those feed left out are never done either). */
+int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n,
+		  httpbatch_feed_fn feed, void *ctx);
 
 /* Give a request's easy handle back for reuse; the request may be run again
  * after (the 413-shortened retry does). */

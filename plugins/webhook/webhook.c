@@ -457,7 +457,7 @@ static void webhook_deliver(void *instance, const struct herald_sink_item *const
 		if ((xs[i].sent = !prepare(w, &xs[i], (int64_t)now)))
 			ready[n_ready++] = &xs[i].req;
 	}
-	if (httpbatch_run(w->http, ready, n_ready)) /* what it left undone is judged RETRY */
+	if (httpbatch_run(w->http, ready, n_ready, NULL, NULL)) /* what it left undone is judged RETRY */
 		sinkutil_log(w->host, HERALD_SINK_LOG_WARNING, "libcurl's multi interface failed");
 	for (size_t i = 0; i < n; i++)
 		if (xs[i].sent)

@@ -24,6 +24,8 @@
 #include <openssl/evp.h>
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,6 +51,16 @@
 
 enum topic_mode { TOPIC_NOTIFICATION, TOPIC_SUBSCRIPTION, TOPIC_NONE };
 
+/* Parsed subscriptions, by address: parsing one (JSON, base64url, the
+ * curve check) costs about a quarter of what sealing a message does, and a
+ * destination's address is the same for every item it gets. Direct-mapped
+ * by a hash of the address; a collision simply replaces the slot. */
+#define SUBCACHE_SLOTS 64
+struct subslot {
+	char *address; /* owned; NULL: empty */
+	struct pushsub sub;
+};
+
 struct webpush_sink {
 	const struct herald_sink_host *host;
 	char *vapid_file, *subject, *icon, *app, *ca_file, *user_agent;
@@ -60,6 +72,7 @@ struct webpush_sink {
 	bool gone_ok;           /* the host knows HERALD_SINK_GONE (ABI >= 1.1) */
 	bool links;             /* the host fills the 1.2 item fields */
 	struct httpbatch *http; /* the connection cache, kept across deliver() calls */
+	struct subslot *subs;   /* owned: SUBCACHE_SLOTS of them */
 };
 
 /* One item's request: its subscription, what it sends, what came back. */
@@ -72,7 +85,7 @@ struct push {
 	unsigned char *body;        /* owned: the encrypted message */
 	struct curl_slist *headers; /* owned */
 	char where[PUSHSUB_ENDPOINT_MAX + 8]; /* the endpoint's origin and "/...", for logs */
-	bool sent;      /* handed to httpbatch_run this round */
+	bool sent;      /* prepared and sent this round */
 	bool shortened; /* the 413 retry was made */
 };
 
@@ -174,6 +187,9 @@ static void webpush_shutdown(void *instance)
 	if (!w)
 		return;
 	httpbatch_close(w->http);
+	for (size_t i = 0; w->subs && i < SUBCACHE_SLOTS; i++)
+		free(w->subs[i].address);
+	free(w->subs);
 	ece_free(w->ece);
 	vapid_free(w->vapid);
 	netguard_list_release(&w->allow);
@@ -234,6 +250,10 @@ static int webpush_init(const struct herald_sink_host *host, const struct herald
 		rc = set_default(&w->app, "herald", err, errlen);
 	if (!rc)
 		rc = vapid_load(w->vapid_file, &w->vapid, err, errlen);
+	if (!rc && !(w->subs = calloc(SUBCACHE_SLOTS, sizeof *w->subs))) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
 	if (!rc && (rc = ece_new(&w->ece)))
 		snprintf(err, errlen, "OpenSSL cannot give AES-128-GCM, HKDF or P-256 (%s)",
 			 strerror(-rc));
@@ -289,6 +309,32 @@ static int webpush_reopen(void *instance)
 }
 
 /* ---- one request ---- */
+
+/* The item's subscription into *out, from the cache or parsed (and then
+ * cached). 0, or -1 with err set. */
+static int subscription(struct webpush_sink *w, const char *address, struct pushsub *out,
+			char *err, size_t errlen)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	struct subslot *slot;
+	char *copy;
+
+	for (const unsigned char *p = (const unsigned char *)address; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	slot = &w->subs[h % SUBCACHE_SLOTS];
+	if (slot->address && !strcmp(slot->address, address)) {
+		*out = slot->sub;
+		return 0;
+	}
+	if (pushsub_parse(address, out, err, errlen))
+		return -1;
+	if ((copy = strdup(address))) { /* no room to cache it is no error */
+		free(slot->address);
+		slot->address = copy;
+		slot->sub = *out;
+	}
+	return 0;
+}
 
 static void result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -403,7 +449,7 @@ static int prepare(struct push *x, size_t budget, int64_t now)
 
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
-	if (!x->it->address || pushsub_parse(x->it->address, &x->sub, err, sizeof err)) {
+	if (!x->it->address || subscription(x->w, x->it->address, &x->sub, err, sizeof err)) {
 		result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
 		       x->it->address ? err : "none");
 		return -1;
@@ -456,28 +502,40 @@ static void judge(struct push *x, time_t now)
 
 /* ---- one batch ---- */
 
-/* Send what is ready; judge it; put the 413s back with a shorter notice. */
-static size_t round_trip(struct webpush_sink *w, struct push *xs, size_t n, struct httpreq **ready,
+/* One round's requests are built by httpbatch just before each is sent
+ * (prepare as its feed), so the encryption of later ones overlaps the
+ * network's work on the first. */
+struct round {
+	size_t budget; /* the notice's byte budget this round */
+	int64_t now;
+};
+
+static int feed(void *ctx, struct httpreq *r)
+{
+	const struct round *rd = ctx;
+	struct push *x = (struct push *)((char *)r - offsetof(struct push, req));
+
+	x->sent = !prepare(x, rd->budget, rd->now);
+	return x->sent ? 0 : -1;
+}
+
+/* Send reqs (n of them); judge what came back; the 413s are put in reqs
+ * again, for a shorter notice: their count is returned. */
+static size_t round_trip(struct webpush_sink *w, struct httpreq **reqs, size_t n, size_t budget,
 			 time_t now)
 {
-	size_t n_ready = 0, again = 0;
+	struct round rd = {.budget = budget, .now = (int64_t)now};
+	size_t again = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (xs[i].sent)
-			ready[n_ready++] = &xs[i].req;
-	if (!n_ready)
-		return 0;
-	if (httpbatch_run(w->http, ready, n_ready)) /* what it left undone is judged RETRY */
+	if (httpbatch_run(w->http, reqs, n, feed, &rd)) /* what it left undone is judged RETRY */
 		sinkutil_log(w->host, HERALD_SINK_LOG_WARNING, "libcurl's multi interface failed");
 	for (size_t i = 0; i < n; i++) {
-		struct push *x = &xs[i];
+		struct push *x = (struct push *)((char *)reqs[i] - offsetof(struct push, req));
 		if (!x->sent)
-			continue;
-		x->sent = false;
+			continue; /* prepare() gave its result */
 		if (x->req.done && x->req.status == 413 && !x->shortened) {
 			x->shortened = true;
-			x->sent = !prepare(x, PLAIN_SHORT, (int64_t)now);
-			again += x->sent;
+			reqs[again++] = &x->req;
 			continue;
 		}
 		judge(x, now);
@@ -517,10 +575,11 @@ static void webpush_deliver(void *instance, const struct herald_sink_item *const
 	}
 	for (size_t i = 0; i < n; i++) {
 		xs[i] = (struct push){.w = w, .it = items[i], .r = results[i]};
-		xs[i].sent = !prepare(&xs[i], PLAIN_MAX, (int64_t)now);
+		ready[i] = &xs[i].req;
 	}
-	if (round_trip(w, xs, n, ready, now))
-		round_trip(w, xs, n, ready, now); /* the 413s, shorter; never a third time */
+	size_t again = round_trip(w, ready, n, PLAIN_MAX, now);
+	if (again)
+		round_trip(w, ready, again, PLAIN_SHORT, now); /* the 413s; never a third time */
 	log_batch(w, xs, n);
 out:
 	for (size_t i = 0; xs && i < n; i++) {
