@@ -42,12 +42,12 @@
 #include "notice.h"
 #include "outcome.h"
 #include "pushsub.h"
+#include "sealer.h"
 #include "sinkutil.h"
 #include "vapid.h"
 
 #define PLAIN_MAX (ECE_MAX_BODY - ECE_OVERHEAD) /* the most a notice may hold */
 #define PLAIN_SHORT 1024 /* the notice's budget after a 413 */
-#define PAD_STEP 128     /* notices are padded to a multiple of this */
 
 enum topic_mode { TOPIC_NOTIFICATION, TOPIC_SUBSCRIPTION, TOPIC_NONE };
 
@@ -68,7 +68,7 @@ struct webpush_sink {
 	int urgency, topic;
 	struct netguard_list allow;
 	struct vapid *vapid;    /* owned; replaced by reopen() */
-	struct ece *ece;        /* owned: the ciphers and KDF, fetched once */
+	struct sealer *sealer;  /* owned: the helper thread that encrypts */
 	bool gone_ok;           /* the host knows HERALD_SINK_GONE (ABI >= 1.1) */
 	bool links;             /* the host fills the 1.2 item fields */
 	struct httpbatch *http; /* the connection cache, kept across deliver() calls */
@@ -82,7 +82,7 @@ struct push {
 	struct herald_sink_result *r;
 	struct pushsub sub;
 	struct httpreq req;
-	unsigned char *body;        /* owned: the encrypted message */
+	struct seal_job *job;       /* its message: the body is owned there */
 	struct curl_slist *headers; /* owned */
 	char where[PUSHSUB_ENDPOINT_MAX + 8]; /* the endpoint's origin and "/...", for logs */
 	bool sent;      /* prepared and sent this round */
@@ -190,7 +190,7 @@ static void webpush_shutdown(void *instance)
 	for (size_t i = 0; w->subs && i < SUBCACHE_SLOTS; i++)
 		free(w->subs[i].address);
 	free(w->subs);
-	ece_free(w->ece);
+	sealer_stop(w->sealer);
 	vapid_free(w->vapid);
 	netguard_list_release(&w->allow);
 	sinkutil_options_release(options, w);
@@ -254,9 +254,10 @@ static int webpush_init(const struct herald_sink_host *host, const struct herald
 		snprintf(err, errlen, "out of memory");
 		rc = -ENOMEM;
 	}
-	if (!rc && (rc = ece_new(&w->ece)))
-		snprintf(err, errlen, "OpenSSL cannot give AES-128-GCM, HKDF or P-256 (%s)",
-			 strerror(-rc));
+	if (!rc) {
+		struct notice_opts o = {.app = w->app, .icon = w->icon, .links = w->links};
+		rc = sealer_start(&o, &w->sealer, err, errlen);
+	}
 	if (!rc) {
 		struct httpbatch_conf hc = {
 		    .connect_timeout_ms = w->connect_timeout_ms, .timeout_ms = w->timeout_ms,
@@ -411,44 +412,37 @@ static int build_headers(struct push *x, const char *auth)
 	return 0;
 }
 
-/* The notice within budget, padded, encrypted: x->body. */
-static int seal(struct push *x, size_t budget, char *err, size_t errlen)
-{
-	struct notice_opts o = {.app = x->w->app, .icon = x->w->icon, .links = x->w->links};
-	size_t len, pad;
-	char *plain = notice_build(x->it, &o, budget, &len, err, errlen);
-	size_t body_len;
-	int rc;
-
-	if (!plain)
-		return -EINVAL;
-	/* padding hides the exact length; never past the budget */
-	pad = (PAD_STEP - len % PAD_STEP) % PAD_STEP;
-	if (len + pad > budget)
-		pad = budget - len;
-	free(x->body);
-	x->body = NULL;
-	rc = ece_encrypt(x->w->ece, x->sub.p256dh, x->sub.auth, (const unsigned char *)plain, len, pad, NULL,
-			 NULL, &x->body, &body_len);
-	free(plain);
-	if (rc) {
-		snprintf(err, errlen, "encryption failed (%s)", strerror(-rc));
-		return rc;
-	}
-	x->req.body = (const char *)x->body;
-	x->req.body_len = body_len;
-	return 0;
-}
-
-/* Build the request for one item with a notice of at most budget bytes;
- * 0 when it is ready to go, else -1 with its result filled. */
-static int prepare(struct push *x, size_t budget, int64_t now)
+/* Build the request for one item (its subscription known, its message
+ * sealed by the time sealer_take returns); 0 when it is ready to go, else
+ * -1 with its result filled. */
+static int prepare(struct push *x, int64_t now)
 {
 	const char *auth;
 	char err[200];
 
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
+	if (sealer_take(x->w->sealer, x->job)) {
+		result(x->r, HERALD_SINK_REJECTED, "%s", x->job->err);
+		return -1;
+	}
+	x->req.body = (const char *)x->job->body;
+	x->req.body_len = x->job->body_len;
+	auth = vapid_authorization(x->w->vapid, x->sub.origin, x->w->subject, now, err, sizeof err);
+	if (!auth || build_headers(x, auth)) {
+		result(x->r, HERALD_SINK_RETRY, "%s", auth ? "out of memory" : err);
+		return -1;
+	}
+	x->req.headers = x->headers;
+	return 0;
+}
+
+/* Its subscription, and its job for the sealer: 0, or -1 with its result
+ * filled (the job's `it` stays NULL: not sealed, not sent). */
+static int resolve(struct push *x)
+{
+	char err[200];
+
 	if (!x->it->address || subscription(x->w, x->it->address, &x->sub, err, sizeof err)) {
 		result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
 		       x->it->address ? err : "none");
@@ -456,16 +450,8 @@ static int prepare(struct push *x, size_t budget, int64_t now)
 	}
 	snprintf(x->where, sizeof x->where, "%s/...", x->sub.origin);
 	x->req.url = x->sub.endpoint;
-	if (seal(x, budget, err, sizeof err)) {
-		result(x->r, HERALD_SINK_REJECTED, "%s", err);
-		return -1;
-	}
-	auth = vapid_authorization(x->w->vapid, x->sub.origin, x->w->subject, now, err, sizeof err);
-	if (!auth || build_headers(x, auth)) {
-		result(x->r, HERALD_SINK_RETRY, "%s", auth ? "out of memory" : err);
-		return -1;
-	}
-	x->req.headers = x->headers;
+	*x->job = (struct seal_job){.it = x->it, .p256dh = x->sub.p256dh, .auth = x->sub.auth,
+				    .budget = PLAIN_MAX};
 	return 0;
 }
 
@@ -505,36 +491,34 @@ static void judge(struct push *x, time_t now)
 /* One round's requests are built by httpbatch just before each is sent
  * (prepare as its feed), so the encryption of later ones overlaps the
  * network's work on the first. */
-struct round {
-	size_t budget; /* the notice's byte budget this round */
-	int64_t now;
-};
-
 static int feed(void *ctx, struct httpreq *r)
 {
-	const struct round *rd = ctx;
+	const int64_t *now = ctx;
 	struct push *x = (struct push *)((char *)r - offsetof(struct push, req));
 
-	x->sent = !prepare(x, rd->budget, rd->now);
+	x->sent = x->job->it && !prepare(x, *now);
 	return x->sent ? 0 : -1;
 }
 
 /* Send reqs (n of them); judge what came back; the 413s are put in reqs
  * again, for a shorter notice: their count is returned. */
-static size_t round_trip(struct webpush_sink *w, struct httpreq **reqs, size_t n, size_t budget,
-			 time_t now)
+static size_t round_trip(struct webpush_sink *w, struct httpreq **reqs, size_t n, time_t now)
 {
-	struct round rd = {.budget = budget, .now = (int64_t)now};
+	int64_t now64 = (int64_t)now;
 	size_t again = 0;
 
-	if (httpbatch_run(w->http, reqs, n, feed, &rd)) /* what it left undone is judged RETRY */
+	if (httpbatch_run(w->http, reqs, n, feed, &now64)) /* what it left undone is judged RETRY */
 		sinkutil_log(w->host, HERALD_SINK_LOG_WARNING, "libcurl's multi interface failed");
 	for (size_t i = 0; i < n; i++) {
 		struct push *x = (struct push *)((char *)reqs[i] - offsetof(struct push, req));
 		if (!x->sent)
 			continue; /* prepare() gave its result */
 		if (x->req.done && x->req.status == 413 && !x->shortened) {
+			/* sealed again, shorter, on this thread when it is sent */
 			x->shortened = true;
+			free(x->job->body);
+			*x->job = (struct seal_job){.it = x->it, .p256dh = x->sub.p256dh,
+						    .auth = x->sub.auth, .budget = PLAIN_SHORT};
 			reqs[again++] = &x->req;
 			continue;
 		}
@@ -565,29 +549,35 @@ static void webpush_deliver(void *instance, const struct herald_sink_item *const
 {
 	struct webpush_sink *w = instance;
 	struct push *xs = calloc(n, sizeof *xs);
+	struct seal_job *jobs = calloc(n, sizeof *jobs);
 	struct httpreq **ready = calloc(n, sizeof *ready);
 	time_t now = time(NULL);
+	size_t again;
 
-	if (!xs || !ready) {
+	if (!xs || !jobs || !ready) {
 		for (size_t i = 0; i < n; i++)
 			result(results[i], HERALD_SINK_RETRY, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
-		xs[i] = (struct push){.w = w, .it = items[i], .r = results[i]};
+		xs[i] = (struct push){.w = w, .it = items[i], .r = results[i], .job = &jobs[i]};
 		ready[i] = &xs[i].req;
+		(void)resolve(&xs[i]); /* a failure is the item's result; its job stays empty */
 	}
-	size_t again = round_trip(w, ready, n, PLAIN_MAX, now);
+	sealer_submit(w->sealer, jobs, n);
+	again = round_trip(w, ready, n, now);
+	sealer_finish(w->sealer);
 	if (again)
-		round_trip(w, ready, again, PLAIN_SHORT, now); /* the 413s; never a third time */
+		round_trip(w, ready, again, now); /* the 413s, shorter; never a third time */
 	log_batch(w, xs, n);
 out:
-	for (size_t i = 0; xs && i < n; i++) {
+	for (size_t i = 0; xs && jobs && i < n; i++) {
 		httpbatch_release(w->http, &xs[i].req);
 		curl_slist_free_all(xs[i].headers);
-		free(xs[i].body);
+		free(jobs[i].body);
 	}
 	free(ready);
+	free(jobs);
 	free(xs);
 }
 
