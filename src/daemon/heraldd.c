@@ -95,6 +95,7 @@ static void reload(struct daemon *d)
 	}
 	log_setup("heraldd", fresh.log_level, fresh.log_syslog);
 	dispatch_reopen(d->dispatch);
+	web_reload(d->web); /* the webpush keys, which the reopened sinks re-read too */
 	d->retired = ingest_set_verifier(d->ingest, v, &d->retire_mark);
 	d->verifier = v;
 	log_info("heraldd: reloaded %s (log level, [verify], [routing], [keys]; sinks reopened; "

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "oidc.h"
+#include "pushkey.h"
 #include "src/api/api_auth.h"
 #include "src/api/api_v1.h"
 #include "src/api/connguard.h"
@@ -46,9 +47,11 @@
 #define MHD_HTTP_CONTENT_TOO_LARGE 413
 #endif
 
-/* Pages may post forms to us and be sent to the identity provider. */
+/* Pages may post forms to us and be sent to the identity provider; the
+ * service worker (/sw.js) comes from us only. */
 #define CSP_FMT "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " \
-		"object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'%s%s"
+		"worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; " \
+		"form-action 'self'%s%s"
 
 /* ---- small helpers shared with web_files.c and web_auth.c ---- */
 
@@ -358,6 +361,15 @@ static int serve_links(struct web *w, const struct web_call *call, struct web_re
 	return rc;
 }
 
+/* GET /v1/webpush: what the subscribe button needs before anyone signs in
+ * (a public key is public). */
+static int serve_webpush(struct web *w, struct web_reply *r)
+{
+	json_t *v = NULL;
+	int rc = pushkey_json(w->pushkey, &v);
+	return rc ? rc : web_json(r, MHD_HTTP_OK, v);
+}
+
 static int route(struct web *w, const struct web_call *call, struct web_reply *r)
 {
 	const char *u = call->url, *m = call->method;
@@ -366,6 +378,8 @@ static int route(struct web *w, const struct web_call *call, struct web_reply *r
 		return web_json_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than 1 MiB");
 	if (!strcmp(u, "/v1/session") && get)
 		return web_auth_session(w, call, r);
+	if (!strcmp(u, "/v1/webpush") && get)
+		return serve_webpush(w, r);
 	if (prefix_is(u, "/v1"))
 		return serve_v1(w, call, r);
 	if (!strcmp(u, "/auth/login") && get)
@@ -646,6 +660,10 @@ static int open_parts(struct web *w, char *err, size_t errlen)
 	    ((rc = read_small_file(cfg->web.tls_cert, &w->tls_cert, err, errlen)) ||
 	     (rc = read_small_file(cfg->web.tls_key, &w->tls_key, err, errlen))))
 		return rc;
+	if ((rc = pushkey_new(cfg, &w->pushkey))) {
+		snprintf(err, errlen, "web: the webpush keys: %s", strerror(-rc));
+		return rc;
+	}
 	snprintf(redirect, sizeof redirect, "%s/auth/callback", cfg->web.base_url);
 	if (cfg->oidc.issuer && (rc = oidc_new(&cfg->oidc, redirect, &w->oidc, err, errlen)))
 		return rc;
@@ -705,6 +723,7 @@ void web_stop(struct web *w)
 		MHD_stop_daemon(w->d);
 	connguard_free(w->guard);
 	oidc_free(w->oidc);
+	pushkey_free(w->pushkey);
 	if (w->assets_fd >= 0)
 		close(w->assets_fd);
 	if (w->tls_key)
@@ -712,4 +731,15 @@ void web_stop(struct web *w)
 	free(w->tls_key);
 	free(w->tls_cert);
 	free(w);
+}
+
+void web_reload(struct web *w)
+{
+	if (!w)
+		return;
+	int n = pushkey_reload(w->pushkey);
+	if (n > 0)
+		log_info("web: %d webpush key(s) changed: GET /v1/webpush serves the new one(s)", n);
+	else if (n < 0)
+		log_warn("web: re-reading the webpush keys: %s", strerror(-n));
 }

@@ -2,7 +2,8 @@
 /*
  * web: the web app's HTTP listener ([web] listen): security headers on every
  * answer, the static pages from [web] assets, sign-in and sign-out
- * (/auth/..., with oidc.c), GET /v1/session, and the /v1 API for a signed-in
+ * (/auth/..., with oidc.c), GET /v1/session, GET /v1/webpush (the webpush
+ * sinks' VAPID public keys, pushkey.c), and the /v1 API for a signed-in
  * browser (a session cookie instead of a bearer token, and a CSRF check).
  * Routes are listed in doc/herald-api.7 ("WEB APP"). Not for the pages
  * themselves (web/), the signed links (links.c), or the dashboard stream
@@ -18,7 +19,7 @@
  * inline scripts or styles; HSTS when base_url is https.
  *
  * Ownership: web_deps are borrowed and must outlive the web. Thread-safety:
- * web_start and web_stop from one thread (heraldd's main).
+ * web_start, web_reload and web_stop from one thread (heraldd's main).
  */
 #ifndef HERALD_WEB_H
 #define HERALD_WEB_H
@@ -56,6 +57,10 @@ int web_check_config(const struct config *cfg, char *err, size_t errlen);
  * Expired sessions are pruned first. 0, or a negative errno with `err`. */
 int web_start(const struct web_deps *deps, struct web **out, char *err, size_t errlen);
 void web_stop(struct web *w); /* NULL no-op */
+
+/* SIGHUP: read again what the web app read from files at start that may
+ * change under it: the webpush sinks' VAPID keys. NULL no-op. */
+void web_reload(struct web *w);
 
 /* The sign-in's return path as given, when it stays on this site (starts
  * with one '/', no backslash, no control characters or spaces, at most 512

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * web_files: the static pages, styles, scripts and images from [web] assets.
- * Only `/`, `/NAME.html` and files under /css, /js and /img; every segment
+ * Only `/`, `/NAME.html`, `/sw.js` (the service worker: its scope is the
+ * folder it is served from, so it must sit at the top to reach every page)
+ * and files under /css, /js and /img; every segment
  * of letters, digits, '.', '_' and '-' that does not start with '.'
  * (no "..", no dotfiles, no encoded slashes); regular files only, opened
  * relative to the assets folder. Not for anything dynamic.
@@ -72,7 +74,8 @@ static int asset_path(const char *url, char *out, size_t n)
 		if (!end)
 			break;
 	}
-	if (!rc && nseg == 1 && !(strlen(out) > 5 && !strcmp(out + strlen(out) - 5, ".html")))
+	if (!rc && nseg == 1 && strcmp(out, "sw.js") &&
+	    !(strlen(out) > 5 && !strcmp(out + strlen(out) - 5, ".html")))
 		rc = -ENOENT;
 	if (!rc && nseg > 1 && strcmp(first, "css") && strcmp(first, "js") && strcmp(first, "img"))
 		rc = -ENOENT;

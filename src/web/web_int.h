@@ -17,6 +17,7 @@
 #include "web.h"
 
 struct oidc;
+struct pushkey;
 struct connguard;
 
 struct web {
@@ -24,6 +25,7 @@ struct web {
 	struct MHD_Daemon *d;
 	struct connguard *guard;   /* owned; the header deadline */
 	struct oidc *oidc;         /* owned; NULL: no [oidc], sign-in is off */
+	struct pushkey *pushkey;   /* owned; the webpush sinks' VAPID public keys */
 	char origin[512];          /* scheme://host[:port] of base_url, for Origin checks */
 	char csp[1024];            /* the Content-Security-Policy header */
 	char *tls_cert, *tls_key;  /* owned PEM text, or NULL */

@@ -2,10 +2,13 @@
 // destinations.js: the destinations page. Lists the user's destinations
 // (GET v1/users/NAME/destinations), adds one (POST), walks through the
 // verification code (POST .../ID/verify {"code"} or {"resend": true}),
-// pauses, resumes and deletes. Not for subscriptions (subscriptions.js).
+// pauses, resumes and deletes; "Send notifications to this browser" adds
+// this browser's push subscription (js/push.js) to a webpush sink. Not for
+// subscriptions (subscriptions.js).
 
 import { actionButton, api, clear, el, needsCode, rememberNeedsCode, say, sayError, userPath } from "./api.js";
 import { start } from "./nav.js";
+import { pushKeys, pushSubscribe, pushSupported } from "./push.js";
 
 const HINTS = {
 	email: ["you@example.org", "An email address: herald mails you a code to confirm it is yours."],
@@ -141,6 +144,45 @@ async function resend() {
 	}
 }
 
+const PUSH_STAGES = {
+	permission: "Asking for permission to show notifications…",
+	worker: "Installing herald's service worker…",
+	key: "Reading herald's push key…",
+	subscribe: "Subscribing with the browser's push service…",
+};
+
+async function subscribeBrowser(sink) {
+	const status = $("push-status");
+	$("push-btn").disabled = true;
+	try {
+		const sub = await pushSubscribe(sink, (stage) => PUSH_STAGES[stage] && say(status, PUSH_STAGES[stage], "info"));
+		say(status, "Adding this browser as a destination…", "info");
+		const d = await api("POST", userPath("/destinations"), { sink: sub.sink, address: sub.address });
+		rememberNeedsCode(d.id, !!d.verification);
+		say(status, "This browser now gets your notifications.", "ok");
+		await load();
+	} catch (e) {
+		sayError(status, e);
+	} finally {
+		$("push-btn").disabled = false;
+	}
+}
+
+// The button only where it can work: a browser with Web Push, a herald with a webpush sink.
+async function setupPush() {
+	if (!pushSupported())
+		return;
+	try {
+		const keys = await pushKeys();
+		if (!keys.length)
+			return;
+		$("push-box").hidden = false;
+		$("push-btn").addEventListener("click", () => subscribeBrowser(keys[0].sink));
+	} catch (e) {
+		sayError($("push-status"), e);
+	}
+}
+
 async function main() {
 	if (!(await start({ need: "user" })))
 		return;
@@ -149,7 +191,7 @@ async function main() {
 	$("verify").addEventListener("submit", verify);
 	$("resend").addEventListener("click", resend);
 	showHint();
-	await load();
+	await Promise.all([load(), setupPush()]);
 }
 
 main();
