@@ -2,6 +2,7 @@
 /* httpbatch: concurrent POSTs over a kept curl multi handle (see httpbatch.h). */
 #define _GNU_SOURCE
 #include "httpbatch.h"
+#include "sinkutil.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -291,20 +292,6 @@ int httpbatch_run(struct httpbatch *b, struct httpreq *const *reqs, size_t n,
 
 /* ---- judging an answer that did not come ---- */
 
-static void set_result(struct herald_sink_result *res, enum herald_sink_outcome o,
-		       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_result(struct herald_sink_result *res, enum herald_sink_outcome o,
-		       const char *fmt, ...)
-{
-	va_list ap;
-
-	res->outcome = o;
-	res->retry_after = 0;
-	va_start(ap, fmt);
-	vsnprintf(res->reason, sizeof res->reason, fmt, ap);
-	va_end(ap);
-}
-
 /* curl's error text, unless it quotes more of the URL than the host. */
 static const char *error_text(const struct httpreq *r)
 {
@@ -325,24 +312,24 @@ bool httpreq_judge_transport(const struct httpreq *r, struct herald_sink_result 
 	if (r->done && (r->code == CURLE_OK || r->status >= 200))
 		return false;
 	if (!r->done) {
-		set_result(res, HERALD_SINK_RETRY, "libcurl multi interface failed");
+		sinkutil_result(res, HERALD_SINK_RETRY, "libcurl multi interface failed");
 		return true;
 	}
 	if (r->refused && r->refused == r->opened) {
 		/* never better on a retry: only a config change helps */
-		set_result(res, HERALD_SINK_REJECTED, "%s", r->refused_why);
+		sinkutil_result(res, HERALD_SINK_REJECTED, "%s", r->refused_why);
 		return true;
 	}
 	switch (r->code) {
 	case CURLE_UNSUPPORTED_PROTOCOL:
 	case CURLE_URL_MALFORMAT:
-		set_result(res, HERALD_SINK_REJECTED, "%s", curl_easy_strerror(r->code));
+		sinkutil_result(res, HERALD_SINK_REJECTED, "%s", curl_easy_strerror(r->code));
 		break;
 	case CURLE_OPERATION_TIMEDOUT:
-		set_result(res, HERALD_SINK_RETRY, "timed out (%s)", error_text(r));
+		sinkutil_result(res, HERALD_SINK_RETRY, "timed out (%s)", error_text(r));
 		break;
 	default:
-		set_result(res, HERALD_SINK_RETRY, "%s", error_text(r));
+		sinkutil_result(res, HERALD_SINK_RETRY, "%s", error_text(r));
 		break;
 	}
 	return true;

@@ -464,3 +464,24 @@ bool sinkutil_utf8_fit(struct sbuf *b, const char *s, size_t max)
 		sb_add(b, ellipsis, 3);
 	return cut;
 }
+
+/* ---- checks and results ---- */
+
+int sinkutil_check_readable(const char *key, const char *path, char *err, size_t errlen)
+{
+	if (!access(path, R_OK))
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+	return -EINVAL;
+}
+
+void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->outcome = o;
+	r->retry_after = 0;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+	va_end(ap);
+}

@@ -183,6 +183,13 @@ void sinkutil_options_release(const struct sinkutil_option *table, void *obj);
 
 /* ---- values and addresses ---- */
 
+/* A PATH option's check (SINKUTIL_PATH's `check`): the file is readable now. */
+int sinkutil_check_readable(const char *key, const char *path, char *err, size_t errlen);
+
+/* Set one item's result: its outcome, no retry_after, the reason. */
+void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
 /* Printable, bounded, single line (no C0, DEL or C1 controls): 0, or -1
  * with err set. Addresses end up in logs, headers and environments. */
 int sinkutil_check_address(const char *address, size_t max, char *err, size_t errlen);

@@ -81,14 +81,6 @@ static int set_str(char **dst, const char *v, char *err, size_t errlen)
 	return *dst ? 0 : -ENOMEM;
 }
 
-static int check_readable(const char *k, const char *path, char *err, size_t errlen)
-{
-	if (!access(path, R_OK))
-		return 0;
-	snprintf(err, errlen, "%s: %s: %s", k, path, strerror(errno));
-	return -EINVAL;
-}
-
 static int check_user_agent(const char *k, const char *v, char *err, size_t errlen)
 {
 	for (const char *p = v; *p; p++)
@@ -133,7 +125,7 @@ static const struct sinkutil_option options[] = {
     SINKUTIL_PATH("template_file", struct webhook_sink, template_file, NULL),
     SINKUTIL_PATH("secret_file", struct webhook_sink, secret_file, NULL),
     SINKUTIL_PATH("github_secret_file", struct webhook_sink, github_file, NULL),
-    SINKUTIL_PATH("ca_file", struct webhook_sink, ca_file, check_readable),
+    SINKUTIL_PATH("ca_file", struct webhook_sink, ca_file, sinkutil_check_readable),
     SINKUTIL_UINT("connect_timeout_ms", struct webhook_sink, connect_timeout_ms, 100, 600000),
     SINKUTIL_UINT("timeout_ms", struct webhook_sink, timeout_ms, 100, 600000),
     SINKUTIL_UINT("max_in_flight", struct webhook_sink, max_in_flight, 1, 10000),
@@ -347,19 +339,6 @@ out:
 	return rc;
 }
 
-static void result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->outcome = o;
-	r->retry_after = 0;
-	va_start(ap, fmt);
-	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-	va_end(ap);
-}
-
 /* The id goes into a header and the signed string: 1..128 of [A-Za-z0-9_.-]
  * (the host's are 32 hex digits). */
 static bool id_ok(const char *id)
@@ -380,25 +359,25 @@ static int prepare(struct webhook_sink *w, struct xfer *x, int64_t now)
 	char err[200];
 
 	if (!it->address || addr_parse(it->address, w->format, &f, &url, err, sizeof err)) {
-		result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
+		sinkutil_result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
 		       it->address ? err : "none");
 		return -1;
 	}
 	x->req.url = url;
 	addr_redact(url, x->where, sizeof x->where);
 	if (!id_ok(it->id) || !it->notes || it->n_notes == 0) {
-		result(x->r, HERALD_SINK_REJECTED, "item without a usable id or notifications");
+		sinkutil_result(x->r, HERALD_SINK_REJECTED, "item without a usable id or notifications");
 		return -1;
 	}
 	x->body = payload_build(f, w->tmpl, it, &x->req.body_len, err, sizeof err);
 	if (!x->body) {
-		result(x->r, strcmp(err, "out of memory") ? HERALD_SINK_REJECTED : HERALD_SINK_RETRY,
+		sinkutil_result(x->r, strcmp(err, "out of memory") ? HERALD_SINK_REJECTED : HERALD_SINK_RETRY,
 		       "%s", err);
 		return -1;
 	}
 	x->req.body = x->body;
 	if (build_headers(x, now)) {
-		result(x->r, HERALD_SINK_RETRY, "out of memory");
+		sinkutil_result(x->r, HERALD_SINK_RETRY, "out of memory");
 		return -1;
 	}
 	x->req.headers = x->headers;
@@ -449,7 +428,7 @@ static void webhook_deliver(void *instance, const struct herald_sink_item *const
 
 	if (!xs || !ready) {
 		for (size_t i = 0; i < n; i++)
-			result(results[i], HERALD_SINK_RETRY, "out of memory");
+			sinkutil_result(results[i], HERALD_SINK_RETRY, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {

@@ -96,14 +96,6 @@ static const int urgency_values[] = {0, 1, 2, 3};
 static const char *const topic_names[] = {"notification", "subscription", "none", NULL};
 static const int topic_values[] = {TOPIC_NOTIFICATION, TOPIC_SUBSCRIPTION, TOPIC_NONE};
 
-static int check_readable(const char *k, const char *path, char *err, size_t errlen)
-{
-	if (!access(path, R_OK))
-		return 0;
-	snprintf(err, errlen, "%s: %s: %s", k, path, strerror(errno));
-	return -EINVAL;
-}
-
 /* printable ASCII without spaces, at most max bytes */
 static bool token_ok(const char *v, size_t max)
 {
@@ -161,14 +153,14 @@ static int set_allow(void *obj, const struct herald_sink_option *o, char *err, s
 }
 
 static const struct sinkutil_option options[] = {
-    SINKUTIL_PATH("vapid_key", struct webpush_sink, vapid_file, check_readable),
+    SINKUTIL_PATH("vapid_key", struct webpush_sink, vapid_file, sinkutil_check_readable),
     SINKUTIL_STRING("subject", struct webpush_sink, subject, check_subject),
     SINKUTIL_UINT("ttl", struct webpush_sink, ttl, 0, 2419200),
     SINKUTIL_ENUM("urgency", struct webpush_sink, urgency, urgency_names, urgency_values),
     SINKUTIL_ENUM("topic", struct webpush_sink, topic, topic_names, topic_values),
     SINKUTIL_STRING("icon", struct webpush_sink, icon, check_icon),
     SINKUTIL_STRING("app", struct webpush_sink, app, check_text),
-    SINKUTIL_PATH("ca_file", struct webpush_sink, ca_file, check_readable),
+    SINKUTIL_PATH("ca_file", struct webpush_sink, ca_file, sinkutil_check_readable),
     SINKUTIL_UINT("connect_timeout_ms", struct webpush_sink, connect_timeout_ms, 100, 600000),
     SINKUTIL_UINT("timeout_ms", struct webpush_sink, timeout_ms, 100, 600000),
     SINKUTIL_UINT("max_in_flight", struct webpush_sink, max_in_flight, 1, 10000),
@@ -337,19 +329,6 @@ static int subscription(struct webpush_sink *w, const char *address, struct push
 	return 0;
 }
 
-static void result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
-{
-	va_list ap;
-
-	r->outcome = o;
-	r->retry_after = 0;
-	va_start(ap, fmt);
-	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
-	va_end(ap);
-}
-
 static int add_header(struct curl_slist **l, const char *name, const char *value)
 {
 	char line[1200];
@@ -423,14 +402,14 @@ static int prepare(struct push *x, int64_t now)
 	curl_slist_free_all(x->headers);
 	x->headers = NULL;
 	if (sealer_take(x->w->sealer, x->job)) {
-		result(x->r, HERALD_SINK_REJECTED, "%s", x->job->err);
+		sinkutil_result(x->r, HERALD_SINK_REJECTED, "%s", x->job->err);
 		return -1;
 	}
 	x->req.body = (const char *)x->job->body;
 	x->req.body_len = x->job->body_len;
 	auth = vapid_authorization(x->w->vapid, x->sub.origin, x->w->subject, now, err, sizeof err);
 	if (!auth || build_headers(x, auth)) {
-		result(x->r, HERALD_SINK_RETRY, "%s", auth ? "out of memory" : err);
+		sinkutil_result(x->r, HERALD_SINK_RETRY, "%s", auth ? "out of memory" : err);
 		return -1;
 	}
 	x->req.headers = x->headers;
@@ -444,7 +423,7 @@ static int resolve(struct push *x)
 	char err[200];
 
 	if (!x->it->address || subscription(x->w, x->it->address, &x->sub, err, sizeof err)) {
-		result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
+		sinkutil_result(x->r, HERALD_SINK_REJECTED, "invalid address: %s",
 		       x->it->address ? err : "none");
 		return -1;
 	}
@@ -556,7 +535,7 @@ static void webpush_deliver(void *instance, const struct herald_sink_item *const
 
 	if (!xs || !jobs || !ready) {
 		for (size_t i = 0; i < n; i++)
-			result(results[i], HERALD_SINK_RETRY, "out of memory");
+			sinkutil_result(results[i], HERALD_SINK_RETRY, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
