@@ -418,3 +418,70 @@ void sinkutil_options_release(const struct sinkutil_option *table, void *obj)
 		}
 	}
 }
+
+/* ---- UTF-8 ---- */
+
+size_t sinkutil_utf8_len(const unsigned char *s)
+{
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
+	for (size_t i = 1; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
+	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
+		return 0;
+	return n;
+}
+
+bool sinkutil_utf8_fit(struct sbuf *b, const char *s, size_t max)
+{
+	static const char repl[] = "\xef\xbf\xbd", ellipsis[] = "\xe2\x80\xa6";
+	const unsigned char *p = (const unsigned char *)(s ? s : "");
+	size_t used = 0, keep = 0, at = 0;
+
+	/* keep: how many output bytes still leave room for the ellipsis */
+	while (p[at]) {
+		size_t n = sinkutil_utf8_len(p + at), out = n ? n : 3;
+		if (used + out > max)
+			break;
+		if (used + out + 3 <= max)
+			keep = at + (n ? n : 1);
+		used += out;
+		at += n ? n : 1;
+	}
+	bool cut = p[at] != '\0';
+	size_t end = cut ? keep : at;
+	for (size_t i = 0; i < end;) {
+		size_t n = sinkutil_utf8_len(p + i);
+		sb_add(b, n ? (const char *)p + i : repl, n ? n : 3);
+		i += n ? n : 1;
+	}
+	if (cut)
+		sb_add(b, ellipsis, 3);
+	return cut;
+}
+
+/* ---- checks and results ---- */
+
+int sinkutil_check_readable(const char *key, const char *path, char *err, size_t errlen)
+{
+	if (!access(path, R_OK))
+		return 0;
+	snprintf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+	return -EINVAL;
+}
+
+void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->outcome = o;
+	r->retry_after = 0;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof r->reason, fmt, ap);
+	va_end(ap);
+}

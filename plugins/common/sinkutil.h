@@ -183,9 +183,28 @@ void sinkutil_options_release(const struct sinkutil_option *table, void *obj);
 
 /* ---- values and addresses ---- */
 
+/* A PATH option's check (SINKUTIL_PATH's `check`): the file is readable now. */
+int sinkutil_check_readable(const char *key, const char *path, char *err, size_t errlen);
+
+/* Set one item's result: its outcome, no retry_after, the reason. */
+void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
 /* Printable, bounded, single line (no C0, DEL or C1 controls): 0, or -1
  * with err set. Addresses end up in logs, headers and environments. */
 int sinkutil_check_address(const char *address, size_t max, char *err, size_t errlen);
+
+/* ---- UTF-8 ---- */
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 when it is not one
+ * (overlong forms, surrogates and code points past U+10FFFF are invalid).
+ * Reads at most up to the first NUL. */
+size_t sinkutil_utf8_len(const unsigned char *s);
+
+/* Append s to b as valid UTF-8 of at most max bytes: each invalid byte
+ * becomes U+FFFD, and a longer text is cut at a character boundary and ends
+ * in an ellipsis (U+2026) within max. Returns whether it was cut. max >= 3. */
+bool sinkutil_utf8_fit(struct sbuf *b, const char *s, size_t max);
 
 /* The one exported symbol of a bundled sink: its operations table for a
  * host of the same ABI major, else NULL (see herald-sink(3)). */

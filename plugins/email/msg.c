@@ -123,30 +123,6 @@ int msg_check_address(const char *a, char *err, size_t errlen)
 
 /* ---- header values ---- */
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *p)
-{
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf)
-		return (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] > 0x9f))
-			return 0; /* overlong, surrogate */
-		return 3;
-	}
-	if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] > 0x8f))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* s made safe for a header, in out (NUL-terminated): controls -> ' ',
  * invalid UTF-8 -> U+FFFD, leading and trailing spaces trimmed. */
 static void clean(const char *s, struct sbuf *out)
@@ -156,7 +132,7 @@ static void clean(const char *s, struct sbuf *out)
 
 	sb_add(out, "", 0);
 	while (*p) {
-		size_t n = utf8_len(p);
+		size_t n = sinkutil_utf8_len(p);
 		if (n == 0) {
 			sb_str(out, "\xef\xbf\xbd");
 			p++;
@@ -251,7 +227,7 @@ static void put_encoded(struct sbuf *b, const char *v, size_t col)
 		    col + EW_OVERHEAD + 4 < LINE_MAX_COLS ? LINE_MAX_COLS - col - EW_OVERHEAD : 4;
 		size_t max = room / 4 * 3, n = 0;
 		while (p[n]) {
-			size_t k = utf8_len(p + n);
+			size_t k = sinkutil_utf8_len(p + n);
 			if (n + k > max && n > 0)
 				break;
 			n += k;

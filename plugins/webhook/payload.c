@@ -44,21 +44,6 @@ static const char *first_of(const char *a, const char *b, const char *c)
 	return a && *a ? a : b && *b ? b : nz(c);
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static size_t utf8_len(const unsigned char *s)
-{
-	if (s[0] < 0x80)
-		return 1;
-	size_t n = s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : s[0] >= 0xe0 ? 3 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : 0;
-	for (size_t i = 1; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-	    (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-		return 0;
-	return n;
-}
-
 /* A JSON string for s; invalid UTF-8 (the host should never send it, but a
  * body must stay valid JSON) becomes U+FFFD. */
 static json_t *jstr(const char *s)
@@ -69,7 +54,7 @@ static json_t *jstr(const char *s)
 	if (j)
 		return j;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		size_t n = utf8_len(p);
+		size_t n = sinkutil_utf8_len(p);
 		sb_add(&b, n ? (const char *)p : "\xef\xbf\xbd", n ? n : 3);
 		p += n ? n : 1;
 	}
@@ -105,7 +90,7 @@ char *payload_cut_chars(const char *s, size_t max)
 
 	/* keep: the byte length of the first max-1 characters, room for "…" */
 	while (p[at]) {
-		size_t n = utf8_len(p + at);
+		size_t n = sinkutil_utf8_len(p + at);
 		n = n ? n : 1;
 		if (chars + 1 == max)
 			keep = at;

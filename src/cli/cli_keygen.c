@@ -2,12 +2,19 @@
 /*
  * cli_keygen: `herald keygen NAME`, which makes an Ed25519 key pair for a
  * publisher: DIR/NAME.key (PKCS#8 PEM, mode 0600) for `herald publish --key`,
- * DIR/NAME.pub (PEM) and the `NAME = BASE64` line for heraldd.conf's [keys].
- * It never overwrites a file: losing a private key that is in use is worse
- * than a failed command. Not for loading or using keys (verify.c does that).
+ * DIR/NAME.pub (PEM) and the `NAME = BASE64` line for heraldd.conf's [keys];
+ * and `herald keygen --vapid NAME`, which makes the P-256 key a Web Push sink
+ * signs with (RFC 8292): DIR/NAME.pem (PKCS#8 PEM, mode 0600), its public
+ * key in base64url (what a page passes to pushManager.subscribe as
+ * applicationServerKey) and the `vapid_key = PATH` line for the sink's
+ * section. It never overwrites a file: losing a private key that is in use
+ * is worse than a failed command. Not for loading or using keys (verify.c
+ * and plugins/webpush/vapid.c do that).
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -21,13 +28,19 @@
 
 static const char help_text[] =
 	"usage: herald keygen [--dir DIR] NAME\n"
+	"       herald keygen --vapid NAME [--dir DIR]\n"
 	"\n"
 	"Make an Ed25519 key pair: DIR/NAME.key (private, PKCS#8 PEM, mode 0600)\n"
 	"and DIR/NAME.pub (public, PEM), then print the line that trusts it in\n"
 	"heraldd.conf's [keys] section: NAME = BASE64-PUBLIC-KEY.\n"
+	"With --vapid, make a Web Push (VAPID) P-256 key: DIR/NAME.pem (PKCS#8\n"
+	"PEM, mode 0600), then print its public key in base64url (a page's\n"
+	"applicationServerKey) and the line for the sink's section:\n"
+	"vapid_key = PATH.\n"
 	"Existing files are never overwritten.\n"
 	"\n"
 	"  -d, --dir DIR        where to write the files (default: .)\n"
+	"      --vapid NAME     make a VAPID key for a webpush sink\n"
 	"  -q, --quiet          print only the config line\n"
 	"      --log-level L    error, warn, info or debug\n"
 	"  -h, --help           this text\n";
@@ -152,11 +165,68 @@ out:
 	return rc;
 }
 
+/* The uncompressed public point, base64url without padding (RFC 8292's k=
+ * and applicationServerKey), from OpenSSL's standard base64. */
+static int print_vapid_public(const struct cli *cli, EVP_PKEY *pk)
+{
+	unsigned char pub[65], b64[92];
+	size_t len = 0;
+	int n;
+
+	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof pub,
+					    &len) != 1 ||
+	    len != sizeof pub) {
+		openssl_error(cli, "reading the public key");
+		return -1;
+	}
+	n = EVP_EncodeBlock(b64, pub, (int)len);
+	while (n > 0 && b64[n - 1] == '=')
+		n--;
+	for (int i = 0; i < n; i++)
+		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
+	printf("%.*s\n", n, (const char *)b64);
+	return 0;
+}
+
+static int generate_vapid(const struct cli *cli, const char *dir, const char *name)
+{
+	char path[4096], abs[PATH_MAX];
+	EVP_PKEY *pk = NULL;
+	int rc = CLI_FAIL;
+	int n = snprintf(path, sizeof path, "%s/%s.pem", dir, name);
+
+	if (n < 0 || (size_t)n >= sizeof path) {
+		cli_error(cli, "%s: directory name too long", dir);
+		goto out;
+	}
+	if (!(pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"))) {
+		openssl_error(cli, "generating a P-256 key");
+		goto out;
+	}
+	if (write_pem(cli, path, 0600, pk, true))
+		goto out;
+	if (print_vapid_public(cli, pk))
+		goto out;
+	/* The sink reads the file from heraldd's directory: give it whole. */
+	printf("vapid_key = %s\n", realpath(path, abs) ? abs : path);
+	cli_note(cli,
+		 "wrote %s; put the vapid_key line in the webpush sink's section, and "
+		 "the public key above in the page that subscribes",
+		 path);
+	rc = CLI_OK;
+out:
+	EVP_PKEY_free(pk);
+	return rc;
+}
+
 int cli_keygen(struct cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		CLI_COMMON_LONGOPTS, {"dir", required_argument, NULL, 'd'}, {NULL, 0, NULL, 0}};
-	const char *dir = ".";
+	enum { OPT_VAPID = CLI_OPT_FIRST_OWN };
+	static const struct option longopts[] = {CLI_COMMON_LONGOPTS,
+						 {"dir", required_argument, NULL, 'd'},
+						 {"vapid", required_argument, NULL, OPT_VAPID},
+						 {NULL, 0, NULL, 0}};
+	const char *dir = ".", *name, *vapid = NULL;
 	int c;
 	cli_getopt_reset();
 	while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "d:", longopts, NULL)) != -1) {
@@ -167,14 +237,19 @@ int cli_keygen(struct cli *cli, int argc, char **argv)
 			return r;
 		if (c == 'd')
 			dir = optarg;
+		else if (c == OPT_VAPID)
+			vapid = optarg;
 	}
-	if (optind >= argc)
+	if (vapid && optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s' (--vapid takes the NAME)",
+				       argv[optind]);
+	if (!vapid && optind >= argc)
 		return cli_usage_error(cli, "missing the key NAME");
-	const char *name = argv[optind++];
+	name = vapid ? vapid : argv[optind++];
 	if (optind < argc)
 		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
 	if (!valid_name(name))
 		return cli_usage_error(cli, "key name '%s': use letters, digits, '.', '_' or '-' "
 					    "(not starting with '.')", name);
-	return generate(cli, dir, name);
+	return vapid ? generate_vapid(cli, dir, name) : generate(cli, dir, name);
 }

@@ -30,6 +30,7 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  keygen NAME      make an Ed25519 key pair and print its [keys] config line\n"
+	"                   (--vapid NAME: a P-256 key for a webpush sink)\n"
 	"  publish          sign and send messages to the bus (like fedmsg-logger)\n"
 	"  tail             print messages from the bus, optionally verified (like fedmsg-tail)\n"
 	"  verify           check one envelope's signature against a heraldd config\n"

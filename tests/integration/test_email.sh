@@ -11,7 +11,7 @@
 # letter with the server's text), a connection dropped mid-DATA (retried,
 # nothing lost), one recipient refused in a batch (the others not sent
 # twice), a wrong password (the instance is broken). Header injection: the
-# sink is also driven directly (bench/email_driver) with CR/LF/control laden
+# sink is also driven directly (bench/sink_driver) with CR/LF/control laden
 # titles, users, topics and packages the daemon would have cleaned.
 # STARTTLS: a third server requires it, with a certificate from a CA made
 # here: trusted through ca_file (delivered, over TLS), untrusted without it,
@@ -23,7 +23,7 @@ if ! "$PYTHON3" -c 'import aiosmtpd' 2> /dev/null; then
 	exit 1
 fi
 delivery_setup
-DRIVER="$top_builddir/bench/email_driver"
+DRIVER="$top_builddir/bench/sink_driver"
 
 start_smtpd() { # start_smtpd DIR [ARGS]: its port in DIR/port
 	dir=$1

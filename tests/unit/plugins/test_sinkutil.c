@@ -312,6 +312,53 @@ static void test_secret_modes(void)
 	sinkutil_options_release(table, &c);
 }
 
+/* fit(s, max) -> what sinkutil_utf8_fit appends to an empty buffer */
+static char *fit(const char *s, size_t max, bool *cut)
+{
+	struct sbuf b = {0};
+
+	sb_str(&b, "");
+	*cut = sinkutil_utf8_fit(&b, s, max);
+	return b.p;
+}
+
+static void test_utf8(void)
+{
+	bool cut;
+	char *t;
+
+	ok(sinkutil_utf8_len((const unsigned char *)"\xc3\xa9") == 2 &&
+	       sinkutil_utf8_len((const unsigned char *)"\xe2\x82\xac") == 3 &&
+	       sinkutil_utf8_len((const unsigned char *)"\xf0\x9f\x93\xa6") == 4,
+	   "utf8_len: 2, 3 and 4-byte characters");
+	ok(!sinkutil_utf8_len((const unsigned char *)"\xc0\xaf") &&
+	       !sinkutil_utf8_len((const unsigned char *)"\xed\xa0\x80") &&
+	       !sinkutil_utf8_len((const unsigned char *)"\xf4\x90\x80\x80") &&
+	       !sinkutil_utf8_len((const unsigned char *)"\xe2\x82"),
+	   "utf8_len: overlong, surrogate, past U+10FFFF and truncated are invalid");
+	t = fit("abcdef", 6, &cut);
+	ok(!cut && !strcmp(t, "abcdef"), "fit: exactly max bytes is kept whole: %s", t);
+	free(t);
+	t = fit("abcdefg", 6, &cut);
+	ok(cut && !strcmp(t, "abc\xe2\x80\xa6") && strlen(t) == 6,
+	   "fit: one byte over is cut to max with the ellipsis: %s", t);
+	free(t);
+	/* "ab" + U+20AC (3 bytes) + "cd": 7 bytes; max 6 cannot split the euro */
+	t = fit("ab\xe2\x82\xac" "cd", 6, &cut);
+	ok(cut && !strcmp(t, "ab\xe2\x80\xa6"), "fit: never inside a character: %s", t);
+	free(t);
+	t = fit("a\xffz", 10, &cut);
+	ok(!cut && !strcmp(t, "a\xef\xbf\xbdz"), "fit: an invalid byte becomes U+FFFD");
+	free(t);
+	t = fit("\xff\xff\xff", 6, &cut);
+	ok(cut && !strcmp(t, "\xef\xbf\xbd\xe2\x80\xa6"),
+	   "fit: U+FFFD counts its 3 bytes against max");
+	free(t);
+	t = fit(NULL, 3, &cut);
+	ok(!cut && !strcmp(t, ""), "fit: NULL is empty");
+	free(t);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir)) {
@@ -324,6 +371,7 @@ int main(void)
 	test_secret_content();
 	test_secret_kinds();
 	test_secret_modes();
+	test_utf8();
 
 	char cmd[700];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

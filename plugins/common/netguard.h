@@ -1,17 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * netguard: the webhook sink's SSRF guard, as pure functions over socket
+ * netguard: the HTTP sinks' SSRF guard, as pure functions over socket
  * addresses: which special-purpose range (loopback, private, link-local,
  * ...) an address is in, and whether an allow list of CIDRs exempts it.
  * IPv4-mapped, IPv4-compatible, NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
  * IPv6 addresses are judged by the IPv4 address they carry.
  *
- * Not here: when the check runs (webhook.c calls netguard_check from
+ * Not here: when the check runs (httpbatch.c calls netguard_check from
  * libcurl's open-socket callback, i.e. after DNS, for every connection
  * attempt). No allocation but the list's own array; thread-safe for reads.
  */
-#ifndef HERALD_WEBHOOK_NETGUARD_H
-#define HERALD_WEBHOOK_NETGUARD_H
+#ifndef HERALD_SINK_NETGUARD_H
+#define HERALD_SINK_NETGUARD_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * outcome: how an HTTP answer becomes a sink outcome (herald-webhook(7),
- * OUTCOMES), and the Retry-After header. Pure functions, no libcurl;
- * transport errors are classified in webhook.c, which knows curl's codes.
+ * OUTCOMES; herald-webpush(7) adjusts a few), and the Retry-After header.
+ * Pure functions, no libcurl; transport errors are classified in
+ * httpbatch.c, which knows curl's codes.
  */
-#ifndef HERALD_WEBHOOK_OUTCOME_H
-#define HERALD_WEBHOOK_OUTCOME_H
+#ifndef HERALD_SINK_OUTCOME_H
+#define HERALD_SINK_OUTCOME_H
 
 #include <herald/sink.h>
 #include <stdbool.h>

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * email_driver: drive the email sink directly, without heraldd, for
- * bench/email and for the header-injection cases of test_email.sh that the
- * daemon would clean before they reach a sink.
+ * sink_driver: drive a sink plugin directly, without heraldd: for bench/email
+ * and bench/webpush, and for the cases of test_email.sh and test_webpush.sh
+ * that the daemon would never hand a sink (header injection).
  *
- *   email_driver PLUGIN MODE COUNT BATCH [key=value...] -- ADDRESS...
+ *   sink_driver PLUGIN MODE COUNT BATCH [key=value...] -- ADDRESS...
  *
  * Loads PLUGIN with dlopen the way sinkhost does (ABI check, name), inits it
  * with the options, and delivers COUNT items in deliver() calls of BATCH
@@ -106,7 +106,7 @@ static int usage(void)
 {
 	fprintf(
 	    stderr,
-	    "usage: email_driver PLUGIN plain|hostile COUNT BATCH [key=value...] -- ADDRESS...\n");
+	    "usage: sink_driver PLUGIN plain|hostile COUNT BATCH [key=value...] -- ADDRESS...\n");
 	return 2;
 }
 
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 	herald_sink_entry_fn entry = dl ? (herald_sink_entry_fn)dlsym(dl, HERALD_SINK_ENTRY) : NULL;
 	const struct herald_sink_ops *ops = entry ? entry(HERALD_SINK_ABI_VERSION) : NULL;
 	if (!ops) {
-		fprintf(stderr, "email_driver: cannot load %s: %s\n", argv[1],
+		fprintf(stderr, "sink_driver: cannot load %s: %s\n", argv[1],
 			dl ? "no entry or ABI" : dlerror());
 		return 2;
 	}
@@ -150,7 +150,7 @@ int main(int argc, char **argv)
 					.config_path = NULL,
 					.log = driver_log};
 	if (ops->init(&host, opts, n_opts, &inst, err, sizeof err)) {
-		fprintf(stderr, "email_driver: init failed: %s\n", err);
+		fprintf(stderr, "sink_driver: init failed: %s\n", err);
 		return 2;
 	}
 	struct fixture *fx = calloc(batch, sizeof *fx);
