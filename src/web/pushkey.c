@@ -202,13 +202,14 @@ fail:
 	return rc;
 }
 
-int pushkey_json(struct pushkey *pk, json_t **out)
+int pushkey_json(struct pushkey *pk, bool (*usable)(void *arg, const char *sink), void *arg,
+		 json_t **out)
 {
 	json_t *top = json_object(), *list = json_array();
 	int rc = top && list && !json_object_set(top, "sinks", list) ? 0 : -ENOMEM;
 	pthread_mutex_lock(&pk->lock);
 	for (size_t i = 0; i < pk->n && !rc; i++)
-		if (pk->sinks[i].key[0] &&
+		if (pk->sinks[i].key[0] && (!usable || usable(arg, pk->sinks[i].name)) &&
 		    json_array_append_new(list, json_pack("{s:s,s:s}", "sink", pk->sinks[i].name,
 							  "public_key", pk->sinks[i].key)))
 			rc = -ENOMEM;

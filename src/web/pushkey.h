@@ -21,6 +21,7 @@
 #define HERALD_PUSHKEY_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 struct config;
@@ -37,8 +38,11 @@ int pushkey_new(const struct config *cfg, struct pushkey **out);
 int pushkey_reload(struct pushkey *pk);
 
 /* {"sinks":[{"sink":NAME,"public_key":B64URL},...]} in config order, new
- * reference in *out. 0 or -ENOMEM. */
-int pushkey_json(struct pushkey *pk, json_t **out);
+ * reference in *out: the sinks whose key was read and, when `usable` is
+ * given, for which usable(arg, NAME) is true (called with the pushkey's
+ * lock held: it must not call back into the pushkey). 0 or -ENOMEM. */
+int pushkey_json(struct pushkey *pk, bool (*usable)(void *arg, const char *sink), void *arg,
+		 json_t **out);
 
 void pushkey_free(struct pushkey *pk); /* NULL no-op */
 

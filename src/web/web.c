@@ -31,6 +31,7 @@
 #include "src/common/clock.h"
 #include "src/common/config.h"
 #include "src/common/hex.h"
+#include "src/daemon/dispatch.h"
 #include "src/daemon/metrics.h"
 #include "src/daemon/store.h"
 #include "dashboard.h"
@@ -361,12 +362,29 @@ static int serve_links(struct web *w, const struct web_call *call, struct web_re
 	return rc;
 }
 
+/* Is this sink among the instances dispatch_status says are loaded? */
+static bool sink_loaded(void *arg, const char *sink)
+{
+	json_t *status = arg, *one;
+	size_t i;
+	json_array_foreach(status, i, one)
+	{
+		if (!strcmp(json_string_value(json_object_get(one, "name")), sink))
+			return json_is_true(json_object_get(one, "loaded"));
+	}
+	return false;
+}
+
 /* GET /v1/webpush: what the subscribe button needs before anyone signs in
- * (a public key is public). */
+ * (a public key is public). Only sinks whose instance loaded: a browser
+ * subscribed to one that failed init would get nothing. */
 static int serve_webpush(struct web *w, struct web_reply *r)
 {
-	json_t *v = NULL;
-	int rc = pushkey_json(w->pushkey, &v);
+	json_t *v = NULL, *status = NULL;
+	int rc = w->deps.dispatch ? dispatch_status(w->deps.dispatch, &status) : 0;
+	if (!rc)
+		rc = pushkey_json(w->pushkey, status ? sink_loaded : NULL, status, &v);
+	json_decref(status);
 	return rc ? rc : web_json(r, MHD_HTTP_OK, v);
 }
 

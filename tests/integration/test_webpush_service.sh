@@ -11,7 +11,8 @@
 # Retry-After once, 413 over a length, 410 after an unsubscribe). heraldd's
 # GET /v1/webpush lists the webpush sinks' public keys (PKCS#8 and SEC1
 # files; a P-384 key and a missing file left out, with a warning), needs no
-# sign-in, and serves a rotated key after SIGHUP; /sw.js comes with the
+# sign-in, leaves out a sink that failed to start, and serves a rotated key
+# after SIGHUP; /sw.js comes with the
 # headers a service worker needs. Then Debian's chromium, headless
 # (test_webpush_browser.mjs), registers herald's service worker from its
 # page and shows the payload the push service recorded; a click opens its
@@ -167,6 +168,9 @@ subject = mailto:ops@example.org
 plugin = webpush
 vapid_key = missing.pem
 subject = mailto:ops@example.org
+[sink wpnosubject]
+plugin = webpush
+vapid_key = vapid.pem
 [web]
 listen = 127.0.0.1:$WP
 base_url = $BASE
@@ -176,7 +180,7 @@ start_heraldd 1 && wait_for 10 curl -sf "$BASE/v1/webpush"
 ok $? "heraldd serves the web app on $BASE"
 keys() { curl -s -D keys.h "$BASE/v1/webpush"; }
 [ "$(keys)" = "{\"sinks\":[{\"sink\":\"wp\",\"public_key\":\"$K_VAPID\"},{\"sink\":\"wp2\",\"public_key\":\"$K_SEC1\"}]}" ]
-ok $? "GET /v1/webpush without a session: the PKCS#8 and SEC1 keys' points, in config order ($(keys))"
+ok $? "GET /v1/webpush without a session: the PKCS#8 and SEC1 keys' points, in config order; not a sink that failed to start though its key is good ($(keys))"
 grep -qi '^cache-control: no-store' keys.h && grep -qi '^content-type: application/json' keys.h
 ok $? "... as JSON, not stored"
 grep -q "sink 'wp384': vapid_key .*p384.pem: not a P-256 key" daemon1.err &&

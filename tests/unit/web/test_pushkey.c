@@ -116,7 +116,7 @@ static void read_keys(void)
 static char *listing(struct pushkey *pk)
 {
 	json_t *v = NULL;
-	char *s = pushkey_json(pk, &v) ? NULL : json_dumps(v, JSON_COMPACT);
+	char *s = pushkey_json(pk, NULL, NULL, &v) ? NULL : json_dumps(v, JSON_COMPACT);
 	json_decref(v);
 	return s;
 }
