@@ -102,9 +102,15 @@ async function launch(work) {
   const profile = join(work, 'chromium-profile');
   mkdirSync(work, { recursive: true });
   const log = openSync(join(work, 'chromium.log'), 'a');
+  // Loopback only: no background traffic, and the browser's push service
+  // (Google's GCM, which pushManager.subscribe asks) pointed at a closed port.
+  const gcm = 'https://127.0.0.1:9/';
   const proc = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-    '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--remote-debugging-address=127.0.0.1',
-    '--remote-debugging-port=0', '--user-data-dir=' + profile, 'about:blank'],
+    '--no-first-run', '--no-default-browser-check', '--disable-extensions', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync', '--disable-domain-reliability',
+    '--gcm-checkin-url=' + gcm, '--gcm-registration-url=' + gcm, '--gcm-mcs-endpoint=' + gcm,
+    '--remote-debugging-address=127.0.0.1', '--remote-debugging-port=0', '--user-data-dir=' + profile,
+    'about:blank'],
   { detached: true, stdio: ['ignore', log, log] });
   const portFile = join(profile, 'DevToolsActivePort');
   const port = await until('chromium to listen for DevTools', () =>
