@@ -2,7 +2,7 @@
 // sw.js: herald's service worker. Shows each Web Push message the webpush
 // sink sends as a notification and opens its link when it is clicked.
 // The payload (doc/herald-webpush.7) is JSON: {"title", "body", "link",
-// "tag", "app", "icon", "id", "digest", "unsubscribe"}; anything else
+// "tag", "app", "icon", "timestamp", "id", "digest", "unsubscribe"}; anything else
 // is shown as plain text under the title "herald". Served from the top
 // (/sw.js) so that its scope is the whole web app.
 //
@@ -55,6 +55,8 @@ self.addEventListener("push", (event) => {
 	};
 	if (str(p.icon))
 		options.icon = p.icon;
+	if (Number.isFinite(p.timestamp) && p.timestamp > 0)
+		options.timestamp = p.timestamp; // when the bus message was sent, not when it arrived
 	event.waitUntil(self.registration.showNotification(str(p.title) || "herald", options));
 });
 
