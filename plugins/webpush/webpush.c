@@ -467,6 +467,37 @@ static void judge(struct push *x, time_t now)
 
 /* ---- one batch ---- */
 
+/*
+ * A 400, 401 or 403 says this instance's requests are refused (a VAPID key
+ * the push service does not take, a clock far off): BROKEN. But when the
+ * same push service accepted another message of the same batch, the
+ * refusal is about that one subscription (RFC 8292 4.2: 403 when it was
+ * made for another key, as after a key change), and pausing the instance
+ * for it would hold everyone's notifications: a 403 is then GONE (the
+ * person subscribes again), a 400 or 401 REJECTED.
+ */
+static void acquit(struct push *xs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct push *x = &xs[i];
+		long s = x->req.status;
+		bool sibling_ok = false;
+
+		if (x->r->outcome != HERALD_SINK_BROKEN || (s != 400 && s != 401 && s != 403))
+			continue;
+		for (size_t k = 0; k < n && !sibling_ok; k++)
+			sibling_ok = xs[k].r->outcome == HERALD_SINK_DELIVERED && xs[k].req.url &&
+				     !strcmp(xs[k].sub.origin, x->sub.origin);
+		if (!sibling_ok)
+			continue;
+		x->r->outcome = s == 403 && x->w->gone_ok ? HERALD_SINK_GONE : HERALD_SINK_REJECTED;
+		size_t len = strlen(x->r->reason);
+		snprintf(x->r->reason + len, sizeof x->r->reason - len, "%s",
+			 s == 403 ? "; this subscription was made for another VAPID key"
+				  : "; refused for this subscription only");
+	}
+}
+
 /* One round's requests are built by httpbatch just before each is sent
  * (prepare as its feed), so the encryption of later ones overlaps the
  * network's work on the first. */
@@ -548,6 +579,7 @@ static void webpush_deliver(void *instance, const struct herald_sink_item *const
 	sealer_finish(w->sealer);
 	if (again)
 		round_trip(w, ready, again, now); /* the 413s, shorter; never a third time */
+	acquit(xs, n);
 	log_batch(w, xs, n);
 out:
 	for (size_t i = 0; xs && jobs && i < n; i++) {

@@ -357,6 +357,27 @@ dead_ssrf > ssrf.reason 2>&1
 grep -q "address 127.0.0.1 is in a private range (loopback 127.0.0.0/8" ssrf.reason && ! logged "$(idof "$S_SSRF")" 201
 ok $? "the SSRF guard: an instance without allow_networks never connects to 127.0.0.1 ($(cat ssrf.reason))"
 
+# ---- a stale subscription among good ones: its own problem, not the instance's ----
+# Driven straight through the plugin (bench/sink_driver) so both are in one
+# deliver() call, which the daemon's batching does not promise.
+"$HERALD" keygen --vapid other --dir "$WORK" > other.out 2> /dev/null
+STALE=$(curl -sf -X POST -H 'Content-Type: application/json' \
+	-d "{\"applicationServerKey\":\"$(head -1 other.out)\"}" "$CTL/subscriptions")
+FRESH=$(newsub)
+drive() { # drive COUNT ADDRESS...: the plugin alone, one deliver() call
+	n=$1
+	shift
+	"$top_builddir/bench/sink_driver" "$top_builddir/sinks/webpush.so" plain "$n" "$n" \
+		vapid_key="$WORK/push.pem" subject=mailto:herald-test@example.org ca_file="$WORK/ca.pem" \
+		allow_networks=127.0.0.1/32 -- "$@" 2> drive.err
+}
+drive 2 "$FRESH" "$STALE" > mixed.out
+grep -q '^0 delivered' mixed.out && grep -q '^1 gone HTTP 403.*this subscription was made for another VAPID key' mixed.out
+ok $? "403 for one subscription while the same push service took another: gone, not broken ($(sed -n 2p mixed.out | head -c 200))"
+drive 1 "$STALE" > alone.out
+grep -q '^0 broken HTTP 403' alone.out
+ok $? "403 with nothing accepted: the instance is broken ($(head -1 alone.out | head -c 160))"
+
 # ---- SIGHUP: the key again ----
 mv push.pem push.old.pem
 "$HERALD" keygen --vapid push --dir "$WORK" > keygen2.out 2> /dev/null
