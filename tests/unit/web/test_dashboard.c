@@ -109,6 +109,21 @@ static bool wait_stats(struct server *s, uint64_t served, size_t clients, bool e
 	return false;
 }
 
+/* Wait until the dashboard's thread has formatted event `seq`: adds reach
+ * its ring asynchronously, and a loaded machine can leave it behind. */
+static bool wait_seq(struct server *s, uint64_t seq, int seconds)
+{
+	struct dashboard_stats st;
+	for (int i = 0; i < seconds * 100; i++) {
+		dashboard_get_stats(s->d, &st);
+		if (st.last_seq >= seq)
+			return true;
+		usleep(10000);
+	}
+	diag("last event formatted: %llu", (unsigned long long)st.last_seq);
+	return false;
+}
+
 static FILE *client(const char *dir, const struct server *s, const char *args)
 {
 	char cmd[1024];
@@ -300,6 +315,7 @@ static void slow_client(const char *dir)
 	ok(!strncmp(out, "eof ", 4) && atoi(out + 4) < 3000,
 	   "the slow client sees its stream end, short of the 3000 messages (%s)", out);
 
+	ok(wait_seq(&s, 3000, 60), "the dashboard has all 3000 in its ring");
 	read_client(client(dir, &s, "--count 3 --last-id 5"), &g);
 	ok(in_order(&g, 3000 - 64 + 1, 3, &bad),
 	   "Last-Event-ID from before the ring: from the oldest it holds (%s)",
