@@ -361,15 +361,18 @@ static int topic_of(const struct push *x, char out[33])
 			 n->n_subscriptions ? (unsigned long long)n->subscriptions[0] : 0ULL);
 		key = sub;
 	}
-	if (strlen(key) <= 32 && strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-					      "0123456789-_") == strlen(key) && *key) {
-		snprintf(out, 33, "%s", key);
+	size_t n = strlen(key);
+	if (n && n <= 32 &&
+	    strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n) {
+		memcpy(out, key, n);
+		out[n] = '\0';
 		return 0;
 	}
-	if (!EVP_Digest(key, strlen(key), md, NULL, EVP_sha256(), NULL) ||
+	if (!EVP_Digest(key, n, md, NULL, EVP_sha256(), NULL) ||
 	    !b64url_encode(md, sizeof md, b64, sizeof b64))
 		return -1;
-	snprintf(out, 33, "%.32s", b64);
+	memcpy(out, b64, 32); /* 43 characters: the first 32 */
+	out[32] = '\0';
 	return 0;
 }
 
