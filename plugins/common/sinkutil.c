@@ -475,6 +475,22 @@ int sinkutil_check_readable(const char *key, const char *path, char *err, size_t
 	return -EINVAL;
 }
 
+void sinkutil_log_undelivered(const struct herald_sink_host *host,
+			      struct herald_sink_result *const *results, size_t n,
+			      const char *(*where)(void *ctx, size_t i), void *ctx)
+{
+	size_t bad = 0, first = n;
+
+	for (size_t i = 0; i < n; i++)
+		if (results[i]->outcome != HERALD_SINK_DELIVERED && !bad++)
+			first = i;
+	if (bad)
+		sinkutil_log(host, HERALD_SINK_LOG_INFO,
+			     "%zu of %zu not delivered; the first: %s: %s (%s)", bad, n,
+			     where(ctx, first), results[first]->reason,
+			     herald_sink_outcome_name(results[first]->outcome));
+}
+
 void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt, ...)
 {
 	va_list ap;

@@ -186,6 +186,13 @@ void sinkutil_options_release(const struct sinkutil_option *table, void *obj);
 /* A PATH option's check (SINKUTIL_PATH's `check`): the file is readable now. */
 int sinkutil_check_readable(const char *key, const char *path, char *err, size_t errlen);
 
+/* One log line (INFO) for a batch's items that were not delivered: how
+ * many, and the first one's destination and reason, rather than a line per
+ * item. where(ctx, i) names item i's destination for a log: no secrets. */
+void sinkutil_log_undelivered(const struct herald_sink_host *host,
+			      struct herald_sink_result *const *results, size_t n,
+			      const char *(*where)(void *ctx, size_t i), void *ctx);
+
 /* Set one item's result: its outcome, no retry_after, the reason. */
 void sinkutil_result(struct herald_sink_result *r, enum herald_sink_outcome o, const char *fmt,
 		     ...) __attribute__((format(printf, 3, 4)));

@@ -22,14 +22,12 @@
 #include <curl/curl.h>
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "httpbatch.h"
@@ -400,21 +398,12 @@ static void judge(struct xfer *x, time_t now)
 
 /* ---- one batch ---- */
 
-/* One log line per batch for what was not delivered (not one per item). */
-static void log_batch(const struct webhook_sink *w, struct xfer *xs, size_t n)
+/* For sinkutil_log_undelivered: item i's redacted destination. */
+static const char *where_of(void *ctx, size_t i)
 {
-	size_t bad = 0, first = n;
+	const struct xfer *xs = ctx;
 
-	for (size_t i = 0; i < n; i++)
-		if (xs[i].r->outcome != HERALD_SINK_DELIVERED) {
-			bad++;
-			first = first < n ? first : i;
-		}
-	if (!bad)
-		return;
-	sinkutil_log(w->host, HERALD_SINK_LOG_INFO, "%zu of %zu not delivered; the first: %s: %s (%s)",
-		     bad, n, xs[first].where[0] ? xs[first].where : "(no URL)",
-		     xs[first].r->reason, herald_sink_outcome_name(xs[first].r->outcome));
+	return xs[i].where[0] ? xs[i].where : "(no URL)";
 }
 
 static void webhook_deliver(void *instance, const struct herald_sink_item *const *items, size_t n,
@@ -441,7 +430,7 @@ static void webhook_deliver(void *instance, const struct herald_sink_item *const
 	for (size_t i = 0; i < n; i++)
 		if (xs[i].sent)
 			judge(&xs[i], now);
-	log_batch(w, xs, n);
+	sinkutil_log_undelivered(w->host, results, n, where_of, xs);
 out:
 	for (size_t i = 0; xs && i < n; i++) {
 		httpbatch_release(w->http, &xs[i].req);

@@ -26,14 +26,12 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "b64url.h"
 #include "ece.h"
@@ -540,21 +538,12 @@ static size_t round_trip(struct webpush_sink *w, struct httpreq **reqs, size_t n
 	return again;
 }
 
-/* One log line per batch for what was not delivered (not one per item). */
-static void log_batch(const struct webpush_sink *w, const struct push *xs, size_t n)
+/* For sinkutil_log_undelivered: item i's redacted destination. */
+static const char *where_of(void *ctx, size_t i)
 {
-	size_t bad = 0, first = n;
+	const struct push *xs = ctx;
 
-	for (size_t i = 0; i < n; i++)
-		if (xs[i].r->outcome != HERALD_SINK_DELIVERED) {
-			bad++;
-			first = first < n ? first : i;
-		}
-	if (!bad)
-		return;
-	sinkutil_log(w->host, HERALD_SINK_LOG_INFO, "%zu of %zu not delivered; the first: %s: %s (%s)",
-		     bad, n, xs[first].where[0] ? xs[first].where : "(no endpoint)",
-		     xs[first].r->reason, herald_sink_outcome_name(xs[first].r->outcome));
+	return xs[i].where[0] ? xs[i].where : "(no endpoint)";
 }
 
 static void webpush_deliver(void *instance, const struct herald_sink_item *const *items, size_t n,
@@ -583,7 +572,7 @@ static void webpush_deliver(void *instance, const struct herald_sink_item *const
 	if (again)
 		round_trip(w, ready, again, now); /* the 413s, shorter; never a third time */
 	acquit(xs, n);
-	log_batch(w, xs, n);
+	sinkutil_log_undelivered(w->host, results, n, where_of, xs);
 out:
 	for (size_t i = 0; xs && jobs && i < n; i++) {
 		httpbatch_release(w->http, &xs[i].req);
