@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "src/common/p256pub.h"
 
 static const char help_text[] =
 	"usage: herald keygen [--dir DIR] NAME\n"
@@ -165,26 +165,16 @@ out:
 	return rc;
 }
 
-/* The uncompressed public point, base64url without padding (RFC 8292's k=
- * and applicationServerKey), from OpenSSL's standard base64. */
+/* The public key as browsers take it (applicationServerKey). */
 static int print_vapid_public(const struct cli *cli, EVP_PKEY *pk)
 {
-	unsigned char pub[65], b64[92];
-	size_t len = 0;
-	int n;
+	char b64[P256PUB_B64_LEN], err[200];
 
-	if (EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pub, sizeof pub,
-					    &len) != 1 ||
-	    len != sizeof pub) {
-		openssl_error(cli, "reading the public key");
+	if (p256pub_b64url(pk, b64, err, sizeof err)) {
+		cli_error(cli, "reading the public key: %s", err);
 		return -1;
 	}
-	n = EVP_EncodeBlock(b64, pub, (int)len);
-	while (n > 0 && b64[n - 1] == '=')
-		n--;
-	for (int i = 0; i < n; i++)
-		b64[i] = b64[i] == '+' ? '-' : b64[i] == '/' ? '_' : b64[i];
-	printf("%.*s\n", n, (const char *)b64);
+	printf("%s\n", b64);
 	return 0;
 }
 

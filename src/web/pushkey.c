@@ -8,10 +8,6 @@
 #include "pushkey.h"
 
 #include <errno.h>
-#include <openssl/core_names.h>
-#include <openssl/err.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -19,12 +15,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/common/b64url.h"
 #include "src/common/config.h"
 #include "src/common/log.h"
+#include "src/common/p256pub.h"
 
-#define P256_POINT_LEN 65
-#define KEY_B64_LEN    88 /* B64URL_LEN(65) + NUL */
+#define KEY_B64_LEN P256PUB_B64_LEN
 
 struct pushkey_sink {
 	char *name;	       /* owned */
@@ -67,69 +62,11 @@ static char *resolve(const char *cfg_path, const char *v)
 	return n < 0 ? NULL : out;
 }
 
-static void openssl_reason(char *err, size_t errlen, const char *what)
-{
-	unsigned long e = ERR_get_error();
-	char detail[256] = "no detail";
-	if (e)
-		ERR_error_string_n(e, detail, sizeof detail);
-	ERR_clear_error();
-	snprintf(err, errlen, "%s (%s)", what, detail);
-}
-
-static int public_point(EVP_PKEY *pk, char out[KEY_B64_LEN], char *err, size_t errlen)
-{
-	char group[64] = "";
-	unsigned char point[P256_POINT_LEN + 1];
-	size_t n = 0;
-	if (!EVP_PKEY_is_a(pk, "EC")) {
-		snprintf(err, errlen, "not an EC key (%s)", EVP_PKEY_get0_type_name(pk));
-		return -EINVAL;
-	}
-	if (!EVP_PKEY_get_utf8_string_param(pk, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group,
-					    NULL) ||
-	    strcmp(group, "prime256v1")) {
-		snprintf(err, errlen, "not a P-256 key (curve %s)", *group ? group : "unknown");
-		return -EINVAL;
-	}
-	if (!EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-					     sizeof point, &n) ||
-	    n != P256_POINT_LEN || point[0] != 0x04) {
-		openssl_reason(err, errlen, "no uncompressed public point");
-		return -EINVAL;
-	}
-	b64url_encode(point, n, out);
-	return 0;
-}
-
-int pushkey_read(const char *path, char out[KEY_B64_LEN], char *err, size_t errlen)
-{
-	EVP_PKEY *pk = NULL;
-	int rc;
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		rc = -errno;
-		snprintf(err, errlen, "%s", strerror(errno));
-		return rc;
-	}
-	/* A private key only: the file is the sink's signing key. */
-	if (!(pk = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
-		openssl_reason(err, errlen, "not a PEM private key");
-		rc = -EINVAL;
-		goto out;
-	}
-	rc = public_point(pk, out, err, errlen);
-out:
-	EVP_PKEY_free(pk);
-	fclose(f);
-	return rc;
-}
-
 /* Read one sink's key into fresh (unlocked); 1 read, 0 not. */
 static int read_one(const struct pushkey_sink *s, char fresh[KEY_B64_LEN], bool keeping)
 {
 	char err[300];
-	int rc = pushkey_read(s->path, fresh, err, sizeof err);
+	int rc = p256pub_read_pem(s->path, fresh, err, sizeof err);
 	if (rc)
 		log_warn("web: sink '%s': vapid_key %s: %s; %s", s->name, s->path, err,
 			 keeping ? "GET /v1/webpush keeps the key read before"

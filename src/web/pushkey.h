@@ -46,10 +46,4 @@ int pushkey_json(struct pushkey *pk, bool (*usable)(void *arg, const char *sink)
 
 void pushkey_free(struct pushkey *pk); /* NULL no-op */
 
-/* The uncompressed P-256 point of the private key in the PEM file `path`,
- * base64url (87 characters + NUL in out). 0, or a negative errno with err
- * saying why (not a key, not EC, not P-256). Never logs key material.
- * Exposed for tests. */
-int pushkey_read(const char *path, char out[88], char *err, size_t errlen);
-
 #endif

@@ -11,6 +11,7 @@
  * out. Reload: a rotated key is served and counted, a file broken since
  * keeps the key read before.
  */
+#include "src/common/p256pub.h"
 #include "src/web/pushkey.h"
 
 #include <errno.h>
@@ -78,7 +79,7 @@ static void read_keys(void)
 {
 	char want[88], got[88] = "", err[300] = "";
 	make_key("pkcs8.pem", "EC", "P-256", "pkcs8", want);
-	ok(pushkey_read(in_dir("pkcs8.pem"), got, err, sizeof err) == 0 && !strcmp(got, want),
+	ok(p256pub_read_pem(in_dir("pkcs8.pem"), got, err, sizeof err) == 0 && !strcmp(got, want),
 	   "PKCS#8 P-256: the uncompressed point %s (%s)", got, err);
 	ok(strlen(got) == 87 && got[0] == 'B', "87 base64url characters, 0x04 first (B...)");
 	make_key("sec1.pem", "EC", "P-256", "sec1", want);
@@ -88,7 +89,7 @@ static void read_keys(void)
 	fclose(f);
 	ok(!strncmp(line, "-----BEGIN EC PRIVATE KEY-----", 30),
 	   "the SEC1 file is what openssl ecparam writes");
-	ok(pushkey_read(in_dir("sec1.pem"), got, err, sizeof err) == 0 && !strcmp(got, want),
+	ok(p256pub_read_pem(in_dir("sec1.pem"), got, err, sizeof err) == 0 && !strcmp(got, want),
 	   "SEC1 P-256: its point (%s)", err);
 
 	struct {
@@ -101,15 +102,15 @@ static void read_keys(void)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		make_key(bad[i].name, bad[i].alg, bad[i].curve, bad[i].form, NULL);
 		err[0] = '\0';
-		int rc = pushkey_read(in_dir(bad[i].name), got, err, sizeof err);
+		int rc = p256pub_read_pem(in_dir(bad[i].name), got, err, sizeof err);
 		ok(rc == -EINVAL && strstr(err, bad[i].why), "%s refused: %s", bad[i].name, err);
 	}
 	write_text("junk.pem",
 		   "-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n");
-	ok(pushkey_read(in_dir("junk.pem"), got, err, sizeof err) == -EINVAL &&
+	ok(p256pub_read_pem(in_dir("junk.pem"), got, err, sizeof err) == -EINVAL &&
 	       strstr(err, "not a PEM private key"),
 	   "a broken PEM refused: %s", err);
-	ok(pushkey_read(in_dir("none.pem"), got, err, sizeof err) == -ENOENT,
+	ok(p256pub_read_pem(in_dir("none.pem"), got, err, sizeof err) == -ENOENT,
 	   "a missing file: -ENOENT (%s)", err);
 }
 
