@@ -130,6 +130,19 @@ say_hello() {
 	done
 	return 1
 }
+# start_pushsvc: the test Web Push service (tests/webpush/pushsvc.mjs) over
+# TLS, its certificate from a test CA in $WORK/certs (mkcerts.sh: a sink's
+# ca_file is certs/ca.crt), recording to record.jsonl; its push port in $PP,
+# its control URL in $CTL. Fails when it does not come up.
+start_pushsvc() {
+	sh "$top_srcdir/tests/webpush/mkcerts.sh" "$WORK/certs" || return 1
+	node "$HERALD_WEBPUSH_DIR/pushsvc.mjs" --port 0 --control-port 0 --cert "$WORK/certs/push.crt" \
+		--key "$WORK/certs/push.key" --record "$WORK/record.jsonl" > "$WORK/svc.out" 2> "$WORK/svc.err" &
+	PIDS="$PIDS $!"
+	wait_for 30 grep -q '^ready' "$WORK/svc.out" || return 1
+	read -r _ PP CP < "$WORK/svc.out"
+	CTL="http://127.0.0.1:$CP"
+}
 # jfield EXPR: evaluate EXPR on the JSON on stdin (as d).
 # tcp TOKEN METHOD PATH [BODY]: the API over $TCP; the HTTP status, the
 # body in tcp.out.

@@ -298,7 +298,7 @@ async function main() {
     const n = await step('the worker shows the pushed payload: title, body, data.link' +
       (a.tag !== undefined ? ', tag' : '') + ' (showNotification resolved)', () => shown(sw, a));
     if (n) {
-      await step('registration.getNotifications() lists it as shown, or not at all', async () => {
+      await step('if registration.getNotifications() lists it, with that title, body, tag and link', async () => {
         if (!(await listed(sw, a)))
           console.log('# headless chromium did not list it in getNotifications() (see OBSERVE)');
       });

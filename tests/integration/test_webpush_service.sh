@@ -33,15 +33,8 @@ if [ -n "$missing" ]; then
 fi
 
 delivery_setup
-sh "$top_srcdir/tests/webpush/mkcerts.sh" certs
-ok $? "a test CA and the push service's certificate for 127.0.0.1"
-node "$W/pushsvc.mjs" --port 0 --cert certs/push.crt --key certs/push.key --record record.jsonl \
-	--control-port 0 > svc.out 2> svc.err &
-PIDS="$PIDS $!"
-wait_for 30 grep -q ready svc.out
-ok $? "the push service listens ($(cat svc.out))"
-read -r _ PP CP < svc.out
-CTL="http://127.0.0.1:$CP"
+start_pushsvc
+ok $? "the push service listens over TLS with a test CA's certificate ($(cat svc.out))"
 
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out vapid.pem 2> /dev/null &&
 	openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out other.pem 2> /dev/null &&
