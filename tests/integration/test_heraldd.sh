@@ -185,8 +185,11 @@ sleep 1
 printed=$(grep -c '^accepted org.test.demo.ping' daemon2.out)
 [ "$(stat accepted)" = 1000 ] && [ "$printed" = 1000 ] && [ "$(stat replayed)" -gt 0 ]
 ok $? "exactly once: 1,000 accepted and printed, no more (replayed=$(stat replayed), printed=$printed)"
-[ "$(stat duplicates)" = 0 ] && [ "$(stat lost)" = 0 ]
-ok $? "no duplicates, nothing lost"
+# A message the relay sent live while heraldd replayed it arrives twice
+# (slow machines, sanitizers): the second copy is a counted duplicate.
+dups=$(stat duplicates)
+[ "$(stat lost)" = 0 ] && [ "$(stat received)" = $((1000 + dups)) ]
+ok $? "nothing lost; every copy read twice was dropped as a duplicate (received=$(stat received), duplicates=$dups)"
 publish 5
 wait_for 30 stat_is accepted 1005
 ok $? "live messages flow again after the catch-up"
