@@ -47,6 +47,16 @@ int schema_describe(const struct schema *s, const char *topic, const json_t *msg
 		    struct meta *out);
 
 /*
+ * schema_describe() for a message that came with transport headers: the
+ * AMQP message properties' headers table of fedora-messaging as a JSON
+ * object (`fedora_messaging_severity`, `fedora_messaging_user_NAME`,
+ * `fedora_messaging_rpm_NAME`, `sent-at`, ...), borrowed; NULL for fedmsg
+ * messages, which have none. Rules read them as the `headers` source.
+ */
+int schema_describe_headers(const struct schema *s, const char *topic, const json_t *msg,
+			    const json_t *headers, struct meta *out);
+
+/*
  * Which rule schema_describe() would apply: "FILE: rule N (topic \"GLOB\")",
  * valid as long as the schema, or NULL when only the built-in fallback
  * matches. For rule authors (`herald describe --rule`) and tests.
