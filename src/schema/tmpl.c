@@ -239,6 +239,8 @@ static int eval_source(const struct alt *a, const struct tmpl_ctx *c, struct tmp
 	switch (a->src) {
 	case SRC_MSG:
 		return walk(c, c->msg, a->segs, a->n_segs, v);
+	case SRC_HEADERS:
+		return walk(c, c->headers, a->segs, a->n_segs, v);
 	case SRC_TOPIC:
 		return tmpl_push(c, v, (struct tmpl_val){c->topic, strlen(c->topic), NULL, !*c->topic});
 	case SRC_LIT:

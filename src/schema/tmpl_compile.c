@@ -308,9 +308,9 @@ static int parse_source(struct cc *c, struct alt *alt)
 		int rc = find_var(c, start, len, &alt->var);
 		return rc ? rc : parse_path(c, alt);
 	}
-	if (len == 3 && !memcmp(start, "msg", 3)) {
+	if ((len == 3 && !memcmp(start, "msg", 3)) || (len == 7 && !memcmp(start, "headers", 7))) {
 		c->p = p;
-		alt->src = SRC_MSG;
+		alt->src = len == 3 ? SRC_MSG : SRC_HEADERS;
 		return parse_path(c, alt);
 	}
 	if (len == 5 && !memcmp(start, "topic", 5)) {
@@ -320,7 +320,7 @@ static int parse_source(struct cc *c, struct alt *alt)
 			return fail(c, "the topic is a string: it has no fields (try a transform)");
 		return 0;
 	}
-	return fail(c, "expected msg..., topic, $variable or a \"quoted string\"");
+	return fail(c, "expected msg..., headers..., topic, $variable or a \"quoted string\"");
 }
 
 static const struct xf_info *find_xf(const char *name, size_t len)

@@ -30,7 +30,7 @@ struct seg {
 	size_t var;        /* SEG_VAR_KEY: the key is this variable's text */
 };
 
-enum src_kind { SRC_MSG, SRC_TOPIC, SRC_LIT, SRC_VAR };
+enum src_kind { SRC_MSG, SRC_HEADERS, SRC_TOPIC, SRC_LIT, SRC_VAR };
 
 enum xf_op {
 	XF_LOWER, XF_UPPER, XF_NVR, XF_USER, XF_STRIP_PREFIX, XF_STRIP_SUFFIX,
