@@ -23,7 +23,7 @@
 
 /* The transforms by name, and what argument each takes. */
 
-enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_STRING, ARG_INT, ARG_MAP, ARG_PAIR };
+enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_STRING, ARG_INT, ARG_MAP, ARG_PAIR, ARG_VAR };
 
 static const struct xf_info {
 	const char *name;
@@ -52,6 +52,8 @@ static const struct xf_info {
 	{"truncate", XF_TRUNCATE, ARG_INT},
 	{"head", XF_HEAD, ARG_INT},
 	{"replace", XF_REPLACE, ARG_PAIR},
+	{"same", XF_SAME, ARG_VAR},
+	{"differ", XF_DIFFER, ARG_VAR},
 	{"first", XF_FIRST, ARG_NONE},
 	{"last", XF_LAST, ARG_NONE},
 	{"nth", XF_NTH, ARG_INT},
@@ -418,6 +420,21 @@ static int parse_xf_arg(struct cc *c, const struct xf_info *info, struct xform *
 	if (info->arg == ARG_NONE)
 		return fail(c, "transform '%s' takes no argument", info->name);
 	c->p++;
+	if (info->arg == ARG_VAR) {
+		/* same:$name / differ:$name: compare with a variable in scope. */
+		const char *name = c->p + 1;
+		size_t idx;
+		if (*c->p != '$')
+			return fail(c, "transform '%s' needs a variable ('%s:$name')", info->name,
+				    info->name);
+		for (c->p = name; is_ident(*c->p, c->p == name);)
+			c->p++;
+		if (c->p == name)
+			return fail(c, "expected a name after '$'");
+		int rc = find_var(c, name, (size_t)(c->p - name), &idx);
+		x->n = (long)idx;
+		return rc;
+	}
 	int rc = parse_arg_text(c, &x->arg, &x->arg_len);
 	if (rc)
 		return rc;

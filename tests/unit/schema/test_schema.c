@@ -471,6 +471,55 @@ static void headers(void)
 	schema_free(s);
 }
 
+/* same:$v / differ:$v keep a value only when it equals (or not) $v's text. */
+static void comparisons(void)
+{
+	static const struct { const char *title, *want; } cases[] = {
+		{"{msg.a.b | same:$b}", "B"},
+		{"{msg.a.b | differ:$b}", "<none>"},
+		{"{msg.a.e | same:$b}", "<none>"},
+		{"{msg.login | differ:$b}", "ghlogin"},
+		{"{msg.builds[*].arch | same:$arch}", "noarch"},
+		{"{msg.builds[*].arch | differ:$arch}", "x86_64"},
+		{"{msg.a.b | same:$nothing}", "<none>"},
+		{"{msg.a.b | differ:$nothing}", "B"},
+		{"{msg.a.n | same:$n}", "42"},
+	};
+	json_t *msg = json_loads(msg_text, 0, NULL);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct schema *s = one_rule(json_pack(
+			"{s:[s,s], s:{s:s, s:s, s:s, s:s}}", "title", cases[i].title, "<none>",
+			"vars", "b", "{msg.a.b}", "arch", "{msg.builds[1].arch}", "nothing",
+			"{msg.absent}", "n", "{msg.a.n}"));
+		struct meta m;
+		const char *got = "<load failed>";
+		if (s && !schema_describe(s, "t.x", msg, &m))
+			got = m.title;
+		ok(!strcmp(got, cases[i].want), "%s -> %s (got %s)", cases[i].title, cases[i].want,
+		   got);
+		if (got != (const char *)"<load failed>")
+			meta_release(&m);
+		schema_free(s);
+	}
+	json_decref(msg);
+	char err[512];
+	static const char *const bad[][2] = {
+		{"{msg.a | same:b}", "transform 'same' needs a variable ('same:$name')"},
+		{"{msg.a | differ:$}", "expected a name after '$'"},
+		{"{msg.a | same:$undeclared}", "unknown variable '$undeclared'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *file = json_pack("{s:[{s:s, s:s}]}", "rules", "topic", "t.*", "title",
+					 bad[i][0]);
+		char *text = json_dumps(file, 0);
+		struct schema *s = load_files(NULL, err, sizeof err, "r.json", text, NULL);
+		ok(!s && strstr(err, bad[i][1]), "%s: %s (%s)", bad[i][0], bad[i][1], err);
+		schema_free(s);
+		free(text);
+		json_decref(file);
+	}
+}
+
 static void lines_and_sets(void)
 {
 	struct schema *s = one_rule(json_pack(
@@ -663,6 +712,7 @@ int main(void)
 	rule_order();
 	fallback();
 	headers();
+	comparisons();
 	lines_and_sets();
 	bad_files();
 	index_stress();
