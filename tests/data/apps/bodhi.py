@@ -23,10 +23,11 @@ def _builds(upd):
     return s[:40] + "\u2026" if len(s) >= 40 else s
 
 
-def _update_line(topic, body, title, upd, agent=None, users=()):
+def _update_line(topic, body, title, upd, agent=None, users=(), schema=None):
     """One update.* message: usernames are the agent, the update's owner and
-    any extra (mentions); packages from the builds; url from the alias."""
-    return line(PREFIX + "bodhi." + topic, body, "bodhi." + topic + ".v1", SRC, title,
+    any extra (mentions); packages from the builds; url from the alias.
+    schema: the entry point's name when it is not bodhi.TOPIC.v1."""
+    return line(PREFIX + "bodhi." + topic, body, schema or "bodhi." + topic + ".v1", SRC, title,
                 [u for u in (agent, upd["user"]["name"], *users) if u],
                 [_pkg(b["nvr"]) for b in upd["builds"]], agent=agent,
                 link=f"{WEB}/updates/{upd['alias']}")
@@ -93,18 +94,18 @@ def _updates():
     tzk = dict(tz, alias="FEDORA-EPEL-2015-0238")
     yield _update_line("update.karma.threshold.reach", {"status": "stable", "update": tzk},
                        "ralph's tzdata-2014i-1.fc19 bodhi update has reached the stable karma "
-                       "threshold", tzk)
+                       "threshold", tzk, schema="bodhi.update.karma.threshold.v1")
     abrt = _update("FEDORA-EPEL-2019-f2d195dada", ["abrt-addon-python3-2.1.11-50.el7",
                                                    "asciinema-1.4.0-2.el7"], "tdawson",
                    "pending", "testing")
     text = ("Can you believe how much testing we're doing? /cc @codeblock.\n"
             "Nothing from this e-mail should match the regex: test@example.com")
-    for key in ("karma", "feedback"):
+    for key, version in (("karma", "v1"), ("feedback", "v2")):
         comment = {key: -1, "text": text, "timestamp": "2019-03-18 16:54:48", "update": abrt,
                    "user": {"name": "ralph"}}
         yield _update_line("update.comment", {"comment": comment},
                            f"ralph commented on update {_builds(abrt)} ({key}: -1)", abrt,
-                           "ralph", ["codeblock"])
+                           "ralph", ["codeblock"], "bodhi.update.comment." + version)
     # UpdateReadyForTestingV3: the update's owner and builds.
     sel = _update("FEDORA-2019-d64d0caab3", ["libselinux-2.8-6.fc29.x86_64",
                                              "libsepol-2.8-3.fc29.x86_64"], "plautrba")
@@ -116,12 +117,13 @@ def _updates():
     yield _update_line("update.status.testing.koji-build-group.build.complete",
                        {"artifact": art, "update": sel, "agent": "mohanboddu"},
                        f"plautrba's {_builds(sel)} bodhi update is ready for testing", sel,
-                       "mohanboddu")
+                       "mohanboddu", schema="bodhi.update.status.testing.v3")
 
 
-def _ready_v1():
-    """UpdateReadyForTestingV1: no update; the contact's name, the artifact's
-    builds (issuers are users, components packages) and id (the url)."""
+def _ready_v1_v2():
+    """UpdateReadyForTestingV1 and V2: the artifact's builds give the users
+    (issuers, and the agent) and packages (components), its id the url. V1
+    has no update and names the testing team; V2 names the update's owner."""
     builds = [{"type": "koji-build", "id": 14546275, "task_id": 14546276, "issuer": "plautrba",
                "component": "libselinux", "nvr": "libselinux-2.8-6.fc29.x86_64", "scratch": False},
               {"type": "koji-build", "id": 14546278, "task_id": None, "issuer": "plautrba",
@@ -133,23 +135,26 @@ def _ready_v1():
                          "builds": builds, "release": "f29"},
             "generated_at": "2019-10-22 13:08:10.222602", "version": "0.2.2",
             "agent": "mohanboddu"}
+    upd = _update("FEDORA-2019-d64d0caab3", [b["nvr"] for b in builds], "plautrba")
     topic = "update.status.testing.koji-build-group.build.complete"
-    yield line(PREFIX + "bodhi." + topic, body, "bodhi." + topic + ".v1", SRC,
-               "BaseOS CI's libselinux-2.8-6.fc29.x86_64 libsepol-2.\u2026 bodhi update is ready "
-               "for testing", ["mohanboddu", "plautrba"], ["libselinux", "libsepol"],
-               agent="mohanboddu", link=f"{WEB}/updates/FEDORA-2019-d64d0caab3")
+    for version, b, who in (("v1", body, "BaseOS CI"), ("v2", dict(body, update=upd), "plautrba")):
+        yield line(PREFIX + "bodhi." + topic, b, "bodhi.update.status.testing." + version, SRC,
+                   f"{who}'s libselinux-2.8-6.fc29.x86_64 libsepol-2.\u2026 bodhi update is ready "
+                   "for testing", ["mohanboddu", "plautrba"], ["libselinux", "libsepol"],
+                   agent="mohanboddu", link=f"{WEB}/updates/FEDORA-2019-d64d0caab3")
 
 
 def _others():
-    """Errata, buildroot overrides (body shape from the classes' schemas:
-    override.nvr and override.submitter.name) and the composer's messages
-    (no url, no packages; usernames = [agent])."""
-    tz = _update("FEDORA-2019-7dbbb74a13", ["tzdata-2014i-1.fc19"], "ralph", "stable", None, "F19")
+    """Errata (agent: the update's owner), buildroot overrides and the
+    composer's messages (no url, no packages; usernames = [agent])."""
+    tz = _update("FEDORA-2019-4cc36fafbb", ["tzdata-2014i-1.fc19"], "test_submitter", "pending",
+                 "testing", "F19")
     yield line(PREFIX + "bodhi.errata.publish",
-               {"subject": "[SECURITY] Fedora 19 Update: tzdata-2014i-1.fc19",
-                "body": "Fedora Update Notification\nFEDORA-2019-7dbbb74a13\n", "update": tz},
-               "bodhi.errata.publish.v1", SRC, "[SECURITY] Fedora 19 Update: tzdata-2014i-1.fc19",
-               ["ralph"], ["tzdata"], agent="ralph", link=f"{WEB}/updates/FEDORA-2019-7dbbb74a13")
+               {"subject": "This is the subject of the errata email",
+                "body": "This is the body of the errata email", "update": tz},
+               "bodhi.errata.publish.v1", "fedora-infra/bodhi bodhi-messages/tests/test_errata.py",
+               "This is the subject of the errata email", ["test_submitter"], ["tzdata"],
+               agent="test_submitter", link=f"{WEB}/updates/FEDORA-2019-4cc36fafbb")
     for topic, verb in (("tag", "submitted"), ("untag", "expired")):
         nvr = "libxcrypt-4.4.4-2.fc28"
         yield line(PREFIX + "bodhi.buildroot_override." + topic,
@@ -187,5 +192,5 @@ def messages():
     packages = the builds' names; url = /updates/ALIAS (/overrides/NVR)."""
     yield from _requests()
     yield from _updates()
-    yield from _ready_v1()
+    yield from _ready_v1_v2()
     yield from _others()

@@ -6,9 +6,15 @@ SRC = "fedora-infra/koji-fedoramessaging-messages tests/test_%s.py"
 STATES = ["BUILDING", "COMPLETE", "DELETED", "FAILED", "CANCELED"]
 
 
+CLASSES = {"build.state.change": "build.BuildStateChangeV1", "tag": "tag.TagV1",
+           "untag": "tag.UntagV1", "task.state.change": "task.TaskStateChangeV1",
+           "rpm.sign": "rpm.SignV1", "package.list.change": "package.ListChangeV1",
+           "repo.done": "repo.DoneV1", "repo.init": "repo.InitV1"}
+
+
 def _koji(topic, body, title, test, usernames=(), packages=(), agent=None, link=None):
-    obj = line(PREFIX + "buildsys." + topic, body, "koji_fedoramessaging.%s.v1" % topic.replace(
-        ".", "_"), SRC % test, title, usernames, packages, agent=agent, link=link)
+    obj = line(PREFIX + "buildsys." + topic, body, "koji_fedoramessaging." + CLASSES[topic],
+               SRC % test, title, usernames, packages, agent=agent, link=link)
     if title is None:
         # The repo classes define no summary: fedora-messaging's default is "".
         del obj["expected"]["title"]
