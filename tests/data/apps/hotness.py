@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""the-new-hotness: see make_apps.py and tests/data/SOURCES.md."""
+from make_apps import PREFIX, line  # noqa: F401
+
+SRC = "fedora-infra/the-new-hotness-messages hotness_schema/tests/test_messages.py"
+FIX = "fedora-infra/the-new-hotness hotness_schema/hotness_schema/tests/fixtures/" \
+      "org.fedoraproject.prod.hotness.update.bug.file.json"
+
+
+def version_update(project, packages):
+    """anitya's project.version.update body as hotness passes it on in
+    "trigger" (trimmed to the fields the classes read)."""
+    return {"topic": "org.release-monitoring.prod.anitya.project.version.update",
+            "msg": {"distro": None,
+                    "message": {"agent": "anitya", "project": {"name": project},
+                                "packages": [{"distro": d, "package_name": p}
+                                             for d, p in packages]},
+                    "project": {"name": project}}}
+
+
+def messages():
+    """hotness_schema: UpdateBugFile names the Fedora packages of the trigger
+    (or the new mapping's name), links https://bugzilla.redhat.com/ID and
+    names no user; UpdateDrop words the summary by reason, names the
+    package of the trigger (none for reason anitya) and the body's
+    agent_name as agent and only user."""
+    yield line(PREFIX + "hotness.update.bug.file",
+               {"bug": {"bug_id": 1444479}, "package": "python-ripe-atlas-sagan",
+                "trigger": version_update("ripe.atlas.sagan",
+                                          [("Fedora", "python-ripe-atlas-sagan")])},
+               "hotness.update.bug.file", FIX,
+               "the-new-hotness filed a bug on 'python-ripe-atlas-sagan'",
+               packages=["python-ripe-atlas-sagan"],
+               link="https://bugzilla.redhat.com/1444479")
+    yield line(PREFIX + "hotness.update.bug.file",
+               {"bug": {"bug_id": 1667929}, "package": "pdns-recursor",
+                "trigger": version_update("pdns-recursor", [("Fedora", "pdns-recursor"),
+                                                            ("Alpine", "pdns-recursor")])},
+               "hotness.update.bug.file", FIX,
+               "the-new-hotness filed a bug on 'pdns-recursor'",
+               packages=["pdns-recursor"], link="https://bugzilla.redhat.com/1667929")
+    yield line(PREFIX + "hotness.update.bug.file",
+               {"bug": {"bug_id": 42},
+                "trigger": version_update("Dummy", [("Fedora", "Dummy"),
+                                                    ("Fedora", "Ordo Hereticus")])},
+               "hotness.update.bug.file", SRC,
+               "the-new-hotness filed a bug on 'Dummy, Ordo Hereticus'",
+               packages=["Dummy", "Ordo Hereticus"], link="https://bugzilla.redhat.com/42")
+    yield line(PREFIX + "hotness.update.bug.file",
+               {"bug": {"bug_id": 43},
+                "trigger": {"msg": {"message": {"new": "dummy"}},
+                            "topic": "org.release-monitoring.prod.anitya.project.map.new"}},
+               "hotness.update.bug.file", SRC,
+               "the-new-hotness filed a bug on 'dummy'",
+               packages=["dummy"], link="https://bugzilla.redhat.com/43")
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "anitya", "name": "dummy",
+                "trigger": {"msg": {"message": {"new": "Dummy"}},
+                            "topic": "anitya.project.map.new"}},
+               "hotness.update.drop", SRC,
+               "the-new-hotness saw an update for '', but release-monitoring.org "
+               "doesn't know what that project is called in Fedora land")
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "rawhide", "agent_name": "dummy-user",
+                "trigger": {"msg": {"package": {"name": "Dummy"}},
+                            "topic": "anitya.project.version.update"}},
+               "hotness.update.drop", SRC,
+               "the-new-hotness saw an update for 'Dummy', but no rawhide version of the "
+               "package could be found yet",
+               ["dummy-user"], ["Dummy"], agent="dummy-user")
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "pkgdb",
+                "trigger": {"msg": {"package_listing": {"package": {"name": "Dummy"}}},
+                            "topic": "pkgdb.package.new"}},
+               "hotness.update.drop", SRC,
+               "the-new-hotness saw an update for 'Dummy', but pkgdb says the maintainers "
+               "are not interested in bugs being filed", packages=["Dummy"])
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "bugzilla",
+                "trigger": {"msg": {"package": {"name": "Dummy"}},
+                            "topic": "anitya.project.version.update"}},
+               "hotness.update.drop", SRC,
+               "the-new-hotness saw an update for 'Dummy', but the bugzilla issue couldn't "
+               "be updated", packages=["Dummy"])
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "Dummy",
+                "trigger": {"msg": {"name": "Dummy"}, "topic": "buildsys.build.task.change"}},
+               "hotness.update.drop", SRC,
+               "the-new-hotness saw an update for 'Dummy', but it got dropped for reason: "
+               "'Dummy'", packages=["Dummy"])
