@@ -18,6 +18,19 @@ def version_update(project, packages):
                     "project": {"name": project}}}
 
 
+def version_update_v2(project, packages):
+    """What hotness consumes today (its hotness_consumer.py): anitya's
+    project.version.update.v2 body, passed on as trigger {"msg", "topic"}."""
+    proj = {"name": project, "id": 10804, "homepage": "https://pypi.org/project/" + project}
+    return {"topic": "org.release-monitoring.prod.anitya.project.version.update.v2",
+            "msg": {"distro": None, "project": proj,
+                    "message": {"agent": "anitya", "old_version": "1.2.2", "project": proj,
+                                "packages": [{"distro": d, "package_name": p}
+                                             for d, p in packages],
+                                "upstream_versions": ["1.3.0"], "versions": ["1.3.0", "1.2.2"],
+                                "stable_versions": ["1.3.0", "1.2.2"]}}}
+
+
 def messages():
     """hotness_schema: UpdateBugFile names the Fedora packages of the trigger
     (or the new mapping's name), links https://bugzilla.redhat.com/ID and
@@ -53,6 +66,24 @@ def messages():
                "hotness.update.bug.file", SRC,
                "the-new-hotness filed a bug on 'dummy'",
                packages=["dummy"], link="https://bugzilla.redhat.com/43")
+    # Today's shape (the-new-hotness hotness/hotness_consumer.py publishes
+    # {"trigger", "bug", "package"} and {"trigger", "reason"}); the drop's
+    # class finds no package in such a trigger and says ''.
+    hc = "fedora-infra/the-new-hotness hotness/hotness_consumer.py"
+    yield line(PREFIX + "hotness.update.bug.file",
+               {"bug": {"bug_id": 2277001}, "package": "python-ripe-atlas-sagan",
+                "trigger": version_update_v2("ripe.atlas.sagan",
+                                             [("Fedora", "python-ripe-atlas-sagan"),
+                                              ("Ubuntu", "ripe-atlas-sagan")])},
+               "hotness.update.bug.file", hc,
+               "the-new-hotness filed a bug on 'python-ripe-atlas-sagan'",
+               packages=["python-ripe-atlas-sagan"], link="https://bugzilla.redhat.com/2277001")
+    yield line(PREFIX + "hotness.update.drop",
+               {"reason": "retired",
+                "trigger": version_update_v2("ripe.atlas.sagan",
+                                             [("Fedora", "python-ripe-atlas-sagan")])},
+               "hotness.update.drop", hc,
+               "the-new-hotness saw an update for '', but it got dropped for reason: 'retired'")
     yield line(PREFIX + "hotness.update.drop",
                {"reason": "anitya", "name": "dummy",
                 "trigger": {"msg": {"message": {"new": "Dummy"}},
