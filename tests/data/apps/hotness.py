@@ -84,38 +84,28 @@ def messages():
                                              [("Fedora", "python-ripe-atlas-sagan")])},
                "hotness.update.drop", hc,
                "the-new-hotness saw an update for '', but it got dropped for reason: 'retired'")
-    yield line(PREFIX + "hotness.update.drop",
-               {"reason": "anitya", "name": "dummy",
+    dummy = {"msg": {"package": {"name": "Dummy"}}, "topic": "anitya.project.version.update"}
+    saw = "the-new-hotness saw an update for 'Dummy', but "
+    yield drop({"reason": "anitya", "name": "dummy",
                 "trigger": {"msg": {"message": {"new": "Dummy"}},
                             "topic": "anitya.project.map.new"}},
-               "hotness.update.drop", SRC,
                "the-new-hotness saw an update for '', but release-monitoring.org "
-               "doesn't know what that project is called in Fedora land")
-    yield line(PREFIX + "hotness.update.drop",
-               {"reason": "rawhide", "agent_name": "dummy-user",
-                "trigger": {"msg": {"package": {"name": "Dummy"}},
-                            "topic": "anitya.project.version.update"}},
-               "hotness.update.drop", SRC,
-               "the-new-hotness saw an update for 'Dummy', but no rawhide version of the "
-               "package could be found yet",
-               ["dummy-user"], ["Dummy"], agent="dummy-user")
-    yield line(PREFIX + "hotness.update.drop",
-               {"reason": "pkgdb",
+               "doesn't know what that project is called in Fedora land", [])
+    yield drop({"reason": "rawhide", "agent_name": "dummy-user", "trigger": dummy},
+               saw + "no rawhide version of the package could be found yet", ["Dummy"],
+               ["dummy-user"], agent="dummy-user")
+    yield drop({"reason": "pkgdb",
                 "trigger": {"msg": {"package_listing": {"package": {"name": "Dummy"}}},
                             "topic": "pkgdb.package.new"}},
-               "hotness.update.drop", SRC,
-               "the-new-hotness saw an update for 'Dummy', but pkgdb says the maintainers "
-               "are not interested in bugs being filed", packages=["Dummy"])
-    yield line(PREFIX + "hotness.update.drop",
-               {"reason": "bugzilla",
-                "trigger": {"msg": {"package": {"name": "Dummy"}},
-                            "topic": "anitya.project.version.update"}},
-               "hotness.update.drop", SRC,
-               "the-new-hotness saw an update for 'Dummy', but the bugzilla issue couldn't "
-               "be updated", packages=["Dummy"])
-    yield line(PREFIX + "hotness.update.drop",
-               {"reason": "Dummy",
+               saw + "pkgdb says the maintainers are not interested in bugs being filed", ["Dummy"])
+    yield drop({"reason": "bugzilla", "trigger": dummy},
+               saw + "the bugzilla issue couldn't be updated", ["Dummy"])
+    yield drop({"reason": "Dummy",
                 "trigger": {"msg": {"name": "Dummy"}, "topic": "buildsys.build.task.change"}},
-               "hotness.update.drop", SRC,
-               "the-new-hotness saw an update for 'Dummy', but it got dropped for reason: "
-               "'Dummy'", packages=["Dummy"])
+               saw + "it got dropped for reason: 'Dummy'", ["Dummy"])
+
+
+def drop(body, title, packages, usernames=(), agent=None):
+    """An update.drop line from hotness-messages' tests."""
+    return line(PREFIX + "hotness.update.drop", body, "hotness.update.drop", SRC, title,
+                usernames, packages, agent=agent)

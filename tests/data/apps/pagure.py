@@ -69,33 +69,33 @@ AGENT = "dummy-user"
 
 def project_messages():
     """ProjectMessage classes: usernames = [agent], url = project's full_url."""
-    url = PROJECT["full_url"]
     name = PROJECT["fullname"]
-    yield ("project.new", {"project": PROJECT}, f'{AGENT} created project "{name}"', url)
-    yield ("project.edit", {"project": PROJECT, "fields": ["description", "url"]},
-           f'{AGENT} edited the fields description, url of project "{name}"', url)
     yield ("project.forked", {"project": FORK},
            f'{AGENT} forked project "pagure" to forks/jjames/pagure', FORK["full_url"])
-    yield ("project.deleted", {"project": PROJECT}, f'{AGENT} deleted project "{name}"', url)
-    yield ("project.group.added", {"project": PROJECT, "new_group": "infra", "access": "commit"},
-           f'{AGENT} added the group infra to the project "{name}" at the commit level', url)
-    yield ("project.group.removed", {"project": PROJECT, "new_group": "infra", "access": "commit",
-                                     "removed_groups": ["infra"]},
-           f'{AGENT} removed the group infra (with commit level)  from the project "{name}"', url)
-    yield ("project.group.access.updated", {"project": PROJECT, "new_group": "infra",
-                                            "new_access": "admin"},
-           f'{AGENT} updated the access of group infra to admin on the project "{name}"', url)
-    yield ("project.tag.edited", {"project": PROJECT, "old_tag": "easyfix", "new_tag": "easy"},
-           f'{AGENT} edited the tag easy on the project "{name}"', url)
-    yield ("project.tag.removed", {"project": PROJECT, "tags": ["easyfix", "infra"]},
-           f'{AGENT} removed the tag(s) easyfix, infra of project "{name}"', url)
-    yield ("project.user.access.updated", {"project": PROJECT, "new_user": "kevin",
-                                           "new_access": "commit"},
-           f'{AGENT} updated the access of kevin to commit on the project "{name}"', url)
-    yield ("project.user.added", {"project": PROJECT, "new_user": "kevin", "access": "commit"},
-           f'{AGENT} added the kevin to the project "{name}"', url)
-    yield ("project.user.removed", {"project": PROJECT, "removed_user": "kevin"},
-           f'{AGENT} removed the kevin from the project "{name}"', url)
+    group, user = {"new_group": "infra"}, {"new_user": "kevin"}
+    for topic, extra, says in (
+            ("new", {}, "created project"),
+            ("edit", {"fields": ["description", "url"]},
+             "edited the fields description, url of project"),
+            ("deleted", {}, "deleted project"),
+            ("group.added", dict(group, access="commit"),
+             "added the group infra to the project \"{}\" at the commit level"),
+            ("group.removed", dict(group, access="commit", removed_groups=["infra"]),
+             "removed the group infra (with commit level)  from the project"),
+            ("group.access.updated", dict(group, new_access="admin"),
+             "updated the access of group infra to admin on the project"),
+            ("tag.edited", {"old_tag": "easyfix", "new_tag": "easy"},
+             "edited the tag easy on the project"),
+            ("tag.removed", {"tags": ["easyfix", "infra"]},
+             "removed the tag(s) easyfix, infra of project"),
+            ("user.access.updated", dict(user, new_access="commit"),
+             "updated the access of kevin to commit on the project"),
+            ("user.added", dict(user, access="commit"), "added the kevin to the project"),
+            ("user.removed", {"removed_user": "kevin"}, "removed the kevin from the project")):
+        quoted = f'"{name}"'
+        title = says.format(name) if "{}" in says else f"{says} {quoted}"
+        yield ("project." + topic, dict({"project": PROJECT}, **extra), f"{AGENT} {title}",
+               PROJECT["full_url"])
 
 
 def issue_messages():
@@ -136,36 +136,32 @@ def pull_request_messages():
     assigned = dict(pr, assignee=user("foobar", "Foo bar"))
     yield ("pull-request.assigned.added", {"pullrequest": assigned, "project": PAGURE},
            f"{AGENT} assigned the pull-request {name} to foobar", url, ["foobar"])
-    yield ("pull-request.assigned.added", {"pullrequest": pr, "project": PAGURE},
-           f"{AGENT} assigned the pull-request {name} to someone", url)
-    yield ("pull-request.assigned.reset", {"pullrequest": pr, "project": PAGURE},
-           f"{AGENT} reset the assignee of the pull-request {name}", url)
-    yield ("pull-request.closed", {"pullrequest": pr, "merged": True},
-           f"{AGENT} merged the pull-request {name}", url)
     yield ("pull-request.closed", {"pullrequest": dict(pr, status="Closed"), "merged": False},
            f"{AGENT} closed without merging the pull-request {name}", url)
-    yield ("pull-request.comment.added", {"pullrequest": pr},
-           f"{AGENT} commented on the pull-request {name}", url + "#comment-133905")
-    yield ("pull-request.comment.edited", {"pullrequest": pr},
-           f"{AGENT} edited comment on the pull-request {name}", url + "#comment-133905")
     yield ("pull-request.flag.added", {"pullrequest": pr, "flag": FLAG},
            f"Pull-request {name} was flagged as success by Zuul", url)
     yield ("pull-request.flag.updated", {"pullrequest": pr, "flag": FLAG},
            f"Zuul updated flag on pull-request {name} to success", url)
-    yield ("pull-request.initial_comment.edited", {"pullrequest": pr, "project": PAGURE},
-           f"{AGENT} has edited the description of the pull-request {name}", url)
     yield ("pull-request.new", {"pullrequest": pr},
            f"{AGENT} opened a pull-request {name}: {pr['title']}", url)
-    yield ("pull-request.rebased", {"pullrequest": pr},
-           f"{AGENT} rebased the pull-request {name}", url)
-    yield ("pull-request.reopened", {"pullrequest": pr},
-           f"{AGENT} re-opened the pull-request {name}", url)
-    yield ("pull-request.tag.added", {"pullrequest": pr, "project": PAGURE, "tags": ["easyfix"]},
-           f"{AGENT} tagged the pull-request {name} with easyfix", url)
-    yield ("pull-request.tag.removed", {"pullrequest": pr, "project": PAGURE, "tags": ["easyfix"]},
-           f"{AGENT} un-tagged the pull-request {name} with: easyfix", url)
-    yield ("pull-request.updated", {"pullrequest": pr},
-           f"{AGENT} updated the pull-request {name}", url)
+    tagged = {"project": PAGURE, "tags": ["easyfix"]}
+    # (topic, extra body fields, what the agent did, the link's fragment)
+    for topic, extra, did, fragment in (
+            ("assigned.added", {"project": PAGURE}, "assigned the pull-request {} to someone", ""),
+            ("assigned.reset", {"project": PAGURE}, "reset the assignee of the pull-request", ""),
+            ("closed", {"merged": True}, "merged the pull-request", ""),
+            ("comment.added", {}, "commented on the pull-request", "#comment-133905"),
+            ("comment.edited", {}, "edited comment on the pull-request", "#comment-133905"),
+            ("initial_comment.edited", {"project": PAGURE},
+             "has edited the description of the pull-request", ""),
+            ("rebased", {}, "rebased the pull-request", ""),
+            ("reopened", {}, "re-opened the pull-request", ""),
+            ("tag.added", tagged, "tagged the pull-request {} with easyfix", ""),
+            ("tag.removed", tagged, "un-tagged the pull-request {} with: easyfix", ""),
+            ("updated", {}, "updated the pull-request", "")):
+        title = did.format(name) if "{}" in did else f"{did} {name}"
+        yield ("pull-request." + topic, dict({"pullrequest": pr}, **extra),
+               f"{AGENT} {title}", url + fragment)
 
 
 def git_body(repo, **kw):
