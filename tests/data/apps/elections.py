@@ -9,7 +9,7 @@ SRC = "fedora_elections_messages (PyPI fedora-elections-messages) base.py, elect
 
 def election(alias, shortdesc):
     return {"shortdesc": shortdesc, "alias": alias, "description": shortdesc + ", the vote",
-            "url": f"https://elections.fedoraproject.org/about/{alias}",
+            "url": f"https://fedoraproject.org/wiki/Elections#{alias}",
             "start_date": "2024-05-20 00:00:00", "end_date": "2024-05-31 23:59:59",
             "embargoed": 1, "voting_type": "range"}
 
