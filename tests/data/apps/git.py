@@ -43,3 +43,27 @@ def messages():
     yield line(PREFIX + "git.receive", {"agent": "dummy-user", "commit": commit("rpms", None)},
                SCHEMA, SRC, title.format("rpms/"), ["dummy-user"], ["dummyrepo"],
                agent="dummy-user")
+    yield from distgit()
+
+
+def distgit():
+    """fedorainfra_ansible_messages.distgit_messages.GitReceiveV1, dist-git's
+    own hook (src.fedoraproject.org): summary 'USERNAME pushed to REPO
+    (BRANCH). "SUMMARY"' (the commit's username, no namespace); usernames
+    [commit.agent]; its agent is a property named agent, so agent_name
+    stays the base class's None (not compared); no url, no packages."""
+    src = "fedora-infra/fedorainfra-ansible-messages fedorainfra_ansible_messages/tests/" \
+          "test_distgit_messages.py"
+    dummy = {"username": "dudemcpants", "name": "Dude McPants",
+             "stats": {"files": {"kernel.spec": {"deletions": 1, "additions": 0, "lines": 1}},
+                       "total": {"deletions": 1, "files": 1, "additions": 0, "lines": 1}},
+             "rev": "7471f555f01eae34dcf5527f7fa1ad99f7f15ed4", "namespace": "rpms",
+             "agent": "dudemcpants", "summary": "Add some Stuff", "repo": "kernel",
+             "branch": "f35", "seen": False, "path": "/srv/git/repositories/rpms/kernel.git",
+             "message": "Add some Stuff\n", "email": "dudemcpants@email.test"}
+    yield line(PREFIX + "git.receive", {"commit": dummy}, "distgit.git.receive.v1", src,
+               'dudemcpants pushed to kernel (f35). "Add some Stuff"', ["dudemcpants"])
+    # pushed by someone else than the author: usernames name the pusher only
+    pushed = dict(dummy, agent="jforbes", branch="rawhide")
+    yield line(PREFIX + "git.receive", {"commit": pushed}, "distgit.git.receive.v1", src,
+               'dudemcpants pushed to kernel (rawhide). "Add some Stuff"', ["jforbes"])
