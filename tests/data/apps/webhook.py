@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""webhook (webhook-to-fedora-messaging: github.*, gitlab.*, forgejo.*): see
+"""webhook (webhook-to-fedora-messaging: github.*, gitlab.*, forgejo.*,
+pretix.*): see
 make_apps.py and tests/data/SOURCES.md."""
 from make_apps import PREFIX, line  # noqa: F401
 
@@ -124,6 +125,37 @@ def forgejo():
                    f"{AGENT} created {event} on fedora/w2fm-test", [AGENT], agent=AGENT)
 
 
+def pretix():
+    """tests/test_pretix/test_pretix.py's cases: the relay adds instance_url
+    and the attendee's name, and the attendee's Fedora account as agent
+    when it finds one; the topic is the body's action."""
+    src = SRC + "pretix/test_pretix.py"
+    base = {"notification_id": 10514, "organizer": "community", "event": "flock-2026",
+            "code": "YTSDG", "action": "pretix.event.checkin", "orderposition_id": 905,
+            "orderposition_positionid": 1, "checkin_list": 15, "first_checkin": None}
+    cases = [("entry", "Test User", "https://example.com", None,
+              "Test User entered flock-2026 on Pretix"),
+             ("entry", "Test User", "https://example.com", "testuser",
+              "Test User (testuser) entered flock-2026 on Pretix"),
+             ("entry", None, "https://example.com", None, "A user entered flock-2026 on Pretix"),
+             ("exit", None, "https://example.com", None, "A user exited flock-2026 on Pretix"),
+             ("entry", None, "https://rsvp.fedoraproject.org", None,
+              "A user entered flock-2026 on Fedora ticket system"),
+             ("entry", None, "https://rsvp.stg.fedoraproject.org", None,
+              "A user entered flock-2026 on Fedora ticket system (staging)")]
+    for kind, name, instance, agent, title in cases:
+        payload = dict(base, type=kind, attendee_name=name, instance_url=instance)
+        yield line(PREFIX + "pretix.event.checkin",
+                   {"body": payload, "headers": {}, "agent": agent}, "pretix.v1", src, title,
+                   [agent] if agent else (), agent=agent)
+    # test_pretix_unknown_action
+    payload = {k: base[k] for k in ("notification_id", "organizer", "event", "code")}
+    payload.update(action="pretix.event.dummy", attendee_name=None,
+                   instance_url="https://example.com")
+    yield line(PREFIX + "pretix.event.dummy", {"body": payload, "headers": {}, "agent": None},
+               "pretix.v1", src, "A user caused event.dummy in flock-2026 on Pretix")
+
+
 def messages():
     """Webhook2FedMsgBase: agent_name = body["agent"], usernames = [agent];
     no packages, no url. Summaries: "AGENT created EVENT on REPO", EVENT
@@ -135,3 +167,4 @@ def messages():
     yield from github()
     yield from gitlab()
     yield from forgejo()
+    yield from pretix()
