@@ -15,6 +15,14 @@ def wrap(payload, headers):
     return {"body": payload, "headers": headers, "agent": AGENT}
 
 
+def issue_events(issue, comment_url):
+    """The issues and issue_comment payloads (GitHub's shape, which Forgejo
+    copies) for one issue."""
+    comment = {"body": "Test comment", "user": {"login": "gridhead"}, "html_url": comment_url}
+    return {"issues": {"action": "opened", "issue": issue},
+            "issue_comment": {"action": "created", "issue": issue, "comment": comment}}
+
+
 def github():
     repo = {"name": "test-repo", "full_name": "gridhead/test-repo",
             "html_url": "https://github.com/gridhead/test-repo"}
@@ -31,11 +39,7 @@ def github():
         "fork": {"forkee": {"name": "test-repo", "full_name": "t0xic0der/test-repo",
                             "html_url": "https://github.com/t0xic0der/test-repo",
                             "owner": {"login": "t0xic0der"}}},
-        "issues": {"action": "opened", "issue": issue},
-        "issue_comment": {"action": "created", "issue": issue,
-                          "comment": {"body": "Test comment", "user": {"login": "gridhead"},
-                                      "html_url": "https://github.com/gridhead/test-repo/"
-                                                  "issues/1#issuecomment-2"}},
+        **issue_events(issue, "https://github.com/gridhead/test-repo/issues/1#issuecomment-2"),
         "pull_request": {"action": "opened", "number": 2,
                          "pull_request": {"title": "Test PR", "user": {"login": "gridhead"},
                                           "html_url": "https://github.com/gridhead/test-repo/"
@@ -105,11 +109,7 @@ def forgejo():
         "push": {"ref": "refs/heads/pull", "pusher": {"login": "gridhead"},
                  "compare_url": "https://codeberg.org/fedora/w2fm-test/compare/2b7e...1c5c",
                  "commits": []},
-        "issues": {"action": "opened", "issue": issue},
-        "issue_comment": {"action": "created", "issue": issue,
-                          "comment": {"body": "Test comment", "user": {"login": "gridhead"},
-                                      "html_url": "https://codeberg.org/fedora/w2fm-test/"
-                                                  "issues/3#issuecomment-5"}},
+        **issue_events(issue, "https://codeberg.org/fedora/w2fm-test/issues/3#issuecomment-5"),
         "pull_request": {"action": "opened", "number": 4,
                          "pull_request": {"title": "Test PR",
                                           "html_url": "https://codeberg.org/fedora/w2fm-test/"
