@@ -43,6 +43,16 @@ def messages():
                SCHEMA, SRC + "bug-create-1.json",
                f"dgunchev@gmail.com filed a new bug RHBZ#2436734 {cut}",
                packages=["smplayer"], link=LINK + "2436734")
+    # bz4compat off (MessageV1): Bugzilla 5's objects as they come
+    v1 = {"id": 2436734, "summary": SMPLAYER, "component": {"id": 207913, "name": "smplayer"},
+          "product": {"id": 49, "name": "Fedora"}, "reporter": {"login": "dgunchev@gmail.com"},
+          "assigned_to": {"login": "lvrabec@redhat.com"}, "status": {"id": 1, "name": "NEW"}}
+    yield line(PREFIX + "bugzilla.bug.new",
+               {"bug": v1, "event": {"action": "create", "target": "bug", "routing_key":
+                                     "bug.create", "user": {"login": "dgunchev@gmail.com"}}},
+               "bugzilla2fedmsg.messageV1", SRC + "bug-create-1.json",
+               f"dgunchev@gmail.com filed a new bug RHBZ#2436734 {cut}",
+               packages=["smplayer"], link=LINK + "2436734")
     for comp in ("Package Review", "distribution"):
         # test_component_not_package_schema: such components are no package
         body = {"bug": dict(smp, component=comp),
