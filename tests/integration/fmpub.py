@@ -59,17 +59,17 @@ def properties(severity, users, packages, message_id=None, headers=None):
     )
 
 
-def malformed(ch):
+def malformed(ch, topic):
     """One delivery of each kind heraldd must reject without requeue."""
     good = properties(20, [], [])
-    ch.basic_publish("amq.topic", "org.test.bad", b"{not json", good)
-    ch.basic_publish("amq.topic", "org.test.bad", b"[1, 2]", good)
-    ch.basic_publish("amq.topic", "org.test.bad", b'{"a": "\xc3\x28"}', good)
-    ch.basic_publish("amq.topic", "org.test.bad", b"{}", properties(20, [], [], headers={
+    ch.basic_publish("amq.topic", topic, b"{not json", good)
+    ch.basic_publish("amq.topic", topic, b"[1, 2]", good)
+    ch.basic_publish("amq.topic", topic, b'{"a": "\xc3\x28"}', good)
+    ch.basic_publish("amq.topic", topic, b"{}", properties(20, [], [], headers={
         "fedora_messaging_severity": 25}))
     latin = properties(20, [], [])
     latin.content_encoding = "latin-1"
-    ch.basic_publish("amq.topic", "org.test.bad", b"{}", latin)
+    ch.basic_publish("amq.topic", topic, b"{}", latin)
     return 5
 
 
@@ -77,7 +77,7 @@ def publish(args):
     conn = pika.BlockingConnection(params(args))
     ch = conn.channel()
     ch.confirm_delivery()
-    bad = malformed(ch) if args.bad else 0
+    bad = malformed(ch, args.topic) if args.bad else 0
     for i in range(args.start, args.start + args.count):
         body = {"n": i, "k": "abc"[i % 3], "agent": "ralph"}
         users = ["ralph"] + (["bob"] if i % 3 == 1 else [])
