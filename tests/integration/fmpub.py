@@ -10,6 +10,7 @@ fedora_messaging_severity and the flag headers fedora_messaging_user_NAME /
 _rpm_NAME = True.
 
   fmpub.py publish URL N [--start K] [--topic T] [--severity S] [--bad]
+                         [--id-prefix P] [--queue Q]...
   fmpub.py consume URL QUEUE N     (pika's own consume rate, for bench/amqp)
 
 publish prints one line, "published N"; with --bad it also sends one
@@ -76,6 +77,9 @@ def malformed(ch, topic):
 def publish(args):
     conn = pika.BlockingConnection(params(args))
     ch = conn.channel()
+    for q in args.queue or []:  # bench/amqp: pika's own queue, filled too
+        ch.queue_declare(q, durable=True)
+        ch.queue_bind(q, "amq.topic", args.topic)
     ch.confirm_delivery()
     bad = malformed(ch, args.topic) if args.bad else 0
     for i in range(args.start, args.start + args.count):
@@ -123,6 +127,7 @@ def main():
     ap.add_argument("--id-prefix", default="", help="message_id = PREFIX-NNNNNNNN (else uuid4)")
     ap.add_argument("--bad", action="store_true")
     ap.add_argument("--prefetch", type=int, default=1000)
+    ap.add_argument("--queue", action="append", help="publish: declare and bind this queue first")
     ap.add_argument("--ca")
     ap.add_argument("--cert")
     ap.add_argument("--key")
