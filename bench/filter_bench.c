@@ -72,26 +72,26 @@ int main(int argc, char **argv)
 	    "{\"name\": \"kernel\", \"new\": 3, \"old\": 0, \"owner\": \"alice\"}", 0, NULL);
 	json_t *bb = json_loads(
 	    "{\"update\": {\"builds\": [{\"nvr\": \"kernel-6.1.1-200.fc39\"}]}}", 0, NULL);
-	struct meta km = {"koji",
-			  "buildsys.build.state.change",
-			  "alice's kernel-6.1.1-200.fc39 failed",
-			  NULL,
-			  "alice",
-			  SEV_WARNING,
-			  koji_users,
-			  1,
-			  koji_pkgs,
-			  2};
-	struct meta bm = {"bodhi",
-			  "bodhi.update.request.stable",
-			  "bob submitted kernel-6.1.1-200.fc39",
-			  "https://x",
-			  "bob",
-			  SEV_INFO,
-			  bodhi_users,
-			  2,
-			  bodhi_pkgs,
-			  1};
+	struct meta km = {.app = "koji",
+			  .title = "buildsys.build.state.change",
+			  .summary = "alice's kernel-6.1.1-200.fc39 failed",
+			  .link = NULL,
+			  .agent = "alice",
+			  .severity = SEV_WARNING,
+			  .usernames = koji_users,
+			  .n_usernames = 1,
+			  .packages = koji_pkgs,
+			  .n_packages = 2};
+	struct meta bm = {.app = "bodhi",
+			  .title = "bodhi.update.request.stable",
+			  .summary = "bob submitted kernel-6.1.1-200.fc39",
+			  .link = "https://x",
+			  .agent = "bob",
+			  .severity = SEV_INFO,
+			  .usernames = bodhi_users,
+			  .n_usernames = 2,
+			  .packages = bodhi_pkgs,
+			  .n_packages = 1};
 	struct msg_view msgs[] = {
 	    {"org.fedoraproject.prod.buildsys.build.state.change", kb, &km},
 	    {"org.fedoraproject.prod.bodhi.update.request.stable", bb, &bm},

@@ -7,7 +7,7 @@
 ENVELOPES are pre-signed JSON lines (herald publish --stdout): one warm-up
 message ("w0"), LAT_N latency messages ("l1".."lN"), FLOOD_N flood messages
 ("f1".."fN"); each becomes one notification to #bench whose one line is
-'ralph added the project "NAME" to anitya'.
+'A new project, NAME, was added to release-monitoring.'.
 
 An IRC client on a raw socket sits in #bench and stamps every PRIVMSG from
 herald with time.time_ns() as it reads it; the messages are pushed to the
@@ -33,7 +33,7 @@ import time
 
 import zmq
 
-TITLE = re.compile(r'ralph added the project "([a-z]\d+)" to anitya')
+TITLE = re.compile(r'A new project, ([a-z]\d+), was added to release-monitoring\.')
 MORE = re.compile(r"\.\.\. and (\d+) more")
 
 

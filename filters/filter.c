@@ -16,6 +16,8 @@ static const char *const field_names[] = {
     [F_SEVERITY] = "severity", [F_USERNAMES] = "usernames",
     [F_PACKAGES] = "packages", [F_USERNAME] = "username",
     [F_PACKAGE] = "package",   [F_MSG] = "msg",
+    [F_CONTAINERS] = "containers", [F_MODULES] = "modules",
+    [F_FLATPAKS] = "flatpaks", [F_GROUPS] = "groups",
 };
 
 const char *field_name(enum field fl)
@@ -28,7 +30,11 @@ enum field_type field_type(enum field fl)
 	switch (fl) {
 	case F_SEVERITY: return FT_LEVEL;
 	case F_USERNAMES:
-	case F_PACKAGES: return FT_LIST;
+	case F_PACKAGES:
+	case F_CONTAINERS:
+	case F_MODULES:
+	case F_FLATPAKS:
+	case F_GROUPS: return FT_LIST;
 	case F_USERNAME:
 	case F_PACKAGE: return FT_EACH;
 	case F_MSG: return FT_JSON;

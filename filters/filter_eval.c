@@ -198,12 +198,15 @@ bool eval_names(const struct msg_view *m, enum field fl, char *const **items, si
 {
 	if (!m->meta)
 		return false;
-	if (fl == F_USERNAMES || fl == F_USERNAME) {
-		*items = m->meta->usernames;
-		*n = m->meta->n_usernames;
-	} else {
-		*items = m->meta->packages;
-		*n = m->meta->n_packages;
+	const struct meta *mt = m->meta;
+	switch (fl) {
+	case F_USERNAMES:
+	case F_USERNAME: *items = mt->usernames, *n = mt->n_usernames; break;
+	case F_CONTAINERS: *items = mt->containers, *n = mt->n_containers; break;
+	case F_MODULES: *items = mt->modules, *n = mt->n_modules; break;
+	case F_FLATPAKS: *items = mt->flatpaks, *n = mt->n_flatpaks; break;
+	case F_GROUPS: *items = mt->groups, *n = mt->n_groups; break;
+	default: *items = mt->packages, *n = mt->n_packages; break;
 	}
 	return *items != NULL || *n == 0;
 }

@@ -187,7 +187,8 @@ static void put_lhs(struct ex *x, const struct node *n)
 		break;
 	case FT_LIST:
 	case FT_EACH:
-		put(x, "%s = ", fl == F_USERNAME || fl == F_USERNAMES ? "usernames" : "packages");
+		put(x, "%s = ", fl == F_USERNAME ? "usernames" : fl == F_PACKAGE ? "packages"
+										 : field_name(fl));
 		if (eval_names(x->e.m, fl, &items, &count))
 			put_names(x, (const char *const *)items, count);
 		else

@@ -52,6 +52,11 @@ enum field {
 	F_PACKAGE,
 	/* a JSON path */
 	F_MSG,
+	/* more sorted lists: fedora-messaging's other flags (meta.h) */
+	F_CONTAINERS,
+	F_MODULES,
+	F_FLATPAKS,
+	F_GROUPS,
 };
 enum field_type { FT_TEXT, FT_LEVEL, FT_LIST, FT_EACH, FT_JSON };
 

@@ -167,11 +167,13 @@ static const struct {
     {"severity", F_SEVERITY}, {"usernames", F_USERNAMES},
     {"packages", F_PACKAGES}, {"username", F_USERNAME},
     {"package", F_PACKAGE},   {"msg", F_MSG},
+    {"containers", F_CONTAINERS}, {"modules", F_MODULES},
+    {"flatpaks", F_FLATPAKS}, {"groups", F_GROUPS},
 };
 #define N_FIELD_WORDS (sizeof field_words / sizeof field_words[0])
 #define FIELD_LIST                                                                                 \
 	"topic, app, title, summary, link, agent, severity, usernames, packages, username, "       \
-	"package, "                                                                                \
+	"package, containers, modules, flatpaks, groups, "                                         \
 	"msg.PATH"
 
 /* Edit distance up to a small bound, for "did you mean". */

@@ -25,7 +25,10 @@ static const char help_text[] =
 	"\n"
 	"Print what the schema rules make of a message envelope (from the file, or\n"
 	"stdin): one JSON object per message with topic, app, title, summary, link,\n"
-	"usernames, packages, agent and severity.\n"
+	"usernames, packages, agent and severity (and containers, modules, flatpaks\n"
+	"and groups when there are any). An envelope may carry a \"headers\" object,\n"
+	"the AMQP headers fedora-messaging sent with the message; the rules read it\n"
+	"as `headers...` and its fedora_messaging_user_/_rpm_/... flags join the lists.\n"
 	"\n"
 	"  -r, --rules DIR        rule files (default: " HERALD_RULES_DIR ")\n"
 	"  -i, --identity FILE    JSON map of alias or e-mail to account name\n"
@@ -88,8 +91,8 @@ static int print_meta(const char *topic, const struct meta *m, bool with_rule, c
 		      "usernames", strv_to_json(m->usernames, m->n_usernames), "packages",
 		      strv_to_json(m->packages, m->n_packages), "agent", m->agent, "severity",
 		      severity_name(m->severity));
-	if (!o || (with_rule && json_object_set_new(o, "rule", rule ? json_string(rule)
-									: json_null()))) {
+	if (!o || meta_flags_to_json(m, o) ||
+	    (with_rule && json_object_set_new(o, "rule", rule ? json_string(rule) : json_null()))) {
 		json_decref(o);
 		return -ENOMEM;
 	}
@@ -97,6 +100,28 @@ static int print_meta(const char *topic, const struct meta *m, bool with_rule, c
 	json_decref(o);
 	if (!rc && putchar('\n') == EOF)
 		rc = -EIO;
+	return rc;
+}
+
+/*
+ * The envelope's optional "headers" member: what fedora-messaging sent with
+ * the message as AMQP headers (herald-schema(5)'s `headers` source). 0 with
+ * *out a new reference or NULL when absent or null, -EINVAL when it is not
+ * an object, -ENOMEM. The envelope parser has checked the JSON already.
+ */
+static int read_headers(const char *data, size_t len, json_t **out)
+{
+	*out = NULL;
+	json_t *root = json_loadb(data, len, 0, NULL);
+	if (!root)
+		return -ENOMEM;
+	json_t *h = json_object_get(root, "headers");
+	int rc = 0;
+	if (json_is_object(h))
+		*out = json_incref(h);
+	else if (h && !json_is_null(h))
+		rc = -EINVAL;
+	json_decref(root);
 	return rc;
 }
 
@@ -114,7 +139,17 @@ static int describe_one(const struct cli *cli, const struct schema *s, bool with
 	}
 	struct meta m;
 	const json_t *body = envelope_msg(&env);
-	int rc = schema_describe(s, env.topic, body, &m);
+	json_t *headers = NULL;
+	int rc = read_headers(data, len, &headers);
+	if (rc == -EINVAL) {
+		cli_error(cli, "%s: \"headers\" must be a JSON object (fedora-messaging's AMQP "
+			  "headers)", where);
+		envelope_release(&env);
+		return CLI_FAIL;
+	}
+	if (!rc)
+		rc = schema_describe_headers(s, env.topic, body, headers, &m);
+	json_decref(headers);
 	if (!rc) {
 		rc = print_meta(env.topic, &m, with_rule,
 				with_rule ? schema_match(s, env.topic, body) : NULL);

@@ -30,12 +30,17 @@ static json_t *str_or_null(const char *s)
 
 json_t *explain_meta_json(const struct meta *m)
 {
-	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "app", str_or_null(m->app),
-			 "title", str_or_null(m->title), "summary", str_or_null(m->summary),
-			 "link", str_or_null(m->link), "agent", str_or_null(m->agent),
-			 "severity", severity_name(m->severity), "usernames",
-			 strv_to_json(m->usernames, m->n_usernames), "packages",
-			 strv_to_json(m->packages, m->n_packages));
+	json_t *o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "app",
+			      str_or_null(m->app), "title", str_or_null(m->title), "summary",
+			      str_or_null(m->summary), "link", str_or_null(m->link), "agent",
+			      str_or_null(m->agent), "severity", severity_name(m->severity),
+			      "usernames", strv_to_json(m->usernames, m->n_usernames), "packages",
+			      strv_to_json(m->packages, m->n_packages));
+	if (o && meta_flags_to_json(m, o)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 /* Describe `message` (an envelope) with the schema rules. */

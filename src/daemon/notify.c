@@ -27,7 +27,7 @@ int notify_common(const struct envelope *env, const struct meta *m, struct buf *
 			      "usernames", strv_to_json(m->usernames, m->n_usernames), "packages",
 			      strv_to_json(m->packages, m->n_packages), "msg_id",
 			      or_empty(env->msg_id), "timestamp", env->timestamp);
-	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	char *s = o && !meta_flags_to_json(m, o) ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!s)
 		return -ENOMEM;

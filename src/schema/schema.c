@@ -48,7 +48,7 @@ struct rule {
 	size_t n_globs;
 	struct tlist when, app, title, summary, link, severity;
 	const struct tmpl_expr *agent;
-	struct elist usernames, packages;
+	struct elist usernames, packages, containers, modules, flatpaks, groups;
 	const struct tmpl_var *const *vars;
 	size_t n_vars;
 };
@@ -69,15 +69,26 @@ struct schema {
  */
 static const char generic_rule[] =
 	"{\"topic\": \"*\","
+	" \"vars\": {"
+	"  \"who\": \"{msg.agent | user || msg.agent_name | user || msg.agent.name | user"
+	" || msg.user.name | user || msg.user.username | user || msg.username | user"
+	" || msg.user | user || msg.actor.login | user || msg.actor.name | user"
+	" || msg.actor | user || msg.owner | user || msg.owner.name | user || msg.submitter | user}\","
+	"  \"what\": \"{msg.title || msg.subject || msg.summary || msg.name || msg.nvr"
+	" || msg.description || msg.comment || msg.message || msg.text || msg.msg.title"
+	" || msg.msg.name}\","
+	"  \"fields\": \"{msg | keys | sort | join:\\\", \\\" | truncate:80}\"},"
 	" \"app\": \"{topic | strip_env | before:.}\","
-	" \"title\": \"{topic | strip_env}\","
-	" \"summary\": [\"{topic | strip_env} by {msg.agent || msg.user.name || msg.username"
-	" || msg.user || msg.owner || msg.submitter}\", \"{topic | strip_env}\"],"
-	" \"agent\": \"msg.agent | user || msg.user.name | user || msg.username | user"
-	" || msg.user | user\","
-	" \"usernames\": [\"msg.agent | user\", \"msg.user | user\", \"msg.user.name | user\","
-	" \"msg.username | user\", \"msg.owner | user\", \"msg.owner.name | user\","
-	" \"msg.submitter | user\"],"
+	" \"title\": [\"{topic | strip_env} by {$who}: {$what | firstline | truncate:80}\","
+	" \"{topic | strip_env}: {$what | firstline | truncate:80}\","
+	" \"{topic | strip_env} by {$who}\", \"{topic | strip_env} ({$fields})\","
+	" \"{topic | strip_env}\"],"
+	" \"summary\": [\"{topic | strip_env} by {$who}\", \"{topic | strip_env}\"],"
+	" \"agent\": \"$who\","
+	" \"usernames\": [\"msg.agent | user\", \"msg.agent_name | user\", \"msg.user | user\","
+	" \"msg.user.name | user\", \"msg.username | user\", \"msg.owner | user\","
+	" \"msg.owner.name | user\", \"msg.submitter | user\", \"msg.actor | user\","
+	" \"msg.actor.login | user\"],"
 	" \"severity\": \"info\"}";
 
 /* ---- errors ---- */
@@ -174,8 +185,8 @@ static int glob_compile(struct loader *l, const char *pat, struct glob *g)
 /* ---- compiling one rule ---- */
 
 static const char *const rule_keys[] = {
-	"topic", "when", "app", "title", "summary", "link", "agent", "usernames",
-	"packages", "severity", "vars", "comment",
+	"topic", "when", "app", "title", "summary", "link", "agent", "usernames", "packages",
+	"containers", "modules", "flatpaks", "groups", "severity", "vars", "comment",
 };
 
 static int check_keys(struct loader *l, const char *where, const json_t *obj, bool is_default)
@@ -188,8 +199,9 @@ static int check_keys(struct loader *l, const char *where, const json_t *obj, bo
 			known |= !strcmp(key, rule_keys[i]);
 		if (!known)
 			return lerr(l, "%s: unknown key '%s' (expected topic, when, app, title, "
-				       "summary, link, agent, usernames, packages, severity, vars "
-				       "or comment)", where, key);
+				       "summary, link, agent, usernames, packages, containers, "
+				       "modules, flatpaks, groups, severity, vars or comment)",
+				    where, key);
 		if (is_default && (!strcmp(key, "topic") || !strcmp(key, "vars")))
 			return lerr(l, "%s: '%s' cannot have a default", where, key);
 	}
@@ -378,10 +390,14 @@ static int compile_field(struct loader *l, const char *where, const char *key, c
 		int rc = compile_tlist(l, where, key, v, scope, tl[i].t);
 		return rc ? rc : tl[i].t == &r->severity ? check_severity(l, where, tl[i].t) : 0;
 	}
-	if (!strcmp(key, "usernames"))
-		return compile_elist(l, where, key, v, scope, &r->usernames);
-	if (!strcmp(key, "packages"))
-		return compile_elist(l, where, key, v, scope, &r->packages);
+	struct { const char *key; struct elist *e; } el[] = {
+		{"usernames", &r->usernames}, {"packages", &r->packages},
+		{"containers", &r->containers}, {"modules", &r->modules},
+		{"flatpaks", &r->flatpaks}, {"groups", &r->groups},
+	};
+	for (size_t i = 0; i < sizeof el / sizeof el[0]; i++)
+		if (!strcmp(key, el[i].key))
+			return compile_elist(l, where, key, v, scope, el[i].e);
 	if (!strcmp(key, "agent")) {
 		struct elist e;
 		if (!json_is_string(v))
@@ -887,11 +903,101 @@ static int fill(const struct schema *s, const struct rule *r, struct tmpl_ctx *c
 		rc = eval_agent(r, c, &m->agent);
 	m->severity = eval_severity(r, &s->generic, c, b);
 	use_rule(c, r);
-	if (!rc)
-		rc = collect_strings(&r->usernames, c, &m->usernames, &m->n_usernames);
-	if (!rc)
-		rc = collect_strings(&r->packages, c, &m->packages, &m->n_packages);
+	struct { const struct elist *e; char ***v; size_t *n; } lists[] = {
+		{&r->usernames, &m->usernames, &m->n_usernames},
+		{&r->packages, &m->packages, &m->n_packages},
+		{&r->containers, &m->containers, &m->n_containers},
+		{&r->modules, &m->modules, &m->n_modules},
+		{&r->flatpaks, &m->flatpaks, &m->n_flatpaks},
+		{&r->groups, &m->groups, &m->n_groups},
+	};
+	for (size_t i = 0; !rc && i < sizeof lists / sizeof lists[0]; i++)
+		rc = collect_strings(lists[i].e, c, lists[i].v, lists[i].n);
 	return rc;
+}
+
+/* ---- what fedora-messaging's headers say ---- */
+
+/*
+ * Add `name` (len bytes) to the sorted, unique, owned array (v, n) unless it
+ * is there already. 0 or -ENOMEM (the array is then unchanged).
+ */
+static int add_name(char ***v, size_t *n, const char *name, size_t len)
+{
+	size_t lo = 0, hi = *n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int cmp = strncmp((*v)[mid], name, len);
+		if (!cmp && (*v)[mid][len])
+			cmp = 1; /* longer than name, so after it */
+		if (!cmp)
+			return 0;
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	char **p = realloc(*v, (*n + 1) * sizeof *p);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	if (!(name = strndup(name, len)))
+		return -ENOMEM;
+	memmove(p + lo + 1, p + lo, (*n - lo) * sizeof *p);
+	p[lo] = (char *)name;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * fedora-messaging's Message._filter_headers() sets one header
+ * `fedora_messaging_KIND_NAME: true` per user, package, container, module,
+ * flatpak and group its schema class names: for a message that has them,
+ * they are the app's own statement, so they join whatever the rule found.
+ */
+static int merge_flag_headers(const json_t *headers, struct meta *m)
+{
+	static const char prefix[] = "fedora_messaging_";
+	struct { const char *kind; char ***v; size_t *n; } kinds[] = {
+		{"user_", &m->usernames, &m->n_usernames},
+		{"rpm_", &m->packages, &m->n_packages},
+		{"container_", &m->containers, &m->n_containers},
+		{"module_", &m->modules, &m->n_modules},
+		{"flatpak_", &m->flatpaks, &m->n_flatpaks},
+		{"group_", &m->groups, &m->n_groups},
+	};
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)headers, key, v) {
+		if (!json_is_true(v) || strncmp(key, prefix, sizeof prefix - 1))
+			continue;
+		const char *rest = key + sizeof prefix - 1;
+		for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+			size_t k = strlen(kinds[i].kind);
+			if (strncmp(rest, kinds[i].kind, k) || !rest[k])
+				continue;
+			if (add_name(kinds[i].v, kinds[i].n, rest + k, strlen(rest + k)))
+				return -ENOMEM;
+			break;
+		}
+	}
+	return 0;
+}
+
+/*
+ * fedora_messaging_severity is the schema class's own severity, Python
+ * logging's numbers (10 debug, 20 info, 30 warning, 40 error, 50 critical);
+ * a number in between counts as the level below it. Anything else leaves
+ * the rule's severity alone.
+ */
+static void header_severity(const json_t *headers, struct meta *m)
+{
+	const json_t *v = json_object_get(headers, "fedora_messaging_severity");
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return;
+	json_int_t level = json_integer_value(v);
+	m->severity = level >= 50 ? SEV_CRITICAL : level >= 40 ? SEV_ERROR
+		    : level >= 30 ? SEV_WARNING : level >= 20 ? SEV_INFO : SEV_DEBUG;
 }
 
 const char *schema_match(const struct schema *s, const char *topic, const json_t *msg)
@@ -917,17 +1023,22 @@ int schema_describe(const struct schema *s, const char *topic, const json_t *msg
 int schema_describe_headers(const struct schema *s, const char *topic, const json_t *msg,
 			    const json_t *headers, struct meta *out)
 {
-	(void)headers; /* read by the rules once fedora-messaging sources exist */
 	/* Most messages fit in this; bigger ones spill into malloc'd chunks. */
 	_Alignas(max_align_t) char stack[16384];
 	struct tmpl_arena arena;
 	struct buf b = BUF_INIT;
 	tmpl_arena_init(&arena, stack, sizeof stack);
-	struct tmpl_ctx c = {.topic = topic ? topic : "", .msg = msg, .identity = s->identity,
-			     .arena = &arena};
+	if (!json_is_object(headers))
+		headers = NULL;
+	struct tmpl_ctx c = {.topic = topic ? topic : "", .msg = msg, .headers = headers,
+			     .identity = s->identity, .arena = &arena};
 	memset(out, 0, sizeof *out);
 	const struct rule *r = find_rule(s, &c, &b);
 	int rc = fill(s, r, &c, &b, out);
+	if (!rc && headers) {
+		header_severity(headers, out);
+		rc = merge_flag_headers(headers, out);
+	}
 	buf_release(&b);
 	tmpl_arena_release(&arena);
 	if (rc)

@@ -218,6 +218,20 @@ static int var_values(const struct tmpl_ctx *c, const struct tmpl_var *var, stru
 	return 0;
 }
 
+const char *tmpl_var_text(const struct tmpl_ctx *c, size_t var, size_t *len)
+{
+	struct tmpl_vals vals = {0};
+	if (var >= c->n_vars || var_values(c, c->vars[var], &vals))
+		return NULL;
+	for (size_t i = 0; i < vals.n; i++) {
+		if (vals.v[i].s) {
+			*len = vals.v[i].len;
+			return vals.v[i].s;
+		}
+	}
+	return NULL;
+}
+
 static int eval_var(const struct tmpl_ctx *c, const struct alt *a, struct tmpl_vals *v)
 {
 	if (a->var >= c->n_vars)
@@ -239,6 +253,8 @@ static int eval_source(const struct alt *a, const struct tmpl_ctx *c, struct tmp
 	switch (a->src) {
 	case SRC_MSG:
 		return walk(c, c->msg, a->segs, a->n_segs, v);
+	case SRC_HEADERS:
+		return walk(c, c->headers, a->segs, a->n_segs, v);
 	case SRC_TOPIC:
 		return tmpl_push(c, v, (struct tmpl_val){c->topic, strlen(c->topic), NULL, !*c->topic});
 	case SRC_LIT:

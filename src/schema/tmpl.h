@@ -6,9 +6,10 @@
  *   expression   msg.update.builds[*].nvr | nvr || "unknown"
  *   template     {msg.agent} commented on {msg.comment.update.alias}
  *
- * An expression reads values from the message body (`msg...`), the topic
- * (`topic`), a quoted literal or a rule variable (`$name`), and passes them
- * through transforms. A template is text with {expression} placeholders; it
+ * An expression reads values from the message body (`msg...`), its
+ * transport headers (`headers...`, fedora-messaging's AMQP headers), the
+ * topic (`topic`), a quoted literal or a rule variable (`$name`), and passes
+ * them through transforms. A template is text with {expression} placeholders; it
  * renders only if every placeholder has a value, so a rule can list
  * alternatives. Not for rule files, topic globs or struct meta: schema.c.
  *
@@ -83,6 +84,7 @@ struct tmpl_scope {
 struct tmpl_ctx {
 	const char *topic;
 	const json_t *msg;
+	const json_t *headers;  /* object, or NULL: `headers...` reads nothing */
 	const json_t *identity; /* object: alias or e-mail -> account; or NULL */
 	const struct tmpl_var *const *vars; /* the scope the rule was compiled with */
 	size_t n_vars;

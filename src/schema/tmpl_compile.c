@@ -23,7 +23,7 @@
 
 /* The transforms by name, and what argument each takes. */
 
-enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_STRING, ARG_INT, ARG_MAP, ARG_PAIR };
+enum arg_kind { ARG_NONE, ARG_OPTIONAL, ARG_STRING, ARG_INT, ARG_MAP, ARG_PAIR, ARG_VAR };
 
 static const struct xf_info {
 	const char *name;
@@ -52,6 +52,8 @@ static const struct xf_info {
 	{"truncate", XF_TRUNCATE, ARG_INT},
 	{"head", XF_HEAD, ARG_INT},
 	{"replace", XF_REPLACE, ARG_PAIR},
+	{"same", XF_SAME, ARG_VAR},
+	{"differ", XF_DIFFER, ARG_VAR},
 	{"first", XF_FIRST, ARG_NONE},
 	{"last", XF_LAST, ARG_NONE},
 	{"nth", XF_NTH, ARG_INT},
@@ -308,9 +310,9 @@ static int parse_source(struct cc *c, struct alt *alt)
 		int rc = find_var(c, start, len, &alt->var);
 		return rc ? rc : parse_path(c, alt);
 	}
-	if (len == 3 && !memcmp(start, "msg", 3)) {
+	if ((len == 3 && !memcmp(start, "msg", 3)) || (len == 7 && !memcmp(start, "headers", 7))) {
 		c->p = p;
-		alt->src = SRC_MSG;
+		alt->src = len == 3 ? SRC_MSG : SRC_HEADERS;
 		return parse_path(c, alt);
 	}
 	if (len == 5 && !memcmp(start, "topic", 5)) {
@@ -320,7 +322,7 @@ static int parse_source(struct cc *c, struct alt *alt)
 			return fail(c, "the topic is a string: it has no fields (try a transform)");
 		return 0;
 	}
-	return fail(c, "expected msg..., topic, $variable or a \"quoted string\"");
+	return fail(c, "expected msg..., headers..., topic, $variable or a \"quoted string\"");
 }
 
 static const struct xf_info *find_xf(const char *name, size_t len)
@@ -418,6 +420,21 @@ static int parse_xf_arg(struct cc *c, const struct xf_info *info, struct xform *
 	if (info->arg == ARG_NONE)
 		return fail(c, "transform '%s' takes no argument", info->name);
 	c->p++;
+	if (info->arg == ARG_VAR) {
+		/* same:$name / differ:$name: compare with a variable in scope. */
+		const char *name = c->p + 1;
+		size_t idx;
+		if (*c->p != '$')
+			return fail(c, "transform '%s' needs a variable ('%s:$name')", info->name,
+				    info->name);
+		for (c->p = name; is_ident(*c->p, c->p == name);)
+			c->p++;
+		if (c->p == name)
+			return fail(c, "expected a name after '$'");
+		int rc = find_var(c, name, (size_t)(c->p - name), &idx);
+		x->n = (long)idx;
+		return rc;
+	}
 	int rc = parse_arg_text(c, &x->arg, &x->arg_len);
 	if (rc)
 		return rc;

@@ -30,13 +30,13 @@ struct seg {
 	size_t var;        /* SEG_VAR_KEY: the key is this variable's text */
 };
 
-enum src_kind { SRC_MSG, SRC_TOPIC, SRC_LIT, SRC_VAR };
+enum src_kind { SRC_MSG, SRC_HEADERS, SRC_TOPIC, SRC_LIT, SRC_VAR };
 
 enum xf_op {
 	XF_LOWER, XF_UPPER, XF_NVR, XF_USER, XF_STRIP_PREFIX, XF_STRIP_SUFFIX,
 	XF_PREPEND, XF_APPEND, XF_BEFORE, XF_AFTER, XF_BASENAME, XF_SPLIT,
 	XF_MENTIONS, XF_MAP, XF_KEEP, XF_DROP, XF_KEYS, XF_FIRSTLINE, XF_STRIP_ENV,
-	XF_TRUNCATE, XF_HEAD, XF_REPLACE,
+	XF_TRUNCATE, XF_HEAD, XF_REPLACE, XF_SAME, XF_DIFFER,
 	/* list transforms: see the whole list at once */
 	XF_FIRST, XF_LAST, XF_NTH, XF_COUNT, XF_JOIN, XF_UNIQUE, XF_SORT,
 };
@@ -50,7 +50,7 @@ struct xform {
 	enum xf_op op;
 	const char *arg; /* NUL-terminated, or NULL */
 	size_t arg_len;
-	long n;          /* ARG_INT */
+	long n;          /* ARG_INT; ARG_VAR: the variable's index in scope */
 	const struct map_ent *map;
 	size_t n_map;
 	const struct map_ent *map_default; /* the "*=..." entry, or NULL */
@@ -99,6 +99,10 @@ int tmpl_push(const struct tmpl_ctx *c, struct tmpl_vals *v, struct tmpl_val x);
 int tmpl_push_copy(const struct tmpl_ctx *c, struct tmpl_vals *v, const char *s, size_t n);
 /* Push a number's text; `zero` makes it false. 0 or -ENOMEM. */
 int tmpl_push_number(const struct tmpl_ctx *c, struct tmpl_vals *v, const char *num, bool zero);
+
+/* The text of variable `var`'s first string value, or NULL (none, or out of
+ * memory): what `same:$var` / `differ:$var` compare with (tmpl.c). */
+const char *tmpl_var_text(const struct tmpl_ctx *c, size_t var, size_t *len);
 
 /* Apply transform f to the values `in`, appending to `out`. 0 or -ENOMEM (tmpl_xf.c). */
 int tmpl_apply(const struct xform *f, const struct tmpl_ctx *c, const struct tmpl_vals *in,

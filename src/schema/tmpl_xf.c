@@ -345,6 +345,15 @@ static int apply_one(const struct xform *f, const struct tmpl_ctx *c, struct tmp
 		size_t cut = env_prefix_len(x.s, x.len);
 		return cut ? tmpl_push_copy(c, out, x.s + cut, x.len - cut) : tmpl_push(c, out, x);
 	}
+	case XF_SAME:
+	case XF_DIFFER: {
+		/* Keep the value when it equals (same) or not (differ) the variable's
+		 * text; a variable without a value equals nothing. */
+		size_t len = 0;
+		const char *v = tmpl_var_text(c, (size_t)f->n, &len);
+		bool eq = v && len == x.len && !memcmp(v, x.s, len);
+		return eq == (f->op == XF_SAME) ? tmpl_push(c, out, x) : 0;
+	}
 	case XF_TRUNCATE: return xf_truncate(c, out, x, f->n, true);
 	case XF_HEAD: return xf_truncate(c, out, x, f->n, false);
 	default: return 0;

@@ -103,7 +103,8 @@ static int kept_meta(const struct schema *sc, const char *topic, const json_t *n
 	if (sv && !severity_parse(sv, &sev))
 		m->severity = sev;
 	if (kept_strv(json_object_get(note, "usernames"), &m->usernames, &m->n_usernames) ||
-	    kept_strv(json_object_get(note, "packages"), &m->packages, &m->n_packages))
+	    kept_strv(json_object_get(note, "packages"), &m->packages, &m->n_packages) ||
+	    meta_flags_from_json(m, note))
 		return -ENOMEM;
 	return 0;
 }

@@ -33,6 +33,7 @@ struct world {
 };
 
 static char *pkgs0[] = {"glibc", "kernel"}, *users0[] = {"alice", "bob"};
+static char *flags0[] = {"f39/python3", "nodejs"};
 static char *pkgs1[] = {"bash"}, *users1[] = {"carol"};
 static const char *mine[] = {"bash", "glibc", "zsh"}, *watched[] = {"alice", "kernel"};
 static const struct filter_list lists[] = {
@@ -58,18 +59,24 @@ static struct world *world(void)
 	    "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaab\"}",
 	    0, NULL);
 	w.body[1] = json_loads("[1, \"two\", {\"three\": 3}]", 0, NULL);
-	w.meta[0] = (struct meta){"koji",
-				  "buildsys.build.state.change",
-				  "alice's build failed",
-				  NULL,
-				  "bob",
-				  SEV_WARNING,
-				  users0,
-				  2,
-				  pkgs0,
-				  2};
-	w.meta[1] =
-	    (struct meta){"bodhi", "t", "s", "https://x", NULL, SEV_DEBUG, users1, 1, pkgs1, 1};
+	w.meta[0] = (struct meta){.app = "koji",
+				  .title = "buildsys.build.state.change",
+				  .summary = "alice's build failed",
+				  .agent = "bob",
+				  .severity = SEV_WARNING,
+				  .usernames = users0,
+				  .n_usernames = 2,
+				  .packages = pkgs0,
+				  .n_packages = 2,
+				  .containers = flags0,
+				  .n_containers = 2,
+				  .groups = flags0 + 1,
+				  .n_groups = 1};
+	w.meta[1] = (struct meta){.app = "bodhi", .title = "t", .summary = "s",
+				  .link = "https://x", .severity = SEV_DEBUG, .usernames = users1,
+				  .n_usernames = 1, .packages = pkgs1, .n_packages = 1,
+				  .modules = flags0, .n_modules = 1, .flatpaks = flags0 + 1,
+				  .n_flatpaks = 1};
 	w.view[0] = (struct msg_view){"org.fedoraproject.prod.buildsys.build.state.change",
 				      w.body[0], &w.meta[0]};
 	w.view[1] =

@@ -46,9 +46,25 @@ ok $? "--rule: every corpus message names the rule that matched"
 out=$(echo '{"topic": "org.example.prod.newthing.happened", "msg": {"agent": "zoe"}}' |
 	"$HERALD" describe -r "$RULES" --rule)
 case $out in
-*'"title":"newthing.happened"'*'"usernames":["zoe"]'*'"rule":null'*) ok 0 "an unknown topic gets the fallback" ;;
+*'"title":"newthing.happened by zoe"'*'"usernames":["zoe"]'*'"rule":null'*) ok 0 "an unknown topic gets the fallback" ;;
 *) ok 1 "an unknown topic gets the fallback ($out)" ;;
 esac
+
+# fedora-messaging's AMQP headers ride along as "headers": their flags join
+# the lists, their severity counts, and containers etc. appear only when set.
+out=$(echo '{"topic": "org.example.prod.newthing.happened", "msg": {"agent": "zoe"},
+	"headers": {"fedora_messaging_user_amy": true, "fedora_messaging_rpm_kernel": true,
+	"fedora_messaging_container_f39/x": true, "fedora_messaging_severity": 30}}' |
+	"$HERALD" describe -r "$RULES")
+[ "$out" = '{"topic":"org.example.prod.newthing.happened","app":"newthing","title":"newthing.happened by zoe","summary":"newthing.happened by zoe","link":null,"usernames":["amy","zoe"],"packages":["kernel"],"agent":"zoe","severity":"warning","containers":["f39/x"]}' ]
+ok $? "headers: flags join the lists, severity from the header ($out)"
+
+echo '{"topic": "a.b", "msg": {}, "headers": "x"}' | "$HERALD" describe -r "$RULES" > "$WORK/out" 2> "$WORK/err"
+[ $? -eq 1 ] && grep -q '"headers" must be a JSON object' "$WORK/err" && [ ! -s "$WORK/out" ]
+ok $? "headers that are not an object: exit 1, a clear error, nothing printed"
+
+out=$(echo '{"topic": "a.b", "msg": {}, "headers": null}' | "$HERALD" describe -r "$RULES")
+case $out in *'"topic":"a.b"'*) ok 0 "headers: null is no headers" ;; *) ok 1 "headers: null ($out)" ;; esac
 
 printf '%s\n\nnot json\n%s\n' "$(cat "$WORK/one.json")" "$(cat "$WORK/one.json")" > "$WORK/mixed.jsonl"
 "$HERALD" describe -r "$RULES" --lines "$WORK/mixed.jsonl" > "$WORK/mixed.out" 2> "$WORK/mixed.err"

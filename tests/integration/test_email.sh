@@ -197,7 +197,7 @@ check_py "headers, RFC 2047 subject, body" <<'PY'
 import os, re
 from mails import *
 ms = to("alice@example.org")
-want = 'ralph added the project "%s" to anitya' % os.environ["NAME"]
+want = 'A new project, %s, was added to release-monitoring.' % os.environ["NAME"]
 m = [m for e, m in ms if str(m["Subject"]) == want]
 assert len(m) == 1, [str(x["Subject"]) for e, x in ms]
 m = m[0]

@@ -222,7 +222,7 @@ def said(target, nick="herald"):
     return [e["params"][1] for e in from_herald(nick) if e["cmd"] == "PRIVMSG" and
             e["params"][0].lower() == target.lower()]
 def title(name):
-    return 'ralph added the project "%s" to anitya' % name
+    return 'A new project, %s, was added to release-monitoring.' % name
 def link(i):
     return "https://release-monitoring.org/project/%d/" % i
 PY
@@ -442,7 +442,7 @@ cat >> irclog.py << 'PY'
 import re
 def account(target):
     lines = said(target)
-    titles = [x for x in lines if x.startswith("ralph")]
+    titles = [x for x in lines if x.startswith("A new project, ")]
     more = [int(m.group(1)) for m in (re.fullmatch(r"\.\.\. and (\d+) more", x) for x in lines) if m]
     return lines, titles, more
 PY
@@ -481,7 +481,7 @@ flood_count() {
 n = 0
 for x in said("#flood"):
     m = re.fullmatch(r"\.\.\. and (\d+) more", x)
-    n += int(m.group(1)) if m else x.startswith("ralph")
+    n += int(m.group(1)) if m else x.startswith("A new project, ")
 print(n)'
 }
 flood_done() { [ "$(flood_count)" -ge 1000 ]; }

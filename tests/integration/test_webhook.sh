@@ -213,7 +213,7 @@ assert len(b["notifications"]) == 1 and b["notifications"][0]["id"] == b["id"], 
 n = b["notifications"][0]
 assert n["topic"] == "org.release-monitoring.prod.anitya.project.add" and n["user"] == "gen", n
 assert n["msg"]["shape"] == "gen", n
-want = 'ralph added the project "Ünïcødé "quoted" <b>&amp; @everyone" to anitya'
+want = 'A new project, Ünïcødé "quoted" <b>&amp; @everyone, was added to release-monitoring.'
 assert b["subject"] == want and want in b["text"] and b["markdown"], (b["subject"], want)
 assert n["link"] == "https://release-monitoring.org/project/42/", n
 print("keys", sorted(b), "subject", b["subject"])

@@ -230,7 +230,7 @@ assert set(p) <= {"title", "body", "link", "tag", "id", "app", "icon", "timestam
 assert {"title", "body", "link", "tag", "id", "app"} <= set(p), sorted(p)
 assert p["app"] == "herald" and p["icon"] == "https://example.org/herald.png", p
 assert len(p["id"]) == 32 and p["tag"] == p["id"], p
-assert p["title"] == 'ralph added the project "Ünïcødé "quoted" <b>&amp;" to anitya', p["title"]
+assert p["title"] == 'A new project, Ünïcødé "quoted" <b>&amp;, was added to release-monitoring.', p["title"]
 assert p["link"] == "https://release-monitoring.org/project/42/", p["link"]
 assert isinstance(p["body"], str), p
 assert isinstance(p["timestamp"], int) and p["timestamp"] > 1.7e12, p

@@ -90,6 +90,9 @@ static struct meta bodhi_meta = {
     .n_packages = 1,
 };
 
+static char *koji_containers[] = {"f39/kernel-tools", "rawhide:latest"};
+static char *koji_groups[] = {"kernel-maint"};
+
 static struct meta koji_meta = {
     .app = "koji",
     .title = "buildsys.build.state.change",
@@ -101,6 +104,10 @@ static struct meta koji_meta = {
     .n_usernames = 1,
     .packages = koji_pkgs,
     .n_packages = 2,
+    .containers = koji_containers,
+    .n_containers = 2,
+    .groups = koji_groups,
+    .n_groups = 1,
 };
 
 static struct msg_view bodhi, koji;
@@ -483,6 +490,29 @@ static void test_me_and_lists(void)
 	expect_as("packages & @mine", &koji, NULL, false, "no user");
 }
 
+static void expect_keys(const char *src, const struct filter_user *u, int want_rc,
+			const char *want);
+
+/* fedora-messaging's other flags are lists like packages, each its own. */
+static void test_flag_lists(void)
+{
+	expect("containers has \"rawhide:latest\"", true);
+	expect("containers has \"rawhide\"", false);
+	expect("containers & [\"x\", \"f39/kernel-tools\"]", true);
+	expect("containers & [\"x\", \"kernel\"]", false);
+	expect("groups has \"kernel-maint\"", true);
+	expect("packages has \"kernel-maint\"", false);
+	expect("groups has \"kernel\"", false);
+	expect("modules has \"kernel\"", false);
+	expect("flatpaks has \"kernel\"", false);
+	expect("not modules has \"x\" and not flatpaks has \"x\"", true);
+	expect_as("containers has \"rawhide:latest\"", &bodhi, &alice, false, "bodhi/alice");
+	expect_error("containers == \"x\"", 1, 12,
+		     "'==' does not apply to 'containers', which is a list: use 'has', '&', or "
+		     "the singular field (package, username) for one element");
+	expect_keys("containers has \"x\"", NULL, FILTER_SLOW, "");
+}
+
 static void test_syntax_sugar(void)
 {
 	expect("topic ~ \"*.buildsys.*\" # a comment\n  and # another\n\tmsg.new == 3\n", true);
@@ -675,7 +705,7 @@ static void test_regex_budget(void)
 
 #define FIELDS                                                                                     \
 	"topic, app, title, summary, link, agent, severity, usernames, packages, username, "       \
-	"package, msg.PATH"
+	"package, containers, modules, flatpaks, groups, msg.PATH"
 #define OPS "(==, !=, <, <=, >, >=, ~, =~, in, has, &)"
 
 static void test_errors(void)
@@ -1303,6 +1333,8 @@ int main(void)
 	test_severity();
 	test_me_and_lists();
 	test_syntax_sugar();
+	test_flag_lists();
+	test_flag_lists();
 	test_regex_limits();
 	test_regex_shape();
 	test_regex_budget();

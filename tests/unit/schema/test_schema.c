@@ -325,6 +325,16 @@ static void rule_order(void)
 	schema_free(s);
 }
 
+/* Join a meta list with ",", for comparisons. */
+static const char *joined(char *const *v, size_t n)
+{
+	static char out[512];
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		snprintf(out + strlen(out), sizeof out - strlen(out), "%s%s", i ? "," : "", v[i]);
+	return out;
+}
+
 static void fallback(void)
 {
 	char err[512];
@@ -340,14 +350,29 @@ static void fallback(void)
 		      " \"submitter\": \"x@nowhere.org\"}",
 		      &m);
 	ok(m.app && !strcmp(m.app, "unknown"), "fallback app from the topic (%s)", m.app);
-	ok(m.title && !strcmp(m.title, "unknown.thing.happened"), "fallback title (%s)", m.title);
-	ok(m.summary && !strcmp(m.summary, "unknown.thing.happened by threebean"),
+	ok(m.title && !strcmp(m.title, "unknown.thing.happened by ralph"), "fallback title (%s)",
+	   m.title);
+	ok(m.summary && !strcmp(m.summary, "unknown.thing.happened by ralph"),
 	   "fallback summary (%s)", m.summary);
 	ok(m.agent && !strcmp(m.agent, "ralph"), "fallback agent through the identity map");
 	ok(m.n_usernames == 3 && !strcmp(m.usernames[0], "bob") &&
 		   !strcmp(m.usernames[1], "carl") && !strcmp(m.usernames[2], "ralph"),
 	   "fallback usernames: mapped, sorted, unknown e-mail dropped");
 	ok(!m.link && m.n_packages == 0 && m.severity == SEV_INFO, "no link, no packages, info");
+	meta_release(&m);
+	describe_text(s, "org.fedoraproject.prod.x.y",
+		      "{\"agent_name\": \"threebean\", \"subject\": \"Line one\\nline two\"}", &m);
+	ok(m.title && !strcmp(m.title, "x.y by ralph: Line one") && !strcmp(m.agent, "ralph"),
+	   "fallback: agent_name, and the subject's first line (%s)", m.title);
+	meta_release(&m);
+	describe_text(s, "x.y", "{\"actor\": {\"login\": \"dora\"}, \"zz\": 1, \"aa\": {}}", &m);
+	ok(m.title && !strcmp(m.title, "x.y by dora") && !strcmp(m.agent, "dora") &&
+		   !strcmp(joined(m.usernames, m.n_usernames), "dora"),
+	   "fallback: an actor object's login (%s)", m.title);
+	meta_release(&m);
+	describe_text(s, "x.y", "{\"zz\": 1, \"aa\": {}}", &m);
+	ok(m.title && !strcmp(m.title, "x.y (aa, zz)"),
+	   "fallback: no telling field, the body's keys rather than the bare topic (%s)", m.title);
 	meta_release(&m);
 	describe_text(s, "bare", "[1, 2]", &m);
 	ok(m.title && !strcmp(m.title, "bare") && !strcmp(m.app, "bare"),
@@ -356,6 +381,143 @@ static void fallback(void)
 	ok(!schema_describe(s, "t", NULL, &m) && !strcmp(m.title, "t"), "NULL body");
 	meta_release(&m);
 	schema_free(s);
+}
+
+static void describe_with(struct schema *s, const char *topic, const char *msg,
+			  const char *headers, struct meta *m)
+{
+	json_t *j = json_loads(msg, 0, NULL), *h = headers ? json_loads(headers, 0, NULL) : NULL;
+	if (schema_describe_headers(s, topic, j, h, m))
+		memset(m, 0, sizeof *m);
+	json_decref(j);
+	json_decref(h);
+}
+
+/* fedora-messaging's AMQP headers: the `headers` source, the flags that join
+ * the lists, the severity; and nothing of it for fedmsg (NULL) or junk. */
+static void headers(void)
+{
+	char err[512];
+	struct meta m;
+	struct schema *s = load_files(
+		NULL, err, sizeof err, "h.json",
+		"{\"rules\": [{\"topic\": \"*.svc.*\","
+		" \"title\": [\"by {headers.fedora_messaging_schema | after:.}\", \"no schema\"],"
+		" \"usernames\": \"msg.who\", \"packages\": \"msg.pkg\","
+		" \"containers\": \"msg.image\", \"modules\": \"msg.module\","
+		" \"severity\": \"warning\"}]}", NULL);
+	ok(s != NULL, "rules with headers and containers/modules load (%s)", err);
+	if (!s)
+		return;
+	const char *flags =
+		"{\"fedora_messaging_schema\": \"svc.thing\", \"fedora_messaging_severity\": 40,"
+		" \"fedora_messaging_user_carol\": true, \"fedora_messaging_user_alice\": true,"
+		" \"fedora_messaging_user_zed\": false, \"fedora_messaging_user_\": true,"
+		" \"fedora_messaging_rpm_python-requests\": true,"
+		" \"fedora_messaging_rpm_kernel\": true,"
+		" \"fedora_messaging_container_rawhide:latest\": true,"
+		" \"fedora_messaging_module_nodejs\": true,"
+		" \"fedora_messaging_flatpak_firefox\": true,"
+		" \"fedora_messaging_group_packager\": true,"
+		" \"fedora_messaging_usr_bob\": true, \"x_fedora_messaging_user_eve\": true,"
+		" \"sent-at\": \"2024-01-01T00:00:00+00:00\"}";
+	const char *body = "{\"who\": \"bob\", \"pkg\": \"kernel\", \"image\": \"f39/x\","
+			   " \"module\": \"nodejs\"}";
+	describe_with(s, "org.fedoraproject.prod.svc.thing", body, flags, &m);
+	ok(m.title && !strcmp(m.title, "by thing"), "the headers source (%s)", m.title);
+	ok(!strcmp(joined(m.usernames, m.n_usernames), "alice,bob,carol"),
+	   "user flags join the rule's usernames, sorted; false, empty and near-miss keys do "
+	   "not (%s)", joined(m.usernames, m.n_usernames));
+	ok(!strcmp(joined(m.packages, m.n_packages), "kernel,python-requests"),
+	   "rpm flags join the packages, no duplicate (%s)", joined(m.packages, m.n_packages));
+	ok(!strcmp(joined(m.containers, m.n_containers), "f39/x,rawhide:latest"),
+	   "containers from the rule and the flags (%s)", joined(m.containers, m.n_containers));
+	ok(!strcmp(joined(m.modules, m.n_modules), "nodejs"), "modules: one, not twice");
+	ok(!strcmp(joined(m.flatpaks, m.n_flatpaks), "firefox") &&
+		   !strcmp(joined(m.groups, m.n_groups), "packager"),
+	   "flatpaks and groups from the flags");
+	ok(m.severity == SEV_ERROR, "fedora_messaging_severity 40 beats the rule's warning");
+	meta_release(&m);
+	static const struct { const char *level; enum severity want; } levels[] = {
+		{"10", SEV_DEBUG}, {"19", SEV_DEBUG}, {"20", SEV_INFO}, {"29", SEV_INFO},
+		{"30", SEV_WARNING}, {"39", SEV_WARNING}, {"40", SEV_ERROR}, {"49", SEV_ERROR},
+		{"50", SEV_CRITICAL}, {"0", SEV_DEBUG}, {"-5", SEV_WARNING}, {"\"40\"", SEV_WARNING},
+		{"null", SEV_WARNING}, {"40.0", SEV_WARNING},
+	};
+	for (size_t i = 0; i < sizeof levels / sizeof levels[0]; i++) {
+		char h[128];
+		snprintf(h, sizeof h, "{\"fedora_messaging_severity\": %s}", levels[i].level);
+		describe_with(s, "org.fedoraproject.prod.svc.thing", "{}", h, &m);
+		ok(m.severity == levels[i].want, "severity header %s -> %s (got %s)",
+		   levels[i].level, severity_name(levels[i].want), severity_name(m.severity));
+		meta_release(&m);
+	}
+	describe_with(s, "org.fedoraproject.prod.svc.thing", body, NULL, &m);
+	ok(!strcmp(m.title, "no schema") && !strcmp(joined(m.usernames, m.n_usernames), "bob") &&
+		   m.n_groups == 0 && m.severity == SEV_WARNING,
+	   "without headers (fedmsg): the rule alone");
+	meta_release(&m);
+	describe_with(s, "org.fedoraproject.prod.svc.thing", body, "[\"fedora_messaging_user_x\"]",
+		      &m);
+	ok(!strcmp(m.title, "no schema") && !strcmp(joined(m.usernames, m.n_usernames), "bob"),
+	   "headers that are not an object count as none");
+	meta_release(&m);
+	describe_with(s, "org.fedoraproject.prod.other.thing", "{\"name\": \"x\"}", flags, &m);
+	ok(!strcmp(joined(m.usernames, m.n_usernames), "alice,carol") &&
+		   !strcmp(joined(m.packages, m.n_packages), "kernel,python-requests") &&
+		   m.severity == SEV_ERROR && !strcmp(m.title, "other.thing: x"),
+	   "the fallback: users, packages and severity from the headers (%s)", m.title);
+	meta_release(&m);
+	schema_free(s);
+}
+
+/* same:$v / differ:$v keep a value only when it equals (or not) $v's text. */
+static void comparisons(void)
+{
+	static const struct { const char *title, *want; } cases[] = {
+		{"{msg.a.b | same:$b}", "B"},
+		{"{msg.a.b | differ:$b}", "<none>"},
+		{"{msg.a.e | same:$b}", "<none>"},
+		{"{msg.login | differ:$b}", "ghlogin"},
+		{"{msg.builds[*].arch | same:$arch}", "noarch"},
+		{"{msg.builds[*].arch | differ:$arch}", "x86_64"},
+		{"{msg.a.b | same:$nothing}", "<none>"},
+		{"{msg.a.b | differ:$nothing}", "B"},
+		{"{msg.a.n | same:$n}", "42"},
+	};
+	json_t *msg = json_loads(msg_text, 0, NULL);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		struct schema *s = one_rule(json_pack(
+			"{s:[s,s], s:{s:s, s:s, s:s, s:s}}", "title", cases[i].title, "<none>",
+			"vars", "b", "{msg.a.b}", "arch", "{msg.builds[1].arch}", "nothing",
+			"{msg.absent}", "n", "{msg.a.n}"));
+		struct meta m;
+		const char *got = "<load failed>";
+		if (s && !schema_describe(s, "t.x", msg, &m))
+			got = m.title;
+		ok(!strcmp(got, cases[i].want), "%s -> %s (got %s)", cases[i].title, cases[i].want,
+		   got);
+		if (got != (const char *)"<load failed>")
+			meta_release(&m);
+		schema_free(s);
+	}
+	json_decref(msg);
+	char err[512];
+	static const char *const bad[][2] = {
+		{"{msg.a | same:b}", "transform 'same' needs a variable ('same:$name')"},
+		{"{msg.a | differ:$}", "expected a name after '$'"},
+		{"{msg.a | same:$undeclared}", "unknown variable '$undeclared'"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		json_t *file = json_pack("{s:[{s:s, s:s}]}", "rules", "topic", "t.*", "title",
+					 bad[i][0]);
+		char *text = json_dumps(file, 0);
+		struct schema *s = load_files(NULL, err, sizeof err, "r.json", text, NULL);
+		ok(!s && strstr(err, bad[i][1]), "%s: %s (%s)", bad[i][0], bad[i][1], err);
+		schema_free(s);
+		free(text);
+		json_decref(file);
+	}
 }
 
 static void lines_and_sets(void)
@@ -549,6 +711,8 @@ int main(void)
 	variables();
 	rule_order();
 	fallback();
+	headers();
+	comparisons();
 	lines_and_sets();
 	bad_files();
 	index_stress();
