@@ -93,8 +93,9 @@ def publish(args):
 
 
 def consume(args):
-    """Consume N messages with pika (acking every 100, multiple) and print
-    the rate: the baseline of bench/amqp."""
+    """Consume N messages with pika as fedora-messaging's consumer does (one
+    basic_ack per message, after reading it) and print the rate: the
+    baseline of bench/amqp, with heraldd's prefetch (--prefetch)."""
     conn = pika.BlockingConnection(params(args))
     ch = conn.channel()
     ch.basic_qos(prefetch_count=args.prefetch)
@@ -104,9 +105,8 @@ def consume(args):
         if start is None:
             start = time.monotonic()
         json.loads(body.decode(props.content_encoding or "utf-8"))
+        ch.basic_ack(method.delivery_tag)
         got += 1
-        if got % 100 == 0 or got == args.count:
-            ch.basic_ack(method.delivery_tag, multiple=True)
         if got == args.count:
             break
     secs = time.monotonic() - start
@@ -126,7 +126,7 @@ def main():
     ap.add_argument("--severity", type=int, default=20)
     ap.add_argument("--id-prefix", default="", help="message_id = PREFIX-NNNNNNNN (else uuid4)")
     ap.add_argument("--bad", action="store_true")
-    ap.add_argument("--prefetch", type=int, default=1000)
+    ap.add_argument("--prefetch", type=int, default=4096, help="consume: heraldd's default")
     ap.add_argument("--queue", action="append", help="publish: declare and bind this queue first")
     ap.add_argument("--ca")
     ap.add_argument("--cert")
