@@ -216,6 +216,17 @@ void config_release(struct config *cfg);
  */
 char *config_amqp_redact(const char *url, char *out, size_t outlen);
 
+/*
+ * The virtual host an amqp(s):// URL names, read as pika and fedora-messaging
+ * read it: "amqp://host" and "amqp://host/" are the default vhost "/";
+ * "amqps://host/%2Fpublic_pubsub" is "/public_pubsub" (percent-decoded).
+ * Writes it to out, NUL-terminated; returns NULL, or why the URL's path is
+ * not a vhost (a second '/', a query, a bad or NUL escape, over 255 bytes:
+ * AMQP's limit), with out then unspecified.
+ */
+#define CONFIG_AMQP_VHOST_MAX 255
+const char *config_amqp_vhost(const char *url, char out[CONFIG_AMQP_VHOST_MAX + 1]);
+
 /* Parse a duration: "90" (seconds), "90s", "30m", "8h", "60d". 0 or -EINVAL. */
 int config_parse_duration(const char *s, long *out_s);
 

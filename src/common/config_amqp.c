@@ -2,7 +2,8 @@
 /*
  * config_amqp: the [amqp NAME] sections of heraldd.conf (see config.h,
  * struct config_amqp, and heraldd.conf(5)). Checks form only: that the URL
- * looks like amqp(s)://[user[:password]@]host[:port][/vhost], that the
+ * looks like amqp(s)://[user[:password]@]host[:port][/vhost] (the vhost
+ * read as pika reads it, config_amqp_vhost), that the
  * TLS keys go with amqps, that the files are named in pairs. Connecting,
  * and reading the certificate files, is the AMQP consumer's job
  * (src/daemon/amqp.c). The URL's password never appears in an error.
@@ -27,6 +28,50 @@ char *config_amqp_redact(const char *url, char *out, size_t outlen)
 	else
 		snprintf(out, outlen, "%.*s:***%s", (int)(colon - url), url, at);
 	return out;
+}
+
+static int hex_digit(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch = (char)tolower((unsigned char)ch);
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* pika's reading, which fedora-messaging's configs rely on: no path or a
+ * bare "/" is the default vhost "/" (rabbitmq-c would log in to ""); else
+ * the path after its "/", percent-decoded. pika silently drops a second
+ * segment and reads a query as options: both are refused here instead. */
+const char *config_amqp_vhost(const char *url, char out[CONFIG_AMQP_VHOST_MAX + 1])
+{
+	const char *scheme = strstr(url, "://");
+	const char *path = scheme ? scheme + 3 : url;
+	path += strcspn(path, "/");
+	size_t n = 0;
+	snprintf(out, CONFIG_AMQP_VHOST_MAX + 1, "/");
+	if (!*path || !path[1])
+		return NULL;
+	for (const char *q = path + 1; *q; q++) {
+		char ch = *q;
+		if (ch == '/')
+			return "the URL's path has a second '/': write a '/' in the vhost as %2F";
+		if (ch == '?' || ch == '#')
+			return "the URL has a query or a fragment: set options with heraldd.conf keys";
+		if (ch == '%') {
+			int hi = hex_digit(q[1]), lo = hi < 0 ? -1 : hex_digit(q[2]);
+			if (lo < 0)
+				return "the URL's vhost has a '%' not followed by two hex digits";
+			ch = (char)(hi * 16 + lo);
+			if (!ch)
+				return "the URL's vhost decodes to a NUL byte (%00)";
+			q += 2;
+		}
+		if (n == CONFIG_AMQP_VHOST_MAX)
+			return "the URL's vhost is longer than 255 bytes";
+		out[n++] = ch;
+	}
+	out[n] = '\0';
+	return NULL;
 }
 
 /* amqp(s)://[userinfo@]host[:port][/vhost]: what rabbitmq-c's URL parser
@@ -64,7 +109,8 @@ static const char *check_url(const char *v, bool *tls)
 	for (const char *q = v; *q; q++)
 		if ((unsigned char)*q <= ' ')
 			return "the URL contains a space or a control character";
-	return NULL;
+	char vhost[CONFIG_AMQP_VHOST_MAX + 1];
+	return config_amqp_vhost(v, vhost);
 }
 
 static struct config_amqp *section_for(struct parse_ctx *c, const char *name)

@@ -398,7 +398,13 @@ static int connect_broker(struct amqpsrc *s, char *err, size_t len)
 	}
 	if (open_socket(s, &ci, err, len))
 		goto out;
-	r = amqp_login(s->conn, ci.vhost, 0, FRAME_MAX, s->cfg->heartbeat_s, AMQP_SASL_METHOD_PLAIN,
+	/* pika's reading of the vhost (checked at load already), not rabbitmq-c's */
+	char vhost[CONFIG_AMQP_VHOST_MAX + 1];
+	if (config_amqp_vhost(s->cfg->url, vhost)) {
+		snprintf(err, len, "cannot parse the url's vhost");
+		goto out;
+	}
+	r = amqp_login(s->conn, vhost, 0, FRAME_MAX, s->cfg->heartbeat_s, AMQP_SASL_METHOD_PLAIN,
 		       ci.user, ci.password);
 	if (r.reply_type != AMQP_RESPONSE_NORMAL) {
 		snprintf(err, len, "login: %s", rpc_error(r, why, sizeof why));

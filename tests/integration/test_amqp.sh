@@ -39,7 +39,7 @@ conf() {
 		for l in "$@"; do printf '%s\n' "$l"; done
 	} > heraldd.conf
 }
-PLAIN="url = $RMQ_URL"
+PLAIN="url = $RMQ_URL/%2F" # pika's spelling of the vhost "/"
 conf "$PLAIN" "queue = herald-it" "bind = org.fedoraproject.prod.test.#" "prefetch = 500"
 start_heraldd 1
 ok $? "heraldd is up with an [amqp] section and no [endpoint]"
@@ -135,7 +135,7 @@ kill "$DPID"
 wait "$DPID" 2>/dev/null
 
 # ---- amqps ----
-TLS="url = amqps://guest:guest@localhost:$TLS_PORT"
+TLS="url = amqps://guest:guest@localhost:$TLS_PORT/" # a bare "/": the vhost "/", as in pika
 conf "$TLS" "queue = herald-tls" "ca_file = tls/ca.crt" "cert_file = tls/client.crt" \
 	"key_file = tls/client.key"
 start_heraldd 5
@@ -151,7 +151,7 @@ wait "$DPID" 2>/dev/null
 conf "$TLS" "queue = herald-tls" "ca_file = tls/wrongca.crt" "cert_file = tls/client.crt" \
 	"key_file = tls/client.key"
 start_heraldd 6
-wait_for 20 grep -q "amqp 'fedora': cannot connect to amqps://guest:\*\*\*@localhost:$TLS_PORT (.*verif.*check ca_file); retrying" daemon6.err
+wait_for 20 grep -q "amqp 'fedora': cannot connect to amqps://guest:\*\*\*@localhost:$TLS_PORT/ (.*verif.*check ca_file); retrying" daemon6.err
 ok $? "a wrong CA: the server is not trusted, with a clear log line"
 ! grep -q "consuming queue" daemon6.err
 ok $? "and nothing is consumed"

@@ -274,6 +274,55 @@ static void web_keys(void)
 
 #define AMQP_BASE "[daemon]\nstate_dir = state\n[amqp fedora]\n"
 
+/* The vhost as pika reads it (config_amqp_vhost); want NULL: refused. */
+static void vhost_is(const char *url, const char *want)
+{
+	char out[CONFIG_AMQP_VHOST_MAX + 1];
+	const char *why = config_amqp_vhost(url, out);
+	if (want)
+		ok(!why && !strcmp(out, want), "vhost of %.60s is '%s' (%s)", url, out,
+		   why ? why : "ok");
+	else
+		ok(why != NULL, "vhost of %.60s refused (%s)", url, why ? why : "accepted");
+}
+
+static void amqp_vhosts(void)
+{
+	char url[900], want[300];
+	vhost_is("amqp://h", "/");
+	vhost_is("amqp://h/", "/");
+	vhost_is("amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub", "/public_pubsub");
+	vhost_is("amqp://u:p%2Fw@h:5672/%2F", "/"); /* an escaped '/' in the password */
+	vhost_is("amqp://h/%2f", "/");
+	vhost_is("amqp://h/x", "x");
+	vhost_is("amqp://h/a%20b%2Fc", "a b/c");
+	vhost_is("amqp://h/a/b", NULL);
+	vhost_is("amqp://h//", NULL);
+	vhost_is("amqp://h/v?heartbeat=10", NULL);
+	vhost_is("amqp://h/v#f", NULL);
+	vhost_is("amqp://h/%", NULL);
+	vhost_is("amqp://h/%4", NULL);
+	vhost_is("amqp://h/%4g", NULL);
+	vhost_is("amqp://h/%g4", NULL);
+	vhost_is("amqp://h/a%00b", NULL);
+	/* 255 bytes is AMQP's limit, counted after decoding */
+	memset(want, 'v', 255);
+	want[255] = '\0';
+	snprintf(url, sizeof url, "amqp://h/%s", want);
+	vhost_is(url, want);
+	strcat(url, "v");
+	vhost_is(url, NULL);
+	int n = snprintf(url, sizeof url, "amqp://h/");
+	for (int i = 0; i < 255; i++)
+		n += snprintf(url + n, sizeof url - (size_t)n, "%%%02X", 'v');
+	vhost_is(url, want);
+	snprintf(url + n, sizeof url - (size_t)n, "%%2F");
+	vhost_is(url, NULL);
+	bad("amqp url two path segments", AMQP_BASE "url = amqp://h/a/b\n", 4, "second '/'");
+	bad("amqp url with a query", AMQP_BASE "url = amqp://h/%2F?heartbeat=5\n", 4, "query");
+	bad("amqp url bad escape", AMQP_BASE "url = amqps://h/%2\n", 4, "two hex digits");
+}
+
 /* [amqp NAME]: defaults, every key, and each way a section can be wrong. */
 static void amqp_sections(void)
 {
@@ -402,6 +451,7 @@ int main(void)
 	bad("missing state_dir", "[endpoint relay]\nconnect = tcp://127.0.0.1:1\n", 2, "state_dir is required");
 	bad("no endpoint", "[daemon]\nstate_dir = s\n", 2, "at least one [endpoint");
 	amqp_sections();
+	amqp_vhosts();
 	bad("security level", BASE "[verify]\nsecurity_level = 9\n", 6, "security_level");
 	bad("empty value", "[daemon]\nstate_dir =\n", 2, "empty value");
 	sinks();
