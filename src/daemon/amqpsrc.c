@@ -25,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "amqphdr.h"
 #include "src/common/clock.h"
 #include "src/common/log.h"
 
@@ -34,7 +35,6 @@
 #define BACKOFF_MAX_MS 30000u
 #define CONNECT_TIMEOUT_S 10
 #define POLL_MS 1000
-#define HEADER_DEPTH_MAX 8 /* nested tables/arrays in headers */
 
 struct settle {
 	uint32_t gen;
@@ -98,7 +98,8 @@ static void delivery_reset(struct amqpsrc_delivery *d)
 	buf_reset(&d->body);
 	json_decref(d->headers);
 	d->headers = NULL;
-	d->has_message_id = d->has_encoding = d->too_large = d->bad_headers = false;
+	d->has_message_id = d->has_encoding = d->too_large = false;
+	d->bad_headers = NULL;
 	d->content_encoding[0] = '\0';
 }
 
@@ -110,72 +111,6 @@ struct fmsg_in amqpsrc_fmsg_in(const struct amqpsrc_delivery *d)
 		.message_id_len = d->message_id.len,
 		.content_encoding = d->has_encoding ? d->content_encoding : NULL,
 		.headers = d->headers, .body = d->body.data, .body_len = d->body.len};
-}
-
-/* ---- the headers table as JSON ---- */
-
-static json_t *table_json(const amqp_table_t *t, int depth);
-
-static json_t *bytes_json(amqp_bytes_t b)
-{
-	/* NULL when not UTF-8: the header is then refused as a whole */
-	return json_stringn(b.bytes ? b.bytes : "", b.len);
-}
-
-static json_t *value_json(const amqp_field_value_t *v, int depth)
-{
-	switch (v->kind) {
-	case AMQP_FIELD_KIND_BOOLEAN: return json_boolean(v->value.boolean);
-	case AMQP_FIELD_KIND_I8: return json_integer(v->value.i8);
-	case AMQP_FIELD_KIND_U8: return json_integer(v->value.u8);
-	case AMQP_FIELD_KIND_I16: return json_integer(v->value.i16);
-	case AMQP_FIELD_KIND_U16: return json_integer(v->value.u16);
-	case AMQP_FIELD_KIND_I32: return json_integer(v->value.i32);
-	case AMQP_FIELD_KIND_U32: return json_integer(v->value.u32);
-	case AMQP_FIELD_KIND_I64: return json_integer(v->value.i64);
-	case AMQP_FIELD_KIND_U64:
-	case AMQP_FIELD_KIND_TIMESTAMP:
-		return v->value.u64 > INT64_MAX ? json_real((double)v->value.u64)
-						: json_integer((json_int_t)v->value.u64);
-	case AMQP_FIELD_KIND_F32: return json_real(v->value.f32);
-	case AMQP_FIELD_KIND_F64: return json_real(v->value.f64);
-	case AMQP_FIELD_KIND_UTF8:
-	case AMQP_FIELD_KIND_BYTES: return bytes_json(v->value.bytes);
-	case AMQP_FIELD_KIND_VOID: return json_null();
-	case AMQP_FIELD_KIND_TABLE: return table_json(&v->value.table, depth + 1);
-	case AMQP_FIELD_KIND_ARRAY: {
-		if (depth >= HEADER_DEPTH_MAX)
-			return NULL;
-		json_t *a = json_array();
-		for (int i = 0; a && i < v->value.array.num_entries; i++)
-			if (json_array_append_new(a, value_json(&v->value.array.entries[i], depth + 1))) {
-				json_decref(a);
-				a = NULL;
-			}
-		return a;
-	}
-	default: /* decimal: no use in fedora-messaging's headers */
-		return json_null();
-	}
-}
-
-static json_t *table_json(const amqp_table_t *t, int depth)
-{
-	if (depth >= HEADER_DEPTH_MAX)
-		return NULL;
-	json_t *o = json_object();
-	for (int i = 0; o && i < t->num_entries; i++) {
-		const amqp_table_entry_t *e = &t->entries[i];
-		json_t *v = value_json(&e->value, depth);
-		char key[256];
-		snprintf(key, sizeof key, "%.*s", (int)e->key.len, (const char *)e->key.bytes);
-		/* json_object_set_new refuses a key that is not UTF-8 */
-		if (!v || strlen(key) != e->key.len || json_object_set_new(o, key, v)) {
-			json_decref(o);
-			o = NULL;
-		}
-	}
-	return o;
 }
 
 /* ---- settlements ---- */
@@ -470,7 +405,7 @@ static int on_header(struct amqpsrc *s, const amqp_frame_t *f)
 	/* Not representable (a key or string not UTF-8, nesting too deep):
 	 * fedora-messaging's headers cannot be read, so the message is refused. */
 	if (p->_flags & AMQP_BASIC_HEADERS_FLAG)
-		d->bad_headers = !(d->headers = table_json(&p->headers, 0));
+		d->headers = amqphdr_to_json(&p->headers, &d->bad_headers);
 	s->body_want = f->payload.properties.body_size;
 	d->too_large = s->body_want > s->max_body;
 	s->state = WANT_BODY;

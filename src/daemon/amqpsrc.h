@@ -52,7 +52,8 @@ struct amqpsrc_delivery {
 	struct buf routing_key, message_id, body; /* body: empty when too_large */
 	bool has_message_id, has_encoding;
 	bool too_large;         /* over max_message_size: the body was not kept */
-	bool bad_headers;       /* the headers table could not be read as JSON */
+	const char *bad_headers; /* static: why the headers table could not be read
+				  * as JSON (amqphdr.h); NULL when it could */
 	char content_encoding[32]; /* truncated: anything that long is not utf-8 */
 	json_t *headers;        /* owned; NULL when the message had none */
 };

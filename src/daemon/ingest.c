@@ -329,7 +329,7 @@ static enum fmsg_reason check_delivery(struct ingest *in, struct ingest_item *it
 		*detail = "body over max_message_size";
 		r = FMSG_TOO_LARGE;
 	} else if (d->bad_headers) {
-		*detail = "the headers table has a key or value that is not UTF-8, or nests too deep";
+		*detail = d->bad_headers;
 		r = FMSG_BAD_HEADER;
 	} else {
 		struct fmsg_in fin = amqpsrc_fmsg_in(d);
