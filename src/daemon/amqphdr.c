@@ -5,6 +5,7 @@
  */
 #include "amqphdr.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -73,24 +74,33 @@ static json_t *value_json(const amqp_field_value_t *v, int depth, const char **w
 	return j ? j : fail(why, "a header value is a NaN or infinite number, or out of memory");
 }
 
-static json_t *array_json(const amqp_array_t *a, int depth, const char **why)
+/* A new array or object for a value `depth` tables or arrays down. */
+static json_t *container_new(bool object, int depth, const char **why)
 {
 	if (depth >= AMQPHDR_DEPTH_MAX)
 		return fail(why, "the headers nest tables or arrays too deep");
-	json_t *arr = json_array();
-	if (!arr)
-		return fail(why, "out of memory");
-	for (int i = 0; i < a->num_entries; i++) {
-		json_t *v = value_json(&a->entries[i], depth, why);
-		if (!v) {
-			json_decref(arr);
+	json_t *c = object ? json_object() : json_array();
+	return c ? c : fail(why, "out of memory");
+}
+
+/* Put v (taken; NULL when its conversion failed and set *why) into c, under
+ * key, or appended when key is NULL. 0, or -1 with c released. */
+static int put(json_t *c, const char *key, json_t *v, const char **why)
+{
+	if (v && !(key ? json_object_set_new(c, key, v) : json_array_append_new(c, v)))
+		return 0;
+	if (v) /* jansson released it */
+		*why = "out of memory";
+	json_decref(c);
+	return -1;
+}
+
+static json_t *array_json(const amqp_array_t *a, int depth, const char **why)
+{
+	json_t *arr = container_new(false, depth, why);
+	for (int i = 0; arr && i < a->num_entries; i++)
+		if (put(arr, NULL, value_json(&a->entries[i], depth, why), why))
 			return NULL;
-		}
-		if (json_array_append_new(arr, v)) { /* which released v */
-			json_decref(arr);
-			return fail(why, "out of memory");
-		}
-	}
 	return arr;
 }
 
@@ -107,26 +117,15 @@ static const char *key_problem(amqp_bytes_t k)
 
 static json_t *table_json(const amqp_table_t *t, int depth, const char **why)
 {
-	if (depth >= AMQPHDR_DEPTH_MAX)
-		return fail(why, "the headers nest tables or arrays too deep");
-	json_t *o = json_object();
-	if (!o)
-		return fail(why, "out of memory");
-	for (int i = 0; i < t->num_entries; i++) {
+	json_t *o = container_new(true, depth, why);
+	for (int i = 0; o && i < t->num_entries; i++) {
 		const amqp_table_entry_t *e = &t->entries[i];
 		const char *bad = key_problem(e->key);
-		json_t *v = bad ? fail(why, bad) : value_json(&e->value, depth, why);
-		if (!v) {
-			json_decref(o);
+		char key[KEY_MAX + 1] = "";
+		if (!bad && e->key.len)
+			memcpy(key, e->key.bytes, e->key.len);
+		if (put(o, key, bad ? fail(why, bad) : value_json(&e->value, depth, why), why))
 			return NULL;
-		}
-		char key[KEY_MAX + 1];
-		memcpy(key, e->key.len ? e->key.bytes : "", e->key.len);
-		key[e->key.len] = '\0';
-		if (json_object_set_new(o, key, v)) { /* which released v */
-			json_decref(o);
-			return fail(why, "out of memory");
-		}
 	}
 	return o;
 }
