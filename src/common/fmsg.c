@@ -33,6 +33,8 @@ const char *fmsg_reason_name(enum fmsg_reason r)
 
 bool fmsg_utf8_valid(const char *s, size_t n)
 {
+	if (!n) /* s may be NULL then (an empty body): NULL + 0 is undefined in C */
+		return true;
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	while (p < end) {
 		unsigned c = *p++;

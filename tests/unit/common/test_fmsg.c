@@ -110,6 +110,8 @@ static void bad(void)
 		{"UTF-16 surrogate in UTF-8", "t", surrogate, ID, "utf-8", NULL, FMSG_NOT_UTF8},
 		{"body not JSON", "t", "{\"a\": ", ID, "utf-8", NULL, FMSG_BAD_JSON},
 		{"empty body", "t", "", ID, "utf-8", NULL, FMSG_BAD_JSON},
+		/* a zero-length delivery's buffer is NULL (fuzz_fmsg found the NULL + 0) */
+		{"empty body, no buffer", "t", NULL, ID, "utf-8", NULL, FMSG_BAD_JSON},
 		{"NaN (Python's json.dumps can write it)", "t", "{\"a\": NaN}", ID, "utf-8", NULL,
 		 FMSG_BAD_JSON},
 		{"duplicate keys", "t", "{\"a\": 1, \"a\": 2}", ID, "utf-8", NULL, FMSG_BAD_JSON},
