@@ -19,16 +19,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-struct parse_ctx {
-	struct config *cfg;
-	FILE *file;
-	const char *dir;     /* directory of the config file, for relative paths */
-	int lineno;          /* line the reader handed out last */
-	int err_line;        /* first error, 0 if none */
-	char err[512];
-};
+#include "config_int.h"
 
-static __attribute__((format(printf, 2, 3))) int fail(struct parse_ctx *c, const char *fmt, ...)
+
+int config_fail(struct parse_ctx *c, const char *fmt, ...)
 {
 	if (c->err_line)
 		return 0;
@@ -52,7 +46,7 @@ static char *reader(char *str, int num, void *stream)
 		int ch;
 		while ((ch = fgetc(c->file)) != EOF && ch != '\n')
 			;
-		fail(c, "line too long (at most %d characters)", num - 2);
+		config_fail(c, "line too long (at most %d characters)", num - 2);
 		str[0] = '\0';
 	}
 	return str;
@@ -93,41 +87,41 @@ static char *resolve_path(const struct parse_ctx *c, const char *v)
 	return p;
 }
 
-static int set_str(struct parse_ctx *c, char **dst, const char *v, bool path)
+int config_set_str(struct parse_ctx *c, char **dst, const char *v, bool path)
 {
 	char *s = path ? resolve_path(c, v) : strdup(v);
 	if (!s)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	free(*dst);
 	*dst = s;
 	return 1;
 }
 
-static int push_str(struct parse_ctx *c, char ***arr, size_t *n, const char *v)
+int config_push_str(struct parse_ctx *c, char ***arr, size_t *n, const char *v)
 {
 	char **a = realloc(*arr, (*n + 1) * sizeof *a);
 	if (!a)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	*arr = a;
 	if (!(a[*n] = strdup(v)))
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	(*n)++;
 	return 1;
 }
 
-static int set_bool(struct parse_ctx *c, bool *dst, const char *key, const char *v)
+int config_set_bool(struct parse_ctx *c, bool *dst, const char *key, const char *v)
 {
 	if (config_parse_bool(v, dst))
-		return fail(c, "%s: expected yes or no, got '%s'", key, v);
+		return config_fail(c, "%s: expected yes or no, got '%s'", key, v);
 	return 1;
 }
 
-static int set_int(struct parse_ctx *c, int *dst, const char *key, const char *v, long min,
+int config_set_int(struct parse_ctx *c, int *dst, const char *key, const char *v, long min,
 		   long max)
 {
 	long l;
 	if (parse_long(v, min, max, &l))
-		return fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
+		return config_fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
 	*dst = (int)l;
 	return 1;
 }
@@ -137,7 +131,7 @@ static int set_size(struct parse_ctx *c, size_t *dst, const char *key, const cha
 {
 	long l;
 	if (parse_long(v, min, max, &l))
-		return fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
+		return config_fail(c, "%s: expected an integer from %ld to %ld, got '%s'", key, min, max, v);
 	*dst = (size_t)l * unit;
 	return 1;
 }
@@ -146,40 +140,40 @@ static int daemon_key(struct parse_ctx *c, const char *k, const char *v)
 {
 	struct config *cfg = c->cfg;
 	if (!strcmp(k, "state_dir"))
-		return set_str(c, &cfg->state_dir, v, true);
+		return config_set_str(c, &cfg->state_dir, v, true);
 	if (!strcmp(k, "log_level")) {
 		if (log_level_parse(v, &cfg->log_level))
-			return fail(c, "log_level: expected error, warn, info or debug, got '%s'", v);
+			return config_fail(c, "log_level: expected error, warn, info or debug, got '%s'", v);
 		return 1;
 	}
 	if (!strcmp(k, "log_target")) {
 		if (strcmp(v, "stderr") && strcmp(v, "syslog"))
-			return fail(c, "log_target: expected stderr or syslog, got '%s'", v);
+			return config_fail(c, "log_target: expected stderr or syslog, got '%s'", v);
 		cfg->log_syslog = !strcmp(v, "syslog");
 		return 1;
 	}
 	if (!strcmp(k, "workers"))
-		return set_int(c, &cfg->workers, k, v, 1, 64);
+		return config_set_int(c, &cfg->workers, k, v, 1, 64);
 	if (!strcmp(k, "api_socket"))
-		return set_str(c, &cfg->api_socket, v, false);
+		return config_set_str(c, &cfg->api_socket, v, false);
 	if (!strcmp(k, "api_listen")) {
 		const char *colon = strrchr(v, ':');
 		long port;
 		if (!colon || colon == v || parse_long(colon + 1, 1, 65535, &port))
-			return fail(c, "api_listen: expected HOST:PORT, got '%s'", v);
-		return set_str(c, &cfg->api_listen, v, false);
+			return config_fail(c, "api_listen: expected HOST:PORT, got '%s'", v);
+		return config_set_str(c, &cfg->api_listen, v, false);
 	}
 	if (!strcmp(k, "api_tokens"))
-		return set_str(c, &cfg->api_tokens, v, true);
+		return config_set_str(c, &cfg->api_tokens, v, true);
 	if (!strcmp(k, "rules_dir"))
-		return set_str(c, &cfg->rules_dir, v, true);
+		return config_set_str(c, &cfg->rules_dir, v, true);
 	if (!strcmp(k, "identity_map"))
-		return set_str(c, &cfg->identity_map, v, true);
+		return config_set_str(c, &cfg->identity_map, v, true);
 	if (!strcmp(k, "print_accepted"))
-		return set_bool(c, &cfg->print_accepted, k, v);
+		return config_set_bool(c, &cfg->print_accepted, k, v);
 	if (!strcmp(k, "map_size_mb"))
 		return set_size(c, &cfg->map_size, k, v, 1, 1L << 22, 1u << 20);
-	return fail(c, "unknown key '%s' in [daemon]", k);
+	return config_fail(c, "unknown key '%s' in [daemon]", k);
 }
 
 static int valid_zmq_address(const char *v)
@@ -191,18 +185,18 @@ static int bus_key(struct parse_ctx *c, const char *k, const char *v)
 {
 	struct config *cfg = c->cfg;
 	if (!strcmp(k, "subscribe"))
-		return push_str(c, &cfg->subscribe, &cfg->n_subscribe, v);
+		return config_push_str(c, &cfg->subscribe, &cfg->n_subscribe, v);
 	if (!strcmp(k, "rcvhwm"))
-		return set_int(c, &cfg->rcvhwm, k, v, 1, 10000000);
+		return config_set_int(c, &cfg->rcvhwm, k, v, 1, 10000000);
 	if (!strcmp(k, "max_message_size"))
 		return set_size(c, &cfg->max_message_size, k, v, 256, 64L << 20, 1);
 	if (!strcmp(k, "replay_timeout_ms"))
-		return set_int(c, &cfg->replay_timeout_ms, k, v, 10, 600000);
+		return config_set_int(c, &cfg->replay_timeout_ms, k, v, 10, 600000);
 	if (!strcmp(k, "replay_batch"))
-		return set_int(c, &cfg->replay_batch, k, v, 1, 10000);
+		return config_set_int(c, &cfg->replay_batch, k, v, 1, 10000);
 	if (!strcmp(k, "dedup_window"))
 		return set_size(c, &cfg->dedup_window, k, v, 1, 100000000L, 1);
-	return fail(c, "unknown key '%s' in [bus]", k);
+	return config_fail(c, "unknown key '%s' in [bus]", k);
 }
 
 static struct config_endpoint *endpoint_for(struct parse_ctx *c, const char *name)
@@ -226,38 +220,38 @@ static struct config_endpoint *endpoint_for(struct parse_ctx *c, const char *nam
 static int endpoint_key(struct parse_ctx *c, const char *name, const char *k, const char *v)
 {
 	if (!*name)
-		return fail(c, "[endpoint] needs a name: [endpoint NAME]");
+		return config_fail(c, "[endpoint] needs a name: [endpoint NAME]");
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("._-", *p))
-			return fail(c, "endpoint name '%s': use letters, digits, '.', '_' or '-'", name);
+			return config_fail(c, "endpoint name '%s': use letters, digits, '.', '_' or '-'", name);
 	struct config_endpoint *e = endpoint_for(c, name);
 	if (!e)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	if (!valid_zmq_address(v))
-		return fail(c, "%s: expected a tcp://, ipc:// or inproc:// address, got '%s'", k, v);
+		return config_fail(c, "%s: expected a tcp://, ipc:// or inproc:// address, got '%s'", k, v);
 	if (!strcmp(k, "connect"))
-		return push_str(c, &e->connect, &e->n_connect, v);
+		return config_push_str(c, &e->connect, &e->n_connect, v);
 	if (!strcmp(k, "replay"))
-		return set_str(c, &e->replay, v, false);
-	return fail(c, "unknown key '%s' in [endpoint %s]", k, name);
+		return config_set_str(c, &e->replay, v, false);
+	return config_fail(c, "unknown key '%s' in [endpoint %s]", k, name);
 }
 
 static int verify_key_(struct parse_ctx *c, const char *k, const char *v)
 {
 	struct verify_config *vc = &c->cfg->verify;
 	if (!strcmp(k, "require_signatures"))
-		return set_bool(c, &vc->require_signatures, k, v);
+		return config_set_bool(c, &vc->require_signatures, k, v);
 	if (!strcmp(k, "ca_file"))
-		return set_str(c, &vc->ca_file, v, true);
+		return config_set_str(c, &vc->ca_file, v, true);
 	if (!strcmp(k, "crl_file"))
-		return set_str(c, &vc->crl_file, v, true);
+		return config_set_str(c, &vc->crl_file, v, true);
 	if (!strcmp(k, "security_level"))
-		return set_int(c, &vc->security_level, k, v, 0, 5);
+		return config_set_int(c, &vc->security_level, k, v, 0, 5);
 	if (!strcmp(k, "ignore_cert_time"))
-		return set_bool(c, &vc->ignore_cert_time, k, v);
+		return config_set_bool(c, &vc->ignore_cert_time, k, v);
 	if (!strcmp(k, "routing_strict"))
-		return set_bool(c, &vc->routing_strict, k, v);
-	return fail(c, "unknown key '%s' in [verify]", k);
+		return config_set_bool(c, &vc->routing_strict, k, v);
+	return config_fail(c, "unknown key '%s' in [verify]", k);
 }
 
 static int routing_key(struct parse_ctx *c, const char *k, const char *v)
@@ -270,23 +264,23 @@ static int routing_key(struct parse_ctx *c, const char *k, const char *v)
 	if (!r) {
 		r = realloc(vc->routes, (vc->n_routes + 1) * sizeof *r);
 		if (!r)
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 		vc->routes = r;
 		r = &r[vc->n_routes];
 		memset(r, 0, sizeof *r);
 		if (!(r->pattern = strdup(k)))
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 		vc->n_routes++;
 	}
 	char *copy = strdup(v), *save = NULL;
 	if (!copy)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	int ok = 1;
 	for (char *t = strtok_r(copy, " \t,", &save); t && ok; t = strtok_r(NULL, " \t,", &save))
-		ok = push_str(c, &r->names, &r->n_names, t);
+		ok = config_push_str(c, &r->names, &r->n_names, t);
 	free(copy);
 	if (ok && !r->n_names)
-		return fail(c, "routing '%s': expected one or more signer names", k);
+		return config_fail(c, "routing '%s': expected one or more signer names", k);
 	return ok;
 }
 
@@ -347,21 +341,21 @@ static int keys_key(struct parse_ctx *c, const char *k, const char *v)
 	struct verify_config *vc = &c->cfg->verify;
 	for (size_t i = 0; i < vc->n_keys; i++)
 		if (!strcmp(vc->keys[i].name, k))
-			return fail(c, "key '%s' defined twice", k);
+			return config_fail(c, "key '%s' defined twice", k);
 	struct verify_key *key = realloc(vc->keys, (vc->n_keys + 1) * sizeof *key);
 	if (!key)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	vc->keys = key;
 	key = &key[vc->n_keys];
 	const char *why = NULL;
 	int rc = load_pubkey(c, v, key->pub, &why);
 	if (rc && why)
-		return fail(c, "key '%s': %s %s", k, v, why);
+		return config_fail(c, "key '%s': %s %s", k, v, why);
 	if (rc)
-		return fail(c, "key '%s': expected the base64 of a 32-byte Ed25519 public key or "
+		return config_fail(c, "key '%s': expected the base64 of a 32-byte Ed25519 public key or "
 			       "a readable Ed25519 PEM public key file", k);
 	if (!(key->name = strdup(k)))
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	vc->n_keys++;
 	return 1;
 }
@@ -380,7 +374,7 @@ static int parse_double(const char *s, double min, double max, double *out)
 static int set_ms(struct parse_ctx *c, long *dst, const char *k, const char *v, long min, long max)
 {
 	if (parse_long(v, min, max, dst))
-		return fail(c, "%s: expected milliseconds from %ld to %ld, got '%s'", k, min, max, v);
+		return config_fail(c, "%s: expected milliseconds from %ld to %ld, got '%s'", k, min, max, v);
 	return 1;
 }
 
@@ -392,7 +386,7 @@ static int set_rate(struct parse_ctx *c, double *dst, const char *k, const char 
 		return 1;
 	}
 	if (parse_double(v, 0, 1e6, dst))
-		return fail(c, "%s: expected notifications per minute (0 to 1000000) or none, got '%s'",
+		return config_fail(c, "%s: expected notifications per minute (0 to 1000000) or none, got '%s'",
 			    k, v);
 	return 1;
 }
@@ -401,13 +395,13 @@ static int dispatch_key(struct parse_ctx *c, const char *k, const char *v)
 {
 	struct config_dispatch *d = &c->cfg->dispatch;
 	if (!strcmp(k, "plugin_dir"))
-		return set_str(c, &d->plugin_dir, v, true);
+		return config_set_str(c, &d->plugin_dir, v, true);
 	if (!strcmp(k, "retry_base_ms"))
 		return set_ms(c, &d->retry_base_ms, k, v, 1, 86400000L);
 	if (!strcmp(k, "retry_max_ms"))
 		return set_ms(c, &d->retry_max_ms, k, v, 1, 7 * 86400000L);
 	if (!strcmp(k, "max_attempts"))
-		return set_int(c, &d->max_attempts, k, v, 1, 1000);
+		return config_set_int(c, &d->max_attempts, k, v, 1, 1000);
 	if (!strcmp(k, "pause_after_ms"))
 		return set_ms(c, &d->pause_after_ms, k, v, 1, 30 * 86400000L);
 	if (!strcmp(k, "probe_interval_ms"))
@@ -415,14 +409,14 @@ static int dispatch_key(struct parse_ctx *c, const char *k, const char *v)
 	if (!strcmp(k, "delivery_log"))
 		return set_size(c, &d->delivery_log, k, v, 0, 100000000L, 1);
 	if (!strcmp(k, "digest_max_items"))
-		return set_int(c, &d->digest_max_items, k, v, 1, 10000);
+		return config_set_int(c, &d->digest_max_items, k, v, 1, 10000);
 	if (!strcmp(k, "digest_max_bytes"))
 		return set_size(c, &d->digest_max_bytes, k, v, 1024, 16L << 20, 1);
 	if (!strcmp(k, "rate"))
 		return set_rate(c, &d->rate, k, v);
 	if (!strcmp(k, "burst"))
-		return set_int(c, &d->burst, k, v, 1, 1000000);
-	return fail(c, "unknown key '%s' in [dispatch]", k);
+		return config_set_int(c, &d->burst, k, v, 1, 1000000);
+	return config_fail(c, "unknown key '%s' in [dispatch]", k);
 }
 
 static struct config_sink *sink_for(struct parse_ctx *c, const char *name)
@@ -455,50 +449,50 @@ static int sink_option(struct parse_ctx *c, struct config_sink *s, const char *k
 {
 	for (size_t i = 0; i < s->n_options; i++)
 		if (!strcmp(s->options[i].key, k))
-			return fail(c, "%s: given twice in [sink %s]", k, s->name);
+			return config_fail(c, "%s: given twice in [sink %s]", k, s->name);
 	struct herald_sink_option *o = realloc(s->options, (s->n_options + 1) * sizeof *o);
 	if (!o)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	s->options = o;
 	o = &o[s->n_options];
 	*o = (struct herald_sink_option){strdup(k), strdup(v), (unsigned)c->lineno};
 	s->n_options++;
 	if (!o->key || !o->value)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	return 1;
 }
 
 static int sink_key(struct parse_ctx *c, const char *name, const char *k, const char *v)
 {
 	if (!*name)
-		return fail(c, "[sink] needs a name: [sink NAME]");
+		return config_fail(c, "[sink] needs a name: [sink NAME]");
 	if (strlen(name) > 32)
-		return fail(c, "sink name '%s': at most 32 characters", name);
+		return config_fail(c, "sink name '%s': at most 32 characters", name);
 	for (const char *p = name; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr("_-", *p))
-			return fail(c, "sink name '%s': use letters, digits, '_' or '-'", name);
+			return config_fail(c, "sink name '%s': use letters, digits, '_' or '-'", name);
 	struct config_sink *s = sink_for(c, name);
 	if (!s)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	if (!strcmp(k, "plugin"))
-		return set_str(c, &s->plugin, v, strchr(v, '/') != NULL);
+		return config_set_str(c, &s->plugin, v, strchr(v, '/') != NULL);
 	if (!strcmp(k, "template"))
-		return set_str(c, &s->template_text, v, false);
+		return config_set_str(c, &s->template_text, v, false);
 	if (!strcmp(k, "template_markdown"))
-		return set_str(c, &s->template_markdown, v, false);
+		return config_set_str(c, &s->template_markdown, v, false);
 	if (!strcmp(k, "footer"))
-		return set_bool(c, &s->footer, k, v);
+		return config_set_bool(c, &s->footer, k, v);
 	if (!strcmp(k, "verify"))
-		return set_bool(c, &s->verify, k, v);
+		return config_set_bool(c, &s->verify, k, v);
 	if (!strcmp(k, "rate"))
 		return set_rate(c, &s->rate, k, v);
 	if (!strcmp(k, "burst"))
-		return set_int(c, &s->burst, k, v, 1, 1000000);
+		return config_set_int(c, &s->burst, k, v, 1, 1000000);
 	if (!strcmp(k, "batch"))
-		return set_int(c, &s->batch, k, v, 1, 10000);
+		return config_set_int(c, &s->batch, k, v, 1, 10000);
 	if (!strcmp(k, "isolation")) {
 		if (strcmp(v, "process") && strcmp(v, "inline"))
-			return fail(c, "isolation: 'process' or 'inline', not '%s'", v);
+			return config_fail(c, "isolation: 'process' or 'inline', not '%s'", v);
 		s->inline_plugin = !strcmp(v, "inline");
 		return 1;
 	}
@@ -532,7 +526,7 @@ static int set_duration(struct parse_ctx *c, long *dst, const char *k, const cha
 {
 	long d;
 	if (config_parse_duration(v, &d) || d < min || d > max)
-		return fail(c, "%s: expected a duration from %lds to %lds (such as 90s, 30m, 8h, 60d), "
+		return config_fail(c, "%s: expected a duration from %lds to %lds (such as 90s, 30m, 8h, 60d), "
 			       "got '%s'", k, min, max, v);
 	*dst = d;
 	return 1;
@@ -544,17 +538,17 @@ static int push_list(struct parse_ctx *c, char ***arr, size_t *n, const char *k,
 {
 	char *copy = strdup(v), *save = NULL;
 	if (!copy)
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	int ok = 1;
 	for (char *t = strtok_r(copy, " \t,", &save); t && ok; t = strtok_r(NULL, " \t,", &save)) {
 		if (check && !check(t))
-			ok = fail(c, "%s: '%s' is not %s", k, t, what);
+			ok = config_fail(c, "%s: '%s' is not %s", k, t, what);
 		else
-			ok = push_str(c, arr, n, t);
+			ok = config_push_str(c, arr, n, t);
 	}
 	free(copy);
 	if (ok && !*n)
-		return fail(c, "%s: expected %s, one or more", k, what);
+		return config_fail(c, "%s: expected %s, one or more", k, what);
 	return ok;
 }
 
@@ -619,9 +613,9 @@ static int set_url(struct parse_ctx *c, char **dst, const char *k, const char *v
 	const char *host;
 	size_t hl;
 	if (check_url(v, path, &host, &hl))
-		return fail(c, "%s: expected %s, got '%s'", k,
+		return config_fail(c, "%s: expected %s, got '%s'", k,
 			    path ? "http(s)://HOST[:PORT][/PREFIX]" : "http(s)://HOST[:PORT]", v);
-	if (!set_str(c, dst, v, false))
+	if (!config_set_str(c, dst, v, false))
 		return 0;
 	size_t n = strlen(*dst);
 	while (n > 0 && (*dst)[n - 1] == '/')
@@ -634,7 +628,7 @@ static int check_host_port(struct parse_ctx *c, const char *k, const char *v)
 	const char *colon = strrchr(v, ':');
 	long port;
 	if (!colon || colon == v || parse_long(colon + 1, 1, 65535, &port))
-		return fail(c, "%s: expected HOST:PORT, got '%s'", k, v);
+		return config_fail(c, "%s: expected HOST:PORT, got '%s'", k, v);
 	return 1;
 }
 
@@ -642,18 +636,18 @@ static int web_key(struct parse_ctx *c, const char *k, const char *v)
 {
 	struct config_web *w = &c->cfg->web;
 	if (!strcmp(k, "listen"))
-		return check_host_port(c, k, v) && set_str(c, &w->listen, v, false);
+		return check_host_port(c, k, v) && config_set_str(c, &w->listen, v, false);
 	if (!strcmp(k, "base_url"))
 		return set_url(c, &w->base_url, k, v, true);
 	if (!strcmp(k, "tls_cert"))
-		return set_str(c, &w->tls_cert, v, true);
+		return config_set_str(c, &w->tls_cert, v, true);
 	if (!strcmp(k, "tls_key"))
-		return set_str(c, &w->tls_key, v, true);
+		return config_set_str(c, &w->tls_key, v, true);
 	if (!strcmp(k, "trusted_proxies"))
 		return push_list(c, &w->trusted_proxies, &w->n_trusted_proxies, k, v, is_ip_address,
 				 "a numeric IPv4 or IPv6 address");
 	if (!strcmp(k, "assets"))
-		return set_str(c, &w->assets, v, true);
+		return config_set_str(c, &w->assets, v, true);
 	if (!strcmp(k, "session_ttl"))
 		return set_duration(c, &w->session_ttl_s, k, v, 60, 30 * 86400L);
 	if (!strcmp(k, "admins"))
@@ -663,15 +657,15 @@ static int web_key(struct parse_ctx *c, const char *k, const char *v)
 		for (size_t i = 0; i < 3; i++)
 			if (!strcmp(v, names[i]))
 				return w->dashboard = (enum config_dashboard)i, 1;
-		return fail(c, "dashboard: expected public, signed-in or off, got '%s'", v);
+		return config_fail(c, "dashboard: expected public, signed-in or off, got '%s'", v);
 	}
 	if (!strcmp(k, "recent_messages"))
 		return set_size(c, &w->recent_messages, k, v, 1, 100000, 1);
 	if (!strcmp(k, "link_ttl"))
 		return set_duration(c, &w->link_ttl_s, k, v, 3600, 3650 * 86400L);
 	if (!strcmp(k, "max_per_ip"))
-		return set_int(c, &w->max_per_ip, k, v, 1, 100000);
-	return fail(c, "unknown key '%s' in [web]", k);
+		return config_set_int(c, &w->max_per_ip, k, v, 1, 100000);
+	return config_fail(c, "unknown key '%s' in [web]", k);
 }
 
 static int set_issuer(struct parse_ctx *c, const char *k, const char *v)
@@ -679,9 +673,9 @@ static int set_issuer(struct parse_ctx *c, const char *k, const char *v)
 	const char *host;
 	size_t hl;
 	if (check_url(v, true, &host, &hl))
-		return fail(c, "%s: expected https://HOST[/PATH], got '%s'", k, v);
+		return config_fail(c, "%s: expected https://HOST[/PATH], got '%s'", k, v);
 	if (!strncmp(v, "http://", 7) && !is_loopback_host(host, hl))
-		return fail(c, "%s: http:// only for a loopback host (127.0.0.1, [::1], localhost); "
+		return config_fail(c, "%s: http:// only for a loopback host (127.0.0.1, [::1], localhost); "
 			       "use https://, got '%s'", k, v);
 	/* Kept as given: the ID token's iss must equal it byte for byte, so only
 	 * a trailing slash is dropped (discovery appends its own). */
@@ -696,30 +690,30 @@ static int oidc_key(struct parse_ctx *c, const char *k, const char *v)
 	if (!strcmp(k, "client_id")) {
 		for (const char *p = v; *p; p++)
 			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
-				return fail(c, "client_id: printable characters without spaces, got '%s'", v);
-		return set_str(c, &o->client_id, v, false);
+				return config_fail(c, "client_id: printable characters without spaces, got '%s'", v);
+		return config_set_str(c, &o->client_id, v, false);
 	}
 	if (!strcmp(k, "client_secret_file"))
-		return set_str(c, &o->client_secret_file, v, true);
+		return config_set_str(c, &o->client_secret_file, v, true);
 	if (!strcmp(k, "username_claim")) {
 		for (const char *p = v; *p; p++)
 			if (!isalnum((unsigned char)*p) && !strchr("_-.:", *p))
-				return fail(c, "username_claim: expected a claim name, got '%s'", v);
-		return set_str(c, &o->username_claim, v, false);
+				return config_fail(c, "username_claim: expected a claim name, got '%s'", v);
+		return config_set_str(c, &o->username_claim, v, false);
 	}
 	if (!strcmp(k, "scopes")) {
 		char padded[256];
 		for (const char *p = v; *p; p++)
 			if (!isalnum((unsigned char)*p) && !strchr(" _-.:/", *p))
-				return fail(c, "scopes: expected scope names separated by spaces, got '%s'", v);
+				return config_fail(c, "scopes: expected scope names separated by spaces, got '%s'", v);
 		snprintf(padded, sizeof padded, " %s ", v);
 		if (!strstr(padded, " openid "))
-			return fail(c, "scopes: must include openid, got '%s'", v);
-		return set_str(c, &o->scopes, v, false);
+			return config_fail(c, "scopes: must include openid, got '%s'", v);
+		return config_set_str(c, &o->scopes, v, false);
 	}
 	if (!strcmp(k, "create_users"))
-		return set_bool(c, &o->create_users, k, v);
-	return fail(c, "unknown key '%s' in [oidc]", k);
+		return config_set_bool(c, &o->create_users, k, v);
+	return config_fail(c, "unknown key '%s' in [oidc]", k);
 }
 
 static int handler(void *user, const char *section, const char *name, const char *value)
@@ -728,13 +722,15 @@ static int handler(void *user, const char *section, const char *name, const char
 	if (c->err_line)
 		return 0;
 	if (!*value && strcmp(section, "bus") != 0)
-		return fail(c, "%s: empty value", name);
+		return config_fail(c, "%s: empty value", name);
 	if (!strcmp(section, "daemon"))
 		return daemon_key(c, name, value);
 	if (!strcmp(section, "bus"))
 		return bus_key(c, name, value);
 	if (!strncmp(section, "endpoint", 8) && (section[8] == ' ' || !section[8]))
 		return endpoint_key(c, section + (section[8] ? 9 : 8), name, value);
+	if (!strncmp(section, "amqp", 4) && (section[4] == ' ' || !section[4]))
+		return config_amqp_key(c, section + (section[4] ? 5 : 4), name, value);
 	if (!strcmp(section, "verify"))
 		return verify_key_(c, name, value);
 	if (!strcmp(section, "routing"))
@@ -749,7 +745,7 @@ static int handler(void *user, const char *section, const char *name, const char
 		return web_key(c, name, value);
 	if (!strcmp(section, "oidc"))
 		return oidc_key(c, name, value);
-	return fail(c, "unknown section [%s]", section);
+	return config_fail(c, "unknown section [%s]", section);
 }
 
 static void set_defaults(struct config *cfg)
@@ -783,25 +779,25 @@ static int finish_web(struct parse_ctx *c)
 	if (!w->listen) {
 		if (w->base_url || w->tls_cert || w->tls_key || w->n_trusted_proxies || w->assets ||
 		    w->n_admins)
-			return fail(c, "[web] needs listen = HOST:PORT (without it there is no web app)");
+			return config_fail(c, "[web] needs listen = HOST:PORT (without it there is no web app)");
 		if (any_oidc)
-			return fail(c, "[oidc] needs the web app: [web] listen = HOST:PORT");
+			return config_fail(c, "[oidc] needs the web app: [web] listen = HOST:PORT");
 		return 1;
 	}
 	if (!w->base_url)
-		return fail(c, "[web] base_url is required (the public origin, such as "
+		return config_fail(c, "[web] base_url is required (the public origin, such as "
 			       "https://herald.example.org)");
 	if (!w->tls_cert != !w->tls_key)
-		return fail(c, "[web] tls_cert and tls_key: both or neither");
+		return config_fail(c, "[web] tls_cert and tls_key: both or neither");
 	if (!w->assets && !(w->assets = strdup(HERALD_WEB_DIR)))
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	if (any_oidc) {
 		if (!o->issuer || !o->client_id || !o->client_secret_file)
-			return fail(c, "[oidc] needs issuer, client_id and client_secret_file");
+			return config_fail(c, "[oidc] needs issuer, client_id and client_secret_file");
 		if (!o->username_claim && !(o->username_claim = strdup("preferred_username")))
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 		if (!o->scopes && !(o->scopes = strdup("openid profile email")))
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 	}
 	return 1;
 }
@@ -811,34 +807,37 @@ static int finish(struct parse_ctx *c)
 {
 	struct config *cfg = c->cfg;
 	if (!cfg->state_dir)
-		return fail(c, "[daemon] state_dir is required");
-	if (!cfg->n_endpoints)
-		return fail(c, "at least one [endpoint NAME] section with a connect address is required");
+		return config_fail(c, "[daemon] state_dir is required");
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
 		if (!cfg->endpoints[i].n_connect)
-			return fail(c, "[endpoint %s] has no connect address", cfg->endpoints[i].name);
+			return config_fail(c, "[endpoint %s] has no connect address", cfg->endpoints[i].name);
+	if (!config_amqp_finish(c))
+		return 0;
+	if (!cfg->n_endpoints && !cfg->n_amqp)
+		return config_fail(c, "at least one [endpoint NAME] section with a connect address, or "
+				      "an [amqp NAME] section, is required");
 	if (!cfg->rules_dir && !(cfg->rules_dir = strdup(HERALD_RULES_DIR)))
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	if (!cfg->dispatch.plugin_dir && !(cfg->dispatch.plugin_dir = strdup(HERALD_SINK_DIR)))
-		return fail(c, "out of memory");
+		return config_fail(c, "out of memory");
 	if (cfg->dispatch.retry_max_ms < cfg->dispatch.retry_base_ms)
-		return fail(c, "[dispatch] retry_max_ms is smaller than retry_base_ms");
+		return config_fail(c, "[dispatch] retry_max_ms is smaller than retry_base_ms");
 	for (size_t i = 0; i < cfg->n_sinks; i++)
 		if (!cfg->sinks[i].plugin)
-			return fail(c, "[sink %s] needs plugin = NAME or a path", cfg->sinks[i].name);
+			return config_fail(c, "[sink %s] needs plugin = NAME or a path", cfg->sinks[i].name);
 	if (!finish_web(c))
 		return 0;
 	if (!cfg->api_socket) {
 		size_t n = strlen(cfg->state_dir) + sizeof "/heraldd.sock";
 		if (!(cfg->api_socket = malloc(n)))
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 		snprintf(cfg->api_socket, n, "%s/heraldd.sock", cfg->state_dir);
 	} else if (cfg->api_socket[0] != '/') {
 		char *rel = cfg->api_socket;
 		size_t n = strlen(cfg->state_dir) + strlen(rel) + 2;
 		if (!(cfg->api_socket = malloc(n))) {
 			cfg->api_socket = rel;
-			return fail(c, "out of memory");
+			return config_fail(c, "out of memory");
 		}
 		snprintf(cfg->api_socket, n, "%s/%s", cfg->state_dir, rel);
 		free(rel);
@@ -905,6 +904,7 @@ void config_release(struct config *cfg)
 		free(cfg->endpoints[i].replay);
 	}
 	free(cfg->endpoints);
+	config_amqp_release(cfg);
 	free_strv(cfg->subscribe, cfg->n_subscribe);
 	verify_config_release(&cfg->verify);
 	free(cfg->dispatch.plugin_dir);

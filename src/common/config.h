@@ -17,6 +17,9 @@
  *   [bus]      subscribe (repeatable), rcvhwm, max_message_size,
  *              replay_timeout_ms, replay_batch, dedup_window
  *   [endpoint NAME]  connect (repeatable), replay
+ *   [amqp NAME] url, trust, ca_file, cert_file, key_file, exchange, queue,
+ *              queue_durable, bind (repeatable), prefetch, heartbeat
+ *              (config_amqp.c; fedora-messaging over AMQP, src/daemon/amqp.h)
  *   [verify]   require_signatures, ca_file, crl_file, security_level,
  *              ignore_cert_time, routing_strict
  *   [routing]  TOPIC-PATTERN = SIGNER [SIGNER...]
@@ -60,6 +63,30 @@ struct config_endpoint {
 	char **connect;   /* owned; n_connect ZeroMQ addresses */
 	size_t n_connect;
 	char *replay;     /* owned; NULL if none */
+};
+
+/*
+ * One [amqp NAME] section: a fedora-messaging broker to consume from. Its
+ * messages are not signed; `trust = broker` is the operator saying that the
+ * broker's TLS and credentials are what vouches for them.
+ */
+struct config_amqp {
+	char *name;       /* owned */
+	char *url;        /* owned; amqp:// or amqps://; a secret (credentials):
+			   * print it only through config_amqp_redact() */
+	char *ca_file;    /* owned; NULL: the system's CA store (amqps only) */
+	char *cert_file;  /* owned; client certificate and key: both or neither */
+	char *key_file;
+	char *exchange;   /* owned; default "amq.topic" (fedora-messaging's) */
+	char *queue;      /* owned; NULL: an exclusive, server-named, auto-delete queue */
+	bool queue_durable; /* default yes for a named queue; a server-named one is not */
+	char **bind;      /* owned binding keys; default one, "#" */
+	size_t n_bind;
+	int prefetch;     /* unacknowledged deliveries in flight, default 4096 */
+	int heartbeat_s;  /* AMQP heartbeat, default 30; 0: none */
+	bool trust_broker; /* trust = broker was said (required) */
+	bool durable_said; /* queue_durable was given (yes without a queue is an error) */
+	int line;         /* where the section starts, for errors found at the end */
 };
 
 /* One [sink NAME] section: the host's keys, and the plugin's own. */
@@ -153,6 +180,8 @@ struct config {
 	/* [bus] */
 	struct config_endpoint *endpoints;
 	size_t n_endpoints;
+	struct config_amqp *amqp; /* [amqp NAME] sections */
+	size_t n_amqp;
 	char **subscribe;      /* topic prefixes; none = everything */
 	size_t n_subscribe;
 	int rcvhwm;
@@ -180,6 +209,23 @@ const struct config_sink *config_sink_find(const struct config *cfg, const char 
  */
 int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 void config_release(struct config *cfg);
+
+/*
+ * `url` with its password replaced by "***" (and nothing else changed), for
+ * logs and errors. Truncated to outlen - 1 bytes; returns out.
+ */
+char *config_amqp_redact(const char *url, char *out, size_t outlen);
+
+/*
+ * The virtual host an amqp(s):// URL names, read as pika and fedora-messaging
+ * read it: "amqp://host" and "amqp://host/" are the default vhost "/";
+ * "amqps://host/%2Fpublic_pubsub" is "/public_pubsub" (percent-decoded).
+ * Writes it to out, NUL-terminated; returns NULL, or why the URL's path is
+ * not a vhost (a second '/', a query, a bad or NUL escape, over 255 bytes:
+ * AMQP's limit), with out then unspecified.
+ */
+#define CONFIG_AMQP_VHOST_MAX 255
+const char *config_amqp_vhost(const char *url, char out[CONFIG_AMQP_VHOST_MAX + 1]);
 
 /* Parse a duration: "90" (seconds), "90s", "30m", "8h", "60d". 0 or -EINVAL. */
 int config_parse_duration(const char *s, long *out_s);

@@ -229,6 +229,31 @@ enum envelope_error envelope_parse(struct envelope *env, const char *data, size_
 	return e;
 }
 
+int envelope_adopt(struct envelope *env, const char *topic, size_t topic_len, const char *msg_id,
+		   size_t msg_id_len, double timestamp, const char *body, size_t body_len,
+		   json_t *msg)
+{
+	forget(env);
+	/* Both strings first, pointers after: the buffer may move as it grows. */
+	if (buf_append(&env->text, topic, topic_len) || buf_append(&env->text, "", 1) ||
+	    (msg_id && (buf_append(&env->text, msg_id, msg_id_len) ||
+			buf_append(&env->text, "", 1)))) {
+		json_decref(msg);
+		forget(env);
+		return -ENOMEM;
+	}
+	env->topic = env->text.data;
+	env->topic_len = topic_len;
+	env->msg_id = msg_id ? env->text.data + topic_len + 1 : NULL;
+	env->raw = body;
+	env->raw_len = body_len;
+	env->msg_off = 0;
+	env->msg_len = body_len;
+	env->msg_json = msg;
+	env->timestamp = timestamp;
+	return 0;
+}
+
 const json_t *envelope_msg(struct envelope *env)
 {
 	json_error_t jerr;

@@ -93,6 +93,21 @@ enum envelope_error envelope_reparse(struct envelope *env, const char *data, siz
  */
 const json_t *envelope_msg(struct envelope *env);
 
+/*
+ * An envelope for a message that came without fedmsg's wrapper (fedora-
+ * messaging over AMQP, fmsg.c), so that later stages read it like any
+ * other: topic and msg_id (NULL: none) are copied into env->text, the body
+ * bytes [body, body+body_len) are borrowed as `raw` and the msg span, and
+ * `msg` (its parse; NULL: envelope_msg() parses the body when asked) is
+ * taken over: env owns that reference. env must be
+ * ENVELOPE_INIT or cleared/parsed before (its memory is reused). Nothing is
+ * signed: crypto, signature and the rest stay NULL. 0 or -ENOMEM (env then
+ * holds no message, and msg was released).
+ */
+int envelope_adopt(struct envelope *env, const char *topic, size_t topic_len, const char *msg_id,
+		   size_t msg_id_len, double timestamp, const char *body, size_t body_len,
+		   json_t *msg);
+
 /* Forget the message, keep the memory (unless a big message grew it). */
 void envelope_clear(struct envelope *env);
 

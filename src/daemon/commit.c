@@ -137,7 +137,7 @@ static int understand_and_match(struct commit *c, struct store_txn *txn, struct 
 	struct match_result r;
 	int rc = 0;
 	*out = (struct matched){0};
-	if (!msg || schema_describe(c->schema, it->env.topic, msg, &meta)) {
+	if (!msg || schema_describe_headers(c->schema, it->env.topic, msg, it->headers, &meta)) {
 		metric_add(&c->metrics->understand_errors, 1);
 		meta_release(&meta);
 		return 0;

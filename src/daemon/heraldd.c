@@ -125,9 +125,10 @@ static int run(struct daemon *d)
 			continue;
 		}
 		size_t n = ingest_take(d->ingest, items, commit_batch_max(d->commit), 200);
-		/* A failed batch is logged, counted and rewound by the committer. */
+		/* A failed batch is logged, counted and rewound by the committer;
+		 * its AMQP deliveries go back to their queues. */
 		if (n)
-			commit_batch(d->commit, items, n);
+			ingest_settle(d->ingest, items, n, commit_batch(d->commit, items, n) == 0);
 		ingest_release(d->ingest, n);
 		commit_request_replays(d->commit);
 		if (d->retired && ingest_drained(d->ingest, d->retire_mark)) {

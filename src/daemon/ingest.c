@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "src/common/log.h"
+#include "amqpsrc.h"
 #include "seqtrack.h"
 #include "src/common/clock.h"
 
@@ -64,7 +65,10 @@ struct ingest {
 	void *zctx;
 	void *cmd_out, *cmd_in; /* consumer -> I/O thread */
 	struct source *src;
-	size_t nsrc;
+	size_t nsrc;           /* ZeroMQ sources first, then one per [amqp] section */
+	size_t nzmq;
+	struct amqpsrc **amqp; /* [namqp]; source nzmq + k is amqp[k] */
+	size_t namqp;
 
 	struct ingest_item *ring;
 	/* Under lock. tail <= done <= claim <= head: the consumer holds
@@ -98,51 +102,79 @@ static void publish_locked(struct ingest *in, struct ingest_item *it)
 	pthread_cond_signal(&in->work_cv);
 }
 
-/* The next slot for the producer, once there is room; NULL when stopping. */
-static struct ingest_item *reserve_locked(struct ingest *in)
+/*
+ * The next slot, once there is room, emptied for a producer; NULL when
+ * stopping. The caller fills it (moves only) and publishes it before it
+ * lets go of the lock, so producers never hold a slot between two locks
+ * and any number of them can share the ring.
+ */
+static struct ingest_item *claim_locked(struct ingest *in)
 {
 	while (!in->stopping && in->head - in->tail >= RING_SIZE)
 		pthread_cond_wait(&in->space_cv, &in->lock);
-	return in->stopping ? NULL : ring_slot(in, in->head);
-}
-
-static struct ingest_item *slot_reset(struct ingest_item *it)
-{
-	if (it) {
-		/* it->env was cleared when the slot was released. */
-		it->nparts = 0;
-		it->replayed = it->via_relay = it->has_seq = it->ok = it->wanted = false;
-		it->more = it->failed = false;
-		it->seq = it->last_seq = 0;
-		it->signer = NULL;
-	}
+	if (in->stopping)
+		return NULL;
+	struct ingest_item *it = ring_slot(in, in->head);
+	/* it->env was cleared when the slot was released. */
+	it->nparts = 0;
+	it->replayed = it->via_relay = it->has_seq = it->ok = it->wanted = false;
+	it->more = it->failed = false;
+	it->seq = it->last_seq = 0;
+	it->signer = NULL;
+	it->headers = NULL;
 	return it;
 }
 
-/* Reserve the next slot for the producer; NULL when stopping. */
-static struct ingest_item *ring_reserve(struct ingest *in)
+/* Frames received outside the lock, moved into a slot under it. */
+struct frames {
+	zmq_msg_t part[3];
+	int nparts;          /* 0: malformed (more than three frames) */
+};
+
+static void frames_close(struct frames *f)
 {
-	pthread_mutex_lock(&in->lock);
-	struct ingest_item *it = reserve_locked(in);
-	pthread_mutex_unlock(&in->lock);
-	return slot_reset(it);
+	for (int i = 0; i < f->nparts; i++)
+		zmq_msg_close(&f->part[i]);
+	f->nparts = 0;
 }
 
-static void ring_publish(struct ingest *in, struct ingest_item *it)
+/* Publish one message's frames as the next slot; false when stopping. */
+static bool ring_put_frames(struct ingest *in, uint32_t src, bool replayed, struct frames *f)
 {
 	pthread_mutex_lock(&in->lock);
-	publish_locked(in, it);
+	struct ingest_item *it = claim_locked(in);
+	if (it) {
+		it->kind = INGEST_MESSAGE;
+		it->source = src;
+		it->replayed = replayed;
+		for (int i = 0; i < f->nparts; i++) {
+			zmq_msg_init(&it->part[i]);
+			zmq_msg_move(&it->part[i], &f->part[i]);
+		}
+		it->nparts = f->nparts;
+		publish_locked(in, it);
+	}
 	pthread_mutex_unlock(&in->lock);
+	frames_close(f); /* moved-from messages are empty */
+	return it != NULL;
 }
 
-/* ring_publish(it) and ring_reserve() under one lock: the live path. */
-static struct ingest_item *ring_publish_reserve(struct ingest *in, struct ingest_item *it)
+/* amqpsrc's submit: a delivery into the next slot, the slot's spare back. */
+static int ring_put_delivery(void *arg, uint32_t src, struct amqpsrc_delivery **d)
 {
+	struct ingest *in = arg;
 	pthread_mutex_lock(&in->lock);
-	publish_locked(in, it);
-	struct ingest_item *next = reserve_locked(in);
+	struct ingest_item *it = claim_locked(in);
+	if (it) {
+		it->kind = INGEST_MESSAGE;
+		it->source = src;
+		it->delivery = *d;
+		*d = it->spare;
+		it->spare = NULL;
+		publish_locked(in, it);
+	}
 	pthread_mutex_unlock(&in->lock);
-	return slot_reset(next);
+	return it ? 0 : -ECANCELED;
 }
 
 size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, int timeout_ms)
@@ -168,7 +200,28 @@ static void slot_clear(struct ingest_item *it)
 	for (int i = 0; i < it->nparts && i < 3; i++)
 		zmq_msg_close(&it->part[i]);
 	it->nparts = 0;
+	if (it->delivery) { /* its memory waits in the slot for the next delivery */
+		amqpsrc_delivery_free(it->spare);
+		it->spare = it->delivery;
+		it->delivery = NULL;
+	}
 	it->state = SLOT_EMPTY;
+}
+
+void ingest_settle(struct ingest *in, struct ingest_item **items, size_t n, bool committed)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct amqpsrc_delivery *d = items[i]->delivery;
+		if (!d)
+			continue;
+		enum amqpsrc_outcome o = !items[i]->ok ? AMQPSRC_REJECT
+				       : committed     ? AMQPSRC_ACK
+						       : AMQPSRC_REQUEUE;
+		if (amqpsrc_settle_add(d->from, d, o)) /* unsettled: redelivered after a reconnect */
+			log_error("ingest: out of memory settling an AMQP delivery");
+	}
+	for (size_t k = 0; k < in->namqp; k++)
+		amqpsrc_settle_post(in->amqp[k]);
 }
 
 void ingest_release(struct ingest *in, size_t n)
@@ -265,11 +318,54 @@ static int check_slot(struct ingest *in, struct ingest_item *it, struct buf *scr
 	return -1;
 }
 
+/* An AMQP delivery: fedora-messaging's format, no signature (the broker
+ * is trusted). Returns fmsg's reason, FMSG_OK if fine. */
+static enum fmsg_reason check_delivery(struct ingest *in, struct ingest_item *it,
+				       const char **detail)
+{
+	const struct amqpsrc_delivery *d = it->delivery;
+	enum fmsg_reason r;
+	if (d->too_large) {
+		*detail = "body over max_message_size";
+		r = FMSG_TOO_LARGE;
+	} else if (d->bad_headers) {
+		*detail = d->bad_headers;
+		r = FMSG_BAD_HEADER;
+	} else {
+		struct fmsg_in fin = amqpsrc_fmsg_in(d);
+		r = fmsg_parse(&fin, in->cfg->max_message_size, (double)clock_wall_ms() / 1000,
+			       &it->env, detail);
+	}
+	if (r)
+		return r;
+	it->raw = it->env.raw;
+	it->raw_len = it->env.raw_len;
+	it->headers = d->headers;
+	it->wanted = topic_wanted(in->cfg, it->env.topic);
+	return FMSG_OK;
+}
+
+static void process_delivery(struct ingest *in, struct ingest_item *it, struct log_limit *rl)
+{
+	const char *detail = "";
+	enum fmsg_reason r = check_delivery(in, it, &detail);
+	it->ok = r == FMSG_OK;
+	if (it->ok)
+		return;
+	metric_add(&in->m->amqp_rejected[r], 1);
+	log_limited(rl, L_WARN, "amqp '%s': delivery rejected: %s (%s)", in->src[it->source].pub.name,
+		    fmsg_reason_name(r), detail);
+}
+
 static void process_slot(struct ingest *in, struct ingest_item *it, struct buf *scratch,
 			 struct log_limit *rl)
 {
 	if (it->kind != INGEST_MESSAGE)
 		return;
+	if (it->delivery) {
+		process_delivery(in, it, rl);
+		return;
+	}
 	const char *detail = "";
 	int why = check_slot(in, it, scratch, &detail);
 	it->ok = why < 0;
@@ -323,8 +419,8 @@ static void *worker_main(void *arg)
 
 /* ---- I/O thread ---- */
 
-/* Read one multipart message into a slot; extra frames make it malformed. */
-static int recv_into(void *sock, struct ingest_item *it)
+/* Read one multipart message; more than three frames make it malformed. */
+static int recv_frames(void *sock, struct frames *f)
 {
 	int more = 1, n = 0;
 	size_t len = sizeof more;
@@ -338,52 +434,46 @@ static int recv_into(void *sock, struct ingest_item *it)
 			break;
 		}
 		if (n < 3) {
-			zmq_msg_init(&it->part[n]);
-			zmq_msg_move(&it->part[n], &tmp);
+			zmq_msg_init(&f->part[n]);
+			zmq_msg_move(&f->part[n], &tmp);
 		}
 		zmq_msg_close(&tmp);
 		n++;
 		if (zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &len))
 			more = 0;
 	}
-	it->nparts = n > 3 ? 99 : n;
+	f->nparts = n > 3 ? 3 : n;
 	if (n > 3)
-		for (int i = 0; i < 3; i++)
-			zmq_msg_close(&it->part[i]);
+		frames_close(f); /* nparts 0: the worker rejects it */
 	return 0;
 }
 
 static void read_source(struct ingest *in, uint32_t s)
 {
-	struct ingest_item *it = ring_reserve(in);
-	for (int burst = 0; it && burst < RECV_BURST; burst++) {
-		it->kind = INGEST_MESSAGE;
-		it->source = s;
-		if (recv_into(in->src[s].sub, it) < 0)
-			return; /* EAGAIN: drained; the reserved slot is simply reused */
-		if (it->nparts == 99)
-			it->nparts = 0; /* frames already closed; the worker rejects */
+	for (int burst = 0; burst < RECV_BURST; burst++) {
+		struct frames f;
+		if (recv_frames(in->src[s].sub, &f) < 0)
+			return; /* EAGAIN: drained */
 		metric_add(&in->m->received, 1);
-		if (burst + 1 == RECV_BURST) {
-			ring_publish(in, it);
+		if (!ring_put_frames(in, s, false, &f))
 			return;
-		}
-		it = ring_publish_reserve(in, it);
 	}
 }
 
 static void push_replay_done(struct ingest *in, uint32_t s, uint64_t last, bool more, bool failed)
 {
-	struct ingest_item *it = ring_reserve(in);
-	if (!it)
-		return;
-	it->kind = INGEST_REPLAY_DONE;
-	it->source = s;
-	it->replayed = true;
-	it->last_seq = last;
-	it->more = more;
-	it->failed = failed;
-	ring_publish(in, it);
+	pthread_mutex_lock(&in->lock);
+	struct ingest_item *it = claim_locked(in);
+	if (it) {
+		it->kind = INGEST_REPLAY_DONE;
+		it->source = s;
+		it->replayed = true;
+		it->last_seq = last;
+		it->more = more;
+		it->failed = failed;
+		publish_locked(in, it);
+	}
+	pthread_mutex_unlock(&in->lock);
 }
 
 static int send_replay_request(struct ingest *in, struct source *src)
@@ -436,7 +526,7 @@ static void replay_give_up(struct ingest *in, uint32_t s, const char *why)
 
 static void start_replay(struct ingest *in, const struct replay_cmd *cmd)
 {
-	if (cmd->src >= in->nsrc || !in->src[cmd->src].replay)
+	if (cmd->src >= in->nzmq || !in->src[cmd->src].replay)
 		return;
 	struct source *src = &in->src[cmd->src];
 	if (src->pending && src->req) {
@@ -513,30 +603,23 @@ static void read_replay(struct ingest *in, uint32_t s)
 			zmq_msg_close(&f);
 			continue;
 		}
-		struct ingest_item *it = ring_reserve(in);
-		if (!it) {
-			zmq_msg_close(&f);
-			break;
-		}
-		it->kind = INGEST_MESSAGE;
-		it->source = s;
-		it->replayed = true;
-		zmq_msg_init(&it->part[0]);
-		zmq_msg_init(&it->part[1]);
-		zmq_msg_move(&it->part[1], &f);
-		it->nparts = 2;
+		struct frames fr = {.nparts = 2};
+		zmq_msg_init(&fr.part[0]);
+		zmq_msg_init(&fr.part[1]);
+		zmq_msg_move(&fr.part[1], &f);
 		if (have_meta) {
 			uint64_t seq;
 			if (!parse_meta(&meta, &seq) && seq > last)
 				last = seq;
-			zmq_msg_init(&it->part[2]);
-			zmq_msg_move(&it->part[2], &meta);
-			it->nparts = 3;
+			zmq_msg_init(&fr.part[2]);
+			zmq_msg_move(&fr.part[2], &meta);
+			fr.nparts = 3;
 			have_meta = false;
 		}
 		zmq_msg_close(&f);
 		metric_add(&in->m->received, 1);
-		ring_publish(in, it);
+		if (!ring_put_frames(in, s, true, &fr))
+			break;
 	}
 	zmq_msg_close(&meta);
 	src->pending = false;
@@ -550,7 +633,7 @@ static void read_replay(struct ingest *in, uint32_t s)
 static void check_replay_timeouts(struct ingest *in)
 {
 	uint64_t now = clock_mono_ms();
-	for (uint32_t s = 0; s < in->nsrc; s++) {
+	for (uint32_t s = 0; s < in->nzmq; s++) {
 		struct source *src = &in->src[s];
 		if (!src->pending || now < src->deadline_ms)
 			continue;
@@ -585,7 +668,7 @@ static bool is_stopping(struct ingest *in)
 static void *io_main(void *arg)
 {
 	struct ingest *in = arg;
-	size_t cap = 1 + 2 * in->nsrc;
+	size_t cap = 1 + 2 * in->nzmq;
 	zmq_pollitem_t *items = calloc(cap, sizeof *items);
 	uint32_t *who = calloc(cap, sizeof *who);
 	if (!items || !who) {
@@ -595,7 +678,7 @@ static void *io_main(void *arg)
 	while (!is_stopping(in)) {
 		size_t n = 0;
 		items[n++] = (zmq_pollitem_t){.socket = in->cmd_in, .events = ZMQ_POLLIN};
-		for (uint32_t s = 0; s < in->nsrc; s++) {
+		for (uint32_t s = 0; s < in->nzmq; s++) {
 			who[n] = s;
 			items[n++] = (zmq_pollitem_t){.socket = in->src[s].sub, .events = ZMQ_POLLIN};
 			if (in->src[s].pending && in->src[s].req) {
@@ -671,8 +754,9 @@ static int open_sockets(struct ingest *in, char *err, size_t errlen)
 {
 	const struct config *cfg = in->cfg;
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
-		in->nsrc += cfg->endpoints[i].n_connect;
-	if (!(in->src = calloc(in->nsrc, sizeof *in->src)))
+		in->nzmq += cfg->endpoints[i].n_connect;
+	in->nsrc = in->nzmq + cfg->n_amqp;
+	if (!(in->src = calloc(in->nsrc ? in->nsrc : 1, sizeof *in->src)))
 		return -ENOMEM;
 	size_t k = 0;
 	for (size_t i = 0; i < cfg->n_endpoints; i++)
@@ -689,6 +773,33 @@ static int open_sockets(struct ingest *in, char *err, size_t errlen)
 	if (!in->cmd_in || !in->cmd_out || zmq_bind(in->cmd_in, name) || zmq_connect(in->cmd_out, name)) {
 		snprintf(err, errlen, "ingest: command channel: %s", zmq_strerror(errno));
 		return -EIO;
+	}
+	return 0;
+}
+
+/* One source and one consumer thread per [amqp NAME] section, after the
+ * ZeroMQ sources; started once the workers run. */
+static int start_amqp(struct ingest *in, char *err, size_t errlen)
+{
+	const struct config *cfg = in->cfg;
+	if (!cfg->n_amqp)
+		return 0;
+	if (!(in->amqp = calloc(cfg->n_amqp, sizeof *in->amqp)))
+		return -ENOMEM;
+	for (size_t k = 0; k < cfg->n_amqp; k++) {
+		struct source *src = &in->src[in->nzmq + k];
+		const struct config_amqp *a = &cfg->amqp[k];
+		size_t klen = strlen(a->name) + sizeof "amqp ";
+		if (!(src->key = malloc(klen)))
+			return -ENOMEM;
+		snprintf(src->key, klen, "amqp %s", a->name);
+		src->pub = (struct ingest_source){src->key, a->name, false};
+		struct amqpsrc_sink sink = {ring_put_delivery, in, (uint32_t)(in->nzmq + k)};
+		int rc = amqpsrc_start(a, cfg->max_message_size, in->m, &sink, &in->amqp[k], err,
+				       errlen);
+		if (rc)
+			return rc;
+		in->namqp++;
 	}
 	return 0;
 }
@@ -721,6 +832,8 @@ int ingest_start(const struct config *cfg, struct verifier *v, struct metrics *m
 	if ((rc = -pthread_create(&in->io, NULL, io_main, in)))
 		goto fail;
 	in->io_started = true;
+	if ((rc = start_amqp(in, err, errlen)))
+		goto fail;
 	*out = in;
 	return 0;
 fail:
@@ -740,6 +853,9 @@ void ingest_stop(struct ingest *in)
 	pthread_cond_broadcast(&in->space_cv);
 	pthread_cond_broadcast(&in->done_cv);
 	pthread_mutex_unlock(&in->lock);
+	for (size_t k = 0; k < in->namqp; k++) /* after stopping: none waits for ring space */
+		amqpsrc_stop(in->amqp[k]);
+	free(in->amqp);
 	if (in->io_started)
 		pthread_join(in->io, NULL);
 	for (int i = 0; i < in->started_workers; i++)
@@ -747,8 +863,10 @@ void ingest_stop(struct ingest *in)
 	if (in->ring) {
 		for (uint64_t i = in->tail; i != in->head; i++)
 			slot_clear(ring_slot(in, i));
-		for (size_t i = 0; i < RING_SIZE; i++)
+		for (size_t i = 0; i < RING_SIZE; i++) {
 			envelope_release(&in->ring[i].env);
+			amqpsrc_delivery_free(in->ring[i].spare);
+		}
 	}
 	for (size_t s = 0; s < in->nsrc; s++) {
 		if (in->src[s].sub)

@@ -14,8 +14,20 @@
  * high-water mark then applies and anything dropped shows up as a sequence
  * gap, which replay fills. Nothing is dropped silently inside heraldd.
  *
- * Threads: ingest_take/ingest_release/ingest_request_replay belong to the one
- * consumer thread; ingest_set_verifier may be called from any thread.
+ * [amqp NAME] sections are sources too (amqpsrc.h): each one's consumer
+ * thread puts its deliveries into the same ring, so one group commit covers
+ * bus and AMQP messages alike; workers read them with fmsg instead of
+ * verifying a signature (the broker is trusted, trust = broker). Such a
+ * source is not sequenced. After each batch the consumer calls
+ * ingest_settle(), which tells the AMQP consumers what to acknowledge.
+ *
+ * The ring has several producers (the ZeroMQ I/O thread and one thread
+ * per [amqp] section): each claims, fills (by moving pointers, no I/O) and
+ * publishes a slot under the ring lock.
+ *
+ * Threads: ingest_take/ingest_release/ingest_settle/ingest_request_replay
+ * belong to the one consumer thread; ingest_set_verifier may be called from
+ * any thread.
  */
 #ifndef HERALD_INGEST_H
 #define HERALD_INGEST_H
@@ -53,8 +65,11 @@ struct ingest_item {
 	enum reject_reason why; /* when !ok */
 	struct envelope env;
 	const char *signer;   /* borrowed from the verifier; NULL if unsigned */
-	const char *raw;      /* the envelope bytes */
+	const char *raw;      /* the envelope bytes (an AMQP delivery: its body) */
 	size_t raw_len;
+	struct amqpsrc_delivery *delivery; /* an AMQP delivery; NULL for the bus */
+	const json_t *headers; /* its AMQP headers when ok (schema_describe_headers);
+				* NULL for the bus */
 	/* INGEST_REPLAY_DONE */
 	bool more, failed;
 	uint64_t last_seq;
@@ -62,9 +77,11 @@ struct ingest_item {
 	zmq_msg_t part[3];
 	int nparts;
 	int state;
+	struct amqpsrc_delivery *spare; /* an AMQP delivery's memory, kept for reuse */
 };
 
 struct ingest;
+struct amqpsrc_delivery;
 
 /* Start the I/O thread and `cfg->workers` workers. `cfg` and `m` must outlive
  * the ingest; `v` is borrowed until replaced by ingest_set_verifier. */
@@ -83,6 +100,13 @@ const struct ingest_source *ingest_source_get(const struct ingest *in, size_t i)
  */
 size_t ingest_take(struct ingest *in, struct ingest_item **items, size_t max, int timeout_ms);
 void ingest_release(struct ingest *in, size_t n);
+
+/*
+ * After commit_batch over items[0..n) (before ingest_release): settle each
+ * AMQP delivery among them with its consumer. A malformed one is rejected
+ * for good; the others are acknowledged if `committed`, else requeued.
+ */
+void ingest_settle(struct ingest *in, struct ingest_item **items, size_t n, bool committed);
 
 /* Ask source `src` for sequence numbers lo..hi (hi may be SEQ_OPEN). The
  * answer arrives through ingest_take, ending with an INGEST_REPLAY_DONE. */

@@ -52,7 +52,11 @@ static const char *const reject_names[REJECT_REASON_COUNT] = {
 	X(rate_limited, "notifications folded into a digest by a rate limit")            \
 	X(sink_broken, "times a sink instance reported itself broken")                   \
 	X(dests_paused, "destinations paused after failing too long")                    \
-	X(intake_stops, "times intake stopped: the store was full or a commit failed")
+	X(intake_stops, "times intake stopped: the store was full or a commit failed")    \
+	X(amqp_received, "deliveries read from AMQP brokers")                            \
+	X(amqp_acked, "AMQP deliveries acknowledged once committed")                     \
+	X(amqp_requeued, "AMQP deliveries given back to the broker after a failed commit") \
+	X(amqp_reconnects, "AMQP connections lost and made again")
 
 const char *metrics_reject_name(enum reject_reason r)
 {
@@ -89,6 +93,26 @@ static int render_sinks(const struct metrics *m, struct buf *out, bool prom)
 	return prom ? rc : rc | buf_puts(out, "},");
 }
 
+/* AMQP deliveries refused, by fmsg's reason (0 is "ok": not a reason). */
+static int render_amqp_rejected(const struct metrics *m, struct buf *out, bool prom)
+{
+	uint64_t total = 0;
+	for (int r = 1; r < FMSG_REASON_COUNT; r++)
+		total += metric_get(&m->amqp_rejected[r]);
+	int rc = prom ? buf_puts(out, "# HELP herald_amqp_rejected_total AMQP deliveries rejected "
+				      "without requeue, by reason\n# TYPE herald_amqp_rejected_total "
+				      "counter\n")
+		      : buf_printf(out, "\"amqp_rejected\":%llu,\"amqp_rejected_by_reason\":{",
+				   (unsigned long long)total);
+	for (int r = 1; r < FMSG_REASON_COUNT; r++) {
+		const char *name = fmsg_reason_name((enum fmsg_reason)r);
+		unsigned long long v = (unsigned long long)metric_get(&m->amqp_rejected[r]);
+		rc |= prom ? buf_printf(out, "herald_amqp_rejected_total{reason=\"%s\"} %llu\n", name, v)
+			   : buf_printf(out, "%s\"%s\":%llu", r > 1 ? "," : "", name, v);
+	}
+	return prom ? rc : rc | buf_puts(out, "},");
+}
+
 uint64_t metrics_rejected_total(const struct metrics *m)
 {
 	uint64_t n = 0;
@@ -119,6 +143,7 @@ int metrics_render_prometheus(const struct metrics *m, struct buf *out)
 			      "gauge\nherald_subscriptions_invalid %llu\n",
 			 (unsigned long long)metric_get(&m->subscriptions_invalid));
 	rc |= render_sinks(m, out, true);
+	rc |= render_amqp_rejected(m, out, true);
 	return rc ? -12 : 0;
 }
 
@@ -133,6 +158,7 @@ int metrics_render_json(const struct metrics *m, struct buf *out)
 			 (unsigned long long)metric_get(&m->intake_stopped),
 			 (unsigned long long)metric_get(&m->subscriptions_invalid));
 	rc |= render_sinks(m, out, false);
+	rc |= render_amqp_rejected(m, out, false);
 	rc |= buf_printf(out, "\"rejected\":%llu,\"rejected_by_reason\":{",
 			 (unsigned long long)metrics_rejected_total(m));
 	for (int r = 0; r < REJECT_REASON_COUNT; r++)

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "src/common/buf.h"
+#include "src/common/fmsg.h"
 
 /* Why a message was dropped before acceptance. */
 enum reject_reason {
@@ -75,6 +76,12 @@ struct metrics {
 	_Atomic uint64_t subscriptions_quarantined; /* quarantines persisted (match.h) */
 	_Atomic uint64_t subscriptions_invalid; /* gauge: enabled subscriptions in the store that
 						 * the index could not load; they match nothing */
+	/* [amqp NAME] sources (amqpsrc.h) */
+	_Atomic uint64_t amqp_received;    /* deliveries read off the connections */
+	_Atomic uint64_t amqp_acked;       /* deliveries acknowledged after their commit */
+	_Atomic uint64_t amqp_rejected[FMSG_REASON_COUNT]; /* refused, not requeued, by reason */
+	_Atomic uint64_t amqp_requeued;    /* given back after a failed commit */
+	_Atomic uint64_t amqp_reconnects;  /* connections lost and made again */
 	/* per sink instance, registered by the dispatcher at start */
 	struct metrics_sink sinks[METRICS_SINKS];
 	_Atomic size_t n_sinks;

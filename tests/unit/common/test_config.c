@@ -272,6 +272,150 @@ static void web_keys(void)
 	   "config_parse_duration refuses empty, unitless, unknown units, overflow");
 }
 
+#define AMQP_BASE "[daemon]\nstate_dir = state\n[amqp fedora]\n"
+
+/* The vhost as pika reads it (config_amqp_vhost); want NULL: refused. */
+static void vhost_is(const char *url, const char *want)
+{
+	char out[CONFIG_AMQP_VHOST_MAX + 1];
+	const char *why = config_amqp_vhost(url, out);
+	if (want)
+		ok(!why && !strcmp(out, want), "vhost of %.60s is '%s' (%s)", url, out,
+		   why ? why : "ok");
+	else
+		ok(why != NULL, "vhost of %.60s refused (%s)", url, why ? why : "accepted");
+}
+
+static void amqp_vhosts(void)
+{
+	char url[900], want[300];
+	vhost_is("amqp://h", "/");
+	vhost_is("amqp://h/", "/");
+	vhost_is("amqps://fedora:@rabbitmq.fedoraproject.org/%2Fpublic_pubsub", "/public_pubsub");
+	vhost_is("amqp://u:p%2Fw@h:5672/%2F", "/"); /* an escaped '/' in the password */
+	vhost_is("amqp://h/%2f", "/");
+	vhost_is("amqp://h/x", "x");
+	vhost_is("amqp://h/a%20b%2Fc", "a b/c");
+	vhost_is("amqp://h/a/b", NULL);
+	vhost_is("amqp://h//", NULL);
+	vhost_is("amqp://h/v?heartbeat=10", NULL);
+	vhost_is("amqp://h/v#f", NULL);
+	vhost_is("amqp://h/%", NULL);
+	vhost_is("amqp://h/%4", NULL);
+	vhost_is("amqp://h/%4g", NULL);
+	vhost_is("amqp://h/%g4", NULL);
+	vhost_is("amqp://h/a%00b", NULL);
+	/* 255 bytes is AMQP's limit, counted after decoding */
+	memset(want, 'v', 255);
+	want[255] = '\0';
+	snprintf(url, sizeof url, "amqp://h/%s", want);
+	vhost_is(url, want);
+	strcat(url, "v");
+	vhost_is(url, NULL);
+	int n = snprintf(url, sizeof url, "amqp://h/");
+	for (int i = 0; i < 255; i++)
+		n += snprintf(url + n, sizeof url - (size_t)n, "%%%02X", 'v');
+	vhost_is(url, want);
+	snprintf(url + n, sizeof url - (size_t)n, "%%2F");
+	vhost_is(url, NULL);
+	bad("amqp url two path segments", AMQP_BASE "url = amqp://h/a/b\n", 4, "second '/'");
+	bad("amqp url with a query", AMQP_BASE "url = amqp://h/%2F?heartbeat=5\n", 4, "query");
+	bad("amqp url bad escape", AMQP_BASE "url = amqps://h/%2\n", 4, "two hex digits");
+}
+
+/* [amqp NAME]: defaults, every key, and each way a section can be wrong. */
+static void amqp_sections(void)
+{
+	struct config cfg;
+	char err[600] = "";
+	const char *path = write_conf(
+		"amqp.conf", AMQP_BASE "url = amqps://fedora:s3cret@rabbitmq.example.org/%2Fpublic_pubsub\n"
+			     "trust = broker\nca_file = cacert.pem\ncert_file = /etc/fedora-cert.pem\n"
+			     "key_file = fedora-key.pem\nexchange = amq.topic\nqueue = 9f1c-herald\n"
+			     "bind = org.fedoraproject.prod.bodhi.#\nbind = org.fedoraproject.prod.copr.#\n"
+			     "prefetch = 2000\nheartbeat = 10\n"
+			     "[amqp local]\nurl = amqp://127.0.0.1:5672\ntrust = broker\n");
+	int rc = config_load(path, &cfg, err, sizeof err);
+	ok(rc == 0, "two [amqp] sections and no [endpoint] load (%s)", err);
+	if (!rc) {
+		const struct config_amqp *a = &cfg.amqp[0], *b = &cfg.amqp[1];
+		ok(cfg.n_amqp == 2 && cfg.n_endpoints == 0 && !strcmp(a->name, "fedora"), "names");
+		ok(a->trust_broker && a->prefetch == 2000 && a->heartbeat_s == 10 && a->n_bind == 2 &&
+			   !strcmp(a->bind[1], "org.fedoraproject.prod.copr.#"),
+		   "every key of a full section");
+		ok(strstr(a->ca_file, "/cacert.pem") && a->ca_file[0] == '/' &&
+			   !strcmp(a->cert_file, "/etc/fedora-cert.pem"),
+		   "file names are resolved against the config's folder");
+		ok(a->queue && !strcmp(a->queue, "9f1c-herald") && a->queue_durable,
+		   "a named queue is durable by default");
+		ok(!b->queue && !b->queue_durable && !strcmp(b->exchange, "amq.topic") &&
+			   b->n_bind == 1 && !strcmp(b->bind[0], "#") && b->prefetch == 4096 &&
+			   b->heartbeat_s == 30 && !b->ca_file,
+		   "defaults: server-named queue, amq.topic, '#', prefetch 4096, heartbeat 30");
+		config_release(&cfg);
+	}
+	char shown[128];
+	ok(!strcmp(config_amqp_redact("amqps://fedora:s3cret@host/%2F", shown, sizeof shown),
+		   "amqps://fedora:***@host/%2F"),
+	   "redact hides the password (%s)", shown);
+	ok(!strcmp(config_amqp_redact("amqps://fedora:@host/", shown, sizeof shown),
+		   "amqps://fedora:***@host/") &&
+		   !strcmp(config_amqp_redact("amqp://host:5672/", shown, sizeof shown),
+			   "amqp://host:5672/") &&
+		   !strcmp(config_amqp_redact("amqp://user@host/", shown, sizeof shown),
+			   "amqp://user@host/"),
+	   "redact leaves URLs without a password as they are");
+
+	bad("amqp without a name", "[daemon]\nstate_dir = s\n[amqp]\nurl = amqp://h\n", 4,
+	    "needs a name");
+	bad("amqp bad name", "[daemon]\nstate_dir = s\n[amqp a b]\nurl = amqp://h\n", 4,
+	    "use letters");
+	bad("amqp unknown key", AMQP_BASE "url = amqp://h\ntrust = broker\nqueues = x\n", 6,
+	    "unknown key 'queues' in [amqp fedora]");
+	bad("amqp http url", AMQP_BASE "url = http://h\n", 4, "amqp:// or amqps://");
+	bad("amqp url without host", AMQP_BASE "url = amqps://user@/vhost\n", 4, "no host");
+	bad("amqp url bad port", AMQP_BASE "url = amqp://h:99999/\n", 4, "port");
+	bad("amqp url port 0", AMQP_BASE "url = amqp://h:0/\n", 4, "port");
+	bad("amqp url empty port", AMQP_BASE "url = amqp://h:/\n", 4, "port is empty");
+	bad("amqp url with a space", AMQP_BASE "url = amqp://h/a b\n", 4, "space");
+	/* the password never shows, even in the error about the URL */
+	struct config c2;
+	char e2[600] = "";
+	const char *p2 = write_conf("pw.conf", AMQP_BASE "url = amqps://u:hunter2@/x\n");
+	ok(config_load(p2, &c2, e2, sizeof e2) < 0 && !strstr(e2, "hunter2") && strstr(e2, "***"),
+	   "a bad URL's error hides its password (%s)", e2);
+	bad("amqp without url", AMQP_BASE "trust = broker\n", 4, "needs url");
+	bad("amqp without trust", AMQP_BASE "url = amqps://h/\n", 4, "needs trust = broker");
+	bad("amqp trust other", AMQP_BASE "url = amqps://h/\ntrust = signatures\n", 5,
+	    "expected 'broker'");
+	bad("amqp ca_file on plain amqp", AMQP_BASE "url = amqp://h/\ntrust = broker\nca_file = x\n",
+	    4, "need an amqps:// url");
+	bad("amqp cert without key", AMQP_BASE "url = amqps://h/\ntrust = broker\ncert_file = c\n", 4,
+	    "both or neither");
+	bad("amqp key without cert", AMQP_BASE "url = amqps://h/\ntrust = broker\nkey_file = k\n", 4,
+	    "both or neither");
+	bad("amqp durable server-named queue",
+	    AMQP_BASE "url = amqp://h/\ntrust = broker\nqueue_durable = yes\n", 4, "needs a queue name");
+	bad("amqp prefetch 0", AMQP_BASE "url = amqp://h/\nprefetch = 0\n", 5, "prefetch");
+	bad("amqp prefetch 65536", AMQP_BASE "url = amqp://h/\nprefetch = 65536\n", 5, "prefetch");
+	bad("amqp heartbeat -1", AMQP_BASE "url = amqp://h/\nheartbeat = -1\n", 5, "heartbeat");
+	bad("amqp bind with a space", AMQP_BASE "url = amqp://h/\nbind = a b\n", 5, "one binding key");
+	bad("amqp queue_durable not a bool", AMQP_BASE "url = amqp://h/\nqueue_durable = maybe\n", 5,
+	    "yes or no");
+	/* the boundaries are accepted */
+	struct config c3;
+	const char *p3 = write_conf("edge.conf", AMQP_BASE "url = amqp://h:65535/\ntrust = broker\n"
+							   "prefetch = 65535\nheartbeat = 0\n"
+							   "[amqp two]\nurl = amqp://h:1\ntrust = broker\n"
+							   "prefetch = 1\nheartbeat = 3600\n");
+	rc = config_load(p3, &c3, e2, sizeof e2);
+	ok(rc == 0 && c3.amqp[0].prefetch == 65535 && c3.amqp[0].heartbeat_s == 0 &&
+		   c3.amqp[1].prefetch == 1 && c3.amqp[1].heartbeat_s == 3600,
+	   "port 65535 and 1, prefetch 1 and 65535, heartbeat 0 and 3600 (%s)", e2);
+	if (!rc)
+		config_release(&c3);
+}
+
 int main(void)
 {
 	if (!mkdtemp(dir))
@@ -306,6 +450,8 @@ int main(void)
 	bad("syntax error", BASE "this is not ini\n", 5, "syntax error");
 	bad("missing state_dir", "[endpoint relay]\nconnect = tcp://127.0.0.1:1\n", 2, "state_dir is required");
 	bad("no endpoint", "[daemon]\nstate_dir = s\n", 2, "at least one [endpoint");
+	amqp_sections();
+	amqp_vhosts();
 	bad("security level", BASE "[verify]\nsecurity_level = 9\n", 6, "security_level");
 	bad("empty value", "[daemon]\nstate_dir =\n", 2, "empty value");
 	sinks();
