@@ -240,6 +240,9 @@ static void normal_clients(const char *dir)
 		return;
 	for (int i = 0; i < 10; i++)
 		add(&s, 8);
+	/* The backfill is the last 5 the dashboard's thread has seen when the
+	 * client connects: on a loaded machine it may not have seen all 10. */
+	ok(wait_seq(&s, 10, 30), "the dashboard's thread has the first 10 messages");
 	FILE *f = client(dir, &s, "--count 505");
 	ok(wait_stats(&s, 1, 1, false, 0, 30), "the client is connected");
 	for (int i = 0; i < 500; i++)
