@@ -52,6 +52,9 @@ DB=$(H dest add bob inbox b --json | jfield "d['id']")
 H sub add alice --filter 'topic ~ "org.fedoraproject.prod.test.*"' --dest "$DA" > /dev/null &&
 	H sub add bob --filter 'msg.k == "b"' --dest "$DB" > /dev/null
 ok $? "alice gets every message, bob one in three"
+# The matcher polls the store for subscription changes every 100 ms: give it
+# that time (many times over) before the first message is committed.
+sleep 1
 
 $FMPUB publish "$RMQ_URL/%2F" 300 --bad --id-prefix first > pub1.out 2>&1
 ok $? "pika published 300 messages and 5 malformed ones"

@@ -48,6 +48,9 @@ S=$(H sub add alice --filter 'topic == "org.test.build" and msg.package == "kern
 	--json | jfield "d['id']")
 [ -n "$D" ] && [ -n "$S" ]
 ok $? "alice has a file destination and a subscription ($S)"
+# The matcher polls the store for subscription changes every 100 ms: give it
+# that time (many times over) before the first kernel build is committed.
+sleep 1
 
 # 3 kernel builds, 4 of glibc, then 2 kernel updates: 9 + hellos accepted
 before=$(stat accepted)
