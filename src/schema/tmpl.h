@@ -9,8 +9,8 @@
  * An expression reads values from the message body (`msg...`), its
  * transport headers (`headers...`, fedora-messaging's AMQP headers), the
  * topic (`topic`), a quoted literal or a rule variable (`$name`), and passes
- * them through transforms. A template is text with {expression} placeholders; it
- * renders only if every placeholder has a value, so a rule can list
+ * them through transforms. A template is text with {expression} slots; it
+ * renders only if every slot has a value, so a rule can list
  * alternatives. Not for rule files, topic globs or struct meta: schema.c.
  *
  * Memory: compiled objects live in the tmpl_arena given to the compiler and
