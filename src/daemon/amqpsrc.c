@@ -292,8 +292,14 @@ static int declare(struct amqpsrc *s, char *err, size_t len)
 			rc = -1;
 		}
 	}
+	/* The prefetch window is what bounds heraldd's unacked deliveries: a
+	 * consumer without it would take the whole queue into memory. */
+	if (!rc && !amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)c->prefetch, 0)) {
+		r = amqp_get_rpc_reply(conn);
+		snprintf(err, len, "prefetch %d: %s", c->prefetch, rpc_error(r, why, sizeof why));
+		rc = -1;
+	}
 	if (!rc) {
-		amqp_basic_qos(conn, CHANNEL, 0, (uint16_t)c->prefetch, 0);
 		amqp_basic_consume(conn, CHANNEL, name, amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
 		if ((r = amqp_get_rpc_reply(conn)).reply_type != AMQP_RESPONSE_NORMAL) {
 			snprintf(err, len, "consume: %s", rpc_error(r, why, sizeof why));
